@@ -1,0 +1,83 @@
+//! The few places where SQLite and PostgreSQL need different SQL.
+
+use crate::db::Backend;
+use crate::sql::{Bind, Sql};
+
+/// `custom.<key> = value` on the JSON custom-field column.
+pub fn custom_equals(sql: &mut Sql, backend: Backend, key: &str, json_value: &serde_json::Value) {
+    let key = Bind::Text(key.to_owned());
+    let value = Bind::Text(json_value.to_string());
+    match backend {
+        Backend::Postgres => {
+            sql.push("(custom -> ");
+            sql.bind(key);
+            sql.push(") = CAST(");
+            sql.bind(value);
+            sql.push(" AS jsonb)");
+        }
+        Backend::Sqlite => {
+            // `->` returns minified JSON text, which is how serde_json renders the value.
+            sql.push("(custom -> ");
+            sql.bind(key);
+            sql.push(") = ");
+            sql.bind(value);
+        }
+    }
+}
+
+/// `custom.<key>` (an array) contains `option`.
+pub fn custom_contains(sql: &mut Sql, backend: Backend, key: &str, option: &serde_json::Value) {
+    match backend {
+        Backend::Postgres => {
+            sql.push("(custom -> ");
+            sql.bind(Bind::Text(key.to_owned()));
+            sql.push(") @> CAST(");
+            sql.bind(Bind::Text(serde_json::Value::Array(vec![option.clone()]).to_string()));
+            sql.push(" AS jsonb)");
+        }
+        Backend::Sqlite => {
+            sql.push("EXISTS (SELECT 1 FROM json_each(leads.custom, '$.' || ");
+            sql.bind(Bind::Text(key.to_owned()));
+            sql.push(") WHERE value = ");
+            sql.bind(Bind::Text(option.as_str().unwrap_or_default().to_owned()));
+            sql.push(")");
+        }
+    }
+}
+
+/// Lower-cased substring search over the derived `search_text` column, served by a
+/// trigram index on both engines (FTS5 on SQLite, pg_trgm on PostgreSQL).
+pub fn search(sql: &mut Sql, backend: Backend, needle: &str) {
+    let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
+    match backend {
+        Backend::Postgres => {
+            sql.push("search_text LIKE ");
+            sql.bind(Bind::Text(pattern));
+            sql.push(" ESCAPE '\\'");
+        }
+        Backend::Sqlite => {
+            // The trigram index answers LIKE only for patterns of three or more characters;
+            // shorter ones fall back to scanning the column.
+            if needle.chars().count() >= 3 {
+                sql.push("leads.rowid IN (SELECT rowid FROM leads_search WHERE search_text LIKE ");
+                sql.bind(Bind::Text(pattern));
+                sql.push(" ESCAPE '\\')");
+            } else {
+                sql.push("search_text LIKE ");
+                sql.bind(Bind::Text(pattern));
+                sql.push(" ESCAPE '\\'");
+            }
+        }
+    }
+}
+
+fn escape_like(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}

@@ -1,0 +1,169 @@
+//! Stage and owner history: who moved a lead where, when and why.
+
+use crate::db::Conn;
+use crate::error::StoreResult;
+use chrono::{DateTime, Utc};
+use leadline_domain::time::{Micros, from_micros, to_micros};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// One stage change.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct StageChange {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    /// `null` when the lead was created.
+    pub from_stage: Option<String>,
+    pub to_stage: String,
+    /// Disqualification reason, when moving to `disqualified`.
+    pub reason: Option<String>,
+    /// Free text from whoever made the change.
+    pub note: Option<String>,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+/// One owner change.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct OwnerChange {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    pub from_owner: Option<Uuid>,
+    pub to_owner: Option<Uuid>,
+    pub reason: Option<String>,
+    pub actor: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(sqlx::FromRow)]
+struct StageRow {
+    id: Uuid,
+    lead_id: Uuid,
+    from_stage: Option<String>,
+    to_stage: String,
+    reason: Option<String>,
+    note: Option<String>,
+    actor: String,
+    at: Micros,
+}
+
+#[derive(sqlx::FromRow)]
+struct OwnerRow {
+    id: Uuid,
+    lead_id: Uuid,
+    from_owner: Option<Uuid>,
+    to_owner: Option<Uuid>,
+    reason: Option<String>,
+    actor: String,
+    at: Micros,
+}
+
+/// Records a stage change.
+pub async fn record_stage(conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
+    dispatch!(conn, |c| sqlx::query(
+        "INSERT INTO stage_history (id, lead_id, from_stage, to_stage, reason, note, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+    )
+    .bind(ch.id)
+    .bind(ch.lead_id)
+    .bind(&ch.from_stage)
+    .bind(&ch.to_stage)
+    .bind(&ch.reason)
+    .bind(&ch.note)
+    .bind(&ch.actor)
+    .bind(to_micros(ch.at))
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Records many stage changes (bulk-load path).
+pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreResult<()> {
+    for chunk in items.chunks(1000) {
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let b = i * 8;
+                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO stage_history (id, lead_id, from_stage, to_stage, reason, note, actor, at) VALUES {}",
+            rows.join(", ")
+        );
+        dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for ch in chunk {
+                q = q
+                    .bind(ch.id)
+                    .bind(ch.lead_id)
+                    .bind(&ch.from_stage)
+                    .bind(&ch.to_stage)
+                    .bind(&ch.reason)
+                    .bind(&ch.note)
+                    .bind(&ch.actor)
+                    .bind(to_micros(ch.at));
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// Records an owner change.
+pub async fn record_owner(conn: Conn<'_>, ch: &OwnerChange) -> StoreResult<()> {
+    dispatch!(conn, |c| sqlx::query(
+        "INSERT INTO owner_history (id, lead_id, from_owner, to_owner, reason, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+    )
+    .bind(ch.id)
+    .bind(ch.lead_id)
+    .bind(ch.from_owner)
+    .bind(ch.to_owner)
+    .bind(&ch.reason)
+    .bind(&ch.actor)
+    .bind(to_micros(ch.at))
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A lead's stage history, oldest first.
+pub async fn stages_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<StageChange>> {
+    let v: Vec<StageRow> = dispatch!(conn, |c| sqlx::query_as(
+        "SELECT id, lead_id, from_stage, to_stage, reason, note, actor, at FROM stage_history WHERE lead_id = $1 ORDER BY at, id"
+    )
+    .bind(lead_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(v.into_iter()
+        .map(|r| StageChange {
+            id: r.id,
+            lead_id: r.lead_id,
+            from_stage: r.from_stage,
+            to_stage: r.to_stage,
+            reason: r.reason,
+            note: r.note,
+            actor: r.actor,
+            at: from_micros(r.at),
+        })
+        .collect())
+}
+
+/// A lead's owner history, oldest first.
+pub async fn owners_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<OwnerChange>> {
+    let v: Vec<OwnerRow> = dispatch!(conn, |c| sqlx::query_as(
+        "SELECT id, lead_id, from_owner, to_owner, reason, actor, at FROM owner_history WHERE lead_id = $1 ORDER BY at, id"
+    )
+    .bind(lead_id)
+    .fetch_all(c)
+    .await)?;
+    Ok(v.into_iter()
+        .map(|r| OwnerChange {
+            id: r.id,
+            lead_id: r.lead_id,
+            from_owner: r.from_owner,
+            to_owner: r.to_owner,
+            reason: r.reason,
+            actor: r.actor,
+            at: from_micros(r.at),
+        })
+        .collect())
+}

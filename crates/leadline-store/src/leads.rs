@@ -1,0 +1,497 @@
+//! The leads table: insert, read, update with optimistic locking, soft delete, filtered
+//! keyset-paginated lists and a bulk path for large loads.
+
+use crate::db::{Backend, Conn};
+use crate::dialect;
+use crate::error::{StoreError, StoreResult};
+use crate::sql::{Bind, Sql};
+use leadline_domain::filter::{CursorValue, LeadQuery, OwnerFilter, SortDirection, SortField};
+use leadline_domain::time::{Micros, from_micros, to_micros};
+use leadline_domain::{Cursor, DisqualifyReason, Grade, Lead, LeadFields, Stage, Touch};
+use serde_json::{Map, Value};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+const COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, title, company, website, industry, \
+    employees, annual_revenue, currency, street, city, state, postal_code, country, time_zone, description, \
+    budget, authority, need, timeline, email_opt_out, \
+    first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
+    last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
+    owner_id, team_id, stage, disqualify_reason, score, grade, custom, created_at, updated_at, version";
+
+/// Columns written on insert, in bind order (`id` first, then the derived ones).
+const INSERT_COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, title, company, website, industry, \
+    employees, annual_revenue, currency, street, city, state, postal_code, country, time_zone, description, \
+    budget, authority, need, timeline, email_opt_out, \
+    first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
+    last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
+    owner_id, team_id, stage, disqualify_reason, score, grade, custom, \
+    search_text, name_key, company_key, email_key, created_at, updated_at, version";
+
+#[derive(sqlx::FromRow)]
+struct LeadRow {
+    id: Uuid,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    mobile: Option<String>,
+    title: Option<String>,
+    company: Option<String>,
+    website: Option<String>,
+    industry: Option<String>,
+    employees: Option<i32>,
+    annual_revenue: Option<i64>,
+    currency: Option<String>,
+    street: Option<String>,
+    city: Option<String>,
+    state: Option<String>,
+    postal_code: Option<String>,
+    country: Option<String>,
+    time_zone: Option<String>,
+    description: Option<String>,
+    budget: Option<i64>,
+    authority: Option<String>,
+    need: Option<String>,
+    timeline: Option<String>,
+    email_opt_out: bool,
+    first_source: Option<String>,
+    first_medium: Option<String>,
+    first_campaign: Option<String>,
+    first_referrer: Option<String>,
+    first_landing_page: Option<String>,
+    last_source: Option<String>,
+    last_medium: Option<String>,
+    last_campaign: Option<String>,
+    last_referrer: Option<String>,
+    last_landing_page: Option<String>,
+    owner_id: Option<Uuid>,
+    team_id: Option<Uuid>,
+    stage: String,
+    disqualify_reason: Option<String>,
+    score: i32,
+    grade: Option<String>,
+    custom: Json<Map<String, Value>>,
+    created_at: Micros,
+    updated_at: Micros,
+    version: i64,
+}
+
+fn parse_enum<T: serde::de::DeserializeOwned>(v: Option<String>, what: &str) -> StoreResult<Option<T>> {
+    v.map(|s| serde_json::from_value(Value::String(s)).map_err(|e| StoreError::Corrupt(format!("{what}: {e}"))))
+        .transpose()
+}
+
+fn enum_text<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
+    v.as_ref()
+        .and_then(|x| serde_json::to_value(x).ok())
+        .and_then(|x| x.as_str().map(str::to_owned))
+}
+
+impl LeadRow {
+    fn into_lead(self) -> StoreResult<Lead> {
+        Ok(Lead {
+            id: self.id,
+            fields: LeadFields {
+                first_name: self.first_name,
+                last_name: self.last_name,
+                email: self.email,
+                phone: self.phone,
+                mobile: self.mobile,
+                title: self.title,
+                company: self.company,
+                website: self.website,
+                industry: self.industry,
+                employees: self.employees,
+                annual_revenue: self.annual_revenue,
+                currency: self.currency,
+                street: self.street,
+                city: self.city,
+                state: self.state,
+                postal_code: self.postal_code,
+                country: self.country,
+                time_zone: self.time_zone,
+                description: self.description,
+                budget: self.budget,
+                authority: parse_enum(self.authority, "authority")?,
+                need: self.need,
+                timeline: parse_enum(self.timeline, "timeline")?,
+                email_opt_out: self.email_opt_out,
+                first_touch: Touch {
+                    source: self.first_source,
+                    medium: self.first_medium,
+                    campaign: self.first_campaign,
+                    referrer: self.first_referrer,
+                    landing_page: self.first_landing_page,
+                },
+                last_touch: Touch {
+                    source: self.last_source,
+                    medium: self.last_medium,
+                    campaign: self.last_campaign,
+                    referrer: self.last_referrer,
+                    landing_page: self.last_landing_page,
+                },
+                owner_id: self.owner_id,
+                team_id: self.team_id,
+                custom: self.custom.0,
+            },
+            stage: self.stage.parse::<Stage>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            disqualify_reason: self
+                .disqualify_reason
+                .map(|r| r.parse::<DisqualifyReason>())
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            score: self.score,
+            grade: self.grade.map(|g| g.parse::<Grade>()).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            created_at: from_micros(self.created_at),
+            updated_at: from_micros(self.updated_at),
+            version: self.version,
+        })
+    }
+}
+
+/// Lower-cased text the list searches in: names, email, company.
+fn search_text(f: &LeadFields) -> String {
+    [&f.first_name, &f.last_name, &f.email, &f.company]
+        .into_iter()
+        .flatten()
+        .map(|s| s.to_lowercase())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn name_key(f: &LeadFields) -> String {
+    let mut k = f.last_name.as_deref().unwrap_or("").to_lowercase();
+    if let Some(first) = &f.first_name {
+        k.push(' ');
+        k.push_str(&first.to_lowercase());
+    }
+    k.trim().to_owned()
+}
+
+fn company_key(f: &LeadFields) -> String {
+    f.company.as_deref().unwrap_or("").to_lowercase()
+}
+
+/// The lookup key for an email: trimmed and lower-cased.
+pub fn email_key(email: Option<&str>) -> Option<String> {
+    email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty())
+}
+
+/// Binds a lead's columns in [`INSERT_COLUMNS`] order.
+macro_rules! bind_lead {
+    ($q:expr, $lead:expr) => {{
+        let l: &Lead = $lead;
+        let f = &l.fields;
+        $q.bind(l.id)
+            .bind(f.first_name.clone())
+            .bind(f.last_name.clone())
+            .bind(f.email.clone())
+            .bind(f.phone.clone())
+            .bind(f.mobile.clone())
+            .bind(f.title.clone())
+            .bind(f.company.clone())
+            .bind(f.website.clone())
+            .bind(f.industry.clone())
+            .bind(f.employees)
+            .bind(f.annual_revenue)
+            .bind(f.currency.clone())
+            .bind(f.street.clone())
+            .bind(f.city.clone())
+            .bind(f.state.clone())
+            .bind(f.postal_code.clone())
+            .bind(f.country.clone())
+            .bind(f.time_zone.clone())
+            .bind(f.description.clone())
+            .bind(f.budget)
+            .bind(enum_text(&f.authority))
+            .bind(f.need.clone())
+            .bind(enum_text(&f.timeline))
+            .bind(f.email_opt_out)
+            .bind(f.first_touch.source.clone())
+            .bind(f.first_touch.medium.clone())
+            .bind(f.first_touch.campaign.clone())
+            .bind(f.first_touch.referrer.clone())
+            .bind(f.first_touch.landing_page.clone())
+            .bind(f.last_touch.source.clone())
+            .bind(f.last_touch.medium.clone())
+            .bind(f.last_touch.campaign.clone())
+            .bind(f.last_touch.referrer.clone())
+            .bind(f.last_touch.landing_page.clone())
+            .bind(f.owner_id)
+            .bind(f.team_id)
+            .bind(l.stage.as_str())
+            .bind(l.disqualify_reason.map(|r| r.as_str()))
+            .bind(l.score)
+            .bind(l.grade.map(|g| g.as_str()))
+            .bind(Json(f.custom.clone()))
+            .bind(search_text(f))
+            .bind(name_key(f))
+            .bind(company_key(f))
+            .bind(email_key(f.email.as_deref()))
+            .bind(to_micros(l.created_at))
+            .bind(to_micros(l.updated_at))
+            .bind(l.version)
+    }};
+}
+
+fn placeholders(n: usize, offset: usize) -> String {
+    (1..=n).map(|i| format!("${}", i + offset)).collect::<Vec<_>>().join(", ")
+}
+
+const INSERT_ARITY: usize = 49;
+
+/// Inserts one lead.
+pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {
+    let sql = format!("INSERT INTO leads ({INSERT_COLUMNS}) VALUES ({})", placeholders(INSERT_ARITY, 0));
+    dispatch!(conn, |c| bind_lead!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), lead).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Inserts many leads with multi-row statements (the bulk-load path for demo data, imports
+/// and benchmarks). Runs inside the caller's transaction.
+pub async fn insert_many(mut conn: Conn<'_>, leads: &[Lead]) -> StoreResult<()> {
+    // 49 binds per row; 300 rows stay under both engines' parameter limits.
+    for chunk in leads.chunks(300) {
+        let rows: Vec<String> =
+            (0..chunk.len()).map(|i| format!("({})", placeholders(INSERT_ARITY, i * INSERT_ARITY))).collect();
+        let sql = format!("INSERT INTO leads ({INSERT_COLUMNS}) VALUES {}", rows.join(", "));
+        dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for lead in chunk {
+                q = bind_lead!(q, lead);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// Reads a lead that is not deleted.
+pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<Lead>> {
+    let sql = format!("SELECT {COLUMNS} FROM leads WHERE id = $1 AND deleted_at IS NULL");
+    let row: Option<LeadRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?;
+    row.map(LeadRow::into_lead).transpose()
+}
+
+/// Writes a new version of a lead if the stored version is still `expected_version`.
+/// Returns false when somebody else changed (or deleted) it first.
+pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> StoreResult<bool> {
+    let sets: Vec<String> = INSERT_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .enumerate()
+        .skip(1)
+        .filter(|(_, c)| *c != "created_at")
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE leads SET {} WHERE id = $1 AND version = ${} AND deleted_at IS NULL",
+        sets.join(", "),
+        INSERT_ARITY + 1
+    );
+    // created_at keeps its place in the bind list but is not in SET.
+    let res = dispatch!(conn, |c| bind_lead!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), lead).bind(expected_version).execute(c).await.map(|r| r.rows_affected()))?;
+    Ok(res == 1)
+}
+
+/// Marks a lead deleted. Returns false when it was not there.
+pub async fn soft_delete(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bool> {
+    let res = dispatch!(conn, |c| sqlx::query(
+        "UPDATE leads SET deleted_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND deleted_at IS NULL"
+    )
+    .bind(at)
+    .bind(id)
+    .execute(c)
+    .await.map(|r| r.rows_affected()))?;
+    Ok(res == 1)
+}
+
+/// Finds live leads by email (case-insensitive).
+pub async fn find_by_email(conn: Conn<'_>, email: &str) -> StoreResult<Vec<Lead>> {
+    let sql = format!("SELECT {COLUMNS} FROM leads WHERE email_key = $1 AND deleted_at IS NULL ORDER BY created_at");
+    let key = email_key(Some(email)).unwrap_or_default();
+    let rows: Vec<LeadRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(key).fetch_all(c).await)?;
+    rows.into_iter().map(LeadRow::into_lead).collect()
+}
+
+/// Who may see which leads in a list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Visibility {
+    All,
+    /// A rep: their own leads and unassigned ones.
+    OwnOrUnassigned(Option<Uuid>),
+}
+
+/// One page of leads and the cursor of the next page, if there is one.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub leads: Vec<Lead>,
+    pub next_cursor: Option<String>,
+}
+
+fn sort_column(f: SortField) -> &'static str {
+    match f {
+        SortField::CreatedAt => "created_at",
+        SortField::UpdatedAt => "updated_at",
+        SortField::Score => "score",
+        SortField::Name => "name_key",
+        SortField::Company => "company_key",
+    }
+}
+
+fn cursor_value(lead: &Lead, f: SortField) -> CursorValue {
+    match f {
+        SortField::CreatedAt => CursorValue::Int(to_micros(lead.created_at)),
+        SortField::UpdatedAt => CursorValue::Int(to_micros(lead.updated_at)),
+        SortField::Score => CursorValue::Int(i64::from(lead.score)),
+        SortField::Name => CursorValue::Text(name_key(&lead.fields)),
+        SortField::Company => CursorValue::Text(company_key(&lead.fields)),
+    }
+}
+
+/// Builds the WHERE clause shared by [`list`] and [`export`].
+fn where_clause(sql: &mut Sql, backend: Backend, query: &LeadQuery, visibility: Visibility, me: Option<Uuid>) {
+    let f = &query.filter;
+    sql.push(" WHERE deleted_at IS NULL");
+    if let Visibility::OwnOrUnassigned(user) = visibility {
+        match user {
+            Some(u) => {
+                sql.push(" AND (owner_id = ");
+                sql.bind(Bind::Uuid(u));
+                sql.push(" OR owner_id IS NULL)");
+            }
+            None => {
+                sql.push(" AND owner_id IS NULL");
+            }
+        }
+    }
+    if !f.stages.is_empty() {
+        sql.push(" AND stage IN (");
+        for (i, s) in f.stages.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Bind::Text(s.as_str().to_owned()));
+        }
+        sql.push(")");
+    }
+    match f.owner {
+        Some(OwnerFilter::Unassigned) => {
+            sql.push(" AND owner_id IS NULL");
+        }
+        Some(OwnerFilter::User(u)) => {
+            sql.push(" AND owner_id = ");
+            sql.bind(Bind::Uuid(u));
+        }
+        Some(OwnerFilter::Me) => match me {
+            Some(u) => {
+                sql.push(" AND owner_id = ");
+                sql.bind(Bind::Uuid(u));
+            }
+            None => {
+                sql.push(" AND 1 = 0");
+            }
+        },
+        None => {}
+    }
+    if let Some(t) = f.team_id {
+        sql.push(" AND (team_id = ");
+        sql.bind(Bind::Uuid(t));
+        sql.push(" OR owner_id IN (SELECT user_id FROM team_members WHERE team_id = ");
+        sql.bind(Bind::Uuid(t));
+        sql.push("))");
+    }
+    if let Some(s) = &f.source {
+        sql.push(" AND first_source = ");
+        sql.bind(Bind::Text(s.clone()));
+    }
+    if let Some(s) = &f.campaign {
+        sql.push(" AND first_campaign = ");
+        sql.bind(Bind::Text(s.clone()));
+    }
+    if let Some(n) = f.score_min {
+        sql.push(" AND score >= ");
+        sql.bind(Bind::Int(n.into()));
+    }
+    if let Some(n) = f.score_max {
+        sql.push(" AND score <= ");
+        sql.bind(Bind::Int(n.into()));
+    }
+    if !f.grades.is_empty() {
+        sql.push(" AND grade IN (");
+        for (i, g) in f.grades.iter().enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Bind::Text(g.as_str().to_owned()));
+        }
+        sql.push(")");
+    }
+    for (col, op, t) in [
+        ("created_at", ">=", f.created_from),
+        ("created_at", "<=", f.created_to),
+        ("updated_at", ">=", f.updated_from),
+        ("updated_at", "<=", f.updated_to),
+    ] {
+        if let Some(t) = t {
+            sql.push(&format!(" AND {col} {op} "));
+            sql.bind(Bind::Int(to_micros(t)));
+        }
+    }
+    if let Some(q) = &f.q {
+        sql.push(" AND ");
+        dialect::search(sql, backend, q);
+    }
+    for cond in &f.custom {
+        sql.push(" AND ");
+        if cond.contains {
+            dialect::custom_contains(sql, backend, &cond.key, &cond.value);
+        } else {
+            dialect::custom_equals(sql, backend, &cond.key, &cond.value);
+        }
+    }
+}
+
+/// Lists one page of leads. `me` resolves `owner=me`.
+pub async fn list(conn: Conn<'_>, query: &LeadQuery, visibility: Visibility, me: Option<Uuid>) -> StoreResult<Page> {
+    let backend = conn.backend();
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM leads"));
+    where_clause(&mut sql, backend, query, visibility, me);
+    let col = sort_column(query.sort.field);
+    let (cmp, dir) = match query.sort.direction {
+        SortDirection::Asc => (">", "ASC"),
+        SortDirection::Desc => ("<", "DESC"),
+    };
+    if let Some(c) = &query.cursor {
+        sql.push(&format!(" AND ({col}, id) {cmp} ("));
+        sql.bind(match &c.value {
+            CursorValue::Int(i) => Bind::Int(*i),
+            CursorValue::Text(t) => Bind::Text(t.clone()),
+        });
+        sql.push(", ");
+        sql.bind(Bind::Uuid(c.id));
+        sql.push(")");
+    }
+    sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT "));
+    sql.bind(Bind::Int(i64::from(query.limit) + 1));
+    let Sql { text, binds } = sql;
+    let rows: Vec<LeadRow> = dispatch!(conn, |c| bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(text.as_str())), binds.clone()).fetch_all(c).await)?;
+    let mut leads = rows.into_iter().map(LeadRow::into_lead).collect::<StoreResult<Vec<_>>>()?;
+    let next_cursor = if leads.len() > query.limit as usize {
+        leads.truncate(query.limit as usize);
+        leads.last().map(|l| {
+            Cursor { sort: query.sort.to_param(), value: cursor_value(l, query.sort.field), id: l.id }.encode()
+        })
+    } else {
+        None
+    };
+    Ok(Page { leads, next_cursor })
+}
+
+/// Counts live leads (all of them; used by health pages and the demo loader).
+pub async fn count(conn: Conn<'_>) -> StoreResult<i64> {
+    let n: i64 =
+        dispatch!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM leads WHERE deleted_at IS NULL").fetch_one(c).await)?;
+    Ok(n)
+}

@@ -1,0 +1,31 @@
+//! Leadline's persistence on SQLite and PostgreSQL.
+//!
+//! One query path for both: SQL is written once with `$N` placeholders (both drivers accept
+//! them) and [`dispatch!`] runs it on whichever pool [`Db`] holds. Backend-specific SQL lives
+//! only in [`dialect`], where the engines really differ.
+//!
+//! Repositories are free functions per aggregate taking a [`Conn`]: reads borrow a pooled
+//! connection, writes a [`DbTx`] that the app layer commits.
+
+#[macro_use]
+mod db;
+#[macro_use]
+pub mod sql;
+pub mod activities;
+pub mod api_keys;
+pub mod audit;
+pub mod custom_fields;
+mod dialect;
+mod error;
+pub mod history;
+pub mod leads;
+pub mod saved_views;
+pub mod sessions;
+pub mod teams;
+pub mod users;
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+pub use db::{Backend, Conn, Db, DbConn, DbTx};
+pub use error::{StoreError, StoreResult};

@@ -1,0 +1,55 @@
+//! A small builder for dynamic SQL with `$N` placeholders, run on either engine.
+
+use uuid::Uuid;
+
+/// A value bound to a placeholder.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Bind {
+    Text(String),
+    Int(i64),
+    Uuid(Uuid),
+}
+
+/// SQL text plus its binds, numbered in order.
+#[derive(Debug, Default, Clone)]
+pub struct Sql {
+    pub text: String,
+    pub binds: Vec<Bind>,
+}
+
+impl Sql {
+    /// Starts with fixed text.
+    pub fn new(text: &str) -> Sql {
+        Sql { text: text.to_owned(), binds: Vec::new() }
+    }
+
+    /// Appends fixed text (never user input).
+    pub fn push(&mut self, text: &str) -> &mut Self {
+        self.text.push_str(text);
+        self
+    }
+
+    /// Appends a placeholder for `value` and returns its `$N` text.
+    pub fn bind(&mut self, value: Bind) -> String {
+        self.binds.push(value);
+        let p = format!("${}", self.binds.len());
+        self.text.push_str(&p);
+        p
+    }
+}
+
+/// Applies [`Bind`]s to a sqlx query in order. Works for `query`, `query_as` and
+/// `query_scalar` on both engines.
+macro_rules! bind_all {
+    ($q:expr, $binds:expr) => {{
+        let mut q = $q;
+        for b in $binds {
+            q = match b {
+                $crate::sql::Bind::Text(s) => q.bind(s),
+                $crate::sql::Bind::Int(i) => q.bind(i),
+                $crate::sql::Bind::Uuid(u) => q.bind(u),
+            };
+        }
+        q
+    }};
+}
