@@ -2,38 +2,9 @@
 
 use crate::db::Conn;
 use crate::error::StoreResult;
-use chrono::{DateTime, Utc};
 use leadline_domain::time::{Micros, from_micros, to_micros};
-use serde::Serialize;
+pub use leadline_domain::history::{OwnerChange, StageChange};
 use uuid::Uuid;
-
-/// One stage change.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct StageChange {
-    pub id: Uuid,
-    pub lead_id: Uuid,
-    /// `null` when the lead was created.
-    pub from_stage: Option<String>,
-    pub to_stage: String,
-    /// Disqualification reason, when moving to `disqualified`.
-    pub reason: Option<String>,
-    /// Free text from whoever made the change.
-    pub note: Option<String>,
-    pub actor: String,
-    pub at: DateTime<Utc>,
-}
-
-/// One owner change.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct OwnerChange {
-    pub id: Uuid,
-    pub lead_id: Uuid,
-    pub from_owner: Option<Uuid>,
-    pub to_owner: Option<Uuid>,
-    pub reason: Option<String>,
-    pub actor: String,
-    pub at: DateTime<Utc>,
-}
 
 #[derive(sqlx::FromRow)]
 struct StageRow {

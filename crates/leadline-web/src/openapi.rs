@@ -1,0 +1,55 @@
+//! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
+
+use crate::api::{admin, leads};
+use crate::state::AppState;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Leadline API", description = "Leads, their lifecycle and timeline, users, teams, keys and custom fields. \
+Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
+    servers((url = "/api/v1")),
+    modifiers(&BearerAuth),
+    tags((name = "leads"), (name = "activities"), (name = "admin")),
+    components(schemas(crate::error::Problem))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key (`ll_…`)")).build()),
+        );
+    }
+}
+
+/// The `/api/v1` routes with their OpenAPI description.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(leads::list_leads, leads::create_lead))
+        .routes(routes!(leads::get_lead, leads::update_lead, leads::delete_lead))
+        .routes(routes!(leads::transition))
+        .routes(routes!(leads::history))
+        .routes(routes!(leads::list_activities, leads::add_activity))
+        .routes(routes!(admin::me))
+        .routes(routes!(admin::list_users, admin::create_user))
+        .routes(routes!(admin::update_user))
+        .routes(routes!(admin::list_teams, admin::create_team))
+        .routes(routes!(admin::update_team, admin::delete_team))
+        .routes(routes!(admin::list_keys, admin::create_key))
+        .routes(routes!(admin::revoke_key))
+        .routes(routes!(admin::list_fields, admin::create_field))
+        .routes(routes!(admin::delete_field))
+}
+
+/// The OpenAPI document as served at `/api/v1/openapi.json`.
+pub fn api_doc() -> utoipa::openapi::OpenApi {
+    api_router().split_for_parts().1
+}

@@ -1,0 +1,93 @@
+//! The server-rendered UI: askama templates, plain HTML forms (works without JavaScript),
+//! everything escaped by the template engine.
+
+mod assets;
+mod lead_form;
+mod leads;
+mod session;
+mod settings;
+
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use leadline_app::AppError;
+use leadline_domain::Role;
+use leadline_domain::account::User;
+use utoipa_swagger_ui::SwaggerUi;
+
+/// The UI routes, the static assets and the API reference (Swagger UI, served offline).
+pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/leads") }))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/leads", get(leads::list))
+        .route("/leads/new", get(lead_form::new_form).post(lead_form::create))
+        .route("/leads/views", post(leads::save_view))
+        .route("/leads/views/{id}/delete", post(leads::delete_view))
+        .route("/leads/{id}", get(leads::detail))
+        .route("/leads/{id}/edit", get(lead_form::edit_form).post(lead_form::update))
+        .route("/leads/{id}/stage", post(leads::change_stage))
+        .route("/leads/{id}/activities", post(leads::add_activity))
+        .route("/settings", get(settings::page))
+        .route("/settings/users", post(settings::create_user))
+        .route("/settings/users/{id}", post(settings::update_user))
+        .route("/settings/teams", post(settings::create_team))
+        .route("/settings/api-keys", post(settings::create_key))
+        .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
+        .route("/settings/custom-fields", post(settings::create_field))
+        .route("/settings/custom-fields/{id}/delete", post(settings::delete_field))
+        .route("/static/{*path}", get(assets::serve))
+        .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
+}
+
+/// What every page's frame needs: who is signed in and where they are.
+pub struct Frame {
+    pub user_name: String,
+    pub is_admin: bool,
+    pub section: &'static str,
+}
+
+impl Frame {
+    fn new(user: &User, section: &'static str) -> Frame {
+        Frame { user_name: user.name.clone(), is_admin: user.role == Role::Admin, section }
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    status: u16,
+    title: String,
+    detail: String,
+}
+
+/// Renders a service error as a page.
+pub fn error_page(e: AppError) -> Response {
+    let api = crate::error::ApiError::from(e);
+    let page = ErrorPage { status: api.status.as_u16(), title: api.problem.title, detail: api.problem.detail };
+    (api.status, page).into_response()
+}
+
+/// A 404 page.
+pub fn not_found() -> Response {
+    (StatusCode::NOT_FOUND, ErrorPage { status: 404, title: "Not found".into(), detail: "There is nothing here.".into() }).into_response()
+}
+
+/// Fixed confirmation messages, chosen by a code in the URL (never free text from it).
+pub fn notice(code: Option<&str>) -> Option<&'static str> {
+    match code? {
+        "saved" => Some("Saved."),
+        "created" => Some("Created."),
+        "deleted" => Some("Deleted."),
+        "revoked" => Some("Key revoked."),
+        "stage" => Some("Stage changed."),
+        "logged" => Some("Activity logged."),
+        "view" => Some("View saved."),
+        _ => None,
+    }
+}
