@@ -203,16 +203,12 @@ impl App {
             }
             tx.commit().await?;
         }
-        let mut rng = StdRng::seed_from_u64(seed);
-        let end = now();
-        let start = end - Duration::days(180);
+        let mut generator = LeadGenerator::new(seed, reps);
         let mut batch_leads = Vec::with_capacity(1000);
         let mut batch_acts = Vec::new();
         let mut batch_stages = Vec::new();
-        let mut recent: Vec<LeadFields> = Vec::new();
         for i in 0..n {
-            let created = demo_time(&mut rng, start, end);
-            let (lead, acts, stages) = demo_lead(&mut rng, created, end, &reps, &mut recent, i);
+            let (lead, acts, stages) = generator.next_lead();
             batch_leads.push(lead);
             batch_acts.extend(acts);
             batch_stages.extend(stages);
@@ -230,6 +226,32 @@ impl App {
             }
         }
         Ok(summary)
+    }
+}
+
+/// An endless, deterministic stream of demo leads with their activities and stage history
+/// (also the benchmark's data).
+pub struct LeadGenerator {
+    rng: StdRng,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    reps: Vec<Uuid>,
+    recent: Vec<LeadFields>,
+    i: usize,
+}
+
+impl LeadGenerator {
+    /// Leads created over the last 180 days, owned (when owned) by one of `reps`.
+    pub fn new(seed: u64, reps: Vec<Uuid>) -> LeadGenerator {
+        let end = now();
+        LeadGenerator { rng: StdRng::seed_from_u64(seed), start: end - Duration::days(180), end, reps, recent: Vec::new(), i: 0 }
+    }
+
+    /// The next lead.
+    pub fn next_lead(&mut self) -> (Lead, Vec<Activity>, Vec<StageChange>) {
+        let created = demo_time(&mut self.rng, self.start, self.end);
+        self.i += 1;
+        demo_lead(&mut self.rng, created, self.end, &self.reps, &mut self.recent, self.i)
     }
 }
 

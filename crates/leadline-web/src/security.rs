@@ -7,7 +7,6 @@ use tower::ServiceBuilder;
 use tower::layer::util::{Identity, Stack};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::csrf::CsrfLayer;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -29,7 +28,7 @@ type Layers = Stack<
             SetResponseHeaderLayer<HeaderValue>,
             Stack<
                 SetResponseHeaderLayer<HeaderValue>,
-                Stack<CsrfLayer, Stack<RequestBodyLimitLayer, Stack<TimeoutLayer, Stack<CatchPanicLayer<tower_http::catch_panic::DefaultResponseForPanic>, Identity>>>>,
+                Stack<CsrfLayer, Stack<axum::extract::DefaultBodyLimit, Stack<TimeoutLayer, Stack<CatchPanicLayer<tower_http::catch_panic::DefaultResponseForPanic>, Identity>>>>,
             >,
         >,
     >,
@@ -40,7 +39,8 @@ pub fn layers() -> ServiceBuilder<Layers> {
     ServiceBuilder::new()
         .layer(CatchPanicLayer::new())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        // Applied by the body extractors, so an oversized body becomes a 413 problem.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CsrfLayer::new())
         .layer(header("x-content-type-options", "nosniff"))
         .layer(header("referrer-policy", "same-origin"))

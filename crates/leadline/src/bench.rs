@@ -1,0 +1,425 @@
+//! `leadline bench`: speed and memory, each figure next to a baseline measured in the same
+//! run on the same database, so the ratios mean something on a shared, noisy machine.
+//!
+//! Scenarios:
+//! - writes: leads created through `POST /api/v1/leads` at concurrency C, against the bare
+//!   store insert of the same rows at the same concurrency;
+//! - bulk load of N leads (default 1,000,000), rows per second;
+//! - list/filter/paginate over HTTP at N leads (p50/p95), each against the same query run
+//!   directly on the store;
+//! - the server's resident memory after all of it.
+
+use crate::cli::DbArgs;
+use anyhow::{Context, bail};
+use clap::Args;
+use leadline_app::demo::LeadGenerator;
+use leadline_app::{App, AppConfig};
+use leadline_domain::{Lead, Principal, Role};
+use leadline_store::{Db, leads};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Benchmark settings.
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Leads in the table for the list scenarios.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub leads: usize,
+    /// Leads created in the write scenario (each way).
+    #[arg(long, default_value_t = 4000)]
+    pub writes: usize,
+    /// Concurrent clients in the write scenario.
+    #[arg(long, default_value_t = 16)]
+    pub concurrency: usize,
+    /// Requests per list scenario.
+    #[arg(long, default_value_t = 200)]
+    pub samples: usize,
+}
+
+struct Scratch {
+    url: String,
+    admin_url: Option<String>,
+    name: Option<String>,
+    _dir: Option<tempfile::TempDir>,
+}
+
+/// A database only the benchmark uses: a temporary SQLite file, or a new database on the
+/// PostgreSQL server named by `--database-url` (dropped afterwards).
+async fn scratch(db: &DbArgs) -> anyhow::Result<Scratch> {
+    match &db.database_url {
+        Some(u) if u.starts_with("postgres") => {
+            use sqlx::Connection;
+            let mut admin = sqlx::PgConnection::connect(u).await.context("connecting to PostgreSQL")?;
+            let name = format!("leadline_bench_{}", uuid::Uuid::now_v7().simple());
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
+            let base = u.rsplit_once('/').map_or(u.as_str(), |(b, _)| b);
+            Ok(Scratch { url: format!("{base}/{name}"), admin_url: Some(u.clone()), name: Some(name), _dir: None })
+        }
+        _ => {
+            let dir = tempfile::tempdir()?;
+            let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+            Ok(Scratch { url, admin_url: None, name: None, _dir: Some(dir) })
+        }
+    }
+}
+
+async fn drop_scratch(s: &Scratch) {
+    if let (Some(admin), Some(name)) = (&s.admin_url, &s.name) {
+        use sqlx::Connection;
+        if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await;
+        }
+    }
+}
+
+struct Server {
+    child: tokio::process::Child,
+    base: String,
+}
+
+async fn start_server(url: &str) -> anyhow::Result<Server> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let exe = std::env::current_exe()?;
+    let child = tokio::process::Command::new(exe)
+        .args(["serve", "--database-url", url, "--addr", &format!("127.0.0.1:{port}")])
+        .env("LEADLINE_LOG", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting the server")?;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    for _ in 0..200 {
+        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+            return Ok(Server { child, base });
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    bail!("the server did not become ready")
+}
+
+fn rss_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn body_of(l: &Lead) -> serde_json::Value {
+    let mut v = serde_json::to_value(&l.fields).unwrap_or_default();
+    if let Some(m) = v.as_object_mut() {
+        m.remove("owner_id");
+        m.remove("custom");
+    }
+    v
+}
+
+/// Runs every scenario and prints the table.
+pub async fn run(db: &DbArgs, args: BenchArgs) -> anyhow::Result<()> {
+    let scratch = scratch(db).await?;
+    let result = run_on(&scratch, &args).await;
+    drop_scratch(&scratch).await;
+    result
+}
+
+async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
+    let app = App::open(&scratch.url, AppConfig::default()).await?;
+    let backend = format!("{:?}", app.db.backend()).to_lowercase();
+    println!("Leadline benchmark on {backend} ({} leads, {} writes at concurrency {}, {} samples per list query)\n",
+        args.leads, args.writes, args.concurrency, args.samples);
+    let system = Principal::system("bench");
+    let (_, key) = app.create_api_key(&system, "bench", Role::Admin, None).await.map_err(|e| anyhow::anyhow!(e))?;
+    let mut rows: Vec<[String; 4]> = Vec::new();
+
+    // Writes: the store's bare insert, then the API, same rows shape, same concurrency.
+    let mut generator = LeadGenerator::new(7, Vec::new());
+    let make = |g: &mut LeadGenerator, n: usize| (0..n).map(|_| g.next_lead().0).collect::<Vec<_>>();
+    let bare_leads = Arc::new(make(&mut generator, args.writes));
+    let t = Instant::now();
+    run_concurrently(args.concurrency, bare_leads.len(), {
+        let db = app.db.clone();
+        let leads = bare_leads.clone();
+        move |i| {
+            let db = db.clone();
+            let lead = leads[i].clone();
+            async move {
+                let mut tx = db.begin().await?;
+                leads::insert(tx.conn(), &lead).await?;
+                tx.commit().await?;
+                anyhow::Ok(())
+            }
+        }
+    })
+    .await?;
+    let bare_rate = args.writes as f64 / t.elapsed().as_secs_f64();
+
+    let server = start_server(&scratch.url).await?;
+    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
+    let api_bodies: Arc<Vec<serde_json::Value>> = Arc::new(make(&mut generator, args.writes).iter().map(body_of).collect());
+    let t = Instant::now();
+    run_concurrently(args.concurrency, api_bodies.len(), {
+        let client = client.clone();
+        let bodies = api_bodies.clone();
+        let url = format!("{}/api/v1/leads", server.base);
+        let key = key.clone();
+        move |i| {
+            let client = client.clone();
+            let body = bodies[i].clone();
+            let url = url.clone();
+            let key = key.clone();
+            async move {
+                let r = client.post(&url).bearer_auth(&key).json(&body).send().await?;
+                if r.status() != reqwest::StatusCode::CREATED {
+                    bail!("create failed: {} {}", r.status(), r.text().await.unwrap_or_default());
+                }
+                anyhow::Ok(())
+            }
+        }
+    })
+    .await?;
+    let api_rate = args.writes as f64 / t.elapsed().as_secs_f64();
+    rows.push([
+        format!("create lead, API, concurrency {}", args.concurrency),
+        format!("{api_rate:.0} leads/s"),
+        format!("bare insert {bare_rate:.0} rows/s"),
+        format!("{:.2}", api_rate / bare_rate),
+    ]);
+
+    // Bulk load to N leads.
+    let existing = { let mut c = app.db.acquire().await?; leads::count(c.conn()).await? as usize };
+    let to_load = args.leads.saturating_sub(existing);
+    let reps = bench_reps(&app).await?;
+    let mut generator = LeadGenerator::new(11, reps.clone());
+    let t = Instant::now();
+    let mut loaded = 0;
+    while loaded < to_load {
+        let n = (to_load - loaded).min(5000);
+        let batch = make(&mut generator, n);
+        let mut tx = app.db.begin().await?;
+        leads::insert_many(tx.conn(), &batch).await?;
+        tx.commit().await?;
+        loaded += n;
+        if loaded % 100_000 < 5000 {
+            eprintln!("  loaded {loaded}/{to_load}");
+        }
+    }
+    let load_secs = t.elapsed().as_secs_f64();
+    analyze(&app.db).await?;
+    rows.push([
+        format!("bulk load to {} leads", args.leads),
+        format!("{:.0} rows/s", to_load as f64 / load_secs.max(1e-9)),
+        format!("{load_secs:.1} s in all"),
+        "—".into(),
+    ]);
+
+    // Lists: HTTP p50/p95 vs the same query on the store.
+    let rep = reps.first().map(|r| r.to_string()).unwrap_or_default();
+    let scenarios: Vec<(&str, String)> = vec![
+        ("newest first (default)", String::new()),
+        ("stage = mql", "stage=mql".into()),
+        ("owner = one rep", format!("owner={rep}")),
+        ("score ≥ 80, by score", "score_min=80&sort=-score".into()),
+        ("source + stage", "source=linkedin&stage=new".into()),
+        ("search 'smith'", "q=smith".into()),
+        ("custom field = value", "custom.product_interest=Scoring".into()),
+        ("sorted by name", "sort=name".into()),
+    ];
+    if !app.custom_fields().await.map_err(|e| anyhow::anyhow!(e))?.iter().any(|d| d.key == "product_interest") {
+        app.create_custom_field(
+            &system,
+            leadline_domain::custom_field::NewCustomField {
+                key: "product_interest".into(),
+                label: "Product interest".into(),
+                kind: leadline_domain::CustomFieldKind::Choice,
+                options: vec!["Scoring".into(), "Routing".into(), "Analytics".into(), "Full suite".into()],
+            },
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    }
+    let mut worst_p95 = Duration::ZERO;
+    for (label, qs) in &scenarios {
+        let (http_p50, http_p95, cursor) = time_http(&client, &server.base, &key, qs, args.samples).await?;
+        let (store_p50, store_p95) = time_store(&app, qs, args.samples).await?;
+        worst_p95 = worst_p95.max(http_p95);
+        rows.push([
+            format!("list: {label}"),
+            format!("p50 {:.1} ms, p95 {:.1} ms", ms(http_p50), ms(http_p95)),
+            format!("store p50 {:.1} ms, p95 {:.1} ms", ms(store_p50), ms(store_p95)),
+            format!("{:.2}", ms(http_p95) / ms(store_p95).max(1e-3)),
+        ]);
+        // Deep pagination: the 10th page through cursors.
+        if qs.is_empty() && cursor.is_some() {
+            let (p50, p95) = time_deep_page(&client, &server.base, &key, args.samples.min(50)).await?;
+            worst_p95 = worst_p95.max(p95);
+            rows.push([
+                "list: page 10 via cursor".into(),
+                format!("p50 {:.1} ms, p95 {:.1} ms", ms(p50), ms(p95)),
+                format!("page 1 p95 {:.1} ms", ms(http_p95)),
+                format!("{:.2}", ms(p95) / ms(http_p95).max(1e-3)),
+            ]);
+        }
+    }
+    let (health_p50, health_p95, _) = time_http_path(&client, &format!("{}/healthz", server.base), None, args.samples).await?;
+    rows.push([
+        "GET /healthz (HTTP floor)".into(),
+        format!("p50 {:.2} ms, p95 {:.2} ms", ms(health_p50), ms(health_p95)),
+        "—".into(),
+        "—".into(),
+    ]);
+    let pid = server.child.id().unwrap_or(0);
+    let (rss, hwm) = rss_kib(pid);
+    rows.push([
+        format!("server memory at {} leads", args.leads),
+        format!("RSS {:.0} MiB", rss as f64 / 1024.0),
+        format!("peak {:.0} MiB", hwm as f64 / 1024.0),
+        format!("{:.2} of 300 MiB target", rss as f64 / 1024.0 / 300.0),
+    ]);
+    drop(server);
+
+    println!("| scenario | measured | baseline (same run) | ratio |");
+    println!("|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {} | {} |", r[0], r[1], r[2], r[3]);
+    }
+    println!(
+        "\ntargets: list p95 < 50 ms → worst {:.1} ms ({}); RSS < 300 MiB → {:.0} MiB ({})",
+        ms(worst_p95),
+        if worst_p95 < Duration::from_millis(50) { "met" } else { "NOT met" },
+        rss as f64 / 1024.0,
+        if rss < 300 * 1024 { "met" } else { "NOT met" }
+    );
+    app.db.close().await;
+    Ok(())
+}
+
+async fn bench_reps(app: &App) -> anyhow::Result<Vec<uuid::Uuid>> {
+    let system = Principal::system("bench");
+    let mut reps = Vec::new();
+    for i in 0..8 {
+        let email = format!("rep{i}@bench.leadline.test");
+        let existing = app.list_users().await.map_err(|e| anyhow::anyhow!(e))?.into_iter().find(|u| u.email == email);
+        let u = match existing {
+            Some(u) => u,
+            None => app
+                .create_user(&system, leadline_app::admin::NewUser { email, name: format!("Rep {i}"), role: Role::Rep, password: None, sees_all_leads: false })
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?,
+        };
+        reps.push(u.id);
+    }
+    Ok(reps)
+}
+
+/// Refreshes the planner's statistics after the bulk load, as an operator would.
+async fn analyze(db: &Db) -> anyhow::Result<()> {
+    let mut c = db.acquire().await?;
+    match c.conn() {
+        leadline_store::Conn::Sqlite(c) => {
+            sqlx::query("ANALYZE").execute(&mut *c).await?;
+        }
+        leadline_store::Conn::Postgres(c) => {
+            sqlx::query("ANALYZE").execute(&mut *c).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn run_concurrently<F, Fut>(concurrency: usize, n: usize, f: F) -> anyhow::Result<()>
+where
+    F: Fn(usize) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = anyhow::Result<()>> + Send,
+{
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency.max(1) {
+        let next = next.clone();
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= n {
+                    return anyhow::Ok(());
+                }
+                f(i).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(())
+}
+
+async fn time_http_path(client: &reqwest::Client, url: &str, key: Option<&str>, samples: usize) -> anyhow::Result<(Duration, Duration, Option<String>)> {
+    let mut times = Vec::with_capacity(samples);
+    let mut cursor = None;
+    for _ in 0..samples {
+        let mut req = client.get(url);
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let t = Instant::now();
+        let r = req.send().await?;
+        let status = r.status();
+        let body = r.bytes().await?;
+        times.push(t.elapsed());
+        if !status.is_success() {
+            bail!("GET {url} failed: {status} {}", String::from_utf8_lossy(&body));
+        }
+        if key.is_some() && cursor.is_none() {
+            cursor = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["next_cursor"].as_str().map(str::to_owned));
+        }
+    }
+    times.sort();
+    Ok((percentile(&times, 0.5), percentile(&times, 0.95), cursor))
+}
+
+async fn time_http(client: &reqwest::Client, base: &str, key: &str, qs: &str, samples: usize) -> anyhow::Result<(Duration, Duration, Option<String>)> {
+    time_http_path(client, &format!("{base}/api/v1/leads?{qs}"), Some(key), samples).await
+}
+
+async fn time_deep_page(client: &reqwest::Client, base: &str, key: &str, samples: usize) -> anyhow::Result<(Duration, Duration)> {
+    // Walk to page 10 once, then time fetching page 10 repeatedly.
+    let mut url = format!("{base}/api/v1/leads");
+    for _ in 0..9 {
+        let v: serde_json::Value = client.get(&url).bearer_auth(key).send().await?.json().await?;
+        let Some(c) = v["next_cursor"].as_str() else { break };
+        url = format!("{base}/api/v1/leads?cursor={c}");
+    }
+    let (p50, p95, _) = time_http_path(client, &url, Some(key), samples).await?;
+    Ok((p50, p95))
+}
+
+async fn time_store(app: &App, qs: &str, samples: usize) -> anyhow::Result<(Duration, Duration)> {
+    let pairs = leadline_app::views::url_pairs(qs);
+    let q = app.parse_lead_query(&pairs).await.map_err(|e| anyhow::anyhow!(e))?;
+    let mut times = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let t = Instant::now();
+        let mut c = app.db.acquire().await?;
+        leads::list(c.conn(), &q, leads::Visibility::All, None).await?;
+        times.push(t.elapsed());
+    }
+    times.sort();
+    Ok((percentile(&times, 0.5), percentile(&times, 0.95)))
+}

@@ -1,0 +1,319 @@
+//! Commands and their arguments.
+
+use crate::config::{FileConfig, database_url, redact};
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use leadline_app::admin::NewUser;
+use leadline_app::{App, AppConfig};
+use leadline_domain::{Principal, Role};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Leadline: self-hosted lead management.
+#[derive(Parser, Debug)]
+#[command(name = "leadline", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub db: DbArgs,
+    /// Log format.
+    #[arg(long, global = true, env = "LEADLINE_LOG_FORMAT", value_enum)]
+    pub log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; every command takes these.
+#[derive(Args, Debug, Clone)]
+pub struct DbArgs {
+    /// Folder of the embedded SQLite database (default ./leadline-data).
+    #[arg(long, global = true, env = "LEADLINE_DATA_DIR", conflicts_with = "database_url")]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: postgres://user:pass@host/db or sqlite://path/to/file.db.
+    #[arg(long, global = true, env = "LEADLINE_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Optional TOML configuration file (see config/leadline.example.toml).
+    #[arg(long, global = true, env = "LEADLINE_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the web server (UI, API, health checks, metrics).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+    },
+    /// Manage API keys.
+    ApiKey {
+        #[command(subcommand)]
+        cmd: KeyCmd,
+    },
+    /// Add realistic sample data (users, teams, leads with history and activities).
+    Demo {
+        /// How many leads to add.
+        #[arg(long, default_value_t = 2000)]
+        leads: usize,
+        /// Random seed (the same seed gives the same data).
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Export data.
+    Export {
+        #[command(subcommand)]
+        what: ExportCmd,
+    },
+    /// Measure speed and memory against baselines taken in the same run.
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "LEADLINE_ADDR")]
+    pub addr: Option<String>,
+    /// Fill an empty database with demo data (and demo users) at start.
+    #[arg(long, env = "LEADLINE_DEMO")]
+    pub demo: bool,
+    /// How many demo leads `--demo` creates.
+    #[arg(long, default_value_t = 2000)]
+    pub demo_leads: usize,
+    /// Mark the session cookie Secure (serve over HTTPS, e.g. behind a TLS proxy).
+    #[arg(long, env = "LEADLINE_SECURE_COOKIES")]
+    pub secure_cookies: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user. Without --password a random one is generated and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Display name (default: the part of the email before @).
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, env = "LEADLINE_USER_PASSWORD")]
+        password: Option<String>,
+    },
+    /// List users.
+    List,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCmd {
+    /// Create an API key; the key is printed once and only its hash is stored.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        /// Email of the user the key acts for (a rep's key sees that rep's leads).
+        #[arg(long)]
+        user: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ExportCmd {
+    /// Export leads.
+    Leads {
+        #[arg(long, value_enum, default_value = "csv")]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+        /// Filters as in the API's list query, e.g. "stage=mql&source=google".
+        #[arg(long, default_value = "")]
+        query: String,
+    },
+}
+
+#[derive(ValueEnum, Debug, Clone, Copy)]
+pub enum ExportFormat {
+    Csv,
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse::<Role>().map_err(|e| e.to_string())
+}
+
+async fn open(db: &DbArgs, file: &FileConfig) -> anyhow::Result<App> {
+    let url = database_url(db.database_url.clone(), db.data_dir.clone(), file);
+    let mut config = AppConfig::default();
+    if let Some(m) = file.session_idle_minutes {
+        config.session_idle = Duration::from_secs(m * 60);
+    }
+    if let Some(h) = file.session_absolute_hours {
+        config.session_absolute = Duration::from_secs(h * 3600);
+    }
+    App::open(&url, config).await.with_context(|| format!("opening database {}", redact(&url)))
+}
+
+/// Runs one command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let file = FileConfig::load(cli.db.config.as_deref())?;
+    let json = cli.log_format.map(|f| f == LogFormat::Json).unwrap_or(file.log_format.as_deref() == Some("json"));
+    crate::telemetry::init(json);
+    let system = Principal::system("cli");
+    match cli.command {
+        Command::Serve(args) => serve(&cli.db, &file, args).await,
+        Command::Migrate => {
+            open(&cli.db, &file).await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User { cmd: UserCmd::Create { email, role, name, password } } => {
+            let app = open(&cli.db, &file).await?;
+            let generated = password.is_none();
+            let password = password.unwrap_or_else(random_password);
+            let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
+            let user = app
+                .create_user(&system, NewUser { email, name, role, password: Some(password.clone()), sees_all_leads: false })
+                .await
+                .map_err(describe)?;
+            println!("created {} user {} ({})", user.role, user.email, user.id);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::User { cmd: UserCmd::List } => {
+            let app = open(&cli.db, &file).await?;
+            for u in app.list_users().await.map_err(describe)? {
+                println!("{}\t{}\t{}\t{}", u.id, u.email, u.role, if u.active { "active" } else { "inactive" });
+            }
+            Ok(())
+        }
+        Command::ApiKey { cmd: KeyCmd::Create { name, role, user } } => {
+            let app = open(&cli.db, &file).await?;
+            let user_id = match user {
+                Some(email) => Some(
+                    app.list_users()
+                        .await
+                        .map_err(describe)?
+                        .into_iter()
+                        .find(|u| u.email == email.to_lowercase())
+                        .with_context(|| format!("no user with email {email}"))?
+                        .id,
+                ),
+                None => None,
+            };
+            let (key, secret) = app.create_api_key(&system, &name, role, user_id).await.map_err(describe)?;
+            eprintln!("created API key '{}' ({}) with role {}; it is shown only now:", key.name, key.id, key.role);
+            println!("{secret}");
+            Ok(())
+        }
+        Command::Demo { leads, seed } => {
+            let app = open(&cli.db, &file).await?;
+            let s = app.load_demo(leads, seed).await.map_err(describe)?;
+            println!("added {} users, {} leads, {} activities", s.users, s.leads, s.activities);
+            println!("sign in as {} with password {}", leadline_app::demo::DEMO_ADMIN, leadline_app::demo::DEMO_PASSWORD);
+            Ok(())
+        }
+        Command::Export { what: ExportCmd::Leads { format: ExportFormat::Csv, output, query } } => {
+            let app = open(&cli.db, &file).await?;
+            let pairs = leadline_app::views::url_pairs(&query);
+            let q = app.parse_lead_query(&pairs).await.map_err(describe)?;
+            let n = match output {
+                Some(path) => {
+                    let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+                    app.export_leads_csv(&system, q, std::io::BufWriter::new(f)).await.map_err(describe)?
+                }
+                None => app.export_leads_csv(&system, q, std::io::stdout().lock()).await.map_err(describe)?,
+            };
+            eprintln!("exported {n} leads");
+            Ok(())
+        }
+        Command::Bench(args) => crate::bench::run(&cli.db, args).await,
+    }
+}
+
+fn describe(e: leadline_app::AppError) -> anyhow::Error {
+    match e {
+        leadline_app::AppError::Validation(v) => anyhow::anyhow!("invalid input: {v}"),
+        other => anyhow::anyhow!(other),
+    }
+}
+
+fn random_password() -> String {
+    use rand::Rng;
+    const CHARS: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+    let mut rng = rand::rng();
+    (0..20).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+}
+
+async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()> {
+    let app = open(db, file).await?;
+    let url = database_url(db.database_url.clone(), db.data_dir.clone(), file);
+    tracing::info!(database = %redact(&url), backend = ?app.db.backend(), "database ready");
+    if args.demo {
+        let empty = {
+            let q = app.parse_lead_query(&[("limit".into(), "1".into())]).await.map_err(describe)?;
+            app.list_leads(&Principal::system("demo"), &q).await.map_err(describe)?.leads.is_empty()
+        };
+        if empty {
+            let s = app.load_demo(args.demo_leads, 42).await.map_err(describe)?;
+            tracing::info!(leads = s.leads, activities = s.activities, "demo data loaded");
+        }
+        tracing::info!(
+            "demo: sign in as {} with password {}",
+            leadline_app::demo::DEMO_ADMIN,
+            leadline_app::demo::DEMO_PASSWORD
+        );
+    } else if app.has_no_users().await.map_err(describe)? {
+        tracing::warn!("no users yet: create one with `leadline user create --email you@example.com --role admin`");
+    }
+    let addr = args.addr.or_else(|| file.addr.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!("listening on http://{local}");
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing in-flight requests");
+        trigger.cancel();
+    });
+    let state = leadline_web::AppState::new(
+        app.clone(),
+        leadline_web::WebConfig { secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false) },
+    );
+    leadline_web::serve(listener, state, shutdown).await?;
+    app.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(t) => t,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

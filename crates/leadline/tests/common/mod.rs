@@ -1,0 +1,92 @@
+//! Test harness: the real server on a random port, on a fresh SQLite file or a fresh
+//! PostgreSQL database, driven over HTTP.
+#![allow(dead_code)]
+
+use leadline_app::admin::NewUser;
+use leadline_app::{App, AppConfig};
+use leadline_domain::{Principal, Role};
+use leadline_store::testing::{self, TestDb};
+use tokio_util::sync::CancellationToken;
+
+pub struct TestApp {
+    pub name: &'static str,
+    pub base: String,
+    pub app: App,
+    /// An admin API key.
+    pub key: String,
+    pub client: reqwest::Client,
+    shutdown: CancellationToken,
+    _db: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// A request with the admin key.
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.get(self.url(path)).bearer_auth(&self.key)
+    }
+    pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.post(self.url(path)).bearer_auth(&self.key)
+    }
+    pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.patch(self.url(path)).bearer_auth(&self.key)
+    }
+    pub fn delete(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.delete(self.url(path)).bearer_auth(&self.key)
+    }
+
+    /// Creates a user and an API key acting for them.
+    pub async fn user_with_key(&self, email: &str, role: Role) -> (uuid::Uuid, String) {
+        let system = Principal::system("test");
+        let u = self
+            .app
+            .create_user(&system, NewUser { email: email.into(), name: email.into(), role, password: Some("correct horse battery".into()), sees_all_leads: false })
+            .await
+            .unwrap();
+        let (_, key) = self.app.create_api_key(&system, email, role, Some(u.id)).await.unwrap();
+        (u.id, key)
+    }
+
+    /// Number of live leads, read straight from the store.
+    pub async fn lead_count(&self) -> i64 {
+        let mut c = self.app.db.acquire().await.unwrap();
+        leadline_store::leads::count(c.conn()).await.unwrap()
+    }
+}
+
+async fn start(db: TestDb) -> TestApp {
+    let app = App { db: db.db.clone(), config: AppConfig::default() };
+    let (_, key) = app.create_api_key(&Principal::system("test"), "test-admin", Role::Admin, None).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let shutdown = CancellationToken::new();
+    let state = leadline_web::AppState::new(app.clone(), leadline_web::WebConfig::default());
+    tokio::spawn(leadline_web::serve(listener, state, shutdown.clone()));
+    TestApp {
+        name: db.name,
+        base,
+        app,
+        key,
+        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        shutdown,
+        _db: db,
+    }
+}
+
+/// One running server per backend: SQLite first, then PostgreSQL.
+pub async fn apps() -> Vec<TestApp> {
+    let mut out = Vec::new();
+    for db in testing::backends().await {
+        out.push(start(db).await);
+    }
+    out
+}
