@@ -101,6 +101,7 @@ const SOURCES: &[(&str, &str, &[&str], u32)] = &[
     ("facebook", "paid-social", &["retargeting"], 2),
     ("g2", "review-site", &[], 1),
 ];
+const PRODUCTS: &[&str] = &["Scoring", "Routing", "Analytics", "Full suite"];
 const PAGES: &[&str] = &["/", "/pricing", "/product", "/features/scoring", "/blog/lead-scoring-guide", "/demo", "/customers", "/about"];
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
@@ -171,6 +172,23 @@ pub struct DemoSummary {
 }
 
 impl App {
+    /// Defines the custom fields demo leads use, if missing.
+    pub async fn ensure_demo_fields(&self) -> AppResult<()> {
+        if !self.custom_fields().await?.iter().any(|d| d.key == "product_interest") {
+            self.create_custom_field(
+                &Principal::system("demo"),
+                leadline_domain::custom_field::NewCustomField {
+                    key: "product_interest".into(),
+                    label: "Product interest".into(),
+                    kind: leadline_domain::CustomFieldKind::Choice,
+                    options: PRODUCTS.iter().map(|p| (*p).to_owned()).collect(),
+                },
+            )
+            .await?;
+        }
+        Ok(())
+    }
+
     /// Creates demo users and teams (once) and `n` leads with activities and history.
     /// Deterministic for a given `seed`.
     pub async fn load_demo(&self, n: usize, seed: u64) -> AppResult<DemoSummary> {
@@ -203,6 +221,7 @@ impl App {
             }
             tx.commit().await?;
         }
+        self.ensure_demo_fields().await?;
         let mut generator = LeadGenerator::new(seed, reps);
         let mut batch_leads = Vec::with_capacity(1000);
         let mut batch_acts = Vec::new();
@@ -322,7 +341,7 @@ fn demo_lead(
         };
         let mut custom = serde_json::Map::new();
         if rng.random_bool(0.6) {
-            custom.insert("product_interest".into(), json!(pick(rng, &["Scoring", "Routing", "Analytics", "Full suite"])));
+            custom.insert("product_interest".into(), json!(pick(rng, PRODUCTS)));
         }
         LeadFields {
             first_name: (!rng.random_bool(0.03)).then(|| first.to_owned()),

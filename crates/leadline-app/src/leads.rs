@@ -152,7 +152,7 @@ impl App {
         if !by.can_edit_lead(current.fields.owner_id) {
             return Err(AppError::Forbidden("you may not change this lead".into()));
         }
-        let fields = current.fields.merge_patch(&patch)?.clean(&defs)?;
+        let fields = current.fields.merge_patch(&patch)?.clean_update(&defs, Some(&current.fields))?;
         if fields.owner_id != current.fields.owner_id && !by.can_assign(current.fields.owner_id, fields.owner_id) {
             return Err(AppError::Forbidden("you may not give this lead to that owner".into()));
         }

@@ -216,6 +216,13 @@ impl LeadFields {
 
     /// Trims and checks every field against its limits and the custom field definitions.
     pub fn clean(self, defs: &[CustomFieldDef]) -> Result<LeadFields, ValidationErrors> {
+        self.clean_update(defs, None)
+    }
+
+    /// Like [`LeadFields::clean`] for an update of `previous`: custom values the lead already
+    /// holds for fields no longer defined are kept as they are (an admin deleting a
+    /// definition must not make every such lead uneditable); new ones are refused.
+    pub fn clean_update(self, defs: &[CustomFieldDef], previous: Option<&LeadFields>) -> Result<LeadFields, ValidationErrors> {
         let mut e = ValidationErrors::default();
         let t = |e: &mut ValidationErrors, name: &str, v: &Option<String>, max| clean_text(e, name, v.as_deref(), max);
         let email = t(&mut e, "email", &self.email, 254);
@@ -245,7 +252,7 @@ impl LeadFields {
         {
             e.add("time_zone", "invalid_time_zone", "must be an IANA time zone such as Europe/Berlin");
         }
-        let custom = clean_custom(&mut e, self.custom, defs);
+        let custom = clean_custom(&mut e, self.custom, defs, previous.map(|p| &p.custom));
         let cleaned = LeadFields {
             first_name: t(&mut e, "first_name", &self.first_name, 100),
             last_name: t(&mut e, "last_name", &self.last_name, 100),
@@ -323,7 +330,12 @@ fn merge(target: &mut Value, patch: &Value) {
     }
 }
 
-fn clean_custom(e: &mut ValidationErrors, custom: Map<String, Value>, defs: &[CustomFieldDef]) -> Map<String, Value> {
+fn clean_custom(
+    e: &mut ValidationErrors,
+    custom: Map<String, Value>,
+    defs: &[CustomFieldDef],
+    previous: Option<&Map<String, Value>>,
+) -> Map<String, Value> {
     let mut out = Map::new();
     for (key, value) in custom {
         let field = format!("custom.{key}");
@@ -331,6 +343,9 @@ fn clean_custom(e: &mut ValidationErrors, custom: Map<String, Value>, defs: &[Cu
             continue;
         }
         match defs.iter().find(|d| d.key == key) {
+            None if previous.and_then(|p| p.get(&key)) == Some(&value) => {
+                out.insert(key, value);
+            }
             None => e.add(field, "unknown_field", "no custom field with this key is defined"),
             Some(def) => match def.check_value(&value) {
                 Ok(Some(v)) => {
@@ -480,5 +495,16 @@ mod tests {
         let changes = diff(&base, &out);
         let names: Vec<_> = changes.iter().map(|c| c.field.as_str()).collect();
         assert_eq!(names, vec!["company", "custom.a", "custom.c", "first_touch.medium", "title"]);
+    }
+
+    #[test]
+    fn values_of_deleted_custom_fields_survive_edits_but_new_ones_are_refused() {
+        let mut custom = Map::new();
+        custom.insert("legacy".into(), json!("x"));
+        let base = LeadFields { last_name: Some("L".into()), custom, ..Default::default() };
+        let edited = base.merge_patch(&json!({"title": "CTO"})).unwrap().clean_update(&[], Some(&base)).unwrap();
+        assert_eq!(edited.custom.get("legacy"), Some(&json!("x")));
+        let err = base.merge_patch(&json!({"custom": {"legacy": "y"}})).unwrap().clean_update(&[], Some(&base)).unwrap_err();
+        assert_eq!(err.0[0].field, "custom.legacy");
     }
 }

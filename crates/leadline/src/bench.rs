@@ -243,19 +243,7 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
         ("custom field = value", "custom.product_interest=Scoring".into()),
         ("sorted by name", "sort=name".into()),
     ];
-    if !app.custom_fields().await.map_err(|e| anyhow::anyhow!(e))?.iter().any(|d| d.key == "product_interest") {
-        app.create_custom_field(
-            &system,
-            leadline_domain::custom_field::NewCustomField {
-                key: "product_interest".into(),
-                label: "Product interest".into(),
-                kind: leadline_domain::CustomFieldKind::Choice,
-                options: vec!["Scoring".into(), "Routing".into(), "Analytics".into(), "Full suite".into()],
-            },
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!(e))?;
-    }
+    app.ensure_demo_fields().await.map_err(|e| anyhow::anyhow!(e))?;
     let mut worst_p95 = Duration::ZERO;
     for (label, qs) in &scenarios {
         let (http_p50, http_p95, cursor) = time_http(&client, &server.base, &key, qs, args.samples).await?;
