@@ -1,8 +1,8 @@
 //! Administration: users, teams, custom field definitions, and the audit trail helper.
 
+use crate::App;
 use crate::auth::{hash_password, require_admin};
 use crate::error::{AppError, AppResult, invalid};
-use crate::App;
 use leadline_domain::account::{AuditEntry, Team, User};
 use leadline_domain::custom_field::NewCustomField;
 use leadline_domain::time::now;
@@ -95,34 +95,61 @@ impl App {
             created_at: now(),
         };
         let mut tx = self.db.begin().await?;
-        users::insert(tx.conn(), &user, hash.as_deref()).await.map_err(|err| match err {
-            leadline_store::StoreError::Conflict(_) => invalid("email", "taken", "a user with this email exists"),
-            other => other.into(),
-        })?;
-        audit(&mut tx, by, "user.created", "user", Some(user.id), serde_json::json!({"email": user.email, "role": user.role})).await?;
+        users::insert(tx.conn(), &user, hash.as_deref())
+            .await
+            .map_err(|err| match err {
+                leadline_store::StoreError::Conflict(_) => {
+                    invalid("email", "taken", "a user with this email exists")
+                }
+                other => other.into(),
+            })?;
+        audit(
+            &mut tx,
+            by,
+            "user.created",
+            "user",
+            Some(user.id),
+            serde_json::json!({"email": user.email, "role": user.role}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(user)
     }
 
     /// Changes a user. Deactivating or changing the password ends their sessions.
-    pub async fn update_user(&self, by: &Principal, id: Uuid, input: UserUpdate) -> AppResult<User> {
+    pub async fn update_user(
+        &self,
+        by: &Principal,
+        id: Uuid,
+        input: UserUpdate,
+    ) -> AppResult<User> {
         require_admin(by)?;
         let hash = match &input.password {
             Some(p) => Some(hash_password(p).await?),
             None => None,
         };
         let mut tx = self.db.begin().await?;
-        let mut user = users::get(tx.conn(), id).await?.ok_or(AppError::NotFound("user"))?;
+        let mut user = users::get(tx.conn(), id)
+            .await?
+            .ok_or(AppError::NotFound("user"))?;
         if let Some(n) = input.name {
             let n = n.trim().to_owned();
             if n.is_empty() || n.chars().count() > 100 {
-                return Err(invalid("name", "invalid_name", "must be 1 to 100 characters"));
+                return Err(invalid(
+                    "name",
+                    "invalid_name",
+                    "must be 1 to 100 characters",
+                ));
             }
             user.name = n;
         }
         if let Some(r) = input.role {
             if by.user_id == Some(id) && r != Role::Admin {
-                return Err(invalid("role", "self_demotion", "you cannot remove your own admin role"));
+                return Err(invalid(
+                    "role",
+                    "self_demotion",
+                    "you cannot remove your own admin role",
+                ));
             }
             user.role = r;
         }
@@ -131,7 +158,11 @@ impl App {
         }
         if let Some(a) = input.active {
             if by.user_id == Some(id) && !a {
-                return Err(invalid("active", "self_deactivation", "you cannot deactivate yourself"));
+                return Err(invalid(
+                    "active",
+                    "self_deactivation",
+                    "you cannot deactivate yourself",
+                ));
             }
             user.active = a;
         }
@@ -172,14 +203,31 @@ impl App {
     pub async fn create_team(&self, by: &Principal, input: TeamInput) -> AppResult<Team> {
         require_admin(by)?;
         let name = team_name(&input.name)?;
-        let team = Team { id: Uuid::now_v7(), name, members: dedup(input.members), created_at: now() };
+        let team = Team {
+            id: Uuid::now_v7(),
+            name,
+            members: dedup(input.members),
+            created_at: now(),
+        };
         let mut tx = self.db.begin().await?;
-        teams::insert(tx.conn(), &team).await.map_err(|err| match err {
-            leadline_store::StoreError::Conflict(_) => invalid("name", "taken", "a team with this name exists"),
-            other => other.into(),
-        })?;
+        teams::insert(tx.conn(), &team)
+            .await
+            .map_err(|err| match err {
+                leadline_store::StoreError::Conflict(_) => {
+                    invalid("name", "taken", "a team with this name exists")
+                }
+                other => other.into(),
+            })?;
         set_members(&mut tx, team.id, &team.members).await?;
-        audit(&mut tx, by, "team.created", "team", Some(team.id), serde_json::json!({"name": team.name, "members": team.members})).await?;
+        audit(
+            &mut tx,
+            by,
+            "team.created",
+            "team",
+            Some(team.id),
+            serde_json::json!({"name": team.name, "members": team.members}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(team)
     }
@@ -190,16 +238,30 @@ impl App {
         let name = team_name(&input.name)?;
         let members = dedup(input.members);
         let mut tx = self.db.begin().await?;
-        let renamed = teams::rename(tx.conn(), id, &name).await.map_err(|err| match err {
-            leadline_store::StoreError::Conflict(_) => invalid("name", "taken", "a team with this name exists"),
-            other => other.into(),
-        })?;
+        let renamed = teams::rename(tx.conn(), id, &name)
+            .await
+            .map_err(|err| match err {
+                leadline_store::StoreError::Conflict(_) => {
+                    invalid("name", "taken", "a team with this name exists")
+                }
+                other => other.into(),
+            })?;
         if !renamed {
             return Err(AppError::NotFound("team"));
         }
         set_members(&mut tx, id, &members).await?;
-        audit(&mut tx, by, "team.updated", "team", Some(id), serde_json::json!({"name": name, "members": members})).await?;
-        let team = teams::get(tx.conn(), id).await?.ok_or(AppError::NotFound("team"))?;
+        audit(
+            &mut tx,
+            by,
+            "team.updated",
+            "team",
+            Some(id),
+            serde_json::json!({"name": name, "members": members}),
+        )
+        .await?;
+        let team = teams::get(tx.conn(), id)
+            .await?
+            .ok_or(AppError::NotFound("team"))?;
         tx.commit().await?;
         Ok(team)
     }
@@ -211,7 +273,15 @@ impl App {
         if !teams::delete(tx.conn(), id).await? {
             return Err(AppError::NotFound("team"));
         }
-        audit(&mut tx, by, "team.deleted", "team", Some(id), serde_json::Value::Null).await?;
+        audit(
+            &mut tx,
+            by,
+            "team.deleted",
+            "team",
+            Some(id),
+            serde_json::Value::Null,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -223,11 +293,19 @@ impl App {
     }
 
     /// Defines a custom field.
-    pub async fn create_custom_field(&self, by: &Principal, input: NewCustomField) -> AppResult<CustomFieldDef> {
+    pub async fn create_custom_field(
+        &self,
+        by: &Principal,
+        input: NewCustomField,
+    ) -> AppResult<CustomFieldDef> {
         require_admin(by)?;
         input.validate()?;
         if leadline_domain::LeadFields::NAMES.contains(&input.key.as_str()) {
-            return Err(invalid("key", "reserved", "is the name of a built-in lead field"));
+            return Err(invalid(
+                "key",
+                "reserved",
+                "is the name of a built-in lead field",
+            ));
         }
         let def = CustomFieldDef {
             id: Uuid::now_v7(),
@@ -238,11 +316,23 @@ impl App {
             created_at: now(),
         };
         let mut tx = self.db.begin().await?;
-        custom_fields::insert(tx.conn(), &def).await.map_err(|err| match err {
-            leadline_store::StoreError::Conflict(_) => invalid("key", "taken", "a custom field with this key exists"),
-            other => other.into(),
-        })?;
-        audit(&mut tx, by, "custom_field.created", "custom_field", Some(def.id), serde_json::json!({"key": def.key, "kind": def.kind})).await?;
+        custom_fields::insert(tx.conn(), &def)
+            .await
+            .map_err(|err| match err {
+                leadline_store::StoreError::Conflict(_) => {
+                    invalid("key", "taken", "a custom field with this key exists")
+                }
+                other => other.into(),
+            })?;
+        audit(
+            &mut tx,
+            by,
+            "custom_field.created",
+            "custom_field",
+            Some(def.id),
+            serde_json::json!({"key": def.key, "kind": def.kind}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(def)
     }
@@ -254,7 +344,15 @@ impl App {
         if !custom_fields::delete(tx.conn(), id).await? {
             return Err(AppError::NotFound("custom field"));
         }
-        audit(&mut tx, by, "custom_field.deleted", "custom_field", Some(id), serde_json::Value::Null).await?;
+        audit(
+            &mut tx,
+            by,
+            "custom_field.deleted",
+            "custom_field",
+            Some(id),
+            serde_json::Value::Null,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -263,7 +361,11 @@ impl App {
 async fn set_members(tx: &mut DbTx, team: Uuid, members: &[Uuid]) -> AppResult<()> {
     for m in members {
         if users::get(tx.conn(), *m).await?.is_none() {
-            return Err(invalid("members", "unknown_user", format!("no user with id {m}")));
+            return Err(invalid(
+                "members",
+                "unknown_user",
+                format!("no user with id {m}"),
+            ));
         }
     }
     teams::set_members(tx.conn(), team, members).await?;
@@ -273,7 +375,11 @@ async fn set_members(tx: &mut DbTx, team: Uuid, members: &[Uuid]) -> AppResult<(
 fn team_name(name: &str) -> AppResult<String> {
     let n = name.trim();
     if n.is_empty() || n.chars().count() > 100 {
-        return Err(invalid("name", "invalid_name", "must be 1 to 100 characters"));
+        return Err(invalid(
+            "name",
+            "invalid_name",
+            "must be 1 to 100 characters",
+        ));
     }
     Ok(n.to_owned())
 }
@@ -286,5 +392,10 @@ fn dedup(mut ids: Vec<Uuid>) -> Vec<Uuid> {
 
 fn email_address_ok(email: &str) -> bool {
     // The same rule as lead emails: RFC 5322 address syntax.
-    leadline_domain::LeadFields { email: Some(email.to_owned()), ..Default::default() }.clean(&[]).is_ok()
+    leadline_domain::LeadFields {
+        email: Some(email.to_owned()),
+        ..Default::default()
+    }
+    .clean(&[])
+    .is_ok()
 }

@@ -1,9 +1,9 @@
 //! Sign-in, sessions and API keys: turning a credential into a [`Principal`].
 
-use crate::error::{AppError, AppResult, invalid};
 use crate::App;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use crate::error::{AppError, AppResult, invalid};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use leadline_domain::account::{ApiKey, User};
@@ -51,10 +51,18 @@ pub async fn hash_password(password: &str) -> AppResult<String> {
 
 fn check_password_policy(password: &str) -> AppResult<()> {
     if password.chars().count() < MIN_PASSWORD_CHARS {
-        return Err(invalid("password", "too_short", format!("must be at least {MIN_PASSWORD_CHARS} characters")));
+        return Err(invalid(
+            "password",
+            "too_short",
+            format!("must be at least {MIN_PASSWORD_CHARS} characters"),
+        ));
     }
     if password.len() > 1024 {
-        return Err(invalid("password", "too_long", "must be at most 1024 bytes"));
+        return Err(invalid(
+            "password",
+            "too_long",
+            "must be at most 1024 bytes",
+        ));
     }
     Ok(())
 }
@@ -68,12 +76,20 @@ async fn verify_password(password: &str, hash: Option<String>) -> bool {
         let hash = hash.unwrap_or_else(|| {
             DUMMY
                 .get_or_init(|| {
-                    let salt = SaltString::encode_b64(b"leadline-dummy-salt").expect("static salt is valid");
-                    Argon2::default().hash_password(b"not a password", &salt).map(|h| h.to_string()).unwrap_or_default()
+                    let salt = SaltString::encode_b64(b"leadline-dummy-salt")
+                        .expect("static salt is valid");
+                    Argon2::default()
+                        .hash_password(b"not a password", &salt)
+                        .map(|h| h.to_string())
+                        .unwrap_or_default()
                 })
                 .clone()
         });
-        PasswordHash::new(&hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+        PasswordHash::new(&hash).is_ok_and(|h| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &h)
+                .is_ok()
+        })
     })
     .await
     .unwrap_or(false)
@@ -114,8 +130,14 @@ impl App {
         let token = random_token();
         let t = to_micros(now());
         let mut tx = self.db.begin().await?;
-        sessions::insert(tx.conn(), &token_hash(&token), user.id, t, t + self.config.session_absolute.as_micros() as i64)
-            .await?;
+        sessions::insert(
+            tx.conn(),
+            &token_hash(&token),
+            user.id,
+            t,
+            t + self.config.session_absolute.as_micros() as i64,
+        )
+        .await?;
         tx.commit().await?;
         tracing::info!(user_id = %user.id, "signed in");
         Ok(NewSession { token, user })
@@ -126,10 +148,18 @@ impl App {
         let hash = token_hash(token);
         let t = to_micros(now());
         let mut c = self.db.acquire().await?;
-        let (user_id, last_seen) = sessions::user_for(c.conn(), &hash, t, self.config.session_idle.as_micros() as i64)
+        let (user_id, last_seen) = sessions::user_for(
+            c.conn(),
+            &hash,
+            t,
+            self.config.session_idle.as_micros() as i64,
+        )
+        .await?
+        .ok_or(AppError::Unauthenticated)?;
+        let user = users::get(c.conn(), user_id)
             .await?
+            .filter(|u| u.active)
             .ok_or(AppError::Unauthenticated)?;
-        let user = users::get(c.conn(), user_id).await?.filter(|u| u.active).ok_or(AppError::Unauthenticated)?;
         drop(c);
         // Write the idle clock at most once a minute: most requests are reads.
         if t - last_seen > 60_000_000 {
@@ -154,9 +184,16 @@ impl App {
             return Err(AppError::Unauthenticated);
         }
         let mut c = self.db.acquire().await?;
-        let k = api_keys::by_hash(c.conn(), &token_hash(key)).await?.ok_or(AppError::Unauthenticated)?;
+        let k = api_keys::by_hash(c.conn(), &token_hash(key))
+            .await?
+            .ok_or(AppError::Unauthenticated)?;
         let user = match k.user_id {
-            Some(id) => Some(users::get(c.conn(), id).await?.filter(|u| u.active).ok_or(AppError::Unauthenticated)?),
+            Some(id) => Some(
+                users::get(c.conn(), id)
+                    .await?
+                    .filter(|u| u.active)
+                    .ok_or(AppError::Unauthenticated)?,
+            ),
             None => None,
         };
         drop(c);
@@ -176,11 +213,21 @@ impl App {
     }
 
     /// Creates an API key; the returned secret is shown once and never stored.
-    pub async fn create_api_key(&self, by: &Principal, name: &str, role: Role, user_id: Option<Uuid>) -> AppResult<(ApiKey, String)> {
+    pub async fn create_api_key(
+        &self,
+        by: &Principal,
+        name: &str,
+        role: Role,
+        user_id: Option<Uuid>,
+    ) -> AppResult<(ApiKey, String)> {
         require_admin(by)?;
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(invalid("name", "invalid_name", "must be 1 to 100 characters"));
+            return Err(invalid(
+                "name",
+                "invalid_name",
+                "must be 1 to 100 characters",
+            ));
         }
         let secret = format!("{API_KEY_PREFIX}{}", random_token());
         let key = ApiKey {
@@ -200,7 +247,15 @@ impl App {
             return Err(invalid("user_id", "unknown_user", "no user with this id"));
         }
         api_keys::insert(tx.conn(), &key, &token_hash(&secret)).await?;
-        crate::admin::audit(&mut tx, by, "api_key.created", "api_key", Some(key.id), serde_json::json!({"name": key.name, "role": role})).await?;
+        crate::admin::audit(
+            &mut tx,
+            by,
+            "api_key.created",
+            "api_key",
+            Some(key.id),
+            serde_json::json!({"name": key.name, "role": role}),
+        )
+        .await?;
         tx.commit().await?;
         Ok((key, secret))
     }
@@ -212,7 +267,15 @@ impl App {
         if !api_keys::revoke(tx.conn(), id, to_micros(now())).await? {
             return Err(AppError::NotFound("api key"));
         }
-        crate::admin::audit(&mut tx, by, "api_key.revoked", "api_key", Some(id), serde_json::Value::Null).await?;
+        crate::admin::audit(
+            &mut tx,
+            by,
+            "api_key.revoked",
+            "api_key",
+            Some(id),
+            serde_json::Value::Null,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -227,5 +290,9 @@ impl App {
 
 /// Refuses anyone but an admin.
 pub fn require_admin(p: &Principal) -> AppResult<()> {
-    if p.can_administer() { Ok(()) } else { Err(AppError::Forbidden("only admins may do this".into())) }
+    if p.can_administer() {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("only admins may do this".into()))
+    }
 }

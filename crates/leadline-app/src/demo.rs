@@ -2,13 +2,16 @@
 //! and companies, weekday bursts, duplicates and typos, activities over months, and leads
 //! spread over the whole lifecycle with their stage history.
 
+use crate::App;
 use crate::admin::NewUser;
 use crate::error::AppResult;
-use crate::App;
 use chrono::{DateTime, Datelike, Duration, Utc};
 use leadline_domain::account::Team;
 use leadline_domain::time::now;
-use leadline_domain::{Activity, Authority, DisqualifyReason, Grade, Lead, LeadFields, Principal, Role, Stage, Timeline, Touch};
+use leadline_domain::{
+    Activity, Authority, DisqualifyReason, Grade, Lead, LeadFields, Principal, Role, Stage,
+    Timeline, Touch,
+};
 use leadline_store::history::StageChange;
 use leadline_store::{activities, history, leads, teams};
 use rand::rngs::StdRng;
@@ -22,18 +25,122 @@ pub const DEMO_PASSWORD: &str = "leadline-demo";
 pub const DEMO_ADMIN: &str = "admin@demo.leadline.test";
 
 const FIRST: &[&str] = &[
-    "James", "Mary", "Robert", "Patricia", "John", "Jennifer", "Michael", "Linda", "David", "Elizabeth", "William",
-    "Barbara", "Richard", "Susan", "Joseph", "Jessica", "Thomas", "Sarah", "Charles", "Karen", "Daniel", "Nancy",
-    "Matthew", "Lisa", "Anthony", "Betty", "Mark", "Sandra", "Priya", "Rahul", "Ananya", "Wei", "Li", "Yuki", "Hiroshi",
-    "Sofia", "Lucas", "Emma", "Noah", "Léa", "Jonas", "Lena", "Mateo", "Valentina", "Ahmed", "Fatima", "Olga",
-    "Dmitri", "Chiara", "Marco", "Ingrid", "Lars", "Aoife", "Seán", "Zoë", "Björn", "Małgorzata", "Tomasz", "Ana", "João",
+    "James",
+    "Mary",
+    "Robert",
+    "Patricia",
+    "John",
+    "Jennifer",
+    "Michael",
+    "Linda",
+    "David",
+    "Elizabeth",
+    "William",
+    "Barbara",
+    "Richard",
+    "Susan",
+    "Joseph",
+    "Jessica",
+    "Thomas",
+    "Sarah",
+    "Charles",
+    "Karen",
+    "Daniel",
+    "Nancy",
+    "Matthew",
+    "Lisa",
+    "Anthony",
+    "Betty",
+    "Mark",
+    "Sandra",
+    "Priya",
+    "Rahul",
+    "Ananya",
+    "Wei",
+    "Li",
+    "Yuki",
+    "Hiroshi",
+    "Sofia",
+    "Lucas",
+    "Emma",
+    "Noah",
+    "Léa",
+    "Jonas",
+    "Lena",
+    "Mateo",
+    "Valentina",
+    "Ahmed",
+    "Fatima",
+    "Olga",
+    "Dmitri",
+    "Chiara",
+    "Marco",
+    "Ingrid",
+    "Lars",
+    "Aoife",
+    "Seán",
+    "Zoë",
+    "Björn",
+    "Małgorzata",
+    "Tomasz",
+    "Ana",
+    "João",
 ];
 const LAST: &[&str] = &[
-    "Smith", "Johnson", "Williams", "Brown", "Jones", "Garcia", "Miller", "Davis", "Rodriguez", "Martinez", "Hernandez",
-    "Lopez", "Wilson", "Anderson", "Thomas", "Taylor", "Moore", "Jackson", "Martin", "Lee", "Thompson", "White",
-    "Harris", "Clark", "Lewis", "Walker", "Patel", "Sharma", "Chen", "Wang", "Tanaka", "Sato", "Müller", "Schmidt",
-    "Schneider", "Dubois", "Moreau", "Rossi", "Bianchi", "Kowalski", "Nowak", "Johansson", "Andersen", "O'Brien",
-    "Murphy", "Silva", "Santos", "Ivanov", "Kim", "Nguyen", "García-López", "van der Berg", "De Luca", "Fischer",
+    "Smith",
+    "Johnson",
+    "Williams",
+    "Brown",
+    "Jones",
+    "Garcia",
+    "Miller",
+    "Davis",
+    "Rodriguez",
+    "Martinez",
+    "Hernandez",
+    "Lopez",
+    "Wilson",
+    "Anderson",
+    "Thomas",
+    "Taylor",
+    "Moore",
+    "Jackson",
+    "Martin",
+    "Lee",
+    "Thompson",
+    "White",
+    "Harris",
+    "Clark",
+    "Lewis",
+    "Walker",
+    "Patel",
+    "Sharma",
+    "Chen",
+    "Wang",
+    "Tanaka",
+    "Sato",
+    "Müller",
+    "Schmidt",
+    "Schneider",
+    "Dubois",
+    "Moreau",
+    "Rossi",
+    "Bianchi",
+    "Kowalski",
+    "Nowak",
+    "Johansson",
+    "Andersen",
+    "O'Brien",
+    "Murphy",
+    "Silva",
+    "Santos",
+    "Ivanov",
+    "Kim",
+    "Nguyen",
+    "García-López",
+    "van der Berg",
+    "De Luca",
+    "Fischer",
 ];
 /// (company, domain, industry, employees)
 const COMPANIES: &[(&str, &str, &str, i32)] = &[
@@ -42,40 +149,132 @@ const COMPANIES: &[(&str, &str, &str, i32)] = &[
     ("Fabrikam Inc", "fabrikam.example", "Manufacturing", 5400),
     ("Globex Corporation", "globex.example", "Energy", 12000),
     ("Initech", "initech.example", "Software", 180),
-    ("Umbrella Health", "umbrella-health.example", "Healthcare", 8700),
-    ("Stark Logistics", "starklogistics.example", "Logistics", 950),
-    ("Wayne Financial", "waynefinancial.example", "Financial Services", 15000),
-    ("Acme Robotics", "acmerobotics.example", "Manufacturing", 260),
-    ("Blue Yonder Airlines", "blueyonder.example", "Transportation", 3100),
+    (
+        "Umbrella Health",
+        "umbrella-health.example",
+        "Healthcare",
+        8700,
+    ),
+    (
+        "Stark Logistics",
+        "starklogistics.example",
+        "Logistics",
+        950,
+    ),
+    (
+        "Wayne Financial",
+        "waynefinancial.example",
+        "Financial Services",
+        15000,
+    ),
+    (
+        "Acme Robotics",
+        "acmerobotics.example",
+        "Manufacturing",
+        260,
+    ),
+    (
+        "Blue Yonder Airlines",
+        "blueyonder.example",
+        "Transportation",
+        3100,
+    ),
     ("Tailspin Toys", "tailspintoys.example", "Retail", 75),
-    ("Woodgrove Bank", "woodgrove.example", "Financial Services", 6400),
+    (
+        "Woodgrove Bank",
+        "woodgrove.example",
+        "Financial Services",
+        6400,
+    ),
     ("Litware Analytics", "litware.example", "Software", 55),
     ("Proseware", "proseware.example", "Software", 32),
-    ("Adventure Works Cycles", "adventure-works.example", "Manufacturing", 640),
-    ("Alpine Ski House", "alpineskihouse.example", "Hospitality", 110),
+    (
+        "Adventure Works Cycles",
+        "adventure-works.example",
+        "Manufacturing",
+        640,
+    ),
+    (
+        "Alpine Ski House",
+        "alpineskihouse.example",
+        "Hospitality",
+        110,
+    ),
     ("Coho Winery", "cohowinery.example", "Food & Beverage", 48),
-    ("Fourth Coffee", "fourthcoffee.example", "Food & Beverage", 390),
-    ("Lucerne Publishing", "lucernepublishing.example", "Media", 210),
-    ("Margie's Travel", "margiestravel.example", "Hospitality", 25),
+    (
+        "Fourth Coffee",
+        "fourthcoffee.example",
+        "Food & Beverage",
+        390,
+    ),
+    (
+        "Lucerne Publishing",
+        "lucernepublishing.example",
+        "Media",
+        210,
+    ),
+    (
+        "Margie's Travel",
+        "margiestravel.example",
+        "Hospitality",
+        25,
+    ),
     ("Relecloud", "relecloud.example", "Telecommunications", 4200),
     ("Trey Research", "treyresearch.example", "Biotech", 330),
-    ("Wide World Importers", "wideworldimporters.example", "Logistics", 1500),
+    (
+        "Wide World Importers",
+        "wideworldimporters.example",
+        "Logistics",
+        1500,
+    ),
     ("Datum Corporation", "datum.example", "Software", 720),
     ("Graphic Design Institute", "gdi.example", "Education", 140),
-    ("Humongous Insurance", "humongousinsurance.example", "Insurance", 9800),
+    (
+        "Humongous Insurance",
+        "humongousinsurance.example",
+        "Insurance",
+        9800,
+    ),
     ("Nod Publishers", "nodpublishers.example", "Media", 60),
-    ("School of Fine Art", "fineart-school.example", "Education", 90),
+    (
+        "School of Fine Art",
+        "fineart-school.example",
+        "Education",
+        90,
+    ),
     ("Southridge Video", "southridgevideo.example", "Media", 140),
     ("VanArsdel Ltd", "vanarsdel.example", "Manufacturing", 2100),
 ];
 const TITLES: &[&str] = &[
-    "CEO", "CTO", "CFO", "VP Sales", "VP Marketing", "Head of Operations", "Director of IT", "IT Manager",
-    "Marketing Manager", "Sales Operations Manager", "Software Engineer", "Procurement Specialist", "Office Manager",
-    "Business Analyst", "Consultant", "Founder", "Product Manager", "Data Scientist", "Customer Success Lead", "Intern",
+    "CEO",
+    "CTO",
+    "CFO",
+    "VP Sales",
+    "VP Marketing",
+    "Head of Operations",
+    "Director of IT",
+    "IT Manager",
+    "Marketing Manager",
+    "Sales Operations Manager",
+    "Software Engineer",
+    "Procurement Specialist",
+    "Office Manager",
+    "Business Analyst",
+    "Consultant",
+    "Founder",
+    "Product Manager",
+    "Data Scientist",
+    "Customer Success Lead",
+    "Intern",
 ];
 /// (country code, state options, time zone, weight)
 const COUNTRIES: &[(&str, &[&str], &str, u32)] = &[
-    ("US", &["CA", "NY", "TX", "WA", "MA", "IL"], "America/New_York", 40),
+    (
+        "US",
+        &["CA", "NY", "TX", "WA", "MA", "IL"],
+        "America/New_York",
+        40,
+    ),
     ("GB", &[], "Europe/London", 12),
     ("DE", &[], "Europe/Berlin", 10),
     ("FR", &[], "Europe/Paris", 6),
@@ -89,20 +288,54 @@ const COUNTRIES: &[(&str, &[&str], &str, u32)] = &[
 ];
 /// (source, medium, campaigns, weight): a few channels bring most leads.
 const SOURCES: &[(&str, &str, &[&str], u32)] = &[
-    ("google", "cpc", &["brand-search", "competitor-search", "generic-crm"], 30),
-    ("linkedin", "paid-social", &["abm-enterprise", "thought-leadership"], 18),
+    (
+        "google",
+        "cpc",
+        &["brand-search", "competitor-search", "generic-crm"],
+        30,
+    ),
+    (
+        "linkedin",
+        "paid-social",
+        &["abm-enterprise", "thought-leadership"],
+        18,
+    ),
     ("direct", "none", &[], 12),
     ("organic", "organic", &[], 11),
-    ("newsletter", "email", &["monthly-digest", "product-launch"], 7),
-    ("webinar", "event", &["webinar-lead-scoring-101", "webinar-pipeline-review"], 6),
+    (
+        "newsletter",
+        "email",
+        &["monthly-digest", "product-launch"],
+        7,
+    ),
+    (
+        "webinar",
+        "event",
+        &["webinar-lead-scoring-101", "webinar-pipeline-review"],
+        6,
+    ),
     ("referral", "referral", &["customer-referral"], 5),
-    ("trade-show", "event", &["saastr-2026", "dreamforce-2026"], 4),
+    (
+        "trade-show",
+        "event",
+        &["saastr-2026", "dreamforce-2026"],
+        4,
+    ),
     ("partner", "partner", &["reseller-program"], 3),
     ("facebook", "paid-social", &["retargeting"], 2),
     ("g2", "review-site", &[], 1),
 ];
 const PRODUCTS: &[&str] = &["Scoring", "Routing", "Analytics", "Full suite"];
-const PAGES: &[&str] = &["/", "/pricing", "/product", "/features/scoring", "/blog/lead-scoring-guide", "/demo", "/customers", "/about"];
+const PAGES: &[&str] = &[
+    "/",
+    "/pricing",
+    "/product",
+    "/features/scoring",
+    "/blog/lead-scoring-guide",
+    "/demo",
+    "/customers",
+    "/about",
+];
 
 fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
     &items[rng.random_range(0..items.len())]
@@ -155,8 +388,16 @@ fn ascii_local(s: &str) -> String {
 /// The users the demo creates: (email, name, role).
 const DEMO_USERS: &[(&str, &str, Role)] = &[
     (DEMO_ADMIN, "Alex Admin", Role::Admin),
-    ("maria.manager@demo.leadline.test", "Maria Manager", Role::Manager),
-    ("mark.marketer@demo.leadline.test", "Mark Marketer", Role::Marketer),
+    (
+        "maria.manager@demo.leadline.test",
+        "Maria Manager",
+        Role::Manager,
+    ),
+    (
+        "mark.marketer@demo.leadline.test",
+        "Mark Marketer",
+        Role::Marketer,
+    ),
     ("ana.rep@demo.leadline.test", "Ana Rep", Role::Rep),
     ("ben.rep@demo.leadline.test", "Ben Rep", Role::Rep),
     ("chloe.rep@demo.leadline.test", "Chloé Rep", Role::Rep),
@@ -174,7 +415,12 @@ pub struct DemoSummary {
 impl App {
     /// Defines the custom fields demo leads use, if missing.
     pub async fn ensure_demo_fields(&self) -> AppResult<()> {
-        if !self.custom_fields().await?.iter().any(|d| d.key == "product_interest") {
+        if !self
+            .custom_fields()
+            .await?
+            .iter()
+            .any(|d| d.key == "product_interest")
+        {
             self.create_custom_field(
                 &Principal::system("demo"),
                 leadline_domain::custom_field::NewCustomField {
@@ -203,7 +449,13 @@ impl App {
                     summary.users += 1;
                     self.create_user(
                         &system,
-                        NewUser { email: (*email).into(), name: (*name).into(), role: *role, password: Some(DEMO_PASSWORD.into()), sees_all_leads: false },
+                        NewUser {
+                            email: (*email).into(),
+                            name: (*name).into(),
+                            role: *role,
+                            password: Some(DEMO_PASSWORD.into()),
+                            sees_all_leads: false,
+                        },
                     )
                     .await?
                 }
@@ -215,7 +467,12 @@ impl App {
         if self.list_teams().await?.is_empty() {
             let mut tx = self.db.begin().await?;
             for (name, members) in [("Americas", &reps[..2]), ("EMEA", &reps[2..])] {
-                let team = Team { id: Uuid::now_v7(), name: name.into(), members: members.to_vec(), created_at: now() };
+                let team = Team {
+                    id: Uuid::now_v7(),
+                    name: name.into(),
+                    members: members.to_vec(),
+                    created_at: now(),
+                };
                 teams::insert(tx.conn(), &team).await?;
                 teams::set_members(tx.conn(), team.id, members).await?;
             }
@@ -263,14 +520,28 @@ impl LeadGenerator {
     /// Leads created over the last 180 days, owned (when owned) by one of `reps`.
     pub fn new(seed: u64, reps: Vec<Uuid>) -> LeadGenerator {
         let end = now();
-        LeadGenerator { rng: StdRng::seed_from_u64(seed), start: end - Duration::days(180), end, reps, recent: Vec::new(), i: 0 }
+        LeadGenerator {
+            rng: StdRng::seed_from_u64(seed),
+            start: end - Duration::days(180),
+            end,
+            reps,
+            recent: Vec::new(),
+            i: 0,
+        }
     }
 
     /// The next lead.
     pub fn next_lead(&mut self) -> (Lead, Vec<Activity>, Vec<StageChange>) {
         let created = demo_time(&mut self.rng, self.start, self.end);
         self.i += 1;
-        demo_lead(&mut self.rng, created, self.end, &self.reps, &mut self.recent, self.i)
+        demo_lead(
+            &mut self.rng,
+            created,
+            self.end,
+            &self.reps,
+            &mut self.recent,
+            self.i,
+        )
     }
 }
 
@@ -311,12 +582,29 @@ fn demo_lead(
         let last = *pick(rng, LAST);
         let (company, domain, industry, employees) = *pick(rng, COMPANIES);
         let free_mail = rng.random_bool(0.18);
-        let email_domain = if free_mail { *pick(rng, &["gmail.example", "outlook.example", "yahoo.example"]) } else { domain };
+        let email_domain = if free_mail {
+            *pick(rng, &["gmail.example", "outlook.example", "yahoo.example"])
+        } else {
+            domain
+        };
         let email = match rng.random_range(0..4) {
-            0 => format!("{}.{}@{email_domain}", ascii_local(first), ascii_local(last)),
-            1 => format!("{}{}@{email_domain}", &ascii_local(first)[..1], ascii_local(last)),
+            0 => format!(
+                "{}.{}@{email_domain}",
+                ascii_local(first),
+                ascii_local(last)
+            ),
+            1 => format!(
+                "{}{}@{email_domain}",
+                &ascii_local(first)[..1],
+                ascii_local(last)
+            ),
             2 => format!("{}@{email_domain}", ascii_local(first)),
-            _ => format!("{}.{}{}@{email_domain}", ascii_local(first), ascii_local(last), i % 97),
+            _ => format!(
+                "{}.{}{}@{email_domain}",
+                ascii_local(first),
+                ascii_local(last),
+                i % 97
+            ),
         };
         let (country, states, tz, _) = *weighted(rng, COUNTRIES, |c| c.3);
         let (source, medium, campaigns, _) = *weighted(rng, SOURCES, |s| s.3);
@@ -335,7 +623,12 @@ fn demo_lead(
         };
         let last_touch = if rng.random_bool(0.3) {
             let (s, m, c, _) = *weighted(rng, SOURCES, |s| s.3);
-            Touch { source: Some(s.into()), medium: Some(m.into()), campaign: c.first().map(|x| (*x).to_owned()), ..Default::default() }
+            Touch {
+                source: Some(s.into()),
+                medium: Some(m.into()),
+                campaign: c.first().map(|x| (*x).to_owned()),
+                ..Default::default()
+            }
         } else {
             touch.clone()
         };
@@ -347,18 +640,30 @@ fn demo_lead(
             first_name: (!rng.random_bool(0.03)).then(|| first.to_owned()),
             last_name: Some(last.to_owned()),
             email: (!rng.random_bool(0.02)).then_some(email),
-            phone: rng.random_bool(0.55).then(|| format!("+1 555 {:03} {:04}", rng.random_range(100..999), rng.random_range(0..9999))),
-            title: rng.random_bool(0.8).then(|| (*pick(rng, TITLES)).to_owned()),
+            phone: rng.random_bool(0.55).then(|| {
+                format!(
+                    "+1 555 {:03} {:04}",
+                    rng.random_range(100..999),
+                    rng.random_range(0..9999)
+                )
+            }),
+            title: rng
+                .random_bool(0.8)
+                .then(|| (*pick(rng, TITLES)).to_owned()),
             company: (!free_mail || rng.random_bool(0.5)).then(|| company.to_owned()),
             website: (!free_mail).then(|| format!("https://{domain}")),
             industry: rng.random_bool(0.7).then(|| industry.to_owned()),
             employees: rng.random_bool(0.6).then_some(employees),
-            annual_revenue: rng.random_bool(0.3).then(|| i64::from(employees) * rng.random_range(80_000..250_000) * 100),
+            annual_revenue: rng
+                .random_bool(0.3)
+                .then(|| i64::from(employees) * rng.random_range(80_000..250_000) * 100),
             currency: Some("USD".into()),
             country: Some(country.into()),
             state: (!states.is_empty()).then(|| (*pick(rng, states)).to_owned()),
             time_zone: Some(tz.into()),
-            description: rng.random_bool(0.25).then(|| "Interested in a demo for our sales team.".to_owned()),
+            description: rng
+                .random_bool(0.25)
+                .then(|| "Interested in a demo for our sales team.".to_owned()),
             first_touch: touch,
             last_touch,
             email_opt_out: rng.random_bool(0.03),
@@ -380,8 +685,16 @@ fn demo_lead(
     } else {
         weighted(
             rng,
-            &[(Stage::New, 30), (Stage::Mql, 14), (Stage::Sal, 8), (Stage::Sql, 6), (Stage::Converted, 5), (Stage::Nurture, 20), (Stage::Disqualified, 17)],
-                |s| s.1,
+            &[
+                (Stage::New, 30),
+                (Stage::Mql, 14),
+                (Stage::Sal, 8),
+                (Stage::Sql, 6),
+                (Stage::Converted, 5),
+                (Stage::Nurture, 20),
+                (Stage::Disqualified, 17),
+            ],
+            |s| s.1,
         )
         .0
     };
@@ -390,7 +703,13 @@ fn demo_lead(
         Stage::Mql => &[Stage::New, Stage::Mql],
         Stage::Sal => &[Stage::New, Stage::Mql, Stage::Sal],
         Stage::Sql => &[Stage::New, Stage::Mql, Stage::Sal, Stage::Sql],
-        Stage::Converted => &[Stage::New, Stage::Mql, Stage::Sal, Stage::Sql, Stage::Converted],
+        Stage::Converted => &[
+            Stage::New,
+            Stage::Mql,
+            Stage::Sal,
+            Stage::Sql,
+            Stage::Converted,
+        ],
         Stage::Nurture => &[Stage::New, Stage::Mql, Stage::Nurture],
         Stage::Disqualified => &[Stage::New, Stage::Disqualified],
     };
@@ -411,15 +730,26 @@ fn demo_lead(
         prev = Some(*s);
         t = (t + Duration::hours(rng.random_range(2..24 * 7))).min(end);
     }
-    let owned = matches!(stage, Stage::Sal | Stage::Sql | Stage::Converted) || rng.random_bool(0.35);
+    let owned =
+        matches!(stage, Stage::Sal | Stage::Sql | Stage::Converted) || rng.random_bool(0.35);
     let owner = (owned && !reps.is_empty()).then(|| *pick(rng, reps));
     let mut fields = fields;
     fields.owner_id = owner;
     if matches!(stage, Stage::Sql | Stage::Converted) {
-        fields.budget = Some(rng.random_range(5..200) * 1_000_00);
-        fields.authority = Some(*pick(rng, &[Authority::DecisionMaker, Authority::Influencer]));
+        fields.budget = Some(rng.random_range(5..200) * 100_000);
+        fields.authority = Some(*pick(
+            rng,
+            &[Authority::DecisionMaker, Authority::Influencer],
+        ));
         fields.need = Some("Replace spreadsheets for lead follow-up".into());
-        fields.timeline = Some(*pick(rng, &[Timeline::Within1Month, Timeline::Within3Months, Timeline::Within6Months]));
+        fields.timeline = Some(*pick(
+            rng,
+            &[
+                Timeline::Within1Month,
+                Timeline::Within3Months,
+                Timeline::Within6Months,
+            ],
+        ));
     }
     let base = match stage {
         Stage::New => 5,
@@ -428,16 +758,35 @@ fn demo_lead(
         _ => 65,
     };
     let score = (base + rng.random_range(0..35)).min(100);
-    let grade = *weighted(rng, &[(Grade::A, 15), (Grade::B, 25), (Grade::C, 30), (Grade::D, 20), (Grade::F, 10)], |g| g.1);
+    let grade = *weighted(
+        rng,
+        &[
+            (Grade::A, 15),
+            (Grade::B, 25),
+            (Grade::C, 30),
+            (Grade::D, 20),
+            (Grade::F, 10),
+        ],
+        |g| g.1,
+    );
     let n_acts = rng.random_range(0..=6) + if base > 40 { 3 } else { 0 };
     let mut acts = Vec::with_capacity(n_acts);
     for _ in 0..n_acts {
         let span = (end - created).num_seconds().max(1);
         let at = created + Duration::seconds(rng.random_range(0..span));
         let (kind, props) = match rng.random_range(0..10) {
-            0..=4 => ("page_view", json!({"url": format!("https://www.leadline.example{}", pick(rng, PAGES))})),
-            5 | 6 => ("email_opened", json!({"subject": "Your lead-scoring checklist"})),
-            7 => ("email_clicked", json!({"url": "https://www.leadline.example/demo"})),
+            0..=4 => (
+                "page_view",
+                json!({"url": format!("https://www.leadline.example{}", pick(rng, PAGES))}),
+            ),
+            5 | 6 => (
+                "email_opened",
+                json!({"subject": "Your lead-scoring checklist"}),
+            ),
+            7 => (
+                "email_clicked",
+                json!({"url": "https://www.leadline.example/demo"}),
+            ),
             8 => ("form_submitted", json!({"form": "contact-sales"})),
             _ => ("webinar_attended", json!({"webinar": "Lead scoring 101"})),
         };

@@ -1,7 +1,7 @@
 //! CSV export of leads: every field, custom fields as columns, streamed page by page.
 
-use crate::error::{AppError, AppResult};
 use crate::App;
+use crate::error::{AppError, AppResult};
 use leadline_domain::filter::LeadQuery;
 use leadline_domain::{Lead, Principal};
 use serde_json::Value;
@@ -17,15 +17,56 @@ pub fn csv_safe(cell: &str) -> std::borrow::Cow<'_, str> {
 }
 
 const FIXED: &[&str] = &[
-    "id", "first_name", "last_name", "email", "phone", "mobile", "title", "company", "website", "industry", "employees",
-    "annual_revenue", "currency", "street", "city", "state", "postal_code", "country", "time_zone", "description",
-    "budget", "authority", "need", "timeline", "email_opt_out", "first_source", "first_medium", "first_campaign",
-    "first_referrer", "first_landing_page", "last_source", "last_medium", "last_campaign", "last_referrer",
-    "last_landing_page", "owner_id", "team_id", "stage", "disqualify_reason", "score", "grade", "created_at", "updated_at",
+    "id",
+    "first_name",
+    "last_name",
+    "email",
+    "phone",
+    "mobile",
+    "title",
+    "company",
+    "website",
+    "industry",
+    "employees",
+    "annual_revenue",
+    "currency",
+    "street",
+    "city",
+    "state",
+    "postal_code",
+    "country",
+    "time_zone",
+    "description",
+    "budget",
+    "authority",
+    "need",
+    "timeline",
+    "email_opt_out",
+    "first_source",
+    "first_medium",
+    "first_campaign",
+    "first_referrer",
+    "first_landing_page",
+    "last_source",
+    "last_medium",
+    "last_campaign",
+    "last_referrer",
+    "last_landing_page",
+    "owner_id",
+    "team_id",
+    "stage",
+    "disqualify_reason",
+    "score",
+    "grade",
+    "created_at",
+    "updated_at",
 ];
 
 fn enum_str<T: serde::Serialize>(v: &Option<T>) -> String {
-    v.as_ref().and_then(|x| serde_json::to_value(x).ok()).and_then(|x| x.as_str().map(str::to_owned)).unwrap_or_default()
+    v.as_ref()
+        .and_then(|x| serde_json::to_value(x).ok())
+        .and_then(|x| x.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn row(l: &Lead, custom_keys: &[String]) -> Vec<String> {
@@ -71,7 +112,9 @@ fn row(l: &Lead, custom_keys: &[String]) -> Vec<String> {
         f.owner_id.map(|u| u.to_string()).unwrap_or_default(),
         f.team_id.map(|u| u.to_string()).unwrap_or_default(),
         l.stage.as_str().into(),
-        l.disqualify_reason.map(|r| r.as_str().to_owned()).unwrap_or_default(),
+        l.disqualify_reason
+            .map(|r| r.as_str().to_owned())
+            .unwrap_or_default(),
         l.score.to_string(),
         l.grade.map(|g| g.as_str().to_owned()).unwrap_or_default(),
         l.created_at.to_rfc3339(),
@@ -81,7 +124,11 @@ fn row(l: &Lead, custom_keys: &[String]) -> Vec<String> {
         r.push(match f.custom.get(k) {
             None | Some(Value::Null) => String::new(),
             Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(items)) => items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned)).collect::<Vec<_>>().join(";"),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_owned))
+                .collect::<Vec<_>>()
+                .join(";"),
             Some(other) => other.to_string(),
         });
     }
@@ -91,13 +138,19 @@ fn row(l: &Lead, custom_keys: &[String]) -> Vec<String> {
 impl App {
     /// Writes every lead matching `query` that the principal may see as CSV, page by page
     /// (memory stays flat however many leads there are). Returns the number of rows.
-    pub async fn export_leads_csv<W: Write>(&self, by: &Principal, mut query: LeadQuery, out: W) -> AppResult<u64> {
+    pub async fn export_leads_csv<W: Write>(
+        &self,
+        by: &Principal,
+        mut query: LeadQuery,
+        out: W,
+    ) -> AppResult<u64> {
         let defs = self.custom_fields().await?;
         let keys: Vec<String> = defs.iter().map(|d| d.key.clone()).collect();
         let mut w = csv::Writer::from_writer(out);
         let mut header: Vec<String> = FIXED.iter().map(|s| (*s).to_owned()).collect();
         header.extend(keys.iter().map(|k| format!("custom.{k}")));
-        w.write_record(&header).map_err(|e| AppError::Internal(e.to_string()))?;
+        w.write_record(&header)
+            .map_err(|e| AppError::Internal(e.to_string()))?;
         query.limit = leadline_domain::filter::MAX_LIMIT;
         query.cursor = None;
         let mut n = 0u64;
@@ -105,10 +158,14 @@ impl App {
             let page = self.list_leads(by, &query).await?;
             for l in &page.leads {
                 let cells = row(l, &keys);
-                w.write_record(cells.iter().map(|c| csv_safe(c).into_owned())).map_err(|e| AppError::Internal(e.to_string()))?;
+                w.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))
+                    .map_err(|e| AppError::Internal(e.to_string()))?;
                 n += 1;
             }
-            match page.next_cursor.and_then(|c| leadline_domain::Cursor::decode(&c)) {
+            match page
+                .next_cursor
+                .and_then(|c| leadline_domain::Cursor::decode(&c))
+            {
                 Some(c) => query.cursor = Some(c),
                 None => break,
             }

@@ -1,13 +1,15 @@
 //! Lead use cases: create, read, change, move through the lifecycle, delete, list, and
 //! the timeline of activities.
 
+use crate::App;
 use crate::admin::audit;
 use crate::error::{AppError, AppResult, invalid};
-use crate::App;
 use leadline_domain::filter::LeadQuery;
 use leadline_domain::lead::diff;
 use leadline_domain::time::{now, to_micros};
-use leadline_domain::{Activity, DisqualifyReason, Lead, LeadFields, NewActivity, Principal, Stage};
+use leadline_domain::{
+    Activity, DisqualifyReason, Lead, LeadFields, NewActivity, Principal, Stage,
+};
 use leadline_store::history::{OwnerChange, StageChange};
 use leadline_store::leads::{Page, Visibility};
 use leadline_store::{DbTx, activities, history, leads, teams, users};
@@ -40,12 +42,22 @@ pub struct LeadDetail {
 }
 
 fn visibility(p: &Principal) -> Visibility {
-    if p.sees_all() { Visibility::All } else { Visibility::OwnOrUnassigned(p.user_id) }
+    if p.sees_all() {
+        Visibility::All
+    } else {
+        Visibility::OwnOrUnassigned(p.user_id)
+    }
 }
 
 /// Reads a lead the principal may see; a lead they may not see does not exist for them.
-async fn visible_lead(tx_or_conn: leadline_store::Conn<'_>, p: &Principal, id: Uuid) -> AppResult<Lead> {
-    let lead = leads::get(tx_or_conn, id).await?.ok_or(AppError::NotFound("lead"))?;
+async fn visible_lead(
+    tx_or_conn: leadline_store::Conn<'_>,
+    p: &Principal,
+    id: Uuid,
+) -> AppResult<Lead> {
+    let lead = leads::get(tx_or_conn, id)
+        .await?
+        .ok_or(AppError::NotFound("lead"))?;
     if !p.can_see_lead(lead.fields.owner_id) {
         return Err(AppError::NotFound("lead"));
     }
@@ -56,7 +68,13 @@ async fn check_refs(tx: &mut DbTx, f: &LeadFields) -> AppResult<()> {
     if let Some(o) = f.owner_id {
         match users::get(tx.conn(), o).await? {
             Some(u) if u.active => {}
-            Some(_) => return Err(invalid("owner_id", "inactive_user", "this user is deactivated")),
+            Some(_) => {
+                return Err(invalid(
+                    "owner_id",
+                    "inactive_user",
+                    "this user is deactivated",
+                ));
+            }
             None => return Err(invalid("owner_id", "unknown_user", "no user with this id")),
         }
     }
@@ -76,8 +94,10 @@ impl App {
         if by.role == leadline_domain::Role::Rep && fields.owner_id.is_none() {
             fields.owner_id = by.user_id;
         }
-        if !by.can_assign(None, fields.owner_id) && !(by.role == leadline_domain::Role::Rep && fields.owner_id == by.user_id) {
-            return Err(AppError::Forbidden("you may not assign leads to other users".into()));
+        if !by.can_assign(None, fields.owner_id) {
+            return Err(AppError::Forbidden(
+                "you may not assign leads to other users".into(),
+            ));
         }
         let defs = self.custom_fields().await?;
         let fields = fields.clean(&defs)?;
@@ -111,9 +131,25 @@ impl App {
         )
         .await?;
         if lead.fields.owner_id.is_some() {
-            record_owner(&mut tx, by, lead.id, None, lead.fields.owner_id, "set on creation").await?;
+            record_owner(
+                &mut tx,
+                by,
+                lead.id,
+                None,
+                lead.fields.owner_id,
+                "set on creation",
+            )
+            .await?;
         }
-        audit(&mut tx, by, "lead.created", "lead", Some(lead.id), Value::Null).await?;
+        audit(
+            &mut tx,
+            by,
+            "lead.created",
+            "lead",
+            Some(lead.id),
+            Value::Null,
+        )
+        .await?;
         tx.commit().await?;
         tracing::debug!(lead_id = %lead.id, "lead created");
         Ok(lead)
@@ -140,21 +176,37 @@ impl App {
 
     /// Applies a JSON merge patch. With `if_match` the write only happens if the lead is
     /// still at that version.
-    pub async fn update_lead(&self, by: &Principal, id: Uuid, patch: Value, if_match: Option<i64>) -> AppResult<Lead> {
+    pub async fn update_lead(
+        &self,
+        by: &Principal,
+        id: Uuid,
+        patch: Value,
+        if_match: Option<i64>,
+    ) -> AppResult<Lead> {
         let defs = self.custom_fields().await?;
         let mut tx = self.db.begin().await?;
         let current = visible_lead(tx.conn(), by, id).await?;
         if let Some(expected) = if_match
             && expected != current.version
         {
-            return Err(AppError::VersionMismatch { expected, current: current.version });
+            return Err(AppError::VersionMismatch {
+                expected,
+                current: current.version,
+            });
         }
         if !by.can_edit_lead(current.fields.owner_id) {
             return Err(AppError::Forbidden("you may not change this lead".into()));
         }
-        let fields = current.fields.merge_patch(&patch)?.clean_update(&defs, Some(&current.fields))?;
-        if fields.owner_id != current.fields.owner_id && !by.can_assign(current.fields.owner_id, fields.owner_id) {
-            return Err(AppError::Forbidden("you may not give this lead to that owner".into()));
+        let fields = current
+            .fields
+            .merge_patch(&patch)?
+            .clean_update(&defs, Some(&current.fields))?;
+        if fields.owner_id != current.fields.owner_id
+            && !by.can_assign(current.fields.owner_id, fields.owner_id)
+        {
+            return Err(AppError::Forbidden(
+                "you may not give this lead to that owner".into(),
+            ));
         }
         let changes = diff(&current.fields, &fields);
         if changes.is_empty() {
@@ -166,28 +218,65 @@ impl App {
         lead.updated_at = now();
         lead.version = current.version + 1;
         if !leads::update(tx.conn(), &lead, current.version).await? {
-            return Err(AppError::VersionMismatch { expected: current.version, current: current.version + 1 });
+            return Err(AppError::VersionMismatch {
+                expected: current.version,
+                current: current.version + 1,
+            });
         }
         if lead.fields.owner_id != current.fields.owner_id {
-            record_owner(&mut tx, by, id, current.fields.owner_id, lead.fields.owner_id, "changed by edit").await?;
+            record_owner(
+                &mut tx,
+                by,
+                id,
+                current.fields.owner_id,
+                lead.fields.owner_id,
+                "changed by edit",
+            )
+            .await?;
         }
-        audit(&mut tx, by, "lead.updated", "lead", Some(id), serde_json::to_value(&changes).unwrap_or(Value::Null)).await?;
+        audit(
+            &mut tx,
+            by,
+            "lead.updated",
+            "lead",
+            Some(id),
+            serde_json::to_value(&changes).unwrap_or(Value::Null),
+        )
+        .await?;
         tx.commit().await?;
         Ok(lead)
     }
 
     /// Moves a lead to another stage if the lifecycle allows it.
-    pub async fn transition_lead(&self, by: &Principal, id: Uuid, t: StageTransition, if_match: Option<i64>) -> AppResult<Lead> {
-        let note = t.note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_owned);
+    pub async fn transition_lead(
+        &self,
+        by: &Principal,
+        id: Uuid,
+        t: StageTransition,
+        if_match: Option<i64>,
+    ) -> AppResult<Lead> {
+        let note = t
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty())
+            .map(str::to_owned);
         if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
-            return Err(invalid("note", "too_long", "must be at most 2000 characters"));
+            return Err(invalid(
+                "note",
+                "too_long",
+                "must be at most 2000 characters",
+            ));
         }
         let mut tx = self.db.begin().await?;
         let current = visible_lead(tx.conn(), by, id).await?;
         if let Some(expected) = if_match
             && expected != current.version
         {
-            return Err(AppError::VersionMismatch { expected, current: current.version });
+            return Err(AppError::VersionMismatch {
+                expected,
+                current: current.version,
+            });
         }
         if !by.can_edit_lead(current.fields.owner_id) {
             return Err(AppError::Forbidden("you may not change this lead".into()));
@@ -200,7 +289,10 @@ impl App {
         lead.updated_at = at;
         lead.version += 1;
         if !leads::update(tx.conn(), &lead, current.version).await? {
-            return Err(AppError::VersionMismatch { expected: current.version, current: current.version + 1 });
+            return Err(AppError::VersionMismatch {
+                expected: current.version,
+                current: current.version + 1,
+            });
         }
         history::record_stage(
             tx.conn(),
@@ -216,8 +308,15 @@ impl App {
             },
         )
         .await?;
-        audit(&mut tx, by, "lead.stage_changed", "lead", Some(id), json!({"from": current.stage, "to": to, "reason": t.reason}))
-            .await?;
+        audit(
+            &mut tx,
+            by,
+            "lead.stage_changed",
+            "lead",
+            Some(id),
+            json!({"from": current.stage, "to": to, "reason": t.reason}),
+        )
+        .await?;
         tx.commit().await?;
         Ok(lead)
     }
@@ -227,7 +326,9 @@ impl App {
         let mut tx = self.db.begin().await?;
         visible_lead(tx.conn(), by, id).await?;
         if !by.can_delete_leads() {
-            return Err(AppError::Forbidden("only managers and admins may delete leads".into()));
+            return Err(AppError::Forbidden(
+                "only managers and admins may delete leads".into(),
+            ));
         }
         leads::soft_delete(tx.conn(), id, to_micros(now())).await?;
         audit(&mut tx, by, "lead.deleted", "lead", Some(id), Value::Null).await?;
@@ -248,7 +349,12 @@ impl App {
     }
 
     /// Appends an activity to a lead's timeline.
-    pub async fn add_activity(&self, by: &Principal, lead_id: Uuid, input: NewActivity) -> AppResult<Activity> {
+    pub async fn add_activity(
+        &self,
+        by: &Principal,
+        lead_id: Uuid,
+        input: NewActivity,
+    ) -> AppResult<Activity> {
         let t = now();
         input.validate(t)?;
         let mut tx = self.db.begin().await?;
@@ -268,14 +374,26 @@ impl App {
     }
 
     /// A lead's activities, newest first (at most `limit`, up to 200).
-    pub async fn lead_activities(&self, by: &Principal, lead_id: Uuid, limit: u32) -> AppResult<Vec<Activity>> {
+    pub async fn lead_activities(
+        &self,
+        by: &Principal,
+        lead_id: Uuid,
+        limit: u32,
+    ) -> AppResult<Vec<Activity>> {
         let mut c = self.db.acquire().await?;
         visible_lead(c.conn(), by, lead_id).await?;
         Ok(activities::for_lead(c.conn(), lead_id, None, limit.clamp(1, 200)).await?)
     }
 }
 
-async fn record_owner(tx: &mut DbTx, by: &Principal, lead_id: Uuid, from: Option<Uuid>, to: Option<Uuid>, reason: &str) -> AppResult<()> {
+async fn record_owner(
+    tx: &mut DbTx,
+    by: &Principal,
+    lead_id: Uuid,
+    from: Option<Uuid>,
+    to: Option<Uuid>,
+    reason: &str,
+) -> AppResult<()> {
     history::record_owner(
         tx.conn(),
         &OwnerChange {

@@ -25,7 +25,10 @@ pub struct AppConfig {
 
 impl Default for AppConfig {
     fn default() -> Self {
-        AppConfig { session_idle: Duration::from_secs(12 * 3600), session_absolute: Duration::from_secs(7 * 24 * 3600) }
+        AppConfig {
+            session_idle: Duration::from_secs(12 * 3600),
+            session_absolute: Duration::from_secs(7 * 24 * 3600),
+        }
     }
 }
 

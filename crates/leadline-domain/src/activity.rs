@@ -48,14 +48,26 @@ impl NewActivity {
         let ok = !k.is_empty()
             && k.len() <= 64
             && k.starts_with(|c: char| c.is_ascii_lowercase())
-            && k.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
+            && k.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '.');
         if !ok {
-            e.add("kind", "invalid_kind", "must be 1-64 of a-z, 0-9, _ and ., starting with a letter");
+            e.add(
+                "kind",
+                "invalid_kind",
+                "must be 1-64 of a-z, 0-9, _ and ., starting with a letter",
+            );
         }
         if serde_json::to_vec(&self.properties).map_or(0, |v| v.len()) > MAX_PROPERTIES_BYTES {
-            e.add("properties", "too_large", format!("must be at most {MAX_PROPERTIES_BYTES} bytes as JSON"));
+            e.add(
+                "properties",
+                "too_large",
+                format!("must be at most {MAX_PROPERTIES_BYTES} bytes as JSON"),
+            );
         }
-        if self.occurred_at.is_some_and(|t| t > now + Duration::minutes(5)) {
+        if self
+            .occurred_at
+            .is_some_and(|t| t > now + Duration::minutes(5))
+        {
             e.add("occurred_at", "in_future", "must not be in the future");
         }
         e.into_result()
@@ -69,12 +81,19 @@ mod tests {
     #[test]
     fn kinds_and_times_are_checked() {
         let now = Utc::now();
-        let a = |kind: &str| NewActivity { kind: kind.into(), occurred_at: None, properties: Map::new() };
+        let a = |kind: &str| NewActivity {
+            kind: kind.into(),
+            occurred_at: None,
+            properties: Map::new(),
+        };
         assert!(a("page_view").validate(now).is_ok());
         assert!(a("webinar.attended").validate(now).is_ok());
         assert!(a("Page View").validate(now).is_err());
         assert!(a("").validate(now).is_err());
-        let future = NewActivity { occurred_at: Some(now + Duration::days(1)), ..a("note") };
+        let future = NewActivity {
+            occurred_at: Some(now + Duration::days(1)),
+            ..a("note")
+        };
         assert_eq!(future.validate(now).unwrap_err().0[0].code, "in_future");
     }
 }

@@ -56,7 +56,13 @@ impl FromStr for CustomFieldKind {
         CustomFieldKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownValue::new("custom field kind", s, CustomFieldKind::ALL.iter().map(|k| k.as_str())))
+            .ok_or_else(|| {
+                UnknownValue::new(
+                    "custom field kind",
+                    s,
+                    CustomFieldKind::ALL.iter().map(|k| k.as_str()),
+                )
+            })
     }
 }
 
@@ -91,23 +97,45 @@ impl NewCustomField {
         let mut e = ValidationErrors::default();
         let key_ok = self.key.len() <= 63
             && self.key.starts_with(|c: char| c.is_ascii_lowercase())
-            && self.key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            && self
+                .key
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
         if !key_ok {
-            e.add("key", "invalid_key", "must start with a-z and contain only a-z, 0-9 and _ (at most 63)");
+            e.add(
+                "key",
+                "invalid_key",
+                "must start with a-z and contain only a-z, 0-9 and _ (at most 63)",
+            );
         }
         let label = self.label.trim();
         if label.is_empty() || label.chars().count() > 100 {
             e.add("label", "invalid_label", "must be 1 to 100 characters");
         }
-        let needs_options = matches!(self.kind, CustomFieldKind::Choice | CustomFieldKind::MultiChoice);
+        let needs_options = matches!(
+            self.kind,
+            CustomFieldKind::Choice | CustomFieldKind::MultiChoice
+        );
         if needs_options && self.options.is_empty() {
-            e.add("options", "required", "choice fields need at least one option");
+            e.add(
+                "options",
+                "required",
+                "choice fields need at least one option",
+            );
         }
         if !needs_options && !self.options.is_empty() {
             e.add("options", "not_allowed", "only choice fields have options");
         }
-        if self.options.iter().any(|o| o.trim().is_empty() || o.chars().count() > 100) {
-            e.add("options", "invalid_option", "options must be 1 to 100 characters");
+        if self
+            .options
+            .iter()
+            .any(|o| o.trim().is_empty() || o.chars().count() > 100)
+        {
+            e.add(
+                "options",
+                "invalid_option",
+                "options must be 1 to 100 characters",
+            );
         }
         let mut seen = std::collections::HashSet::new();
         if !self.options.iter().all(|o| seen.insert(o)) {
@@ -132,13 +160,17 @@ impl CustomFieldDef {
                     Ok(Some(Value::String(s.to_owned())))
                 }
             }
-            (CustomFieldKind::Number, Value::Number(n)) if n.as_f64().is_some_and(f64::is_finite) => {
+            (CustomFieldKind::Number, Value::Number(n))
+                if n.as_f64().is_some_and(f64::is_finite) =>
+            {
                 Ok(Some(value.clone()))
             }
             (CustomFieldKind::Boolean, Value::Bool(_)) => Ok(Some(value.clone())),
-            (CustomFieldKind::Date, Value::String(s)) => NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
-                .map(|d| Some(Value::String(d.to_string())))
-                .map_err(|_| "must be a date as YYYY-MM-DD".into()),
+            (CustomFieldKind::Date, Value::String(s)) => {
+                NaiveDate::parse_from_str(s.trim(), "%Y-%m-%d")
+                    .map(|d| Some(Value::String(d.to_string())))
+                    .map_err(|_| "must be a date as YYYY-MM-DD".into())
+            }
             (CustomFieldKind::Choice, Value::String(s)) => {
                 if self.options.iter().any(|o| o == s) {
                     Ok(Some(value.clone()))
@@ -155,12 +187,20 @@ impl CustomFieldDef {
                                 out.push(s.to_owned());
                             }
                         }
-                        _ => return Err(format!("each item must be one of: {}", self.options.join(", "))),
+                        _ => {
+                            return Err(format!(
+                                "each item must be one of: {}",
+                                self.options.join(", ")
+                            ));
+                        }
                     }
                 }
                 Ok((!out.is_empty()).then(|| Value::from(out)))
             }
-            (kind, _) => Err(format!("must be a {} value", kind.as_str().replace('_', "-"))),
+            (kind, _) => Err(format!(
+                "must be a {} value",
+                kind.as_str().replace('_', "-")
+            )),
         }
     }
 
@@ -178,7 +218,9 @@ impl CustomFieldDef {
                 .and_then(serde_json::Number::from_f64)
                 .map(|n| {
                     // Keep integers integral so they compare equal to what the API stored.
-                    if n.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15) {
+                    if n.as_f64()
+                        .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15)
+                    {
                         Value::from(n.as_f64().unwrap_or_default() as i64)
                     } else {
                         Value::Number(n)
@@ -190,9 +232,12 @@ impl CustomFieldDef {
                 "false" | "no" | "0" | "off" => Value::Bool(false),
                 _ => return Err("must be yes or no".into()),
             },
-            CustomFieldKind::MultiChoice => {
-                Value::from(text.split(',').map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect::<Vec<_>>())
-            }
+            CustomFieldKind::MultiChoice => Value::from(
+                text.split(',')
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect::<Vec<_>>(),
+            ),
             _ => Value::String(text.to_owned()),
         };
         self.check_value(&value)
@@ -218,13 +263,25 @@ mod tests {
     #[test]
     fn values_are_checked_by_kind() {
         use CustomFieldKind::*;
-        assert_eq!(def(Number, &[]).check_value(&json!(3.5)), Ok(Some(json!(3.5))));
+        assert_eq!(
+            def(Number, &[]).check_value(&json!(3.5)),
+            Ok(Some(json!(3.5)))
+        );
         assert!(def(Number, &[]).check_value(&json!("3")).is_err());
-        assert_eq!(def(Boolean, &[]).check_value(&json!(true)), Ok(Some(json!(true))));
-        assert_eq!(def(Date, &[]).check_value(&json!("2026-02-28")), Ok(Some(json!("2026-02-28"))));
+        assert_eq!(
+            def(Boolean, &[]).check_value(&json!(true)),
+            Ok(Some(json!(true)))
+        );
+        assert_eq!(
+            def(Date, &[]).check_value(&json!("2026-02-28")),
+            Ok(Some(json!("2026-02-28")))
+        );
         assert!(def(Date, &[]).check_value(&json!("2026-02-30")).is_err());
         assert!(def(Choice, &["a", "b"]).check_value(&json!("c")).is_err());
-        assert_eq!(def(MultiChoice, &["a", "b"]).check_value(&json!(["b", "a", "b"])), Ok(Some(json!(["b", "a"]))));
+        assert_eq!(
+            def(MultiChoice, &["a", "b"]).check_value(&json!(["b", "a", "b"])),
+            Ok(Some(json!(["b", "a"])))
+        );
         assert_eq!(def(Text, &[]).check_value(&json!("  ")), Ok(None));
     }
 
@@ -235,15 +292,34 @@ mod tests {
         assert_eq!(def(Number, &[]).parse_text("4.5"), Ok(Some(json!(4.5))));
         assert!(def(Number, &[]).parse_text("NaN").is_err());
         assert_eq!(def(Boolean, &[]).parse_text("Yes"), Ok(Some(json!(true))));
-        assert_eq!(def(MultiChoice, &["a", "b"]).parse_text("a, b"), Ok(Some(json!(["a", "b"]))));
+        assert_eq!(
+            def(MultiChoice, &["a", "b"]).parse_text("a, b"),
+            Ok(Some(json!(["a", "b"])))
+        );
     }
 
     #[test]
     fn definitions_are_validated() {
-        let ok = NewCustomField { key: "segment".into(), label: "Segment".into(), kind: CustomFieldKind::Choice, options: vec!["SMB".into()] };
+        let ok = NewCustomField {
+            key: "segment".into(),
+            label: "Segment".into(),
+            kind: CustomFieldKind::Choice,
+            options: vec!["SMB".into()],
+        };
         assert!(ok.validate().is_ok());
-        let bad = NewCustomField { key: "Bad Key".into(), label: "".into(), kind: CustomFieldKind::Choice, options: vec![] };
-        let codes: Vec<_> = bad.validate().unwrap_err().0.into_iter().map(|e| e.code).collect();
+        let bad = NewCustomField {
+            key: "Bad Key".into(),
+            label: "".into(),
+            kind: CustomFieldKind::Choice,
+            options: vec![],
+        };
+        let codes: Vec<_> = bad
+            .validate()
+            .unwrap_err()
+            .0
+            .into_iter()
+            .map(|e| e.code)
+            .collect();
         assert_eq!(codes, vec!["invalid_key", "invalid_label", "required"]);
     }
 }

@@ -41,7 +41,13 @@ pub enum SortField {
 
 impl SortField {
     /// Every sortable field.
-    pub const ALL: [SortField; 5] = [SortField::CreatedAt, SortField::UpdatedAt, SortField::Score, SortField::Name, SortField::Company];
+    pub const ALL: [SortField; 5] = [
+        SortField::CreatedAt,
+        SortField::UpdatedAt,
+        SortField::Score,
+        SortField::Name,
+        SortField::Company,
+    ];
 
     /// The name used in `sort=`.
     pub fn as_str(self) -> &'static str {
@@ -71,7 +77,10 @@ pub struct LeadSort {
 
 impl Default for LeadSort {
     fn default() -> Self {
-        LeadSort { field: SortField::CreatedAt, direction: SortDirection::Desc }
+        LeadSort {
+            field: SortField::CreatedAt,
+            direction: SortDirection::Desc,
+        }
     }
 }
 
@@ -171,16 +180,37 @@ pub struct LeadQuery {
 
 /// Query parameters understood by [`LeadQuery::parse`], for documentation.
 pub const QUERY_PARAMS: [&str; 17] = [
-    "stage", "owner", "team", "source", "campaign", "score_min", "score_max", "grade",
-    "created_from", "created_to", "updated_from", "updated_to", "q", "sort", "limit", "cursor", "custom.<key>",
+    "stage",
+    "owner",
+    "team",
+    "source",
+    "campaign",
+    "score_min",
+    "score_max",
+    "grade",
+    "created_from",
+    "created_to",
+    "updated_from",
+    "updated_to",
+    "q",
+    "sort",
+    "limit",
+    "cursor",
+    "custom.<key>",
 ];
 
 impl LeadQuery {
     /// Parses query-string pairs. Repeated and comma-separated values both work for `stage`
     /// and `grade`; empty values are ignored (HTML forms send them).
-    pub fn parse(pairs: &[(String, String)], defs: &[CustomFieldDef]) -> Result<LeadQuery, ValidationErrors> {
+    pub fn parse(
+        pairs: &[(String, String)],
+        defs: &[CustomFieldDef],
+    ) -> Result<LeadQuery, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let mut q = LeadQuery { limit: DEFAULT_LIMIT, ..Default::default() };
+        let mut q = LeadQuery {
+            limit: DEFAULT_LIMIT,
+            ..Default::default()
+        };
         let mut cursor_text = None;
         for (key, raw) in pairs {
             let v = raw.trim();
@@ -213,7 +243,11 @@ impl LeadQuery {
                         id => match Uuid::parse_str(id) {
                             Ok(u) => Some(OwnerFilter::User(u)),
                             Err(_) => {
-                                e.add("owner", "invalid_value", "must be a user id, 'me' or 'none'");
+                                e.add(
+                                    "owner",
+                                    "invalid_value",
+                                    "must be a user id, 'me' or 'none'",
+                                );
                                 None
                             }
                         },
@@ -240,7 +274,11 @@ impl LeadQuery {
                             "updated_from" => q.filter.updated_from = Some(t),
                             _ => q.filter.updated_to = Some(t),
                         },
-                        None => e.add(key.clone(), "invalid_value", "must be a date (YYYY-MM-DD) or an RFC 3339 time"),
+                        None => e.add(
+                            key.clone(),
+                            "invalid_value",
+                            "must be a date (YYYY-MM-DD) or an RFC 3339 time",
+                        ),
                     }
                 }
                 "sort" => match LeadSort::parse(v) {
@@ -256,7 +294,11 @@ impl LeadQuery {
                 },
                 "limit" => match v.parse::<u32>() {
                     Ok(n) if (1..=MAX_LIMIT).contains(&n) => q.limit = n,
-                    _ => e.add("limit", "out_of_range", format!("must be between 1 and {MAX_LIMIT}")),
+                    _ => e.add(
+                        "limit",
+                        "out_of_range",
+                        format!("must be between 1 and {MAX_LIMIT}"),
+                    ),
                 },
                 "cursor" => cursor_text = Some(v.to_owned()),
                 other => match other.strip_prefix("custom.") {
@@ -265,35 +307,65 @@ impl LeadQuery {
                             Ok(Some(value)) => {
                                 let contains = def.kind == crate::CustomFieldKind::MultiChoice;
                                 let value = match (contains, value) {
-                                    (true, Value::Array(mut items)) if items.len() == 1 => items.remove(0),
+                                    (true, Value::Array(mut items)) if items.len() == 1 => {
+                                        items.remove(0)
+                                    }
                                     (true, _) => {
-                                        e.add(key.clone(), "invalid_value", "filter on one option at a time");
+                                        e.add(
+                                            key.clone(),
+                                            "invalid_value",
+                                            "filter on one option at a time",
+                                        );
                                         continue;
                                     }
                                     (false, v) => v,
                                 };
-                                q.filter.custom.push(CustomCondition { key: ck.to_owned(), value, contains });
+                                q.filter.custom.push(CustomCondition {
+                                    key: ck.to_owned(),
+                                    value,
+                                    contains,
+                                });
                             }
                             Ok(None) => {}
                             Err(msg) => e.add(key.clone(), "invalid_value", msg),
                         },
-                        None => e.add(key.clone(), "unknown_field", "no custom field with this key is defined"),
+                        None => e.add(
+                            key.clone(),
+                            "unknown_field",
+                            "no custom field with this key is defined",
+                        ),
                     },
-                    None => e.add(key.clone(), "unknown_parameter", format!("is not a filter; known: {}", QUERY_PARAMS.join(", "))),
+                    None => e.add(
+                        key.clone(),
+                        "unknown_parameter",
+                        format!("is not a filter; known: {}", QUERY_PARAMS.join(", ")),
+                    ),
                 },
             }
         }
         if let Some(text) = cursor_text {
             match Cursor::decode(&text) {
                 Some(c) if c.sort == q.sort.to_param() => q.cursor = Some(c),
-                Some(_) => e.add("cursor", "invalid_cursor", "this cursor belongs to another sort order"),
-                None => e.add("cursor", "invalid_cursor", "is not a cursor returned by this API"),
+                Some(_) => e.add(
+                    "cursor",
+                    "invalid_cursor",
+                    "this cursor belongs to another sort order",
+                ),
+                None => e.add(
+                    "cursor",
+                    "invalid_cursor",
+                    "is not a cursor returned by this API",
+                ),
             }
         }
         if let (Some(a), Some(b)) = (q.filter.score_min, q.filter.score_max)
             && a > b
         {
-            e.add("score_min", "invalid_range", "must not be greater than score_max");
+            e.add(
+                "score_min",
+                "invalid_range",
+                "must not be greater than score_max",
+            );
         }
         e.into_result().map(|()| q)
     }
@@ -309,7 +381,11 @@ fn parse_time(v: &str, end_of_day: bool) -> Option<DateTime<Utc>> {
         return Some(t.with_timezone(&Utc));
     }
     let d = NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()?;
-    let t = if end_of_day { d.and_hms_micro_opt(23, 59, 59, 999_999)? } else { d.and_hms_opt(0, 0, 0)? };
+    let t = if end_of_day {
+        d.and_hms_micro_opt(23, 59, 59, 999_999)?
+    } else {
+        d.and_hms_opt(0, 0, 0)?
+    };
     Some(t.and_utc())
 }
 
@@ -320,7 +396,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
-        list.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+        list.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect()
     }
 
     #[test]
@@ -353,30 +431,54 @@ mod tests {
         assert_eq!(q.filter.stages, vec![Stage::Mql, Stage::Sal]);
         assert_eq!(q.filter.owner, Some(OwnerFilter::Me));
         assert_eq!(q.filter.grades, vec![Grade::A, Grade::B]);
-        assert_eq!(q.sort, LeadSort { field: SortField::Score, direction: SortDirection::Desc });
+        assert_eq!(
+            q.sort,
+            LeadSort {
+                field: SortField::Score,
+                direction: SortDirection::Desc
+            }
+        );
         assert_eq!(q.limit, 20);
         assert_eq!(q.filter.custom[0].value, Value::from("SMB"));
-        assert_eq!(q.filter.created_to.unwrap().to_rfc3339(), "2026-01-31T23:59:59.999999+00:00");
+        assert_eq!(
+            q.filter.created_to.unwrap().to_rfc3339(),
+            "2026-01-31T23:59:59.999999+00:00"
+        );
         assert_eq!(q.filter.q, None);
     }
 
     #[test]
     fn bad_parameters_are_reported_by_name() {
         let err = LeadQuery::parse(
-            &pairs(&[("stage", "won"), ("limit", "5000"), ("sort", "email"), ("colour", "red"), ("custom.nope", "1"), ("cursor", "%%%")]),
+            &pairs(&[
+                ("stage", "won"),
+                ("limit", "5000"),
+                ("sort", "email"),
+                ("colour", "red"),
+                ("custom.nope", "1"),
+                ("cursor", "%%%"),
+            ]),
             &[],
         )
         .unwrap_err();
         let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, vec!["stage", "limit", "sort", "colour", "custom.nope", "cursor"]);
+        assert_eq!(
+            fields,
+            vec!["stage", "limit", "sort", "colour", "custom.nope", "cursor"]
+        );
     }
 
     #[test]
     fn a_cursor_is_bound_to_its_sort() {
-        let c = Cursor { sort: "-created_at".into(), value: CursorValue::Int(5), id: Uuid::now_v7() };
+        let c = Cursor {
+            sort: "-created_at".into(),
+            value: CursorValue::Int(5),
+            id: Uuid::now_v7(),
+        };
         let ok = LeadQuery::parse(&pairs(&[("cursor", &c.encode())]), &[]).unwrap();
         assert_eq!(ok.cursor, Some(c.clone()));
-        let err = LeadQuery::parse(&pairs(&[("cursor", &c.encode()), ("sort", "score")]), &[]).unwrap_err();
+        let err = LeadQuery::parse(&pairs(&[("cursor", &c.encode()), ("sort", "score")]), &[])
+            .unwrap_err();
         assert_eq!(err.0[0].code, "invalid_cursor");
     }
 

@@ -31,4 +31,3 @@ pub struct OwnerChange {
     pub actor: String,
     pub at: DateTime<Utc>,
 }
-

@@ -32,7 +32,19 @@ pub enum Timeline {
 }
 
 /// Fit grade, A (best) to F, kept apart from the engagement score.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Grade {
     A,
     B,
@@ -157,10 +169,35 @@ pub struct LeadFields {
 impl LeadFields {
     /// The JSON names of all fields, for reporting unknown ones precisely.
     pub const NAMES: [&'static str; 29] = [
-        "first_name", "last_name", "email", "phone", "mobile", "title", "company", "website",
-        "industry", "employees", "annual_revenue", "currency", "street", "city", "state",
-        "postal_code", "country", "time_zone", "description", "budget", "authority", "need",
-        "timeline", "email_opt_out", "first_touch", "last_touch", "owner_id", "team_id", "custom",
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "mobile",
+        "title",
+        "company",
+        "website",
+        "industry",
+        "employees",
+        "annual_revenue",
+        "currency",
+        "street",
+        "city",
+        "state",
+        "postal_code",
+        "country",
+        "time_zone",
+        "description",
+        "budget",
+        "authority",
+        "need",
+        "timeline",
+        "email_opt_out",
+        "first_touch",
+        "last_touch",
+        "owner_id",
+        "team_id",
+        "custom",
     ];
 
     /// Parses a JSON object into fields, reporting unknown names and wrong types per field.
@@ -178,8 +215,14 @@ impl LeadFields {
         for touch in ["first_touch", "last_touch"] {
             if let Some(Value::Object(t)) = map.get(touch) {
                 for key in t.keys() {
-                    if !["source", "medium", "campaign", "referrer", "landing_page"].contains(&key.as_str()) {
-                        errors.add(format!("{touch}.{key}"), "unknown_field", "is not a touch field");
+                    if !["source", "medium", "campaign", "referrer", "landing_page"]
+                        .contains(&key.as_str())
+                    {
+                        errors.add(
+                            format!("{touch}.{key}"),
+                            "unknown_field",
+                            "is not a touch field",
+                        );
                     }
                 }
             }
@@ -188,7 +231,11 @@ impl LeadFields {
         serde_path_to_error::deserialize::<_, LeadFields>(value).map_err(|err| {
             let path = err.path().to_string();
             let message = err.inner().to_string();
-            errors.add(if path == "." { String::new() } else { path }, "invalid_type", message);
+            errors.add(
+                if path == "." { String::new() } else { path },
+                "invalid_type",
+                message,
+            );
             errors
         })
     }
@@ -222,9 +269,15 @@ impl LeadFields {
     /// Like [`LeadFields::clean`] for an update of `previous`: custom values the lead already
     /// holds for fields no longer defined are kept as they are (an admin deleting a
     /// definition must not make every such lead uneditable); new ones are refused.
-    pub fn clean_update(self, defs: &[CustomFieldDef], previous: Option<&LeadFields>) -> Result<LeadFields, ValidationErrors> {
+    pub fn clean_update(
+        self,
+        defs: &[CustomFieldDef],
+        previous: Option<&LeadFields>,
+    ) -> Result<LeadFields, ValidationErrors> {
         let mut e = ValidationErrors::default();
-        let t = |e: &mut ValidationErrors, name: &str, v: &Option<String>, max| clean_text(e, name, v.as_deref(), max);
+        let t = |e: &mut ValidationErrors, name: &str, v: &Option<String>, max| {
+            clean_text(e, name, v.as_deref(), max)
+        };
         let email = t(&mut e, "email", &self.email, 254);
         if let Some(addr) = &email
             && !email_address::EmailAddress::is_valid(addr)
@@ -235,7 +288,11 @@ impl LeadFields {
         if let Some(c) = &currency
             && (c.len() != 3 || !c.chars().all(|ch| ch.is_ascii_alphabetic()))
         {
-            e.add("currency", "invalid_currency", "must be a three-letter ISO 4217 code");
+            e.add(
+                "currency",
+                "invalid_currency",
+                "must be a three-letter ISO 4217 code",
+            );
         }
         if self.employees.is_some_and(|n| n < 0) {
             e.add("employees", "out_of_range", "must not be negative");
@@ -248,9 +305,15 @@ impl LeadFields {
         }
         let time_zone = t(&mut e, "time_zone", &self.time_zone, 64);
         if let Some(tz) = &time_zone
-            && !tz.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
+            && !tz
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
         {
-            e.add("time_zone", "invalid_time_zone", "must be an IANA time zone such as Europe/Berlin");
+            e.add(
+                "time_zone",
+                "invalid_time_zone",
+                "must be an IANA time zone such as Europe/Berlin",
+            );
         }
         let custom = clean_custom(&mut e, self.custom, defs, previous.map(|p| &p.custom));
         let cleaned = LeadFields {
@@ -292,7 +355,11 @@ impl LeadFields {
             && cleaned.last_name.is_none()
             && cleaned.company.is_none()
         {
-            e.add("", "empty_lead", "a lead needs at least an email, a phone, a name or a company");
+            e.add(
+                "",
+                "empty_lead",
+                "a lead needs at least an email, a phone, a name or a company",
+            );
         }
         e.into_result().map(|()| cleaned)
     }
@@ -307,7 +374,10 @@ impl LeadFields {
         if !name.is_empty() {
             return name;
         }
-        self.email.clone().or_else(|| self.company.clone()).unwrap_or_else(|| "(no name)".into())
+        self.email
+            .clone()
+            .or_else(|| self.company.clone())
+            .unwrap_or_else(|| "(no name)".into())
     }
 }
 
@@ -346,7 +416,11 @@ fn clean_custom(
             None if previous.and_then(|p| p.get(&key)) == Some(&value) => {
                 out.insert(key, value);
             }
-            None => e.add(field, "unknown_field", "no custom field with this key is defined"),
+            None => e.add(
+                field,
+                "unknown_field",
+                "no custom field with this key is defined",
+            ),
             Some(def) => match def.check_value(&value) {
                 Ok(Some(v)) => {
                     out.insert(key, v);
@@ -395,7 +469,11 @@ pub fn diff(old: &LeadFields, new: &LeadFields) -> Vec<FieldChange> {
         .filter_map(|k| {
             let o = a.get(&k).cloned().unwrap_or(Value::Null);
             let n = b.get(&k).cloned().unwrap_or(Value::Null);
-            (o != n).then_some(FieldChange { field: k, old: o, new: n })
+            (o != n).then_some(FieldChange {
+                field: k,
+                old: o,
+                new: n,
+            })
         })
         .collect()
 }
@@ -443,9 +521,20 @@ mod tests {
 
     #[test]
     fn unknown_and_mistyped_fields_are_reported_by_name() {
-        let err = LeadFields::from_json(json!({"emial": "a@b.co", "first_touch": {"sauce": 1}})).unwrap_err();
-        let fields: Vec<_> = err.0.iter().map(|e| (e.field.as_str(), e.code.as_str())).collect();
-        assert_eq!(fields, vec![("emial", "unknown_field"), ("first_touch.sauce", "unknown_field")]);
+        let err = LeadFields::from_json(json!({"emial": "a@b.co", "first_touch": {"sauce": 1}}))
+            .unwrap_err();
+        let fields: Vec<_> = err
+            .0
+            .iter()
+            .map(|e| (e.field.as_str(), e.code.as_str()))
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                ("emial", "unknown_field"),
+                ("first_touch.sauce", "unknown_field")
+            ]
+        );
         let err = LeadFields::from_json(json!({"employees": "many"})).unwrap_err();
         assert_eq!(err.0[0].field, "employees");
         assert_eq!(err.0[0].code, "invalid_type");
@@ -455,18 +544,45 @@ mod tests {
 
     #[test]
     fn clean_trims_checks_and_requires_something() {
-        let f = LeadFields { email: Some("  ana@example.com ".into()), currency: Some("eur".into()), ..Default::default() };
+        let f = LeadFields {
+            email: Some("  ana@example.com ".into()),
+            currency: Some("eur".into()),
+            ..Default::default()
+        };
         let c = f.clean(&[]).unwrap();
         assert_eq!(c.email.as_deref(), Some("ana@example.com"));
         assert_eq!(c.currency.as_deref(), Some("EUR"));
 
-        let err = LeadFields { email: Some("not-an-email".into()), ..Default::default() }.clean(&[]).unwrap_err();
+        let err = LeadFields {
+            email: Some("not-an-email".into()),
+            ..Default::default()
+        }
+        .clean(&[])
+        .unwrap_err();
         assert_eq!(err.0[0].code, "invalid_email");
-        let err = LeadFields { first_name: Some("   ".into()), ..Default::default() }.clean(&[]).unwrap_err();
+        let err = LeadFields {
+            first_name: Some("   ".into()),
+            ..Default::default()
+        }
+        .clean(&[])
+        .unwrap_err();
         assert_eq!(err.0[0].code, "empty_lead");
-        let err = LeadFields { last_name: Some("x".repeat(101)), ..Default::default() }.clean(&[]).unwrap_err();
-        assert_eq!((err.0[0].field.as_str(), err.0[0].code.as_str()), ("last_name", "too_long"));
-        let err = LeadFields { company: Some("a\u{0}b".into()), ..Default::default() }.clean(&[]).unwrap_err();
+        let err = LeadFields {
+            last_name: Some("x".repeat(101)),
+            ..Default::default()
+        }
+        .clean(&[])
+        .unwrap_err();
+        assert_eq!(
+            (err.0[0].field.as_str(), err.0[0].code.as_str()),
+            ("last_name", "too_long")
+        );
+        let err = LeadFields {
+            company: Some("a\u{0}b".into()),
+            ..Default::default()
+        }
+        .clean(&[])
+        .unwrap_err();
         assert_eq!(err.0[0].code, "invalid_characters");
     }
 
@@ -479,7 +595,10 @@ mod tests {
             email: Some("x@y.co".into()),
             title: Some("CTO".into()),
             custom,
-            first_touch: Touch { source: Some("google".into()), ..Default::default() },
+            first_touch: Touch {
+                source: Some("google".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let out = base
@@ -491,20 +610,46 @@ mod tests {
         assert_eq!(out.custom.get("c"), Some(&json!(3)));
         assert_eq!(out.first_touch.source.as_deref(), Some("google"));
         assert_eq!(out.first_touch.medium.as_deref(), Some("cpc"));
-        assert!(base.merge_patch(&json!({"email_opt_out": null})).unwrap().email_opt_out == false);
+        assert!(
+            !base
+                .merge_patch(&json!({"email_opt_out": null}))
+                .unwrap()
+                .email_opt_out
+        );
         let changes = diff(&base, &out);
         let names: Vec<_> = changes.iter().map(|c| c.field.as_str()).collect();
-        assert_eq!(names, vec!["company", "custom.a", "custom.c", "first_touch.medium", "title"]);
+        assert_eq!(
+            names,
+            vec![
+                "company",
+                "custom.a",
+                "custom.c",
+                "first_touch.medium",
+                "title"
+            ]
+        );
     }
 
     #[test]
     fn values_of_deleted_custom_fields_survive_edits_but_new_ones_are_refused() {
         let mut custom = Map::new();
         custom.insert("legacy".into(), json!("x"));
-        let base = LeadFields { last_name: Some("L".into()), custom, ..Default::default() };
-        let edited = base.merge_patch(&json!({"title": "CTO"})).unwrap().clean_update(&[], Some(&base)).unwrap();
+        let base = LeadFields {
+            last_name: Some("L".into()),
+            custom,
+            ..Default::default()
+        };
+        let edited = base
+            .merge_patch(&json!({"title": "CTO"}))
+            .unwrap()
+            .clean_update(&[], Some(&base))
+            .unwrap();
         assert_eq!(edited.custom.get("legacy"), Some(&json!("x")));
-        let err = base.merge_patch(&json!({"custom": {"legacy": "y"}})).unwrap().clean_update(&[], Some(&base)).unwrap_err();
+        let err = base
+            .merge_patch(&json!({"custom": {"legacy": "y"}}))
+            .unwrap()
+            .clean_update(&[], Some(&base))
+            .unwrap_err();
         assert_eq!(err.0[0].field, "custom.legacy");
     }
 }

@@ -18,22 +18,44 @@ pub fn format_minor(amount: i64, currency: Option<&str>) -> String {
     let div = 10i64.pow(e);
     let sign = if amount < 0 { "-" } else { "" };
     let a = amount.unsigned_abs();
-    format!("{sign}{}.{:0width$}", a / div as u64, a % div as u64, width = e as usize)
+    format!(
+        "{sign}{}.{:0width$}",
+        a / div as u64,
+        a % div as u64,
+        width = e as usize
+    )
 }
 
 /// `"1,234.5"` USD → `123450`. Refuses more decimals than the currency has.
 pub fn parse_major(text: &str, currency: Option<&str>) -> Option<i64> {
-    let t: String = text.trim().chars().filter(|c| *c != ',' && *c != '_' && *c != ' ').collect();
+    let t: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != ',' && *c != '_' && *c != ' ')
+        .collect();
     if t.is_empty() || t.starts_with('-') {
         return None;
     }
     let e = exponent(currency);
     let (whole, frac) = t.split_once('.').unwrap_or((&t, ""));
-    if frac.len() > e as usize || !whole.chars().all(|c| c.is_ascii_digit()) || !frac.chars().all(|c| c.is_ascii_digit()) {
+    if frac.len() > e as usize
+        || !whole.chars().all(|c| c.is_ascii_digit())
+        || !frac.chars().all(|c| c.is_ascii_digit())
+    {
         return None;
     }
-    let whole: i64 = if whole.is_empty() { 0 } else { whole.parse().ok()? };
-    let frac_val: i64 = if frac.is_empty() { 0 } else { format!("{frac:0<width$}", width = e as usize).parse().ok()? };
+    let whole: i64 = if whole.is_empty() {
+        0
+    } else {
+        whole.parse().ok()?
+    };
+    let frac_val: i64 = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<width$}", width = e as usize)
+            .parse()
+            .ok()?
+    };
     whole.checked_mul(10i64.pow(e))?.checked_add(frac_val)
 }
 

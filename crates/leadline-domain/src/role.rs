@@ -101,7 +101,8 @@ impl Principal {
             Role::Rep => {
                 let me = self.user_id;
                 me.is_some()
-                    && ((current.is_none() && new_owner == me) || (current == me && new_owner.is_none()))
+                    && ((current.is_none() && new_owner == me)
+                        || (current == me && new_owner.is_none()))
             }
         }
     }
@@ -122,7 +123,13 @@ mod tests {
     use super::*;
 
     fn rep(id: Uuid) -> Principal {
-        Principal { user_id: Some(id), api_key_id: None, role: Role::Rep, sees_all_leads: false, label: "rep".into() }
+        Principal {
+            user_id: Some(id),
+            api_key_id: None,
+            role: Role::Rep,
+            sees_all_leads: false,
+            label: "rep".into(),
+        }
     }
 
     #[test]
@@ -133,7 +140,10 @@ mod tests {
         assert!(p.can_see_lead(Some(me)));
         assert!(p.can_see_lead(None));
         assert!(!p.can_see_lead(Some(other)));
-        let granted = Principal { sees_all_leads: true, ..p };
+        let granted = Principal {
+            sees_all_leads: true,
+            ..p
+        };
         assert!(granted.can_see_lead(Some(other)));
     }
 
@@ -152,7 +162,10 @@ mod tests {
     #[test]
     fn only_admins_administer() {
         for role in Role::ALL {
-            let p = Principal { role, ..Principal::system("t") };
+            let p = Principal {
+                role,
+                ..Principal::system("t")
+            };
             assert_eq!(p.can_administer(), role == Role::Admin);
             assert_eq!(role.as_str().parse::<Role>(), Ok(role));
         }

@@ -174,7 +174,11 @@ impl FromStr for DisqualifyReason {
             .into_iter()
             .find(|r| r.as_str() == s)
             .ok_or_else(|| {
-                UnknownValue::new("disqualify_reason", s, DisqualifyReason::ALL.iter().map(|r| r.as_str()))
+                UnknownValue::new(
+                    "disqualify_reason",
+                    s,
+                    DisqualifyReason::ALL.iter().map(|r| r.as_str()),
+                )
             })
     }
 }
@@ -206,7 +210,11 @@ pub struct UnknownValue {
 
 impl UnknownValue {
     /// Builds the error, truncating the offending value so error messages stay small.
-    pub fn new<'a>(kind: &'static str, value: &str, expected: impl Iterator<Item = &'a str>) -> Self {
+    pub fn new<'a>(
+        kind: &'static str,
+        value: &str,
+        expected: impl Iterator<Item = &'a str>,
+    ) -> Self {
         UnknownValue {
             kind,
             value: value.chars().take(64).collect(),
@@ -246,7 +254,10 @@ mod tests {
                     }
                 }
             }
-            assert_eq!(seen.contains(&Stage::Converted), true, "{start} cannot reach converted");
+            assert!(
+                seen.contains(&Stage::Converted),
+                "{start} cannot reach converted"
+            );
         }
     }
 
@@ -254,7 +265,10 @@ mod tests {
     fn names_round_trip_and_unknown_names_are_refused() {
         for s in Stage::ALL {
             assert_eq!(s.as_str().parse::<Stage>(), Ok(s));
-            assert_eq!(serde_json::to_string(&s).unwrap(), format!("\"{}\"", s.as_str()));
+            assert_eq!(
+                serde_json::to_string(&s).unwrap(),
+                format!("\"{}\"", s.as_str())
+            );
         }
         let err = "won".parse::<Stage>().unwrap_err();
         assert!(err.to_string().contains("expected one of: new, mql"));
@@ -278,12 +292,9 @@ mod tests {
         fn any_walk_of_accepted_transitions_stays_in_the_table(steps in prop::collection::vec((any_stage(), any_reason()), 0..40)) {
             let mut current = Stage::New;
             for (to, reason) in steps {
-                match current.transition(to, reason) {
-                    Ok(next) => {
-                        prop_assert!(current.next_stages().contains(&next));
-                        current = next;
-                    }
-                    Err(_) => {}
+                if let Ok(next) = current.transition(to, reason) {
+                    prop_assert!(current.next_stages().contains(&next));
+                    current = next;
                 }
                 if current == Stage::Converted {
                     // Once converted, nothing moves the lead again.

@@ -40,7 +40,11 @@ impl ValidationErrors {
 
 impl std::fmt::Display for ValidationErrors {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect();
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
         f.write_str(&parts.join("; "))
     }
 }
@@ -59,11 +63,21 @@ pub fn clean_text(
         return None;
     }
     if v.chars().count() > max_chars {
-        errors.add(field, "too_long", format!("must be at most {max_chars} characters"));
+        errors.add(
+            field,
+            "too_long",
+            format!("must be at most {max_chars} characters"),
+        );
         return None;
     }
-    if v.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
-        errors.add(field, "invalid_characters", "must not contain control characters");
+    if v.chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        errors.add(
+            field,
+            "invalid_characters",
+            "must not contain control characters",
+        );
         return None;
     }
     Some(v.to_owned())

@@ -35,7 +35,8 @@ impl From<ActivityRow> for Activity {
 
 /// Appends an activity.
 pub async fn insert(conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query(
+    dispatch!(conn, |c| {
+        sqlx::query(
         "INSERT INTO activities (id, lead_id, kind, occurred_at, properties, recorded_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
@@ -47,7 +48,8 @@ pub async fn insert(conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
     .bind(&a.recorded_by)
     .bind(to_micros(a.created_at))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -57,7 +59,16 @@ pub async fn insert_many(mut conn: Conn<'_>, items: &[Activity]) -> StoreResult<
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * 7;
-                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7)
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7
+                )
             })
             .collect();
         let sql = format!(
@@ -83,9 +94,15 @@ pub async fn insert_many(mut conn: Conn<'_>, items: &[Activity]) -> StoreResult<
 }
 
 /// A lead's activities, newest first, at most `limit`, older than `before` when given.
-pub async fn for_lead(conn: Conn<'_>, lead_id: Uuid, before: Option<(Micros, Uuid)>, limit: u32) -> StoreResult<Vec<Activity>> {
+pub async fn for_lead(
+    conn: Conn<'_>,
+    lead_id: Uuid,
+    before: Option<(Micros, Uuid)>,
+    limit: u32,
+) -> StoreResult<Vec<Activity>> {
     let (t, id) = before.unwrap_or((i64::MAX, Uuid::max()));
-    let rows: Vec<ActivityRow> = dispatch!(conn, |c| sqlx::query_as(
+    let rows: Vec<ActivityRow> = dispatch!(conn, |c| {
+        sqlx::query_as(
         "SELECT id, lead_id, kind, occurred_at, properties, recorded_by, created_at FROM activities \
          WHERE lead_id = $1 AND (occurred_at, id) < ($2, $3) ORDER BY occurred_at DESC, id DESC LIMIT $4"
     )
@@ -94,6 +111,7 @@ pub async fn for_lead(conn: Conn<'_>, lead_id: Uuid, before: Option<(Micros, Uui
     .bind(id)
     .bind(i64::from(limit))
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(rows.into_iter().map(Activity::from).collect())
 }

@@ -23,7 +23,12 @@ impl KeyRow {
         Ok(ApiKey {
             id: self.id,
             name: self.name,
-            role: self.role.parse().map_err(|e: leadline_domain::stage::UnknownValue| StoreError::Corrupt(e.to_string()))?,
+            role: self
+                .role
+                .parse()
+                .map_err(|e: leadline_domain::stage::UnknownValue| {
+                    StoreError::Corrupt(e.to_string())
+                })?,
             user_id: self.user_id,
             prefix: self.prefix,
             created_at: from_micros(self.created_at),
@@ -37,7 +42,8 @@ const COLS: &str = "id, name, role, user_id, prefix, created_at, last_used_at, r
 
 /// Stores a new key's metadata and hash.
 pub async fn insert(conn: Conn<'_>, k: &ApiKey, key_hash: &str) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query(
+    dispatch!(conn, |c| {
+        sqlx::query(
         "INSERT INTO api_keys (id, name, role, user_id, prefix, key_hash, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(k.id)
@@ -48,43 +54,54 @@ pub async fn insert(conn: Conn<'_>, k: &ApiKey, key_hash: &str) -> StoreResult<(
     .bind(key_hash)
     .bind(to_micros(k.created_at))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
 /// Finds a key that is not revoked by its hash.
 pub async fn by_hash(conn: Conn<'_>, key_hash: &str) -> StoreResult<Option<ApiKey>> {
     let sql = format!("SELECT {COLS} FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL");
-    let r: Option<KeyRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(key_hash).fetch_optional(c).await)?;
+    let r: Option<KeyRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(key_hash)
+        .fetch_optional(c)
+        .await)?;
     r.map(KeyRow::into_key).transpose()
 }
 
 /// Records use, at most once a minute per key to keep reads cheap.
 pub async fn touch(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query(
+    dispatch!(conn, |c| {
+        sqlx::query(
         "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)"
     )
     .bind(id)
     .bind(at)
     .bind(at - 60_000_000)
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
 /// Revokes a key at once. Returns false when it was unknown or already revoked.
 pub async fn revoke(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bool> {
-    let r = dispatch!(conn, |c| sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(id)
-        .bind(at)
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+    let r = dispatch!(conn, |c| sqlx::query(
+        "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL"
+    )
+    .bind(id)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(r == 1)
 }
 
 /// Every key, newest first.
 pub async fn list(conn: Conn<'_>) -> StoreResult<Vec<ApiKey>> {
     let sql = format!("SELECT {COLS} FROM api_keys ORDER BY created_at DESC");
-    let rows: Vec<KeyRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(c).await)?;
+    let rows: Vec<KeyRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .fetch_all(c)
+        .await)?;
     rows.into_iter().map(KeyRow::into_key).collect()
 }

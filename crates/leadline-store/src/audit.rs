@@ -8,8 +8,14 @@ use sqlx::types::Json;
 use uuid::Uuid;
 
 /// Appends an entry; `actor_user_id`/`actor_api_key_id` identify the principal.
-pub async fn insert(conn: Conn<'_>, e: &AuditEntry, actor_user_id: Option<Uuid>, actor_api_key_id: Option<Uuid>) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query(
+pub async fn insert(
+    conn: Conn<'_>,
+    e: &AuditEntry,
+    actor_user_id: Option<Uuid>,
+    actor_api_key_id: Option<Uuid>,
+) -> StoreResult<()> {
+    dispatch!(conn, |c| {
+        sqlx::query(
         "INSERT INTO audit_log (id, actor, actor_user_id, actor_api_key_id, action, entity_type, entity_id, changes, at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
     )
@@ -23,7 +29,8 @@ pub async fn insert(conn: Conn<'_>, e: &AuditEntry, actor_user_id: Option<Uuid>,
     .bind(Json(&e.changes))
     .bind(to_micros(e.at))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -39,7 +46,12 @@ struct Row {
 }
 
 /// Entries about one entity, newest first.
-pub async fn for_entity(conn: Conn<'_>, entity_type: &str, entity_id: Uuid, limit: u32) -> StoreResult<Vec<AuditEntry>> {
+pub async fn for_entity(
+    conn: Conn<'_>,
+    entity_type: &str,
+    entity_id: Uuid,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
     let rows: Vec<Row> = dispatch!(conn, |c| sqlx::query_as(
         "SELECT id, actor, action, entity_type, entity_id, changes, at FROM audit_log \
          WHERE entity_type = $1 AND entity_id = $2 ORDER BY at DESC, id DESC LIMIT $3"

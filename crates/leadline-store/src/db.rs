@@ -35,7 +35,10 @@ pub enum Backend {
 pub enum Db {
     /// SQLite allows one writer at a time: writes go through a one-connection pool so they
     /// queue in process instead of failing with `SQLITE_BUSY`; reads use their own pool (WAL).
-    Sqlite { read: SqlitePool, write: SqlitePool },
+    Sqlite {
+        read: SqlitePool,
+        write: SqlitePool,
+    },
     Postgres(PgPool),
 }
 
@@ -98,8 +101,8 @@ impl Conn<'_> {
     /// A shorter borrow of the same connection, for calling several statements in a loop.
     pub fn reborrow(&mut self) -> Conn<'_> {
         match self {
-            Conn::Sqlite(c) => Conn::Sqlite(&mut **c),
-            Conn::Postgres(c) => Conn::Postgres(&mut **c),
+            Conn::Sqlite(c) => Conn::Sqlite(c),
+            Conn::Postgres(c) => Conn::Postgres(c),
         }
     }
 
@@ -149,8 +152,14 @@ impl Db {
             .busy_timeout(Duration::from_secs(10))
             .pragma("cache_size", "-65536")
             .pragma("temp_store", "memory");
-        let write = SqlitePoolOptions::new().max_connections(1).connect_with(opts.clone()).await?;
-        let read = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(opts)
+            .await?;
         Ok(Db::Sqlite { read, write })
     }
 
@@ -190,8 +199,13 @@ impl Db {
 
     /// True when the database answers a trivial query.
     pub async fn ping(&self) -> bool {
-        let Ok(mut c) = self.acquire().await else { return false };
-        dispatch!(c.conn(), |c| sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(c).await).is_ok()
+        let Ok(mut c) = self.acquire().await else {
+            return false;
+        };
+        dispatch!(c.conn(), |c| sqlx::query_scalar::<_, i32>("SELECT 1")
+            .fetch_one(c)
+            .await)
+        .is_ok()
     }
 
     /// Closes every connection (flushing SQLite's WAL on the last one).
@@ -213,7 +227,15 @@ mod tests {
     fn versions(dir: &str) -> BTreeSet<String> {
         std::fs::read_dir(dir)
             .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().split('_').next().unwrap().to_owned())
+            .map(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .split('_')
+                    .next()
+                    .unwrap()
+                    .to_owned()
+            })
             .collect()
     }
 

@@ -32,7 +32,9 @@ pub fn custom_contains(sql: &mut Sql, backend: Backend, key: &str, option: &serd
             sql.push("(custom -> ");
             sql.bind(Bind::Text(key.to_owned()));
             sql.push(") @> CAST(");
-            sql.bind(Bind::Text(serde_json::Value::Array(vec![option.clone()]).to_string()));
+            sql.bind(Bind::Text(
+                serde_json::Value::Array(vec![option.clone()]).to_string(),
+            ));
             sql.push(" AS jsonb)");
         }
         Backend::Sqlite => {

@@ -2,8 +2,8 @@
 
 use crate::db::Conn;
 use crate::error::StoreResult;
-use leadline_domain::time::{Micros, from_micros, to_micros};
 pub use leadline_domain::history::{OwnerChange, StageChange};
+use leadline_domain::time::{Micros, from_micros, to_micros};
 use uuid::Uuid;
 
 #[derive(sqlx::FromRow)]
@@ -31,7 +31,8 @@ struct OwnerRow {
 
 /// Records a stage change.
 pub async fn record_stage(conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query(
+    dispatch!(conn, |c| {
+        sqlx::query(
         "INSERT INTO stage_history (id, lead_id, from_stage, to_stage, reason, note, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     )
     .bind(ch.id)
@@ -43,7 +44,8 @@ pub async fn record_stage(conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
     .bind(&ch.actor)
     .bind(to_micros(ch.at))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
@@ -53,7 +55,17 @@ pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreRe
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * 8;
-                format!("(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7, b + 8)
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    b + 1,
+                    b + 2,
+                    b + 3,
+                    b + 4,
+                    b + 5,
+                    b + 6,
+                    b + 7,
+                    b + 8
+                )
             })
             .collect();
         let sql = format!(
@@ -81,7 +93,8 @@ pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreRe
 
 /// Records an owner change.
 pub async fn record_owner(conn: Conn<'_>, ch: &OwnerChange) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query(
+    dispatch!(conn, |c| {
+        sqlx::query(
         "INSERT INTO owner_history (id, lead_id, from_owner, to_owner, reason, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(ch.id)
@@ -92,18 +105,21 @@ pub async fn record_owner(conn: Conn<'_>, ch: &OwnerChange) -> StoreResult<()> {
     .bind(&ch.actor)
     .bind(to_micros(ch.at))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
 /// A lead's stage history, oldest first.
 pub async fn stages_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<StageChange>> {
-    let v: Vec<StageRow> = dispatch!(conn, |c| sqlx::query_as(
+    let v: Vec<StageRow> = dispatch!(conn, |c| {
+        sqlx::query_as(
         "SELECT id, lead_id, from_stage, to_stage, reason, note, actor, at FROM stage_history WHERE lead_id = $1 ORDER BY at, id"
     )
     .bind(lead_id)
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(v.into_iter()
         .map(|r| StageChange {
             id: r.id,
@@ -120,12 +136,14 @@ pub async fn stages_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<S
 
 /// A lead's owner history, oldest first.
 pub async fn owners_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<OwnerChange>> {
-    let v: Vec<OwnerRow> = dispatch!(conn, |c| sqlx::query_as(
+    let v: Vec<OwnerRow> = dispatch!(conn, |c| {
+        sqlx::query_as(
         "SELECT id, lead_id, from_owner, to_owner, reason, actor, at FROM owner_history WHERE lead_id = $1 ORDER BY at, id"
     )
     .bind(lead_id)
     .fetch_all(c)
-    .await)?;
+    .await
+    })?;
     Ok(v.into_iter()
         .map(|r| OwnerChange {
             id: r.id,

@@ -77,9 +77,15 @@ struct LeadRow {
     version: i64,
 }
 
-fn parse_enum<T: serde::de::DeserializeOwned>(v: Option<String>, what: &str) -> StoreResult<Option<T>> {
-    v.map(|s| serde_json::from_value(Value::String(s)).map_err(|e| StoreError::Corrupt(format!("{what}: {e}"))))
-        .transpose()
+fn parse_enum<T: serde::de::DeserializeOwned>(
+    v: Option<String>,
+    what: &str,
+) -> StoreResult<Option<T>> {
+    v.map(|s| {
+        serde_json::from_value(Value::String(s))
+            .map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+    })
+    .transpose()
 }
 
 fn enum_text<T: serde::Serialize>(v: &Option<T>) -> Option<String> {
@@ -135,14 +141,21 @@ impl LeadRow {
                 team_id: self.team_id,
                 custom: self.custom.0,
             },
-            stage: self.stage.parse::<Stage>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            stage: self
+                .stage
+                .parse::<Stage>()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             disqualify_reason: self
                 .disqualify_reason
                 .map(|r| r.parse::<DisqualifyReason>())
                 .transpose()
                 .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             score: self.score,
-            grade: self.grade.map(|g| g.parse::<Grade>()).transpose().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            grade: self
+                .grade
+                .map(|g| g.parse::<Grade>())
+                .transpose()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             created_at: from_micros(self.created_at),
             updated_at: from_micros(self.updated_at),
             version: self.version,
@@ -175,7 +188,9 @@ fn company_key(f: &LeadFields) -> String {
 
 /// The lookup key for an email: trimmed and lower-cased.
 pub fn email_key(email: Option<&str>) -> Option<String> {
-    email.map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty())
+    email
+        .map(|e| e.trim().to_lowercase())
+        .filter(|e| !e.is_empty())
 }
 
 /// Binds a lead's columns in [`INSERT_COLUMNS`] order.
@@ -236,15 +251,27 @@ macro_rules! bind_lead {
 }
 
 fn placeholders(n: usize, offset: usize) -> String {
-    (1..=n).map(|i| format!("${}", i + offset)).collect::<Vec<_>>().join(", ")
+    (1..=n)
+        .map(|i| format!("${}", i + offset))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 const INSERT_ARITY: usize = 49;
 
 /// Inserts one lead.
 pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {
-    let sql = format!("INSERT INTO leads ({INSERT_COLUMNS}) VALUES ({})", placeholders(INSERT_ARITY, 0));
-    dispatch!(conn, |c| bind_lead!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), lead).execute(c).await.map(|r| r.rows_affected()))?;
+    let sql = format!(
+        "INSERT INTO leads ({INSERT_COLUMNS}) VALUES ({})",
+        placeholders(INSERT_ARITY, 0)
+    );
+    dispatch!(conn, |c| bind_lead!(
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
+        lead
+    )
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -253,9 +280,13 @@ pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {
 pub async fn insert_many(mut conn: Conn<'_>, leads: &[Lead]) -> StoreResult<()> {
     // 49 binds per row; 300 rows stay under both engines' parameter limits.
     for chunk in leads.chunks(300) {
-        let rows: Vec<String> =
-            (0..chunk.len()).map(|i| format!("({})", placeholders(INSERT_ARITY, i * INSERT_ARITY))).collect();
-        let sql = format!("INSERT INTO leads ({INSERT_COLUMNS}) VALUES {}", rows.join(", "));
+        let rows: Vec<String> = (0..chunk.len())
+            .map(|i| format!("({})", placeholders(INSERT_ARITY, i * INSERT_ARITY)))
+            .collect();
+        let sql = format!(
+            "INSERT INTO leads ({INSERT_COLUMNS}) VALUES {}",
+            rows.join(", ")
+        );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
             for lead in chunk {
@@ -270,7 +301,11 @@ pub async fn insert_many(mut conn: Conn<'_>, leads: &[Lead]) -> StoreResult<()> 
 /// Reads a lead that is not deleted.
 pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<Lead>> {
     let sql = format!("SELECT {COLUMNS} FROM leads WHERE id = $1 AND deleted_at IS NULL");
-    let row: Option<LeadRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?;
+    let row: Option<LeadRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .fetch_optional(c)
+            .await)?;
     row.map(LeadRow::into_lead).transpose()
 }
 
@@ -291,27 +326,42 @@ pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> Store
         INSERT_ARITY + 1
     );
     // created_at keeps its place in the bind list but is not in SET.
-    let res = dispatch!(conn, |c| bind_lead!(sqlx::query(sqlx::AssertSqlSafe(sql.as_str())), lead).bind(expected_version).execute(c).await.map(|r| r.rows_affected()))?;
+    let res = dispatch!(conn, |c| bind_lead!(
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
+        lead
+    )
+    .bind(expected_version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(res == 1)
 }
 
 /// Marks a lead deleted. Returns false when it was not there.
 pub async fn soft_delete(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bool> {
-    let res = dispatch!(conn, |c| sqlx::query(
+    let res = dispatch!(conn, |c| {
+        sqlx::query(
         "UPDATE leads SET deleted_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND deleted_at IS NULL"
     )
     .bind(at)
     .bind(id)
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(res == 1)
 }
 
 /// Finds live leads by email (case-insensitive).
 pub async fn find_by_email(conn: Conn<'_>, email: &str) -> StoreResult<Vec<Lead>> {
-    let sql = format!("SELECT {COLUMNS} FROM leads WHERE email_key = $1 AND deleted_at IS NULL ORDER BY created_at");
+    let sql = format!(
+        "SELECT {COLUMNS} FROM leads WHERE email_key = $1 AND deleted_at IS NULL ORDER BY created_at"
+    );
     let key = email_key(Some(email)).unwrap_or_default();
-    let rows: Vec<LeadRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(key).fetch_all(c).await)?;
+    let rows: Vec<LeadRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(key)
+            .fetch_all(c)
+            .await)?;
     rows.into_iter().map(LeadRow::into_lead).collect()
 }
 
@@ -351,7 +401,13 @@ fn cursor_value(lead: &Lead, f: SortField) -> CursorValue {
 }
 
 /// Builds the WHERE clause shared by [`list`] and [`export`].
-fn where_clause(sql: &mut Sql, backend: Backend, query: &LeadQuery, visibility: Visibility, me: Option<Uuid>) {
+fn where_clause(
+    sql: &mut Sql,
+    backend: Backend,
+    query: &LeadQuery,
+    visibility: Visibility,
+    me: Option<Uuid>,
+) {
     let f = &query.filter;
     sql.push(" WHERE deleted_at IS NULL");
     if let Visibility::OwnOrUnassigned(user) = visibility {
@@ -454,7 +510,12 @@ fn where_clause(sql: &mut Sql, backend: Backend, query: &LeadQuery, visibility: 
 }
 
 /// Lists one page of leads. `me` resolves `owner=me`.
-pub async fn list(conn: Conn<'_>, query: &LeadQuery, visibility: Visibility, me: Option<Uuid>) -> StoreResult<Page> {
+pub async fn list(
+    conn: Conn<'_>,
+    query: &LeadQuery,
+    visibility: Visibility,
+    me: Option<Uuid>,
+) -> StoreResult<Page> {
     let backend = conn.backend();
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM leads"));
     where_clause(&mut sql, backend, query, visibility, me);
@@ -476,12 +537,25 @@ pub async fn list(conn: Conn<'_>, query: &LeadQuery, visibility: Visibility, me:
     sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT "));
     sql.bind(Bind::Int(i64::from(query.limit) + 1));
     let Sql { text, binds } = sql;
-    let rows: Vec<LeadRow> = dispatch!(conn, |c| bind_all!(sqlx::query_as(sqlx::AssertSqlSafe(text.as_str())), binds.clone()).fetch_all(c).await)?;
-    let mut leads = rows.into_iter().map(LeadRow::into_lead).collect::<StoreResult<Vec<_>>>()?;
+    let rows: Vec<LeadRow> = dispatch!(conn, |c| bind_all!(
+        sqlx::query_as(sqlx::AssertSqlSafe(text.as_str())),
+        binds.clone()
+    )
+    .fetch_all(c)
+    .await)?;
+    let mut leads = rows
+        .into_iter()
+        .map(LeadRow::into_lead)
+        .collect::<StoreResult<Vec<_>>>()?;
     let next_cursor = if leads.len() > query.limit as usize {
         leads.truncate(query.limit as usize);
         leads.last().map(|l| {
-            Cursor { sort: query.sort.to_param(), value: cursor_value(l, query.sort.field), id: l.id }.encode()
+            Cursor {
+                sort: query.sort.to_param(),
+                value: cursor_value(l, query.sort.field),
+                id: l.id,
+            }
+            .encode()
         })
     } else {
         None
@@ -491,7 +565,10 @@ pub async fn list(conn: Conn<'_>, query: &LeadQuery, visibility: Visibility, me:
 
 /// Counts live leads (all of them; used by health pages and the demo loader).
 pub async fn count(conn: Conn<'_>) -> StoreResult<i64> {
-    let n: i64 =
-        dispatch!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM leads WHERE deleted_at IS NULL").fetch_one(c).await)?;
+    let n: i64 = dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM leads WHERE deleted_at IS NULL"
+    )
+    .fetch_one(c)
+    .await)?;
     Ok(n)
 }

@@ -20,7 +20,10 @@ pub struct Sql {
 impl Sql {
     /// Starts with fixed text.
     pub fn new(text: &str) -> Sql {
-        Sql { text: text.to_owned(), binds: Vec::new() }
+        Sql {
+            text: text.to_owned(),
+            binds: Vec::new(),
+        }
     }
 
     /// Appends fixed text (never user input).

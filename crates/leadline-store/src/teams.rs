@@ -8,52 +8,85 @@ use uuid::Uuid;
 
 /// Creates a team (names are unique).
 pub async fn insert(conn: Conn<'_>, t: &Team) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query("INSERT INTO teams (id, name, created_at) VALUES ($1, $2, $3)")
-        .bind(t.id)
-        .bind(&t.name)
-        .bind(to_micros(t.created_at))
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+    dispatch!(conn, |c| sqlx::query(
+        "INSERT INTO teams (id, name, created_at) VALUES ($1, $2, $3)"
+    )
+    .bind(t.id)
+    .bind(&t.name)
+    .bind(to_micros(t.created_at))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 /// Replaces a team's member list.
 pub async fn set_members(mut conn: Conn<'_>, team_id: Uuid, members: &[Uuid]) -> StoreResult<()> {
-    dispatch!(conn.reborrow(), |c| sqlx::query("DELETE FROM team_members WHERE team_id = $1").bind(team_id).execute(c).await.map(|r| r.rows_affected()))?;
+    dispatch!(conn.reborrow(), |c| sqlx::query(
+        "DELETE FROM team_members WHERE team_id = $1"
+    )
+    .bind(team_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     for m in members {
-        dispatch!(conn.reborrow(), |c| sqlx::query("INSERT INTO team_members (team_id, user_id) VALUES ($1, $2)")
-            .bind(team_id)
-            .bind(*m)
-            .execute(c)
-            .await.map(|r| r.rows_affected()))?;
+        dispatch!(conn.reborrow(), |c| sqlx::query(
+            "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2)"
+        )
+        .bind(team_id)
+        .bind(*m)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     }
     Ok(())
 }
 
 /// Renames a team.
 pub async fn rename(conn: Conn<'_>, id: Uuid, name: &str) -> StoreResult<bool> {
-    let r = dispatch!(conn, |c| sqlx::query("UPDATE teams SET name = $2 WHERE id = $1").bind(id).bind(name).execute(c).await.map(|r| r.rows_affected()))?;
+    let r = dispatch!(conn, |c| sqlx::query(
+        "UPDATE teams SET name = $2 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(name)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(r == 1)
 }
 
 /// Deletes a team; its leads keep their owners and lose the team queue.
 pub async fn delete(conn: Conn<'_>, id: Uuid) -> StoreResult<bool> {
-    let r = dispatch!(conn, |c| sqlx::query("DELETE FROM teams WHERE id = $1").bind(id).execute(c).await.map(|r| r.rows_affected()))?;
+    let r = dispatch!(conn, |c| sqlx::query("DELETE FROM teams WHERE id = $1")
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
     Ok(r == 1)
 }
 
 /// Every team with its members, by name.
 pub async fn list(mut conn: Conn<'_>) -> StoreResult<Vec<Team>> {
-    let teams: Vec<(Uuid, String, Micros)> =
-        dispatch!(conn.reborrow(), |c| sqlx::query_as("SELECT id, name, created_at FROM teams ORDER BY name").fetch_all(c).await)?;
-    let members: Vec<(Uuid, Uuid)> =
-        dispatch!(conn.reborrow(), |c| sqlx::query_as("SELECT team_id, user_id FROM team_members").fetch_all(c).await)?;
+    let teams: Vec<(Uuid, String, Micros)> = dispatch!(conn.reborrow(), |c| sqlx::query_as(
+        "SELECT id, name, created_at FROM teams ORDER BY name"
+    )
+    .fetch_all(c)
+    .await)?;
+    let members: Vec<(Uuid, Uuid)> = dispatch!(conn.reborrow(), |c| sqlx::query_as(
+        "SELECT team_id, user_id FROM team_members"
+    )
+    .fetch_all(c)
+    .await)?;
     Ok(teams
         .into_iter()
         .map(|(id, name, created_at)| Team {
             id,
             name,
-            members: members.iter().filter(|(t, _)| *t == id).map(|(_, u)| *u).collect(),
+            members: members
+                .iter()
+                .filter(|(t, _)| *t == id)
+                .map(|(_, u)| *u)
+                .collect(),
             created_at: from_micros(created_at),
         })
         .collect())

@@ -12,7 +12,8 @@ use tempfile::TempDir;
 
 /// The administrative PostgreSQL URL tests create their databases through.
 pub fn pg_admin_url() -> String {
-    std::env::var("LEADLINE_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("LEADLINE_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A database for one test; keeps its temporary folder (SQLite) alive while held.
@@ -31,7 +32,12 @@ pub async fn sqlite() -> TestDb {
     let path = dir.path().join("leadline.db");
     let db = Db::open_sqlite(&path).await.expect("open sqlite");
     db.migrate().await.expect("migrate sqlite");
-    TestDb { name: "sqlite", db, url: format!("sqlite://{}", path.display()), _dir: Some(dir) }
+    TestDb {
+        name: "sqlite",
+        db,
+        url: format!("sqlite://{}", path.display()),
+        _dir: Some(dir),
+    }
 }
 
 /// A migrated, brand-new PostgreSQL database; `None` only when `LEADLINE_SKIP_PG=1`.
@@ -53,16 +59,33 @@ pub async fn postgres() -> Option<TestDb> {
         chrono::Utc::now().timestamp(),
         uuid::Uuid::now_v7().simple()
     );
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.expect("create test database");
-    let opts = PgConnectOptions::from_str(&admin_url).expect("admin url").database(&name);
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await
+        .expect("create test database");
+    let opts = PgConnectOptions::from_str(&admin_url)
+        .expect("admin url")
+        .database(&name);
     let url = {
-        let base = admin_url.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin_url);
+        let base = admin_url
+            .rsplit_once('/')
+            .map(|(b, _)| b)
+            .unwrap_or(&admin_url);
         format!("{base}/{name}")
     };
-    let pool = sqlx::postgres::PgPoolOptions::new().max_connections(8).connect_with(opts).await.expect("connect test db");
+    let pool = sqlx::postgres::PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(opts)
+        .await
+        .expect("connect test db");
     let db = Db::Postgres(pool);
     db.migrate().await.expect("migrate postgres");
-    Some(TestDb { name: "postgres", db, url, _dir: None })
+    Some(TestDb {
+        name: "postgres",
+        db,
+        url,
+        _dir: None,
+    })
 }
 
 /// Both backends, SQLite first.
@@ -76,14 +99,21 @@ pub async fn backends() -> Vec<TestDb> {
 /// database in use cannot be dropped, so a concurrent run is never disturbed.
 async fn drop_stale(admin: &mut PgConnection) {
     let cutoff = chrono::Utc::now().timestamp() - 3600;
-    let names: Vec<String> = sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'leadline_test_%'")
-        .fetch_all(&mut *admin)
-        .await
-        .unwrap_or_default();
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'leadline_test_%'")
+            .fetch_all(&mut *admin)
+            .await
+            .unwrap_or_default();
     for n in names {
-        let ts = n.split('_').nth(2).and_then(|t| t.parse::<i64>().ok()).unwrap_or(i64::MAX);
+        let ts = n
+            .split('_')
+            .nth(2)
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(i64::MAX);
         if ts < cutoff {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {n}"))).execute(&mut *admin).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {n}")))
+                .execute(&mut *admin)
+                .await;
         }
     }
 }

@@ -24,7 +24,10 @@ impl UserRow {
             id: self.id,
             email: self.email,
             name: self.name,
-            role: self.role.parse::<Role>().map_err(|e| StoreError::Corrupt(e.to_string()))?,
+            role: self
+                .role
+                .parse::<Role>()
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?,
             sees_all_leads: self.sees_all_leads,
             active: self.active,
             created_at: from_micros(self.created_at),
@@ -36,7 +39,8 @@ const COLS: &str = "id, email, name, role, sees_all_leads, active, created_at";
 
 /// Creates a user; the email must be unique (stored lower-case).
 pub async fn insert(conn: Conn<'_>, u: &User, password_hash: Option<&str>) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query(
+    dispatch!(conn, |c| {
+        sqlx::query(
         "INSERT INTO users (id, email, name, role, password_hash, sees_all_leads, active, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)"
     )
@@ -49,13 +53,15 @@ pub async fn insert(conn: Conn<'_>, u: &User, password_hash: Option<&str>) -> St
     .bind(u.active)
     .bind(to_micros(u.created_at))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(())
 }
 
 /// Updates name, role, visibility and active flag.
 pub async fn update(conn: Conn<'_>, u: &User) -> StoreResult<bool> {
-    let r = dispatch!(conn, |c| sqlx::query(
+    let r = dispatch!(conn, |c| {
+        sqlx::query(
         "UPDATE users SET name = $2, role = $3, sees_all_leads = $4, active = $5, updated_at = $6 WHERE id = $1"
     )
     .bind(u.id)
@@ -65,30 +71,41 @@ pub async fn update(conn: Conn<'_>, u: &User) -> StoreResult<bool> {
     .bind(u.active)
     .bind(to_micros(chrono::Utc::now()))
     .execute(c)
-    .await.map(|r| r.rows_affected()))?;
+    .await.map(|r| r.rows_affected())
+    })?;
     Ok(r == 1)
 }
 
 /// Replaces a user's password hash.
 pub async fn set_password(conn: Conn<'_>, id: Uuid, hash: &str) -> StoreResult<bool> {
-    let r = dispatch!(conn, |c| sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-        .bind(id)
-        .bind(hash)
-        .bind(to_micros(chrono::Utc::now()))
-        .execute(c)
-        .await.map(|r| r.rows_affected()))?;
+    let r = dispatch!(conn, |c| sqlx::query(
+        "UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1"
+    )
+    .bind(id)
+    .bind(hash)
+    .bind(to_micros(chrono::Utc::now()))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(r == 1)
 }
 
 /// Reads a user.
 pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<User>> {
     let sql = format!("SELECT {COLS} FROM users WHERE id = $1");
-    let r: Option<UserRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(c).await)?;
+    let r: Option<UserRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .fetch_optional(c)
+            .await)?;
     r.map(UserRow::into_user).transpose()
 }
 
 /// Reads a user and their password hash by email, for sign-in.
-pub async fn by_email_with_hash(conn: Conn<'_>, email: &str) -> StoreResult<Option<(User, Option<String>)>> {
+pub async fn by_email_with_hash(
+    conn: Conn<'_>,
+    email: &str,
+) -> StoreResult<Option<(User, Option<String>)>> {
     #[derive(sqlx::FromRow)]
     struct Row {
         #[sqlx(flatten)]
@@ -96,20 +113,28 @@ pub async fn by_email_with_hash(conn: Conn<'_>, email: &str) -> StoreResult<Opti
         password_hash: Option<String>,
     }
     let sql = format!("SELECT {COLS}, password_hash FROM users WHERE email = $1");
-    let r: Option<Row> =
-        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).bind(email.trim().to_lowercase()).fetch_optional(c).await)?;
-    r.map(|r| Ok((r.user.into_user()?, r.password_hash))).transpose()
+    let r: Option<Row> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(email.trim().to_lowercase())
+        .fetch_optional(c)
+        .await)?;
+    r.map(|r| Ok((r.user.into_user()?, r.password_hash)))
+        .transpose()
 }
 
 /// Every user, by name.
 pub async fn list(conn: Conn<'_>) -> StoreResult<Vec<User>> {
     let sql = format!("SELECT {COLS} FROM users ORDER BY name, id");
-    let rows: Vec<UserRow> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str())).fetch_all(c).await)?;
+    let rows: Vec<UserRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .fetch_all(c)
+            .await)?;
     rows.into_iter().map(UserRow::into_user).collect()
 }
 
 /// How many users exist.
 pub async fn count(conn: Conn<'_>) -> StoreResult<i64> {
-    let n: i64 = dispatch!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM users").fetch_one(c).await)?;
+    let n: i64 = dispatch!(conn, |c| sqlx::query_scalar("SELECT COUNT(*) FROM users")
+        .fetch_one(c)
+        .await)?;
     Ok(n)
 }

@@ -11,16 +11,30 @@ use uuid::Uuid;
 fn lead(first: &str, last: &str, company: &str, score: i32, source: &str) -> Lead {
     let t = now();
     let mut custom = serde_json::Map::new();
-    custom.insert("segment".into(), json!(if score > 50 { "ENT" } else { "SMB" }));
-    custom.insert("tags".into(), json!(["a", if score % 2 == 0 { "even" } else { "odd" }]));
+    custom.insert(
+        "segment".into(),
+        json!(if score > 50 { "ENT" } else { "SMB" }),
+    );
+    custom.insert(
+        "tags".into(),
+        json!(["a", if score % 2 == 0 { "even" } else { "odd" }]),
+    );
     Lead {
         id: Uuid::now_v7(),
         fields: LeadFields {
             first_name: Some(first.into()),
             last_name: Some(last.into()),
-            email: Some(format!("{}.{}@{}.example", first.to_lowercase(), last.to_lowercase(), company.to_lowercase())),
+            email: Some(format!(
+                "{}.{}@{}.example",
+                first.to_lowercase(),
+                last.to_lowercase(),
+                company.to_lowercase()
+            )),
             company: Some(company.into()),
-            first_touch: Touch { source: Some(source.into()), ..Default::default() },
+            first_touch: Touch {
+                source: Some(source.into()),
+                ..Default::default()
+            },
             custom,
             ..Default::default()
         },
@@ -53,7 +67,10 @@ fn q(pairs: &[(&str, &str)]) -> LeadQuery {
             created_at: now(),
         },
     ];
-    let p: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+    let p: Vec<(String, String)> = pairs
+        .iter()
+        .map(|(a, b)| (a.to_string(), b.to_string()))
+        .collect();
     LeadQuery::parse(&p, &defs).unwrap()
 }
 
@@ -64,7 +81,13 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
         let mut tx = db.begin().await.unwrap();
         let mut all = Vec::new();
         for i in 0..25 {
-            let l = lead(&format!("Ann{i:02}"), "Smith", if i % 3 == 0 { "Acme" } else { "Globex" }, i * 4, if i % 2 == 0 { "google" } else { "linkedin" });
+            let l = lead(
+                &format!("Ann{i:02}"),
+                "Smith",
+                if i % 3 == 0 { "Acme" } else { "Globex" },
+                i * 4,
+                if i % 2 == 0 { "google" } else { "linkedin" },
+            );
             all.push(l);
         }
         leads::insert_many(tx.conn(), &all[..20]).await.unwrap();
@@ -82,7 +105,9 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
         let mut seen = Vec::new();
         let mut query = q(&[("sort", "-score"), ("limit", "7")]);
         loop {
-            let page = leads::list(c.conn(), &query, Visibility::All, None).await.unwrap();
+            let page = leads::list(c.conn(), &query, Visibility::All, None)
+                .await
+                .unwrap();
             seen.extend(page.leads.iter().map(|l| l.score));
             match page.next_cursor {
                 Some(cur) => query = q(&[("sort", "-score"), ("limit", "7"), ("cursor", &cur)]),
@@ -97,33 +122,102 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
         let mut names = Vec::new();
         let mut query = q(&[("sort", "name"), ("limit", "4")]);
         loop {
-            let page = leads::list(c.conn(), &query, Visibility::All, None).await.unwrap();
-            names.extend(page.leads.iter().map(|l| l.fields.first_name.clone().unwrap()));
+            let page = leads::list(c.conn(), &query, Visibility::All, None)
+                .await
+                .unwrap();
+            names.extend(
+                page.leads
+                    .iter()
+                    .map(|l| l.fields.first_name.clone().unwrap()),
+            );
             match page.next_cursor {
                 Some(cur) => query = q(&[("sort", "name"), ("limit", "4"), ("cursor", &cur)]),
                 None => break,
             }
         }
         assert_eq!(names.len(), 25, "{}", t.name);
-        assert!(names.windows(2).all(|w| w[0] < w[1]), "{}: {names:?}", t.name);
+        assert!(
+            names.windows(2).all(|w| w[0] < w[1]),
+            "{}: {names:?}",
+            t.name
+        );
 
         let count = |query: LeadQuery| {
             let db = db.clone();
             async move {
                 let mut c = db.acquire().await.unwrap();
-                leads::list(c.conn(), &query, Visibility::All, None).await.unwrap().leads.len()
+                leads::list(c.conn(), &query, Visibility::All, None)
+                    .await
+                    .unwrap()
+                    .leads
+                    .len()
             }
         };
-        assert_eq!(count(q(&[("source", "google"), ("limit", "200")])).await, 13, "{}", t.name);
-        assert_eq!(count(q(&[("score_min", "40"), ("score_max", "60"), ("limit", "200")])).await, 6, "{}", t.name);
-        assert_eq!(count(q(&[("grade", "A"), ("limit", "200")])).await, 12, "{}", t.name);
-        assert_eq!(count(q(&[("q", "ACME"), ("limit", "200")])).await, 9, "{}: search", t.name);
-        assert_eq!(count(q(&[("q", "ann07"), ("limit", "200")])).await, 1, "{}: search", t.name);
-        assert_eq!(count(q(&[("q", "n0"), ("limit", "200")])).await, 10, "{}: short search", t.name);
-        assert_eq!(count(q(&[("q", "100%"), ("limit", "200")])).await, 0, "{}: LIKE escaping", t.name);
-        assert_eq!(count(q(&[("custom.segment", "ENT"), ("limit", "200")])).await, 12, "{}: custom eq", t.name);
-        assert_eq!(count(q(&[("custom.tags", "even"), ("limit", "200")])).await, 25, "{}: custom contains", t.name);
-        assert_eq!(count(q(&[("stage", "mql"), ("limit", "200")])).await, 0, "{}", t.name);
+        assert_eq!(
+            count(q(&[("source", "google"), ("limit", "200")])).await,
+            13,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[
+                ("score_min", "40"),
+                ("score_max", "60"),
+                ("limit", "200")
+            ]))
+            .await,
+            6,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("grade", "A"), ("limit", "200")])).await,
+            12,
+            "{}",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("q", "ACME"), ("limit", "200")])).await,
+            9,
+            "{}: search",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("q", "ann07"), ("limit", "200")])).await,
+            1,
+            "{}: search",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("q", "n0"), ("limit", "200")])).await,
+            10,
+            "{}: short search",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("q", "100%"), ("limit", "200")])).await,
+            0,
+            "{}: LIKE escaping",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("custom.segment", "ENT"), ("limit", "200")])).await,
+            12,
+            "{}: custom eq",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("custom.tags", "even"), ("limit", "200")])).await,
+            25,
+            "{}: custom contains",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("stage", "mql"), ("limit", "200")])).await,
+            0,
+            "{}",
+            t.name
+        );
 
         // Visibility: a rep sees their own and unassigned leads only.
         let owner = Uuid::now_v7();
@@ -137,33 +231,66 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
             created_at: now(),
         };
         let mut tx = db.begin().await.unwrap();
-        leadline_store::users::insert(tx.conn(), &user, None).await.unwrap();
+        leadline_store::users::insert(tx.conn(), &user, None)
+            .await
+            .unwrap();
         let mut owned = all[0].clone();
         owned.fields.owner_id = Some(owner);
         owned.version = 2;
         assert!(leads::update(tx.conn(), &owned, 1).await.unwrap());
-        assert!(!leads::update(tx.conn(), &owned, 1).await.unwrap(), "{}: stale version refused", t.name);
+        assert!(
+            !leads::update(tx.conn(), &owned, 1).await.unwrap(),
+            "{}: stale version refused",
+            t.name
+        );
         tx.commit().await.unwrap();
         let mut tx = db.begin().await.unwrap();
         let mut other = all[1].clone();
         other.fields.owner_id = Some(Uuid::now_v7());
         // An owner that does not exist is refused by the foreign key.
-        assert!(matches!(
-            leads::update(tx.conn(), &other, 1).await,
-            Err(leadline_store::StoreError::Conflict(_))
-        ), "{}: fk", t.name);
+        assert!(
+            matches!(
+                leads::update(tx.conn(), &other, 1).await,
+                Err(leadline_store::StoreError::Conflict(_))
+            ),
+            "{}: fk",
+            t.name
+        );
         drop(tx);
         let mut tx = db.begin().await.unwrap();
         assert!(leads::soft_delete(tx.conn(), all[2].id, 1).await.unwrap());
         tx.commit().await.unwrap();
         let mut c = db.acquire().await.unwrap();
         assert!(leads::get(c.conn(), all[2].id).await.unwrap().is_none());
-        let mine = leads::list(c.conn(), &q(&[("owner", "me"), ("limit", "200")]), Visibility::OwnOrUnassigned(Some(owner)), Some(owner))
-            .await
-            .unwrap();
+        let mine = leads::list(
+            c.conn(),
+            &q(&[("owner", "me"), ("limit", "200")]),
+            Visibility::OwnOrUnassigned(Some(owner)),
+            Some(owner),
+        )
+        .await
+        .unwrap();
         assert_eq!(mine.leads.len(), 1);
-        let visible = leads::list(c.conn(), &q(&[("limit", "200")]), Visibility::OwnOrUnassigned(Some(owner)), Some(owner)).await.unwrap();
-        assert_eq!(visible.leads.len(), 24, "{}: own + unassigned, minus the deleted one", t.name);
-        assert_eq!(leads::find_by_email(c.conn(), "ANN07.smith@globex.example").await.unwrap().len(), 1);
+        let visible = leads::list(
+            c.conn(),
+            &q(&[("limit", "200")]),
+            Visibility::OwnOrUnassigned(Some(owner)),
+            Some(owner),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            visible.leads.len(),
+            24,
+            "{}: own + unassigned, minus the deleted one",
+            t.name
+        );
+        assert_eq!(
+            leads::find_by_email(c.conn(), "ANN07.smith@globex.example")
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
     }
 }

@@ -3,8 +3,8 @@
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use axum::http::header;
+use axum::http::request::Parts;
 use axum_extra::extract::CookieJar;
 use leadline_app::AppError;
 use leadline_domain::Principal;
@@ -19,12 +19,18 @@ pub struct ApiAuth(pub Principal);
 impl FromRequestParts<AppState> for ApiAuth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         if let Some(value) = parts.headers.get(header::AUTHORIZATION) {
             let key = value
                 .to_str()
                 .ok()
-                .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+                .and_then(|v| {
+                    v.strip_prefix("Bearer ")
+                        .or_else(|| v.strip_prefix("bearer "))
+                })
                 .ok_or(AppError::Unauthenticated)?;
             return Ok(ApiAuth(state.app.api_key_principal(key.trim()).await?));
         }
@@ -57,9 +63,16 @@ fn urlencode(s: &str) -> String {
 impl FromRequestParts<AppState> for UiAuth {
     type Rejection = axum::response::Response;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         use axum::response::IntoResponse;
-        let next = parts.uri.path_and_query().map_or("/", |p| p.as_str()).to_owned();
+        let next = parts
+            .uri
+            .path_and_query()
+            .map_or("/", |p| p.as_str())
+            .to_owned();
         let jar = CookieJar::from_headers(&parts.headers);
         let Some(token) = jar.get(SESSION_COOKIE) else {
             return Err(LoginRedirect(next).into_response());

@@ -62,26 +62,53 @@ impl From<AppError> for ApiError {
                 a.problem.errors = errs.0;
                 a
             }
-            AppError::NotFound(what) => ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", format!("{what} not found")),
+            AppError::NotFound(what) => ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not-found",
+                "Not found",
+                format!("{what} not found"),
+            ),
             AppError::Unauthenticated => ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
                 "Authentication required",
                 "send a valid API key as 'Authorization: Bearer <key>' or sign in",
             ),
-            AppError::Forbidden(why) => ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why),
-            AppError::Conflict(why) => ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", why),
-            e @ AppError::VersionMismatch { .. } => {
-                ApiError::new(StatusCode::PRECONDITION_FAILED, "stale-version", "Precondition failed", e.to_string())
+            AppError::Forbidden(why) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why)
             }
-            AppError::Stage(s) => ApiError::new(StatusCode::CONFLICT, "illegal-stage-transition", "Stage transition not allowed", s.to_string()),
+            AppError::Conflict(why) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", "Conflict", why)
+            }
+            e @ AppError::VersionMismatch { .. } => ApiError::new(
+                StatusCode::PRECONDITION_FAILED,
+                "stale-version",
+                "Precondition failed",
+                e.to_string(),
+            ),
+            AppError::Stage(s) => ApiError::new(
+                StatusCode::CONFLICT,
+                "illegal-stage-transition",
+                "Stage transition not allowed",
+                s.to_string(),
+            ),
             AppError::Store(err) => {
                 tracing::error!(error = %err, "storage error");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "storage-unavailable", "Storage unavailable", "the database could not complete the request; try again")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "storage-unavailable",
+                    "Storage unavailable",
+                    "the database could not complete the request; try again",
+                )
             }
             AppError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");
-                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "Internal error", "an unexpected error occurred")
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "internal",
+                    "Internal error",
+                    "an unexpected error occurred",
+                )
             }
         }
     }
@@ -90,9 +117,13 @@ impl From<AppError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut res = (self.status, axum::Json(self.problem)).into_response();
-        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         if self.status == StatusCode::UNAUTHORIZED {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         res
     }

@@ -27,13 +27,22 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api_router)
         .merge(ui::router(api))
         .merge(observability::router())
-        .layer(axum::middleware::from_fn_with_state(state.clone(), observability::track))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observability::track,
+        ))
         .layer(security::layers())
         .with_state(state)
 }
 
 /// Serves until `shutdown` is cancelled; in-flight requests finish first.
-pub async fn serve(listener: TcpListener, state: AppState, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
 }

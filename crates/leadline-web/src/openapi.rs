@@ -25,7 +25,12 @@ impl Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("An API key (`ll_…`)")).build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API key (`ll_…`)"))
+                    .build(),
+            ),
         );
     }
 }
@@ -34,7 +39,11 @@ impl Modify for BearerAuth {
 pub fn api_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(routes!(leads::list_leads, leads::create_lead))
-        .routes(routes!(leads::get_lead, leads::update_lead, leads::delete_lead))
+        .routes(routes!(
+            leads::get_lead,
+            leads::update_lead,
+            leads::delete_lead
+        ))
         .routes(routes!(leads::transition))
         .routes(routes!(leads::history))
         .routes(routes!(leads::list_activities, leads::add_activity))

@@ -17,7 +17,10 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; s
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::if_not_present(HeaderName::from_static(name), HeaderValue::from_static(value))
+    SetResponseHeaderLayer::if_not_present(
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    )
 }
 
 type Layers = Stack<
@@ -28,7 +31,19 @@ type Layers = Stack<
             SetResponseHeaderLayer<HeaderValue>,
             Stack<
                 SetResponseHeaderLayer<HeaderValue>,
-                Stack<CsrfLayer, Stack<axum::extract::DefaultBodyLimit, Stack<TimeoutLayer, Stack<CatchPanicLayer<tower_http::catch_panic::DefaultResponseForPanic>, Identity>>>>,
+                Stack<
+                    CsrfLayer,
+                    Stack<
+                        axum::extract::DefaultBodyLimit,
+                        Stack<
+                            TimeoutLayer,
+                            Stack<
+                                CatchPanicLayer<tower_http::catch_panic::DefaultResponseForPanic>,
+                                Identity,
+                            >,
+                        >,
+                    >,
+                >,
             >,
         >,
     >,
@@ -38,7 +53,10 @@ type Layers = Stack<
 pub fn layers() -> ServiceBuilder<Layers> {
     ServiceBuilder::new()
         .layer(CatchPanicLayer::new())
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(30)))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
         // Applied by the body extractors, so an oversized body becomes a 413 problem.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CsrfLayer::new())

@@ -21,6 +21,10 @@ pub struct AppState {
 impl AppState {
     /// Wraps the application for serving. Installs the process-wide metrics recorder once.
     pub fn new(app: App, config: WebConfig) -> AppState {
-        AppState { app, config, metrics: crate::observability::recorder() }
+        AppState {
+            app,
+            config,
+            metrics: crate::observability::recorder(),
+        }
     }
 }

@@ -50,16 +50,30 @@ async fn scratch(db: &DbArgs) -> anyhow::Result<Scratch> {
     match &db.database_url {
         Some(u) if u.starts_with("postgres") => {
             use sqlx::Connection;
-            let mut admin = sqlx::PgConnection::connect(u).await.context("connecting to PostgreSQL")?;
+            let mut admin = sqlx::PgConnection::connect(u)
+                .await
+                .context("connecting to PostgreSQL")?;
             let name = format!("leadline_bench_{}", uuid::Uuid::now_v7().simple());
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await?;
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut admin)
+                .await?;
             let base = u.rsplit_once('/').map_or(u.as_str(), |(b, _)| b);
-            Ok(Scratch { url: format!("{base}/{name}"), admin_url: Some(u.clone()), name: Some(name), _dir: None })
+            Ok(Scratch {
+                url: format!("{base}/{name}"),
+                admin_url: Some(u.clone()),
+                name: Some(name),
+                _dir: None,
+            })
         }
         _ => {
             let dir = tempfile::tempdir()?;
             let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-            Ok(Scratch { url, admin_url: None, name: None, _dir: Some(dir) })
+            Ok(Scratch {
+                url,
+                admin_url: None,
+                name: None,
+                _dir: Some(dir),
+            })
         }
     }
 }
@@ -68,7 +82,11 @@ async fn drop_scratch(s: &Scratch) {
     if let (Some(admin), Some(name)) = (&s.admin_url, &s.name) {
         use sqlx::Connection;
         if let Ok(mut c) = sqlx::PgConnection::connect(admin).await {
-            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&mut c).await;
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+            )))
+            .execute(&mut c)
+            .await;
         }
     }
 }
@@ -79,10 +97,18 @@ struct Server {
 }
 
 async fn start_server(url: &str) -> anyhow::Result<Server> {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
     let exe = std::env::current_exe()?;
     let child = tokio::process::Command::new(exe)
-        .args(["serve", "--database-url", url, "--addr", &format!("127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--database-url",
+            url,
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+        ])
         .env("LEADLINE_LOG", "warn")
         .stdout(Stdio::null())
         .kill_on_drop(true)
@@ -91,7 +117,12 @@ async fn start_server(url: &str) -> anyhow::Result<Server> {
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     for _ in 0..200 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status().is_success()) {
+        if client
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
             return Ok(Server { child, base });
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -144,15 +175,21 @@ pub async fn run(db: &DbArgs, args: BenchArgs) -> anyhow::Result<()> {
 async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     let app = App::open(&scratch.url, AppConfig::default()).await?;
     let backend = format!("{:?}", app.db.backend()).to_lowercase();
-    println!("Leadline benchmark on {backend} ({} leads, {} writes at concurrency {}, {} samples per list query)\n",
-        args.leads, args.writes, args.concurrency, args.samples);
+    println!(
+        "Leadline benchmark on {backend} ({} leads, {} writes at concurrency {}, {} samples per list query)\n",
+        args.leads, args.writes, args.concurrency, args.samples
+    );
     let system = Principal::system("bench");
-    let (_, key) = app.create_api_key(&system, "bench", Role::Admin, None).await.map_err(|e| anyhow::anyhow!(e))?;
+    let (_, key) = app
+        .create_api_key(&system, "bench", Role::Admin, None)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let mut rows: Vec<[String; 4]> = Vec::new();
 
     // Writes: the store's bare insert, then the API, same rows shape, same concurrency.
     let mut generator = LeadGenerator::new(7, Vec::new());
-    let make = |g: &mut LeadGenerator, n: usize| (0..n).map(|_| g.next_lead().0).collect::<Vec<_>>();
+    let make =
+        |g: &mut LeadGenerator, n: usize| (0..n).map(|_| g.next_lead().0).collect::<Vec<_>>();
     let bare_leads = Arc::new(make(&mut generator, args.writes));
     let t = Instant::now();
     run_concurrently(args.concurrency, bare_leads.len(), {
@@ -173,8 +210,15 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     let bare_rate = args.writes as f64 / t.elapsed().as_secs_f64();
 
     let server = start_server(&scratch.url).await?;
-    let client = reqwest::Client::builder().pool_max_idle_per_host(args.concurrency).build()?;
-    let api_bodies: Arc<Vec<serde_json::Value>> = Arc::new(make(&mut generator, args.writes).iter().map(body_of).collect());
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .build()?;
+    let api_bodies: Arc<Vec<serde_json::Value>> = Arc::new(
+        make(&mut generator, args.writes)
+            .iter()
+            .map(body_of)
+            .collect(),
+    );
     let t = Instant::now();
     run_concurrently(args.concurrency, api_bodies.len(), {
         let client = client.clone();
@@ -187,9 +231,18 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
             let url = url.clone();
             let key = key.clone();
             async move {
-                let r = client.post(&url).bearer_auth(&key).json(&body).send().await?;
+                let r = client
+                    .post(&url)
+                    .bearer_auth(&key)
+                    .json(&body)
+                    .send()
+                    .await?;
                 if r.status() != reqwest::StatusCode::CREATED {
-                    bail!("create failed: {} {}", r.status(), r.text().await.unwrap_or_default());
+                    bail!(
+                        "create failed: {} {}",
+                        r.status(),
+                        r.text().await.unwrap_or_default()
+                    );
                 }
                 anyhow::Ok(())
             }
@@ -205,7 +258,10 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     ]);
 
     // Bulk load to N leads.
-    let existing = { let mut c = app.db.acquire().await?; leads::count(c.conn()).await? as usize };
+    let existing = {
+        let mut c = app.db.acquire().await?;
+        leads::count(c.conn()).await? as usize
+    };
     let to_load = args.leads.saturating_sub(existing);
     let reps = bench_reps(&app).await?;
     let mut generator = LeadGenerator::new(11, reps.clone());
@@ -240,24 +296,35 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
         ("score ≥ 80, by score", "score_min=80&sort=-score".into()),
         ("source + stage", "source=linkedin&stage=new".into()),
         ("search 'smith'", "q=smith".into()),
-        ("custom field = value", "custom.product_interest=Scoring".into()),
+        (
+            "custom field = value",
+            "custom.product_interest=Scoring".into(),
+        ),
         ("sorted by name", "sort=name".into()),
     ];
-    app.ensure_demo_fields().await.map_err(|e| anyhow::anyhow!(e))?;
+    app.ensure_demo_fields()
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let mut worst_p95 = Duration::ZERO;
     for (label, qs) in &scenarios {
-        let (http_p50, http_p95, cursor) = time_http(&client, &server.base, &key, qs, args.samples).await?;
+        let (http_p50, http_p95, cursor) =
+            time_http(&client, &server.base, &key, qs, args.samples).await?;
         let (store_p50, store_p95) = time_store(&app, qs, args.samples).await?;
         worst_p95 = worst_p95.max(http_p95);
         rows.push([
             format!("list: {label}"),
             format!("p50 {:.1} ms, p95 {:.1} ms", ms(http_p50), ms(http_p95)),
-            format!("store p50 {:.1} ms, p95 {:.1} ms", ms(store_p50), ms(store_p95)),
+            format!(
+                "store p50 {:.1} ms, p95 {:.1} ms",
+                ms(store_p50),
+                ms(store_p95)
+            ),
             format!("{:.2}", ms(http_p95) / ms(store_p95).max(1e-3)),
         ]);
         // Deep pagination: the 10th page through cursors.
         if qs.is_empty() && cursor.is_some() {
-            let (p50, p95) = time_deep_page(&client, &server.base, &key, args.samples.min(50)).await?;
+            let (p50, p95) =
+                time_deep_page(&client, &server.base, &key, args.samples.min(50)).await?;
             worst_p95 = worst_p95.max(p95);
             rows.push([
                 "list: page 10 via cursor".into(),
@@ -267,7 +334,13 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
             ]);
         }
     }
-    let (health_p50, health_p95, _) = time_http_path(&client, &format!("{}/healthz", server.base), None, args.samples).await?;
+    let (health_p50, health_p95, _) = time_http_path(
+        &client,
+        &format!("{}/healthz", server.base),
+        None,
+        args.samples,
+    )
+    .await?;
     rows.push([
         "GET /healthz (HTTP floor)".into(),
         format!("p50 {:.2} ms, p95 {:.2} ms", ms(health_p50), ms(health_p95)),
@@ -292,7 +365,11 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     println!(
         "\ntargets: list p95 < 50 ms → worst {:.1} ms ({}); RSS < 300 MiB → {:.0} MiB ({})",
         ms(worst_p95),
-        if worst_p95 < Duration::from_millis(50) { "met" } else { "NOT met" },
+        if worst_p95 < Duration::from_millis(50) {
+            "met"
+        } else {
+            "NOT met"
+        },
         rss as f64 / 1024.0,
         if rss < 300 * 1024 { "met" } else { "NOT met" }
     );
@@ -305,11 +382,25 @@ async fn bench_reps(app: &App) -> anyhow::Result<Vec<uuid::Uuid>> {
     let mut reps = Vec::new();
     for i in 0..8 {
         let email = format!("rep{i}@bench.leadline.test");
-        let existing = app.list_users().await.map_err(|e| anyhow::anyhow!(e))?.into_iter().find(|u| u.email == email);
+        let existing = app
+            .list_users()
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?
+            .into_iter()
+            .find(|u| u.email == email);
         let u = match existing {
             Some(u) => u,
             None => app
-                .create_user(&system, leadline_app::admin::NewUser { email, name: format!("Rep {i}"), role: Role::Rep, password: None, sees_all_leads: false })
+                .create_user(
+                    &system,
+                    leadline_app::admin::NewUser {
+                        email,
+                        name: format!("Rep {i}"),
+                        role: Role::Rep,
+                        password: None,
+                        sees_all_leads: false,
+                    },
+                )
                 .await
                 .map_err(|e| anyhow::anyhow!(e))?,
         };
@@ -358,7 +449,12 @@ where
     Ok(())
 }
 
-async fn time_http_path(client: &reqwest::Client, url: &str, key: Option<&str>, samples: usize) -> anyhow::Result<(Duration, Duration, Option<String>)> {
+async fn time_http_path(
+    client: &reqwest::Client,
+    url: &str,
+    key: Option<&str>,
+    samples: usize,
+) -> anyhow::Result<(Duration, Duration, Option<String>)> {
     let mut times = Vec::with_capacity(samples);
     let mut cursor = None;
     for _ in 0..samples {
@@ -372,26 +468,56 @@ async fn time_http_path(client: &reqwest::Client, url: &str, key: Option<&str>, 
         let body = r.bytes().await?;
         times.push(t.elapsed());
         if !status.is_success() {
-            bail!("GET {url} failed: {status} {}", String::from_utf8_lossy(&body));
+            bail!(
+                "GET {url} failed: {status} {}",
+                String::from_utf8_lossy(&body)
+            );
         }
         if key.is_some() && cursor.is_none() {
-            cursor = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|v| v["next_cursor"].as_str().map(str::to_owned));
+            cursor = serde_json::from_slice::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["next_cursor"].as_str().map(str::to_owned));
         }
     }
     times.sort();
     Ok((percentile(&times, 0.5), percentile(&times, 0.95), cursor))
 }
 
-async fn time_http(client: &reqwest::Client, base: &str, key: &str, qs: &str, samples: usize) -> anyhow::Result<(Duration, Duration, Option<String>)> {
-    time_http_path(client, &format!("{base}/api/v1/leads?{qs}"), Some(key), samples).await
+async fn time_http(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    qs: &str,
+    samples: usize,
+) -> anyhow::Result<(Duration, Duration, Option<String>)> {
+    time_http_path(
+        client,
+        &format!("{base}/api/v1/leads?{qs}"),
+        Some(key),
+        samples,
+    )
+    .await
 }
 
-async fn time_deep_page(client: &reqwest::Client, base: &str, key: &str, samples: usize) -> anyhow::Result<(Duration, Duration)> {
+async fn time_deep_page(
+    client: &reqwest::Client,
+    base: &str,
+    key: &str,
+    samples: usize,
+) -> anyhow::Result<(Duration, Duration)> {
     // Walk to page 10 once, then time fetching page 10 repeatedly.
     let mut url = format!("{base}/api/v1/leads");
     for _ in 0..9 {
-        let v: serde_json::Value = client.get(&url).bearer_auth(key).send().await?.json().await?;
-        let Some(c) = v["next_cursor"].as_str() else { break };
+        let v: serde_json::Value = client
+            .get(&url)
+            .bearer_auth(key)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let Some(c) = v["next_cursor"].as_str() else {
+            break;
+        };
         url = format!("{base}/api/v1/leads?cursor={c}");
     }
     let (p50, p95, _) = time_http_path(client, &url, Some(key), samples).await?;
@@ -400,7 +526,10 @@ async fn time_deep_page(client: &reqwest::Client, base: &str, key: &str, samples
 
 async fn time_store(app: &App, qs: &str, samples: usize) -> anyhow::Result<(Duration, Duration)> {
     let pairs = leadline_app::views::url_pairs(qs);
-    let q = app.parse_lead_query(&pairs).await.map_err(|e| anyhow::anyhow!(e))?;
+    let q = app
+        .parse_lead_query(&pairs)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
     let mut times = Vec::with_capacity(samples);
     for _ in 0..samples {
         let t = Instant::now();

@@ -27,7 +27,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct DbArgs {
     /// Folder of the embedded SQLite database (default ./leadline-data).
-    #[arg(long, global = true, env = "LEADLINE_DATA_DIR", conflicts_with = "database_url")]
+    #[arg(
+        long,
+        global = true,
+        env = "LEADLINE_DATA_DIR",
+        conflicts_with = "database_url"
+    )]
     pub data_dir: Option<PathBuf>,
     /// Database URL: postgres://user:pass@host/db or sqlite://path/to/file.db.
     #[arg(long, global = true, env = "LEADLINE_DATABASE_URL")]
@@ -158,13 +163,18 @@ async fn open(db: &DbArgs, file: &FileConfig) -> anyhow::Result<App> {
     if let Some(h) = file.session_absolute_hours {
         config.session_absolute = Duration::from_secs(h * 3600);
     }
-    App::open(&url, config).await.with_context(|| format!("opening database {}", redact(&url)))
+    App::open(&url, config)
+        .await
+        .with_context(|| format!("opening database {}", redact(&url)))
 }
 
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileConfig::load(cli.db.config.as_deref())?;
-    let json = cli.log_format.map(|f| f == LogFormat::Json).unwrap_or(file.log_format.as_deref() == Some("json"));
+    let json = cli
+        .log_format
+        .map(|f| f == LogFormat::Json)
+        .unwrap_or(file.log_format.as_deref() == Some("json"));
     crate::telemetry::init(json);
     let system = Principal::system("cli");
     match cli.command {
@@ -174,13 +184,30 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::User { cmd: UserCmd::Create { email, role, name, password } } => {
+        Command::User {
+            cmd:
+                UserCmd::Create {
+                    email,
+                    role,
+                    name,
+                    password,
+                },
+        } => {
             let app = open(&cli.db, &file).await?;
             let generated = password.is_none();
             let password = password.unwrap_or_else(random_password);
             let name = name.unwrap_or_else(|| email.split('@').next().unwrap_or(&email).to_owned());
             let user = app
-                .create_user(&system, NewUser { email, name, role, password: Some(password.clone()), sees_all_leads: false })
+                .create_user(
+                    &system,
+                    NewUser {
+                        email,
+                        name,
+                        role,
+                        password: Some(password.clone()),
+                        sees_all_leads: false,
+                    },
+                )
                 .await
                 .map_err(describe)?;
             println!("created {} user {} ({})", user.role, user.email, user.id);
@@ -192,11 +219,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { cmd: UserCmd::List } => {
             let app = open(&cli.db, &file).await?;
             for u in app.list_users().await.map_err(describe)? {
-                println!("{}\t{}\t{}\t{}", u.id, u.email, u.role, if u.active { "active" } else { "inactive" });
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    u.id,
+                    u.email,
+                    u.role,
+                    if u.active { "active" } else { "inactive" }
+                );
             }
             Ok(())
         }
-        Command::ApiKey { cmd: KeyCmd::Create { name, role, user } } => {
+        Command::ApiKey {
+            cmd: KeyCmd::Create { name, role, user },
+        } => {
             let app = open(&cli.db, &file).await?;
             let user_id = match user {
                 Some(email) => Some(
@@ -210,28 +245,54 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 ),
                 None => None,
             };
-            let (key, secret) = app.create_api_key(&system, &name, role, user_id).await.map_err(describe)?;
-            eprintln!("created API key '{}' ({}) with role {}; it is shown only now:", key.name, key.id, key.role);
+            let (key, secret) = app
+                .create_api_key(&system, &name, role, user_id)
+                .await
+                .map_err(describe)?;
+            eprintln!(
+                "created API key '{}' ({}) with role {}; it is shown only now:",
+                key.name, key.id, key.role
+            );
             println!("{secret}");
             Ok(())
         }
         Command::Demo { leads, seed } => {
             let app = open(&cli.db, &file).await?;
             let s = app.load_demo(leads, seed).await.map_err(describe)?;
-            println!("added {} users, {} leads, {} activities", s.users, s.leads, s.activities);
-            println!("sign in as {} with password {}", leadline_app::demo::DEMO_ADMIN, leadline_app::demo::DEMO_PASSWORD);
+            println!(
+                "added {} users, {} leads, {} activities",
+                s.users, s.leads, s.activities
+            );
+            println!(
+                "sign in as {} with password {}",
+                leadline_app::demo::DEMO_ADMIN,
+                leadline_app::demo::DEMO_PASSWORD
+            );
             Ok(())
         }
-        Command::Export { what: ExportCmd::Leads { format: ExportFormat::Csv, output, query } } => {
+        Command::Export {
+            what:
+                ExportCmd::Leads {
+                    format: ExportFormat::Csv,
+                    output,
+                    query,
+                },
+        } => {
             let app = open(&cli.db, &file).await?;
             let pairs = leadline_app::views::url_pairs(&query);
             let q = app.parse_lead_query(&pairs).await.map_err(describe)?;
             let n = match output {
                 Some(path) => {
-                    let f = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-                    app.export_leads_csv(&system, q, std::io::BufWriter::new(f)).await.map_err(describe)?
+                    let f = std::fs::File::create(&path)
+                        .with_context(|| format!("creating {}", path.display()))?;
+                    app.export_leads_csv(&system, q, std::io::BufWriter::new(f))
+                        .await
+                        .map_err(describe)?
                 }
-                None => app.export_leads_csv(&system, q, std::io::stdout().lock()).await.map_err(describe)?,
+                None => app
+                    .export_leads_csv(&system, q, std::io::stdout().lock())
+                    .await
+                    .map_err(describe)?,
             };
             eprintln!("exported {n} leads");
             Ok(())
@@ -251,7 +312,9 @@ fn random_password() -> String {
     use rand::Rng;
     const CHARS: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
     let mut rng = rand::rng();
-    (0..20).map(|_| CHARS[rng.random_range(0..CHARS.len())] as char).collect()
+    (0..20)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect()
 }
 
 async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Result<()> {
@@ -260,12 +323,23 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
     tracing::info!(database = %redact(&url), backend = ?app.db.backend(), "database ready");
     if args.demo {
         let empty = {
-            let q = app.parse_lead_query(&[("limit".into(), "1".into())]).await.map_err(describe)?;
-            app.list_leads(&Principal::system("demo"), &q).await.map_err(describe)?.leads.is_empty()
+            let q = app
+                .parse_lead_query(&[("limit".into(), "1".into())])
+                .await
+                .map_err(describe)?;
+            app.list_leads(&Principal::system("demo"), &q)
+                .await
+                .map_err(describe)?
+                .leads
+                .is_empty()
         };
         if empty {
             let s = app.load_demo(args.demo_leads, 42).await.map_err(describe)?;
-            tracing::info!(leads = s.leads, activities = s.activities, "demo data loaded");
+            tracing::info!(
+                leads = s.leads,
+                activities = s.activities,
+                "demo data loaded"
+            );
         }
         tracing::info!(
             "demo: sign in as {} with password {}",
@@ -273,10 +347,17 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             leadline_app::demo::DEMO_PASSWORD
         );
     } else if app.has_no_users().await.map_err(describe)? {
-        tracing::warn!("no users yet: create one with `leadline user create --email you@example.com --role admin`");
+        tracing::warn!(
+            "no users yet: create one with `leadline user create --email you@example.com --role admin`"
+        );
     }
-    let addr = args.addr.or_else(|| file.addr.clone()).unwrap_or_else(|| "127.0.0.1:8080".into());
-    let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+    let addr = args
+        .addr
+        .or_else(|| file.addr.clone())
+        .unwrap_or_else(|| "127.0.0.1:8080".into());
+    let listener = tokio::net::TcpListener::bind(&addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
     let local = listener.local_addr()?;
     tracing::info!("listening on http://{local}");
     let shutdown = CancellationToken::new();
@@ -288,7 +369,9 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
     });
     let state = leadline_web::AppState::new(
         app.clone(),
-        leadline_web::WebConfig { secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false) },
+        leadline_web::WebConfig {
+            secure_cookies: args.secure_cookies || file.secure_cookies.unwrap_or(false),
+        },
     );
     leadline_web::serve(listener, state, shutdown).await?;
     app.db.close().await;
@@ -300,13 +383,14 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(t) => t,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -21,8 +21,11 @@ pub struct FileConfig {
 impl FileConfig {
     /// Reads the file, or the defaults when no file is named.
     pub fn load(path: Option<&Path>) -> anyhow::Result<FileConfig> {
-        let Some(path) = path else { return Ok(FileConfig::default()) };
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading config file {}", path.display()))?;
+        let Some(path) = path else {
+            return Ok(FileConfig::default());
+        };
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading config file {}", path.display()))?;
         toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))
     }
 }
@@ -32,7 +35,9 @@ pub fn database_url(url: Option<String>, data_dir: Option<PathBuf>, file: &FileC
     if let Some(u) = url.or_else(|| file.database_url.clone()) {
         return u;
     }
-    let dir = data_dir.or_else(|| file.data_dir.clone()).unwrap_or_else(|| PathBuf::from("leadline-data"));
+    let dir = data_dir
+        .or_else(|| file.data_dir.clone())
+        .unwrap_or_else(|| PathBuf::from("leadline-data"));
     format!("sqlite://{}", dir.join("leadline.db").display())
 }
 
@@ -42,7 +47,13 @@ pub fn redact(url: &str) -> String {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
             let user = creds.split(':').next().unwrap_or("");
-            format!("{}://{}{}{}", &url[..s], user, if creds.contains(':') { ":***" } else { "" }, &url[at..])
+            format!(
+                "{}://{}{}{}",
+                &url[..s],
+                user,
+                if creds.contains(':') { ":***" } else { "" },
+                &url[at..]
+            )
         }
         _ => url.to_owned(),
     }
@@ -54,12 +65,27 @@ mod tests {
 
     #[test]
     fn url_precedence_and_redaction() {
-        let file = FileConfig { database_url: Some("postgres://f@h/db".into()), ..Default::default() };
-        assert_eq!(database_url(Some("sqlite://x.db".into()), None, &file), "sqlite://x.db");
+        let file = FileConfig {
+            database_url: Some("postgres://f@h/db".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            database_url(Some("sqlite://x.db".into()), None, &file),
+            "sqlite://x.db"
+        );
         assert_eq!(database_url(None, None, &file), "postgres://f@h/db");
-        assert_eq!(database_url(None, Some("/d".into()), &FileConfig::default()), "sqlite:///d/leadline.db");
-        assert_eq!(database_url(None, None, &FileConfig::default()), "sqlite://leadline-data/leadline.db");
-        assert_eq!(redact("postgres://u:secret@h:5432/db"), "postgres://u:***@h:5432/db");
+        assert_eq!(
+            database_url(None, Some("/d".into()), &FileConfig::default()),
+            "sqlite:///d/leadline.db"
+        );
+        assert_eq!(
+            database_url(None, None, &FileConfig::default()),
+            "sqlite://leadline-data/leadline.db"
+        );
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
         assert_eq!(redact("sqlite://a.db"), "sqlite://a.db");
     }
 

@@ -42,8 +42,12 @@ async fn start_driver() -> Option<Driver> {
         "ChromeDriver not found at {bin}: install Debian's chromium and chromium-driver (the README's test command does), \
          or set LEADLINE_SKIP_BROWSER=1 to skip locally"
     );
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let child = std::process::Command::new(&bin)
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = std::process::Command::new(&bin)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -51,10 +55,16 @@ async fn start_driver() -> Option<Driver> {
         .expect("start chromedriver");
     for _ in 0..100 {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return Some(Driver { child, port, _profile: tempfile::tempdir().unwrap() });
+            return Some(Driver {
+                child,
+                port,
+                _profile: tempfile::tempdir().unwrap(),
+            });
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let _ = child.kill();
+    let _ = child.wait();
     panic!("chromedriver did not start on port {port}");
 }
 
@@ -90,12 +100,17 @@ async fn wait_for(c: &Client, ok: impl Fn(&url::Url) -> bool) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     shot(c, "browser-failure").await;
-    panic!("the page did not reach the expected URL; it is at {}", c.current_url().await.unwrap());
+    panic!(
+        "the page did not reach the expected URL; it is at {}",
+        c.current_url().await.unwrap()
+    );
 }
 
 #[tokio::test]
 async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
-    let Some(driver) = start_driver().await else { return };
+    let Some(driver) = start_driver().await else {
+        return;
+    };
     for t in common::apps().await {
         t.app.load_demo(120, 7).await.unwrap();
         let c = browser(&driver).await;
@@ -103,22 +118,65 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
 
         // Signing in: an anonymous visit goes to the login page first.
         c.goto(&t.url("/leads")).await.unwrap();
-        assert!(c.current_url().await.unwrap().path().starts_with("/login"), "{}", t.name);
+        assert!(
+            c.current_url().await.unwrap().path().starts_with("/login"),
+            "{}",
+            t.name
+        );
         shot(&c, &format!("{tag}-1-login")).await;
-        c.find(Locator::Id("email")).await.unwrap().send_keys(leadline_app::demo::DEMO_ADMIN).await.unwrap();
-        c.find(Locator::Id("password")).await.unwrap().send_keys(leadline_app::demo::DEMO_PASSWORD).await.unwrap();
-        c.find(Locator::Css("form button[type=submit]")).await.unwrap().click().await.unwrap();
-        c.wait().for_element(Locator::Css("table.leads")).await.unwrap();
+        c.find(Locator::Id("email"))
+            .await
+            .unwrap()
+            .send_keys(leadline_app::demo::DEMO_ADMIN)
+            .await
+            .unwrap();
+        c.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys(leadline_app::demo::DEMO_PASSWORD)
+            .await
+            .unwrap();
+        c.find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.wait()
+            .for_element(Locator::Css("table.leads"))
+            .await
+            .unwrap();
         assert_eq!(c.current_url().await.unwrap().path(), "/leads");
-        let rows = c.find_all(Locator::Css("table.leads tbody tr")).await.unwrap();
-        assert_eq!(rows.len(), 50, "{}: a full first page of demo leads", t.name);
+        let rows = c
+            .find_all(Locator::Css("table.leads tbody tr"))
+            .await
+            .unwrap();
+        assert_eq!(
+            rows.len(),
+            50,
+            "{}: a full first page of demo leads",
+            t.name
+        );
         shot(&c, &format!("{tag}-2-list")).await;
 
         // Filtering: only MQLs.
-        c.find(Locator::Css("input[name=stage][value=mql]")).await.unwrap().click().await.unwrap();
-        c.find(Locator::Css("form.filters button[type=submit]")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css("input[name=stage][value=mql]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css("form.filters button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_for(&c, |u| u.query().is_some_and(|q| q.contains("stage=mql"))).await;
-        let badges = c.find_all(Locator::Css("table.leads tbody .stage")).await.unwrap();
+        let badges = c
+            .find_all(Locator::Css("table.leads tbody .stage"))
+            .await
+            .unwrap();
         assert!(!badges.is_empty(), "{}: demo data has MQLs", t.name);
         for b in &badges {
             assert_eq!(b.text().await.unwrap(), "MQL");
@@ -126,7 +184,10 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
         shot(&c, &format!("{tag}-3-filtered")).await;
 
         // Opening a lead.
-        let link = c.find(Locator::Css("table.leads tbody a.lead-link")).await.unwrap();
+        let link = c
+            .find(Locator::Css("table.leads tbody a.lead-link"))
+            .await
+            .unwrap();
         let name = link.text().await.unwrap();
         link.click().await.unwrap();
         let h1 = c.wait().for_element(Locator::Css("h1")).await.unwrap();
@@ -135,26 +196,52 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
         shot(&c, &format!("{tag}-4-lead")).await;
 
         // Editing a field.
-        c.find(Locator::Css("a.button[href$='/edit']")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css("a.button[href$='/edit']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_for(&c, |u| u.path().ends_with("/edit")).await;
         shot(&c, &format!("{tag}-5-form")).await;
         let title = c.wait().for_element(Locator::Id("f-title")).await.unwrap();
         title.clear().await.unwrap();
         title.send_keys("Head of <Browser> Testing").await.unwrap();
-        c.find(Locator::Css("form.lead-form button[type=submit]")).await.unwrap().click().await.unwrap();
+        c.find(Locator::Css("form.lead-form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
         wait_for(&c, |u| !u.path().ends_with("/edit")).await;
         let notice = c.find(Locator::Css("p.notice")).await.unwrap();
         assert_eq!(notice.text().await.unwrap(), "Saved.");
         let page = c.source().await.unwrap();
-        assert!(page.contains("Head of &lt;Browser&gt; Testing"), "{}: the new title is shown, escaped", t.name);
+        assert!(
+            page.contains("Head of &lt;Browser&gt; Testing"),
+            "{}: the new title is shown, escaped",
+            t.name
+        );
         shot(&c, &format!("{tag}-6-edited")).await;
         let id = uuid::Uuid::parse_str(lead_path.trim_start_matches("/leads/")).unwrap();
-        let stored = t.app.get_lead(&leadline_domain::Principal::system("test"), id).await.unwrap();
-        assert_eq!(stored.fields.title.as_deref(), Some("Head of <Browser> Testing"), "{}", t.name);
+        let stored = t
+            .app
+            .get_lead(&leadline_domain::Principal::system("test"), id)
+            .await
+            .unwrap();
+        assert_eq!(
+            stored.fields.title.as_deref(),
+            Some("Head of <Browser> Testing"),
+            "{}",
+            t.name
+        );
 
         // The API reference renders offline.
         c.goto(&t.url("/api-docs/")).await.unwrap();
-        c.wait().for_element(Locator::Css(".swagger-ui .info .title")).await.unwrap();
+        c.wait()
+            .for_element(Locator::Css(".swagger-ui .info .title"))
+            .await
+            .unwrap();
         shot(&c, &format!("{tag}-7-api-docs")).await;
         c.close().await.unwrap();
     }

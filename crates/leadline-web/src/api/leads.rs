@@ -9,8 +9,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use leadline_app::leads::StageTransition;
-use leadline_domain::{Activity, Lead, LeadFields, NewActivity};
 use leadline_domain::history::{OwnerChange, StageChange};
+use leadline_domain::{Activity, Lead, LeadFields, NewActivity};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -57,17 +57,28 @@ fn with_etag(lead: Lead, status: StatusCode) -> Response {
     ),
     responses((status = 200, body = LeadPage), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn list_leads(State(s): State<AppState>, ApiAuth(p): ApiAuth, uri: Uri) -> ApiResult<Json<LeadPage>> {
+pub async fn list_leads(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    uri: Uri,
+) -> ApiResult<Json<LeadPage>> {
     let query = s.app.parse_lead_query(&query_pairs(&uri)).await?;
     let page = s.app.list_leads(&p, &query).await?;
-    Ok(Json(LeadPage { data: page.leads, next_cursor: page.next_cursor }))
+    Ok(Json(LeadPage {
+        data: page.leads,
+        next_cursor: page.next_cursor,
+    }))
 }
 
 /// Create a lead. Unknown fields are refused; a rep's new lead is theirs.
 #[utoipa::path(post, path = "/leads", tag = "leads", request_body = LeadFields,
     responses((status = 201, body = Lead, headers(("ETag" = String))), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn create_lead(State(s): State<AppState>, ApiAuth(p): ApiAuth, ApiJson(body): ApiJson<Value>) -> ApiResult<Response> {
+pub async fn create_lead(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
     let lead = s.app.create_lead(&p, body).await?;
     let location = HeaderValue::from_str(&format!("/api/v1/leads/{}", lead.id)).ok();
     let mut res = with_etag(lead, StatusCode::CREATED);
@@ -81,7 +92,11 @@ pub async fn create_lead(State(s): State<AppState>, ApiAuth(p): ApiAuth, ApiJson
 #[utoipa::path(get, path = "/leads/{id}", tag = "leads", params(("id" = Uuid, Path)),
     responses((status = 200, body = Lead, headers(("ETag" = String))), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn get_lead(State(s): State<AppState>, ApiAuth(p): ApiAuth, Path(id): Path<Uuid>) -> ApiResult<Response> {
+pub async fn get_lead(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Response> {
     Ok(with_etag(s.app.get_lead(&p, id).await?, StatusCode::OK))
 }
 
@@ -100,14 +115,21 @@ pub async fn update_lead(
     ApiJson(patch): ApiJson<Value>,
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
-    Ok(with_etag(s.app.update_lead(&p, id, patch, version).await?, StatusCode::OK))
+    Ok(with_etag(
+        s.app.update_lead(&p, id, patch, version).await?,
+        StatusCode::OK,
+    ))
 }
 
 /// Delete a lead (soft delete; managers and admins).
 #[utoipa::path(delete, path = "/leads/{id}", tag = "leads", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
-pub async fn delete_lead(State(s): State<AppState>, ApiAuth(p): ApiAuth, Path(id): Path<Uuid>) -> ApiResult<StatusCode> {
+pub async fn delete_lead(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
     s.app.delete_lead(&p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -127,7 +149,10 @@ pub async fn transition(
     ApiJson(t): ApiJson<StageTransition>,
 ) -> ApiResult<Response> {
     let version = if_match(&headers)?;
-    Ok(with_etag(s.app.transition_lead(&p, id, t, version).await?, StatusCode::OK))
+    Ok(with_etag(
+        s.app.transition_lead(&p, id, t, version).await?,
+        StatusCode::OK,
+    ))
 }
 
 /// Paging of a lead's activities.
@@ -146,7 +171,9 @@ pub async fn list_activities(
     Path(id): Path<Uuid>,
     Query(q): Query<ActivityParams>,
 ) -> ApiResult<Json<Vec<Activity>>> {
-    Ok(Json(s.app.lead_activities(&p, id, q.limit.unwrap_or(50)).await?))
+    Ok(Json(
+        s.app.lead_activities(&p, id, q.limit.unwrap_or(50)).await?,
+    ))
 }
 
 /// Append an activity to a lead's timeline.
@@ -159,7 +186,10 @@ pub async fn add_activity(
     Path(id): Path<Uuid>,
     ApiJson(a): ApiJson<NewActivity>,
 ) -> ApiResult<(StatusCode, Json<Activity>)> {
-    Ok((StatusCode::CREATED, Json(s.app.add_activity(&p, id, a).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.add_activity(&p, id, a).await?),
+    ))
 }
 
 /// A lead's stage and owner history.
@@ -172,7 +202,14 @@ pub struct LeadHistory {
 /// Who moved the lead to which stage and owner, when and why.
 #[utoipa::path(get, path = "/leads/{id}/history", tag = "leads", params(("id" = Uuid, Path)),
     responses((status = 200, body = LeadHistory)), security(("bearer" = [])))]
-pub async fn history(State(s): State<AppState>, ApiAuth(p): ApiAuth, Path(id): Path<Uuid>) -> ApiResult<Json<LeadHistory>> {
+pub async fn history(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<LeadHistory>> {
     let d = s.app.lead_detail(&p, id).await?;
-    Ok(Json(LeadHistory { stages: d.stages, owners: d.owners }))
+    Ok(Json(LeadHistory {
+        stages: d.stages,
+        owners: d.owners,
+    }))
 }

@@ -35,17 +35,39 @@ fn json_rejection(rej: JsonRejection) -> ApiError {
             "Unsupported media type",
             "send the body as application/json",
         ),
-        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request("malformed-json", format!("the body is not valid JSON: {}", e.body_text())),
+        JsonRejection::JsonSyntaxError(e) => ApiError::bad_request(
+            "malformed-json",
+            format!("the body is not valid JSON: {}", e.body_text()),
+        ),
         JsonRejection::JsonDataError(e) => {
-            let mut a = ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "validation", "Invalid input", e.body_text());
+            let mut a = ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "validation",
+                "Invalid input",
+                e.body_text(),
+            );
             let text = e.body_text();
-            let field = text.split(": ").nth(1).filter(|f| !f.contains(' ')).unwrap_or("").to_owned();
-            a.problem.errors.push(leadline_domain::FieldError { field, code: "invalid_type".into(), message: text });
+            let field = text
+                .split(": ")
+                .nth(1)
+                .filter(|f| !f.contains(' '))
+                .unwrap_or("")
+                .to_owned();
+            a.problem.errors.push(leadline_domain::FieldError {
+                field,
+                code: "invalid_type".into(),
+                message: text,
+            });
             a
         }
         JsonRejection::BytesRejection(e) => {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload-too-large", "Payload too large", format!("the body exceeds {} bytes", crate::security::MAX_BODY_BYTES))
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload-too-large",
+                    "Payload too large",
+                    format!("the body exceeds {} bytes", crate::security::MAX_BODY_BYTES),
+                )
             } else {
                 ApiError::bad_request("unreadable-body", e.body_text())
             }
@@ -56,13 +78,23 @@ fn json_rejection(rej: JsonRejection) -> ApiError {
 
 /// Fallback for unknown `/api/v1` routes.
 pub async fn not_found() -> ApiError {
-    ApiError::new(StatusCode::NOT_FOUND, "not-found", "Not found", "no such API route")
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not-found",
+        "Not found",
+        "no such API route",
+    )
 }
 
 /// Parses `If-Match: "<version>"`; `*` or absence means "any version".
 pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
-    let Some(v) = headers.get(header::IF_MATCH) else { return Ok(None) };
-    let text = v.to_str().map_err(|_| ApiError::bad_request("invalid-if-match", "If-Match is not readable text"))?.trim();
+    let Some(v) = headers.get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = v
+        .to_str()
+        .map_err(|_| ApiError::bad_request("invalid-if-match", "If-Match is not readable text"))?
+        .trim();
     if text == "*" {
         return Ok(None);
     }
@@ -70,10 +102,17 @@ pub fn if_match(headers: &HeaderMap) -> ApiResult<Option<i64>> {
         .trim_matches('"')
         .parse::<i64>()
         .map(Some)
-        .map_err(|_| ApiError::bad_request("invalid-if-match", "If-Match must be an ETag returned by this API, e.g. \"3\""))
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid-if-match",
+                "If-Match must be an ETag returned by this API, e.g. \"3\"",
+            )
+        })
 }
 
 /// The query string as decoded pairs, in order (repeated keys kept).
 pub fn query_pairs(uri: &axum::http::Uri) -> Vec<(String, String)> {
-    uri.query().map(leadline_app::views::url_pairs).unwrap_or_default()
+    uri.query()
+        .map(leadline_app::views::url_pairs)
+        .unwrap_or_default()
 }

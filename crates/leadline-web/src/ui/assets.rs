@@ -11,7 +11,9 @@ struct Static;
 
 /// Serves `/static/{path}` from the embedded folder.
 pub async fn serve(Path(path): Path<String>) -> Response {
-    let Some(file) = Static::get(&path) else { return super::not_found() };
+    let Some(file) = Static::get(&path) else {
+        return super::not_found();
+    };
     let mime = match path.rsplit('.').next() {
         Some("css") => "text/css; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
@@ -20,7 +22,11 @@ pub async fn serve(Path(path): Path<String>) -> Response {
         _ => "application/octet-stream",
     };
     let mut res = file.data.into_owned().into_response();
-    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    res.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
+    res.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
     res
 }

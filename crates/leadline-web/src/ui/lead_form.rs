@@ -41,8 +41,13 @@ impl Field {
     pub fn is(&self, k: &str) -> bool {
         matches!(
             (k, self.kind),
-            ("text", Kind::Text) | ("email", Kind::Email) | ("number", Kind::Number) | ("money", Kind::Money)
-                | ("area", Kind::Area) | ("check", Kind::Check) | ("select", Kind::Select)
+            ("text", Kind::Text)
+                | ("email", Kind::Email)
+                | ("number", Kind::Number)
+                | ("money", Kind::Money)
+                | ("area", Kind::Area)
+                | ("check", Kind::Check)
+                | ("select", Kind::Select)
         )
     }
     pub fn checked(&self) -> bool {
@@ -116,8 +121,18 @@ fn values_of(l: &Lead) -> HashMap<String, String> {
     for (k, val) in &f.custom {
         let text = match val {
             Value::String(s) => s.clone(),
-            Value::Array(items) => items.iter().filter_map(|i| i.as_str()).collect::<Vec<_>>().join(", "),
-            Value::Bool(b) => if *b { "yes".into() } else { "no".into() },
+            Value::Array(items) => items
+                .iter()
+                .filter_map(|i| i.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Bool(b) => {
+                if *b {
+                    "yes".into()
+                } else {
+                    "no".into()
+                }
+            }
             other => other.to_string(),
         };
         v.insert(format!("custom.{k}"), text);
@@ -125,17 +140,44 @@ fn values_of(l: &Lead) -> HashMap<String, String> {
     v
 }
 
-async fn build_fields(s: &AppState, values: &HashMap<String, String>, errors: &ValidationErrors) -> Result<Vec<Field>, AppError> {
-    let (users, teams, defs) = tokio::try_join!(s.app.list_users(), s.app.list_teams(), s.app.custom_fields())?;
-    let err_of = |name: &str| errors.0.iter().find(|e| e.field == name).map(|e| e.message.clone());
+async fn build_fields(
+    s: &AppState,
+    values: &HashMap<String, String>,
+    errors: &ValidationErrors,
+) -> Result<Vec<Field>, AppError> {
+    let (users, teams, defs) = tokio::try_join!(
+        s.app.list_users(),
+        s.app.list_teams(),
+        s.app.custom_fields()
+    )?;
+    let err_of = |name: &str| {
+        errors
+            .0
+            .iter()
+            .find(|e| e.field == name)
+            .map(|e| e.message.clone())
+    };
     let mut fields: Vec<Field> = TEXT_FIELDS
         .iter()
         .map(|(name, label, kind)| {
             let options: Vec<(String, String)> = match *name {
                 "authority" => opts(&["decision_maker", "influencer", "end_user", "none"]),
-                "timeline" => opts(&["within_1_month", "within_3_months", "within_6_months", "within_12_months", "later"]),
-                "owner_id" => users.iter().filter(|u| u.active).map(|u| (u.id.to_string(), u.name.clone())).collect(),
-                "team_id" => teams.iter().map(|t| (t.id.to_string(), t.name.clone())).collect(),
+                "timeline" => opts(&[
+                    "within_1_month",
+                    "within_3_months",
+                    "within_6_months",
+                    "within_12_months",
+                    "later",
+                ]),
+                "owner_id" => users
+                    .iter()
+                    .filter(|u| u.active)
+                    .map(|u| (u.id.to_string(), u.name.clone()))
+                    .collect(),
+                "team_id" => teams
+                    .iter()
+                    .map(|t| (t.id.to_string(), t.name.clone()))
+                    .collect(),
                 _ => Vec::new(),
             };
             Field {
@@ -157,7 +199,9 @@ async fn build_fields(s: &AppState, values: &HashMap<String, String>, errors: &V
                 _ => Kind::Text,
             },
             label: match d.kind {
-                CustomFieldKind::MultiChoice => format!("{} (comma-separated: {})", d.label, d.options.join(", ")),
+                CustomFieldKind::MultiChoice => {
+                    format!("{} (comma-separated: {})", d.label, d.options.join(", "))
+                }
                 CustomFieldKind::Boolean => format!("{} (yes/no)", d.label),
                 CustomFieldKind::Date => format!("{} (YYYY-MM-DD)", d.label),
                 _ => d.label.clone(),
@@ -172,15 +216,24 @@ async fn build_fields(s: &AppState, values: &HashMap<String, String>, errors: &V
 }
 
 fn opts(values: &[&str]) -> Vec<(String, String)> {
-    values.iter().map(|v| ((*v).to_owned(), v.replace('_', " "))).collect()
+    values
+        .iter()
+        .map(|v| ((*v).to_owned(), v.replace('_', " ")))
+        .collect()
 }
 
 /// Turns submitted form text into a merge patch: empty clears, numbers and money parse,
 /// custom fields parse by their kind. Problems come back per field.
-fn to_patch(form: &HashMap<String, String>, defs: &[CustomFieldDef]) -> Result<Value, ValidationErrors> {
+fn to_patch(
+    form: &HashMap<String, String>,
+    defs: &[CustomFieldDef],
+) -> Result<Value, ValidationErrors> {
     let mut e = ValidationErrors::default();
     let mut m = Map::new();
-    let currency = form.get("currency").map(|c| c.trim().to_ascii_uppercase()).filter(|c| !c.is_empty());
+    let currency = form
+        .get("currency")
+        .map(|c| c.trim().to_ascii_uppercase())
+        .filter(|c| !c.is_empty());
     for (name, _, kind) in TEXT_FIELDS {
         let raw = form.get(*name).map(|s| s.trim()).unwrap_or("");
         let value = match kind {
@@ -219,7 +272,13 @@ fn to_patch(form: &HashMap<String, String>, defs: &[CustomFieldDef]) -> Result<V
     e.into_result().map(|()| Value::Object(m))
 }
 
-async fn render(s: &AppState, auth: &UiAuth, lead: Option<&Lead>, values: HashMap<String, String>, errors: ValidationErrors) -> Response {
+async fn render(
+    s: &AppState,
+    auth: &UiAuth,
+    lead: Option<&Lead>,
+    values: HashMap<String, String>,
+    errors: ValidationErrors,
+) -> Response {
     let fields = match build_fields(s, &values, &errors).await {
         Ok(f) => f,
         Err(e) => return error_page(e),
@@ -229,15 +288,34 @@ async fn render(s: &AppState, auth: &UiAuth, lead: Option<&Lead>, values: HashMa
         .0
         .iter()
         .filter(|e| !field_names.contains(&e.field.as_str()))
-        .map(|e| if e.field.is_empty() { e.message.clone() } else { format!("{}: {}", e.field, e.message) })
+        .map(|e| {
+            if e.field.is_empty() {
+                e.message.clone()
+            } else {
+                format!("{}: {}", e.field, e.message)
+            }
+        })
         .collect();
-    let status = if errors.is_empty() { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     let page = FormPage {
         frame: Frame::new(&auth.user, "leads"),
-        title: lead.map_or_else(|| "New lead".to_owned(), |l| format!("Edit {}", l.fields.display_name())),
-        action: lead.map_or_else(|| "/leads/new".to_owned(), |l| format!("/leads/{}/edit", l.id)),
+        title: lead.map_or_else(
+            || "New lead".to_owned(),
+            |l| format!("Edit {}", l.fields.display_name()),
+        ),
+        action: lead.map_or_else(
+            || "/leads/new".to_owned(),
+            |l| format!("/leads/{}/edit", l.id),
+        ),
         cancel: lead.map_or_else(|| "/leads".to_owned(), |l| format!("/leads/{}", l.id)),
-        version: values.get("version").and_then(|v| v.parse().ok()).or(lead.map(|l| l.version)),
+        version: values
+            .get("version")
+            .and_then(|v| v.parse().ok())
+            .or(lead.map(|l| l.version)),
         fields,
         general_errors,
     };
@@ -248,7 +326,11 @@ pub async fn new_form(State(s): State<AppState>, auth: UiAuth) -> Response {
     render(&s, &auth, None, HashMap::new(), ValidationErrors::default()).await
 }
 
-pub async fn create(State(s): State<AppState>, auth: UiAuth, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn create(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let defs = match s.app.custom_fields().await {
         Ok(d) => d,
         Err(e) => return error_page(e),
@@ -275,12 +357,26 @@ pub async fn create(State(s): State<AppState>, auth: UiAuth, Form(form): Form<Ha
 
 pub async fn edit_form(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>) -> Response {
     match s.app.get_lead(&auth.principal, id).await {
-        Ok(l) => render(&s, &auth, Some(&l), values_of(&l), ValidationErrors::default()).await,
+        Ok(l) => {
+            render(
+                &s,
+                &auth,
+                Some(&l),
+                values_of(&l),
+                ValidationErrors::default(),
+            )
+            .await
+        }
         Err(e) => error_page(e),
     }
 }
 
-pub async fn update(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>, Form(form): Form<HashMap<String, String>>) -> Response {
+pub async fn update(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     let lead = match s.app.get_lead(&auth.principal, id).await {
         Ok(l) => l,
         Err(e) => return error_page(e),
@@ -299,7 +395,11 @@ pub async fn update(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid
         Err(AppError::Validation(errs)) => render(&s, &auth, Some(&lead), form, errs).await,
         Err(e @ AppError::VersionMismatch { .. }) => {
             let mut errs = ValidationErrors::default();
-            errs.add("", "stale", format!("{e}. Reload the lead to see the latest values, then edit again."));
+            errs.add(
+                "",
+                "stale",
+                format!("{e}. Reload the lead to see the latest values, then edit again."),
+            );
             render(&s, &auth, Some(&lead), form, errs).await
         }
         Err(e) => error_page(e),

@@ -83,23 +83,38 @@ fn row(l: &Lead, owners: &HashMap<Uuid, String>) -> Row {
         stage_key: l.stage.as_str(),
         score: l.score,
         grade: l.grade.map_or("", |g| g.as_str()),
-        owner: f.owner_id.and_then(|o| owners.get(&o).cloned()).unwrap_or_else(|| "—".into()),
+        owner: f
+            .owner_id
+            .and_then(|o| owners.get(&o).cloned())
+            .unwrap_or_else(|| "—".into()),
         source: f.first_touch.source.clone().unwrap_or_default(),
         created: l.created_at.format("%Y-%m-%d").to_string(),
     }
 }
 
 fn href(pairs: &[(String, String)]) -> String {
-    let q: String = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs.iter().filter(|(_, v)| !v.is_empty())).finish();
-    if q.is_empty() { "/leads".into() } else { format!("/leads?{q}") }
+    let q: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs.iter().filter(|(_, v)| !v.is_empty()))
+        .finish();
+    if q.is_empty() {
+        "/leads".into()
+    } else {
+        format!("/leads?{q}")
+    }
 }
 
 /// The UI's filter form sends the custom-field filter as `cf_key` + `cf_value`; the list
 /// API spells it `custom.<key>=value`.
 fn normalise(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
-    let key = pairs.iter().find(|(k, _)| k == "cf_key").map(|(_, v)| v.clone()).unwrap_or_default();
-    let mut out: Vec<(String, String)> =
-        pairs.into_iter().filter(|(k, v)| k != "cf_key" && k != "done" && !v.is_empty()).collect();
+    let key = pairs
+        .iter()
+        .find(|(k, _)| k == "cf_key")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let mut out: Vec<(String, String)> = pairs
+        .into_iter()
+        .filter(|(k, v)| k != "cf_key" && k != "done" && !v.is_empty())
+        .collect();
     if let Some(pos) = out.iter().position(|(k, _)| k == "cf_value") {
         let (_, value) = out.remove(pos);
         if !key.is_empty() {
@@ -111,18 +126,27 @@ fn normalise(pairs: Vec<(String, String)>) -> Vec<(String, String)> {
 
 pub async fn list(State(s): State<AppState>, auth: UiAuth, uri: Uri) -> Response {
     let raw = uri.query().map(url_pairs).unwrap_or_default();
-    let done = raw.iter().find(|(k, _)| k == "done").map(|(_, v)| v.clone());
+    let done = raw
+        .iter()
+        .find(|(k, _)| k == "done")
+        .map(|(_, v)| v.clone());
     let pairs = normalise(raw);
-    let (users, fields, views) = match tokio::try_join!(s.app.list_users(), s.app.custom_fields(), s.app.saved_views(&auth.principal)) {
+    let (users, fields, views) = match tokio::try_join!(
+        s.app.list_users(),
+        s.app.custom_fields(),
+        s.app.saved_views(&auth.principal)
+    ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
     let mut v: HashMap<String, String> = HashMap::new();
     for (k, val) in &pairs {
-        v.entry(k.clone()).and_modify(|e| {
-            e.push(',');
-            e.push_str(val)
-        }).or_insert_with(|| val.clone());
+        v.entry(k.clone())
+            .and_modify(|e| {
+                e.push(',');
+                e.push_str(val)
+            })
+            .or_insert_with(|| val.clone());
     }
     if let Some((k, val)) = pairs.iter().find(|(k, _)| k.starts_with("custom.")) {
         v.insert("cf_key".into(), k.trim_start_matches("custom.").to_owned());
@@ -132,54 +156,99 @@ pub async fn list(State(s): State<AppState>, auth: UiAuth, uri: Uri) -> Response
         Ok(query) => match s.app.list_leads(&auth.principal, &query).await {
             Ok(page) => {
                 let owners = owner_names(&users);
-                (page.leads.iter().map(|l| row(l, &owners)).collect(), Vec::new(), query.sort, page.next_cursor)
+                (
+                    page.leads.iter().map(|l| row(l, &owners)).collect(),
+                    Vec::new(),
+                    query.sort,
+                    page.next_cursor,
+                )
             }
             Err(e) => return error_page(e),
         },
-        Err(AppError::Validation(errs)) => {
-            (Vec::new(), errs.0.iter().map(|e| format!("{}: {}", e.field, e.message)).collect(), Default::default(), None)
-        }
+        Err(AppError::Validation(errs)) => (
+            Vec::new(),
+            errs.0
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect(),
+            Default::default(),
+            None,
+        ),
         Err(e) => return error_page(e),
     };
-    let base: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "cursor" && k != "sort").cloned().collect();
-    let sorts = [("Name", "name"), ("Company", "company"), ("Score", "score"), ("Created", "created_at")]
-        .into_iter()
-        .map(|(label, field)| {
-            let active = sort.field.as_str() == field;
-            let next_dir = if active && sort.direction == SortDirection::Desc { field.to_owned() } else { format!("-{field}") };
-            let mut p = base.clone();
-            p.push(("sort".into(), next_dir));
-            SortLink {
-                label,
-                href: href(&p),
-                arrow: match (active, sort.direction) {
-                    (false, _) => "",
-                    (true, SortDirection::Asc) => " ▲",
-                    (true, SortDirection::Desc) => " ▼",
-                },
-                aria: match (active, sort.direction) {
-                    (false, _) => "none",
-                    (true, SortDirection::Asc) => "ascending",
-                    (true, SortDirection::Desc) => "descending",
-                },
-            }
-        })
+    let base: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "cursor" && k != "sort")
+        .cloned()
         .collect();
-    let without_cursor: Vec<(String, String)> = pairs.iter().filter(|(k, _)| k != "cursor").cloned().collect();
+    let sorts = [
+        ("Name", "name"),
+        ("Company", "company"),
+        ("Score", "score"),
+        ("Created", "created_at"),
+    ]
+    .into_iter()
+    .map(|(label, field)| {
+        let active = sort.field.as_str() == field;
+        let next_dir = if active && sort.direction == SortDirection::Desc {
+            field.to_owned()
+        } else {
+            format!("-{field}")
+        };
+        let mut p = base.clone();
+        p.push(("sort".into(), next_dir));
+        SortLink {
+            label,
+            href: href(&p),
+            arrow: match (active, sort.direction) {
+                (false, _) => "",
+                (true, SortDirection::Asc) => " ▲",
+                (true, SortDirection::Desc) => " ▼",
+            },
+            aria: match (active, sort.direction) {
+                (false, _) => "none",
+                (true, SortDirection::Asc) => "ascending",
+                (true, SortDirection::Desc) => "descending",
+            },
+        }
+    })
+    .collect();
+    let without_cursor: Vec<(String, String)> = pairs
+        .iter()
+        .filter(|(k, _)| k != "cursor")
+        .cloned()
+        .collect();
     let next_href = next.map(|c| {
         let mut p = without_cursor.clone();
         p.push(("cursor".into(), c));
         href(&p)
     });
-    let first_href = pairs.iter().any(|(k, _)| k == "cursor").then(|| href(&without_cursor));
-    let selected: Vec<String> = v.get("stage").map(|s| s.split(',').map(str::to_owned).collect()).unwrap_or_default();
-    let current_query = form_urlencoded::Serializer::new(String::new()).extend_pairs(without_cursor.iter()).finish();
+    let first_href = pairs
+        .iter()
+        .any(|(k, _)| k == "cursor")
+        .then(|| href(&without_cursor));
+    let selected: Vec<String> = v
+        .get("stage")
+        .map(|s| s.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
+    let current_query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(without_cursor.iter())
+        .finish();
     ListPage {
         frame: Frame::new(&auth.user, "leads"),
         notice: notice(done.as_deref()),
         rows,
         errors,
-        stages: Stage::ALL.iter().map(|st| (st.as_str(), st.label(), selected.iter().any(|x| x == st.as_str()))).collect(),
+        stages: Stage::ALL
+            .iter()
+            .map(|st| {
+                (
+                    st.as_str(),
+                    st.label(),
+                    selected.iter().any(|x| x == st.as_str()),
+                )
+            })
+            .collect(),
         v,
         users,
         fields,
@@ -198,14 +267,22 @@ pub struct ViewForm {
     query: String,
 }
 
-pub async fn save_view(State(s): State<AppState>, auth: UiAuth, Form(f): Form<ViewForm>) -> Response {
+pub async fn save_view(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(f): Form<ViewForm>,
+) -> Response {
     match s.app.save_view(&auth.principal, &f.name, &f.query).await {
         Ok(v) => Redirect::to(&format!("/leads?{}&done=view", v.query)).into_response(),
         Err(e) => error_page(e),
     }
 }
 
-pub async fn delete_view(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>) -> Response {
+pub async fn delete_view(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+) -> Response {
     match s.app.delete_view(&auth.principal, id).await {
         Ok(()) => Redirect::to("/leads?done=deleted").into_response(),
         Err(e) => error_page(e),
@@ -272,7 +349,9 @@ fn json_text(v: &serde_json::Value) -> String {
     match v {
         serde_json::Value::Null => "—".into(),
         serde_json::Value::String(s) => s.clone(),
-        serde_json::Value::Array(items) => items.iter().map(json_text).collect::<Vec<_>>().join(", "),
+        serde_json::Value::Array(items) => {
+            items.iter().map(json_text).collect::<Vec<_>>().join(", ")
+        }
         other => other.to_string(),
     }
 }
@@ -288,16 +367,24 @@ pub async fn detail(
     Path(id): Path<Uuid>,
     axum::extract::Query(q): axum::extract::Query<DoneParam>,
 ) -> Response {
-    let (d, users, defs) = match tokio::try_join!(s.app.lead_detail(&auth.principal, id), s.app.list_users(), s.app.custom_fields()) {
+    let (d, users, defs) = match tokio::try_join!(
+        s.app.lead_detail(&auth.principal, id),
+        s.app.list_users(),
+        s.app.custom_fields()
+    ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
     let owners = owner_names(&users);
-    let name_of = |o: Option<Uuid>| o.and_then(|u| owners.get(&u).cloned()).unwrap_or_else(|| "nobody".into());
+    let name_of = |o: Option<Uuid>| {
+        o.and_then(|u| owners.get(&u).cloned())
+            .unwrap_or_else(|| "nobody".into())
+    };
     let l = &d.lead;
     let f = &l.fields;
     let cur = f.currency.as_deref();
-    let enum_label = |v: Option<serde_json::Value>| v.and_then(|x| x.as_str().map(|s| s.replace('_', " ")));
+    let enum_label =
+        |v: Option<serde_json::Value>| v.and_then(|x| x.as_str().map(|s| s.replace('_', " ")));
     let person = [
         item("Email", f.email.clone()),
         item("Phone", f.phone.clone()),
@@ -312,7 +399,11 @@ pub async fn detail(
         item("Website", f.website.clone()),
         item("Industry", f.industry.clone()),
         item("Employees", f.employees.map(|n| n.to_string())),
-        item("Annual revenue", f.annual_revenue.map(|a| format!("{} {}", money::format_minor(a, cur), cur.unwrap_or("")))),
+        item(
+            "Annual revenue",
+            f.annual_revenue
+                .map(|a| format!("{} {}", money::format_minor(a, cur), cur.unwrap_or(""))),
+        ),
         item("Street", f.street.clone()),
         item("City", f.city.clone()),
         item("State", f.state.clone()),
@@ -320,10 +411,20 @@ pub async fn detail(
         item("Country", f.country.clone()),
     ];
     let bant = [
-        item("Budget", f.budget.map(|a| format!("{} {}", money::format_minor(a, cur), cur.unwrap_or("")))),
-        item("Authority", enum_label(f.authority.and_then(|a| serde_json::to_value(a).ok()))),
+        item(
+            "Budget",
+            f.budget
+                .map(|a| format!("{} {}", money::format_minor(a, cur), cur.unwrap_or(""))),
+        ),
+        item(
+            "Authority",
+            enum_label(f.authority.and_then(|a| serde_json::to_value(a).ok())),
+        ),
         item("Need", f.need.clone()),
-        item("Timeline", enum_label(f.timeline.and_then(|a| serde_json::to_value(a).ok()))),
+        item(
+            "Timeline",
+            enum_label(f.timeline.and_then(|a| serde_json::to_value(a).ok())),
+        ),
     ];
     let mut touches = Vec::new();
     for (prefix, t) in [("First", &f.first_touch), ("Last", &f.last_touch)] {
@@ -339,7 +440,10 @@ pub async fn detail(
         .custom
         .iter()
         .map(|(k, v)| Item {
-            label: defs.iter().find(|d| &d.key == k).map_or_else(|| k.clone(), |d| d.label.clone()),
+            label: defs
+                .iter()
+                .find(|d| &d.key == k)
+                .map_or_else(|| k.clone(), |d| d.label.clone()),
             value: json_text(v),
             link: false,
         })
@@ -350,7 +454,12 @@ pub async fn detail(
         .map(|a| Event {
             when: when(a.occurred_at),
             what: a.kind.replace('_', " "),
-            detail: a.properties.iter().map(|(k, v)| format!("{k}: {}", json_text(v))).collect::<Vec<_>>().join(" · "),
+            detail: a
+                .properties
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", json_text(v)))
+                .collect::<Vec<_>>()
+                .join(" · "),
             who: a.recorded_by.clone().unwrap_or_default(),
         })
         .collect();
@@ -360,8 +469,16 @@ pub async fn detail(
         .rev()
         .map(|c| Event {
             when: when(c.at),
-            what: format!("{} → {}", c.from_stage.as_deref().unwrap_or("(created)"), c.to_stage),
-            detail: [c.reason.clone(), c.note.clone()].into_iter().flatten().collect::<Vec<_>>().join(" · "),
+            what: format!(
+                "{} → {}",
+                c.from_stage.as_deref().unwrap_or("(created)"),
+                c.to_stage
+            ),
+            detail: [c.reason.clone(), c.note.clone()]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · "),
             who: c.actor.clone(),
         })
         .collect();
@@ -388,7 +505,14 @@ pub async fn detail(
                 .as_array()
                 .map(|list| {
                     list.iter()
-                        .map(|c| format!("{}: {} → {}", json_text(&c["field"]), json_text(&c["old"]), json_text(&c["new"])))
+                        .map(|c| {
+                            format!(
+                                "{}: {} → {}",
+                                json_text(&c["field"]),
+                                json_text(&c["old"]),
+                                json_text(&c["new"])
+                            )
+                        })
                         .collect::<Vec<_>>()
                         .join("; ")
                 })
@@ -413,7 +537,12 @@ pub async fn detail(
         bant: bant.into_iter().flatten().collect(),
         touches: touches.into_iter().flatten().collect(),
         custom,
-        next_stages: l.stage.next_stages().iter().map(|s| (s.as_str(), s.label())).collect(),
+        next_stages: l
+            .stage
+            .next_stages()
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         reasons: DisqualifyReason::ALL.iter().map(|r| r.as_str()).collect(),
         timeline,
         stage_history,
@@ -432,19 +561,51 @@ pub struct StageForm {
     version: i64,
 }
 
-pub async fn change_stage(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>, Form(f): Form<StageForm>) -> Response {
+pub async fn change_stage(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(f): Form<StageForm>,
+) -> Response {
     let to = match f.to.parse::<Stage>() {
         Ok(t) => t,
-        Err(e) => return error_page(leadline_app::AppError::Validation(one("to", &e.to_string()))),
+        Err(e) => {
+            return error_page(leadline_app::AppError::Validation(one(
+                "to",
+                &e.to_string(),
+            )));
+        }
     };
-    let reason = match f.reason.as_deref().filter(|r| !r.is_empty() && to == Stage::Disqualified) {
+    let reason = match f
+        .reason
+        .as_deref()
+        .filter(|r| !r.is_empty() && to == Stage::Disqualified)
+    {
         Some(r) => match r.parse::<DisqualifyReason>() {
             Ok(r) => Some(r),
-            Err(e) => return error_page(leadline_app::AppError::Validation(one("reason", &e.to_string()))),
+            Err(e) => {
+                return error_page(leadline_app::AppError::Validation(one(
+                    "reason",
+                    &e.to_string(),
+                )));
+            }
         },
         None => None,
     };
-    match s.app.transition_lead(&auth.principal, id, StageTransition { to, reason, note: f.note }, Some(f.version)).await {
+    match s
+        .app
+        .transition_lead(
+            &auth.principal,
+            id,
+            StageTransition {
+                to,
+                reason,
+                note: f.note,
+            },
+            Some(f.version),
+        )
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/leads/{id}?done=stage")).into_response(),
         Err(e) => error_page(e),
     }
@@ -462,14 +623,34 @@ pub struct ActivityForm {
     text: String,
 }
 
-pub async fn add_activity(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>, Form(f): Form<ActivityForm>) -> Response {
+pub async fn add_activity(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(f): Form<ActivityForm>,
+) -> Response {
     let kind = match f.kind.as_str() {
         k @ ("note" | "call" | "email" | "meeting") => k.to_owned(),
         _ => "note".to_owned(),
     };
     let mut properties = serde_json::Map::new();
-    properties.insert("text".into(), serde_json::Value::String(f.text.trim().chars().take(4000).collect()));
-    match s.app.add_activity(&auth.principal, id, NewActivity { kind, occurred_at: None, properties }).await {
+    properties.insert(
+        "text".into(),
+        serde_json::Value::String(f.text.trim().chars().take(4000).collect()),
+    );
+    match s
+        .app
+        .add_activity(
+            &auth.principal,
+            id,
+            NewActivity {
+                kind,
+                occurred_at: None,
+                properties,
+            },
+        )
+        .await
+    {
         Ok(_) => Redirect::to(&format!("/leads/{id}?done=logged")).into_response(),
         Err(e) => error_page(e),
     }

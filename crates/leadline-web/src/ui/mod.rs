@@ -26,11 +26,17 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/leads", get(leads::list))
-        .route("/leads/new", get(lead_form::new_form).post(lead_form::create))
+        .route(
+            "/leads/new",
+            get(lead_form::new_form).post(lead_form::create),
+        )
         .route("/leads/views", post(leads::save_view))
         .route("/leads/views/{id}/delete", post(leads::delete_view))
         .route("/leads/{id}", get(leads::detail))
-        .route("/leads/{id}/edit", get(lead_form::edit_form).post(lead_form::update))
+        .route(
+            "/leads/{id}/edit",
+            get(lead_form::edit_form).post(lead_form::update),
+        )
         .route("/leads/{id}/stage", post(leads::change_stage))
         .route("/leads/{id}/activities", post(leads::add_activity))
         .route("/settings", get(settings::page))
@@ -40,7 +46,10 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .route("/settings/api-keys", post(settings::create_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/custom-fields", post(settings::create_field))
-        .route("/settings/custom-fields/{id}/delete", post(settings::delete_field))
+        .route(
+            "/settings/custom-fields/{id}/delete",
+            post(settings::delete_field),
+        )
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -54,7 +63,11 @@ pub struct Frame {
 
 impl Frame {
     fn new(user: &User, section: &'static str) -> Frame {
-        Frame { user_name: user.name.clone(), is_admin: user.role == Role::Admin, section }
+        Frame {
+            user_name: user.name.clone(),
+            is_admin: user.role == Role::Admin,
+            section,
+        }
     }
 }
 
@@ -69,13 +82,25 @@ struct ErrorPage {
 /// Renders a service error as a page.
 pub fn error_page(e: AppError) -> Response {
     let api = crate::error::ApiError::from(e);
-    let page = ErrorPage { status: api.status.as_u16(), title: api.problem.title, detail: api.problem.detail };
+    let page = ErrorPage {
+        status: api.status.as_u16(),
+        title: api.problem.title,
+        detail: api.problem.detail,
+    };
     (api.status, page).into_response()
 }
 
 /// A 404 page.
 pub fn not_found() -> Response {
-    (StatusCode::NOT_FOUND, ErrorPage { status: 404, title: "Not found".into(), detail: "There is nothing here.".into() }).into_response()
+    (
+        StatusCode::NOT_FOUND,
+        ErrorPage {
+            status: 404,
+            title: "Not found".into(),
+            detail: "There is nothing here.".into(),
+        },
+    )
+        .into_response()
 }
 
 /// Fixed confirmation messages, chosen by a code in the URL (never free text from it).

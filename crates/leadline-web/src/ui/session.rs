@@ -30,14 +30,27 @@ pub struct NextParam {
 /// Only local paths are followed after sign-in (no open redirect).
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") && n.len() < 2000 => n.to_owned(),
+        Some(n)
+            if n.starts_with('/')
+                && !n.starts_with("//")
+                && !n.starts_with("/\\")
+                && n.len() < 2000 =>
+        {
+            n.to_owned()
+        }
         _ => "/leads".to_owned(),
     }
 }
 
 pub async fn login_page(State(s): State<AppState>, Query(q): Query<NextParam>) -> Response {
     let first_start = s.app.has_no_users().await.unwrap_or(false);
-    LoginPage { next: safe_next(q.next.as_deref()), email: String::new(), error: None, first_start }.into_response()
+    LoginPage {
+        next: safe_next(q.next.as_deref()),
+        email: String::new(),
+        error: None,
+        first_start,
+    }
+    .into_response()
 }
 
 #[derive(Deserialize)]
@@ -47,7 +60,11 @@ pub struct LoginForm {
     next: Option<String>,
 }
 
-pub async fn login(State(s): State<AppState>, jar: CookieJar, Form(f): Form<LoginForm>) -> Response {
+pub async fn login(
+    State(s): State<AppState>,
+    jar: CookieJar,
+    Form(f): Form<LoginForm>,
+) -> Response {
     let next = safe_next(f.next.as_deref());
     match s.app.login(&f.email, &f.password).await {
         Ok(session) => {
@@ -61,7 +78,12 @@ pub async fn login(State(s): State<AppState>, jar: CookieJar, Form(f): Form<Logi
         }
         Err(AppError::Unauthenticated) => (
             StatusCode::UNAUTHORIZED,
-            LoginPage { next, email: f.email, error: Some("Wrong email or password.".into()), first_start: false },
+            LoginPage {
+                next,
+                email: f.email,
+                error: Some("Wrong email or password.".into()),
+                first_start: false,
+            },
         )
             .into_response(),
         Err(e) => super::error_page(e),
@@ -72,5 +94,9 @@ pub async fn logout(State(s): State<AppState>, jar: CookieJar) -> Response {
     if let Some(c) = jar.get(SESSION_COOKIE) {
         let _ = s.app.logout(c.value()).await;
     }
-    (jar.remove(Cookie::build(SESSION_COOKIE).path("/")), Redirect::to("/login")).into_response()
+    (
+        jar.remove(Cookie::build(SESSION_COOKIE).path("/")),
+        Redirect::to("/login"),
+    )
+        .into_response()
 }

@@ -33,8 +33,19 @@ struct SettingsPage {
     new_secret: Option<String>,
 }
 
-async fn render(s: &AppState, auth: &UiAuth, done: Option<&str>, error: Option<String>, new_secret: Option<String>) -> Response {
-    let data = tokio::try_join!(s.app.list_users(), s.app.list_teams(), s.app.list_api_keys(&auth.principal), s.app.custom_fields());
+async fn render(
+    s: &AppState,
+    auth: &UiAuth,
+    done: Option<&str>,
+    error: Option<String>,
+    new_secret: Option<String>,
+) -> Response {
+    let data = tokio::try_join!(
+        s.app.list_users(),
+        s.app.list_teams(),
+        s.app.list_api_keys(&auth.principal),
+        s.app.custom_fields()
+    );
     let (users, teams, keys, fields) = match data {
         Ok(d) => d,
         Err(e) => return error_page(e),
@@ -43,11 +54,20 @@ async fn render(s: &AppState, auth: &UiAuth, done: Option<&str>, error: Option<S
     let teams = teams
         .into_iter()
         .map(|t| {
-            let members = t.members.iter().filter_map(|m| names.get(m).cloned()).collect::<Vec<_>>().join(", ");
+            let members = t
+                .members
+                .iter()
+                .filter_map(|m| names.get(m).cloned())
+                .collect::<Vec<_>>()
+                .join(", ");
             (t, members)
         })
         .collect();
-    let status = if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     let page = SettingsPage {
         frame: Frame::new(&auth.user, "settings"),
         notice: notice(done),
@@ -85,7 +105,8 @@ pub async fn page(State(s): State<AppState>, auth: UiAuth, Query(q): Query<DoneP
 }
 
 fn parse_role(r: &str) -> Result<Role, AppError> {
-    r.parse::<Role>().map_err(|e| leadline_app::AppError::Forbidden(e.to_string()))
+    r.parse::<Role>()
+        .map_err(|e| leadline_app::AppError::Forbidden(e.to_string()))
 }
 
 #[derive(Deserialize)]
@@ -97,12 +118,25 @@ pub struct UserForm {
     sees_all_leads: Option<String>,
 }
 
-pub async fn create_user(State(s): State<AppState>, auth: UiAuth, Form(f): Form<UserForm>) -> Response {
+pub async fn create_user(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(f): Form<UserForm>,
+) -> Response {
     let r = async {
         let role = parse_role(&f.role)?;
         let password = Some(f.password).filter(|p| !p.is_empty());
         s.app
-            .create_user(&auth.principal, NewUser { email: f.email, name: f.name, role, password, sees_all_leads: f.sees_all_leads.is_some() })
+            .create_user(
+                &auth.principal,
+                NewUser {
+                    email: f.email,
+                    name: f.name,
+                    role,
+                    password,
+                    sees_all_leads: f.sees_all_leads.is_some(),
+                },
+            )
             .await
             .map(|_| ())
     }
@@ -118,7 +152,12 @@ pub struct UserUpdateForm {
     password: Option<String>,
 }
 
-pub async fn update_user(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>, Form(f): Form<UserUpdateForm>) -> Response {
+pub async fn update_user(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(f): Form<UserUpdateForm>,
+) -> Response {
     let r = async {
         let update = UserUpdate {
             name: None,
@@ -127,16 +166,35 @@ pub async fn update_user(State(s): State<AppState>, auth: UiAuth, Path(id): Path
             sees_all_leads: Some(f.sees_all_leads.is_some()),
             password: f.password.filter(|p| !p.is_empty()),
         };
-        s.app.update_user(&auth.principal, id, update).await.map(|_| ())
+        s.app
+            .update_user(&auth.principal, id, update)
+            .await
+            .map(|_| ())
     }
     .await;
     outcome(&s, &auth, r, "saved").await
 }
 
-pub async fn create_team(State(s): State<AppState>, auth: UiAuth, Form(pairs): Form<Vec<(String, String)>>) -> Response {
-    let name = pairs.iter().find(|(k, _)| k == "name").map(|(_, v)| v.clone()).unwrap_or_default();
-    let members = pairs.iter().filter(|(k, _)| k == "members").filter_map(|(_, v)| Uuid::parse_str(v).ok()).collect();
-    let r = s.app.create_team(&auth.principal, TeamInput { name, members }).await.map(|_| ());
+pub async fn create_team(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let name = pairs
+        .iter()
+        .find(|(k, _)| k == "name")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let members = pairs
+        .iter()
+        .filter(|(k, _)| k == "members")
+        .filter_map(|(_, v)| Uuid::parse_str(v).ok())
+        .collect();
+    let r = s
+        .app
+        .create_team(&auth.principal, TeamInput { name, members })
+        .await
+        .map(|_| ());
     outcome(&s, &auth, r, "created").await
 }
 
@@ -147,11 +205,21 @@ pub struct KeyForm {
     user_id: Option<String>,
 }
 
-pub async fn create_key(State(s): State<AppState>, auth: UiAuth, Form(f): Form<KeyForm>) -> Response {
+pub async fn create_key(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(f): Form<KeyForm>,
+) -> Response {
     let r = async {
         let role = parse_role(&f.role)?;
-        let user = f.user_id.as_deref().filter(|u| !u.is_empty()).and_then(|u| Uuid::parse_str(u).ok());
-        s.app.create_api_key(&auth.principal, &f.name, role, user).await
+        let user = f
+            .user_id
+            .as_deref()
+            .filter(|u| !u.is_empty())
+            .and_then(|u| Uuid::parse_str(u).ok());
+        s.app
+            .create_api_key(&auth.principal, &f.name, role, user)
+            .await
     }
     .await;
     match r {
@@ -174,17 +242,44 @@ pub struct FieldForm {
     options: String,
 }
 
-pub async fn create_field(State(s): State<AppState>, auth: UiAuth, Form(f): Form<FieldForm>) -> Response {
+pub async fn create_field(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(f): Form<FieldForm>,
+) -> Response {
     let r = async {
-        let kind = f.kind.parse::<CustomFieldKind>().map_err(|e| AppError::Forbidden(e.to_string()))?;
-        let options = f.options.split(',').map(|o| o.trim().to_owned()).filter(|o| !o.is_empty()).collect();
-        s.app.create_custom_field(&auth.principal, NewCustomField { key: f.key.trim().to_owned(), label: f.label, kind, options }).await.map(|_| ())
+        let kind = f
+            .kind
+            .parse::<CustomFieldKind>()
+            .map_err(|e| AppError::Forbidden(e.to_string()))?;
+        let options = f
+            .options
+            .split(',')
+            .map(|o| o.trim().to_owned())
+            .filter(|o| !o.is_empty())
+            .collect();
+        s.app
+            .create_custom_field(
+                &auth.principal,
+                NewCustomField {
+                    key: f.key.trim().to_owned(),
+                    label: f.label,
+                    kind,
+                    options,
+                },
+            )
+            .await
+            .map(|_| ())
     }
     .await;
     outcome(&s, &auth, r, "created").await
 }
 
-pub async fn delete_field(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>) -> Response {
+pub async fn delete_field(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+) -> Response {
     let r = s.app.delete_custom_field(&auth.principal, id).await;
     outcome(&s, &auth, r, "deleted").await
 }

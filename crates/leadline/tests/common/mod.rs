@@ -49,10 +49,23 @@ impl TestApp {
         let system = Principal::system("test");
         let u = self
             .app
-            .create_user(&system, NewUser { email: email.into(), name: email.into(), role, password: Some("correct horse battery".into()), sees_all_leads: false })
+            .create_user(
+                &system,
+                NewUser {
+                    email: email.into(),
+                    name: email.into(),
+                    role,
+                    password: Some("correct horse battery".into()),
+                    sees_all_leads: false,
+                },
+            )
             .await
             .unwrap();
-        let (_, key) = self.app.create_api_key(&system, email, role, Some(u.id)).await.unwrap();
+        let (_, key) = self
+            .app
+            .create_api_key(&system, email, role, Some(u.id))
+            .await
+            .unwrap();
         (u.id, key)
     }
 
@@ -64,8 +77,14 @@ impl TestApp {
 }
 
 async fn start(db: TestDb) -> TestApp {
-    let app = App { db: db.db.clone(), config: AppConfig::default() };
-    let (_, key) = app.create_api_key(&Principal::system("test"), "test-admin", Role::Admin, None).await.unwrap();
+    let app = App {
+        db: db.db.clone(),
+        config: AppConfig::default(),
+    };
+    let (_, key) = app
+        .create_api_key(&Principal::system("test"), "test-admin", Role::Admin, None)
+        .await
+        .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let shutdown = CancellationToken::new();
@@ -76,7 +95,10 @@ async fn start(db: TestDb) -> TestApp {
         base,
         app,
         key,
-        client: reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap(),
+        client: reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
         shutdown,
         _db: db,
     }
