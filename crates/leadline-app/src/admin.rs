@@ -58,6 +58,14 @@ pub struct UserUpdate {
     pub password: Option<String>,
 }
 
+/// Changes to a custom field definition; absent fields stay.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFieldUpdate {
+    pub label: Option<String>,
+    pub options: Option<Vec<String>>,
+}
+
 /// Input to create or change a team.
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -331,6 +339,45 @@ impl App {
             "custom_field",
             Some(def.id),
             serde_json::json!({"key": def.key, "kind": def.kind}),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(def)
+    }
+
+    /// Changes a definition's label and options (key and kind are fixed once created, so
+    /// stored values keep their meaning). Options in use may be removed: values already on
+    /// leads stay until edited.
+    pub async fn update_custom_field(
+        &self,
+        by: &Principal,
+        id: Uuid,
+        input: CustomFieldUpdate,
+    ) -> AppResult<CustomFieldDef> {
+        require_admin(by)?;
+        let mut tx = self.db.begin().await?;
+        let mut def = custom_fields::list(tx.conn())
+            .await?
+            .into_iter()
+            .find(|d| d.id == id)
+            .ok_or(AppError::NotFound("custom field"))?;
+        let check = NewCustomField {
+            key: def.key.clone(),
+            label: input.label.unwrap_or_else(|| def.label.clone()),
+            kind: def.kind,
+            options: input.options.unwrap_or_else(|| def.options.clone()),
+        };
+        check.validate()?;
+        def.label = check.label.trim().to_owned();
+        def.options = check.options.iter().map(|o| o.trim().to_owned()).collect();
+        custom_fields::update(tx.conn(), id, &def.label, &def.options).await?;
+        audit(
+            &mut tx,
+            by,
+            "custom_field.updated",
+            "custom_field",
+            Some(id),
+            serde_json::json!({"label": def.label, "options": def.options}),
         )
         .await?;
         tx.commit().await?;

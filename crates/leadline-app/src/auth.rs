@@ -130,6 +130,7 @@ impl App {
         let token = random_token();
         let t = to_micros(now());
         let mut tx = self.db.begin().await?;
+        sessions::purge_expired(tx.conn(), t).await?;
         sessions::insert(
             tx.conn(),
             &token_hash(&token),

@@ -55,7 +55,7 @@ pub async fn insert(conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
 
 /// Appends many activities (bulk-load path).
 pub async fn insert_many(mut conn: Conn<'_>, items: &[Activity]) -> StoreResult<()> {
-    for chunk in items.chunks(1000) {
+    for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 7)) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * 7;

@@ -51,7 +51,7 @@ pub async fn record_stage(conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
 
 /// Records many stage changes (bulk-load path).
 pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreResult<()> {
-    for chunk in items.chunks(1000) {
+    for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 8)) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 let b = i * 8;

@@ -278,8 +278,7 @@ pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {
 /// Inserts many leads with multi-row statements (the bulk-load path for demo data, imports
 /// and benchmarks). Runs inside the caller's transaction.
 pub async fn insert_many(mut conn: Conn<'_>, leads: &[Lead]) -> StoreResult<()> {
-    // 49 binds per row; 300 rows stay under both engines' parameter limits.
-    for chunk in leads.chunks(300) {
+    for chunk in leads.chunks(crate::sql::bulk_rows(conn.backend(), INSERT_ARITY)) {
         let rows: Vec<String> = (0..chunk.len())
             .map(|i| format!("({})", placeholders(INSERT_ARITY, i * INSERT_ARITY)))
             .collect();

@@ -41,6 +41,18 @@ impl Sql {
     }
 }
 
+/// Rows per multi-row INSERT of rows with `params_per_row` binds. PostgreSQL gains from big
+/// statements (fewer round trips; at most 65,535 binds). SQLite resolves `$N` names at
+/// prepare time in time that grows with the square of their number, so its statements stay
+/// near 500 binds (measured on leads: 10 rows ≈ 11k rows/s, 300 rows ≈ 800 rows/s).
+pub fn bulk_rows(backend: crate::Backend, params_per_row: usize) -> usize {
+    let budget = match backend {
+        crate::Backend::Sqlite => 500,
+        crate::Backend::Postgres => 30_000,
+    };
+    (budget / params_per_row.max(1)).clamp(1, 1000)
+}
+
 /// Applies [`Bind`]s to a sqlx query in order. Works for `query`, `query_as` and
 /// `query_scalar` on both engines.
 macro_rules! bind_all {

@@ -55,7 +55,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::list_keys, admin::create_key))
         .routes(routes!(admin::revoke_key))
         .routes(routes!(admin::list_fields, admin::create_field))
-        .routes(routes!(admin::delete_field))
+        .routes(routes!(admin::update_field, admin::delete_field))
 }
 
 /// The OpenAPI document as served at `/api/v1/openapi.json`.

@@ -566,8 +566,43 @@ async fn reps_see_their_own_and_unassigned_leads_only() {
 #[tokio::test]
 async fn list_filters_custom_fields_and_cursor_pages() {
     for t in common::apps().await {
-        let r = t.post("/api/v1/custom-fields").json(&json!({"key": "segment", "label": "Segment", "kind": "choice", "options": ["SMB", "ENT"]})).send().await.unwrap();
+        let r = t.post("/api/v1/custom-fields").json(&json!({"key": "segment", "label": "Segment", "kind": "choice", "options": ["SMB"]})).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::CREATED, "{}", t.name);
+        let field: Value = r.json().await.unwrap();
+        let path = format!("/api/v1/custom-fields/{}", field["id"].as_str().unwrap());
+        let r = t
+            .patch(&path)
+            .json(&json!({"options": ["SMB", "ENT"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}: options can grow", t.name);
+        let (status, _) = problem(
+            t.patch(&path)
+                .json(&json!({"kind": "text"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the kind is fixed"
+        );
+        let (status, _) = problem(
+            t.patch(&path)
+                .json(&json!({"options": []}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "a choice keeps at least one option"
+        );
         let (status, body) = problem(
             t.post("/api/v1/custom-fields")
                 .json(&json!({"key": "email", "label": "E", "kind": "text"}))

@@ -7,8 +7,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use leadline_app::admin::{NewUser, TeamInput, UserUpdate};
-use leadline_app::auth::require_admin;
+use leadline_app::admin::{CustomFieldUpdate, NewUser, TeamInput, UserUpdate};
 use leadline_domain::account::{ApiKey, Team, User};
 use leadline_domain::custom_field::NewCustomField;
 use leadline_domain::{CustomFieldDef, Role};
@@ -181,6 +180,17 @@ pub async fn create_field(
     ))
 }
 
+/// Change a custom field's label or options (admins); the key and type are fixed.
+#[utoipa::path(patch, path = "/custom-fields/{id}", tag = "admin", params(("id" = Uuid, Path)), request_body = CustomFieldUpdate, responses((status = 200, body = CustomFieldDef)), security(("bearer" = [])))]
+pub async fn update_field(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+    ApiJson(f): ApiJson<CustomFieldUpdate>,
+) -> ApiResult<Json<CustomFieldDef>> {
+    Ok(Json(s.app.update_custom_field(&p, id, f).await?))
+}
+
 /// Delete a custom field definition (admins).
 #[utoipa::path(delete, path = "/custom-fields/{id}", tag = "admin", params(("id" = Uuid, Path)), responses((status = 204)), security(("bearer" = [])))]
 pub async fn delete_field(
@@ -188,7 +198,6 @@ pub async fn delete_field(
     ApiAuth(p): ApiAuth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<StatusCode> {
-    require_admin(&p)?;
     s.app.delete_custom_field(&p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

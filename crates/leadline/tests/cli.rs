@@ -1,0 +1,263 @@
+//! The binary itself: first start on the embedded SQLite default, the admin commands, CSV
+//! export, configuration precedence and graceful shutdown on SIGTERM.
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+fn leadline(dir: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_leadline"));
+    c.current_dir(dir)
+        .env("LEADLINE_LOG", "warn")
+        .env_remove("LEADLINE_DATABASE_URL")
+        .env_remove("LEADLINE_DATA_DIR");
+    c
+}
+
+fn run(dir: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let out = leadline(dir).args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn admin_commands_and_export_on_the_default_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, out, err) = run(dir.path(), &["migrate"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("migrations applied"));
+    assert!(
+        dir.path().join("leadline-data/leadline.db").exists(),
+        "default database location"
+    );
+
+    let (ok, out, err) = run(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "Boss@Example.com",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("created admin user boss@example.com"), "{out}");
+    assert!(
+        out.contains("password: "),
+        "a generated password is printed once"
+    );
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "boss@example.com",
+            "--role",
+            "admin",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("email"),
+        "duplicate email is refused clearly: {err}"
+    );
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "x@example.com",
+            "--role",
+            "king",
+        ],
+    );
+    assert!(!ok);
+    assert!(
+        err.contains("expected one of: admin, manager, marketer, rep"),
+        "{err}"
+    );
+
+    let (ok, key, err) = run(
+        dir.path(),
+        &[
+            "api-key", "create", "--name", "zapier", "--role", "marketer",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert!(
+        key.trim().starts_with("ll_") && key.trim().len() > 40,
+        "{key}"
+    );
+    let db = std::fs::read(dir.path().join("leadline-data/leadline.db")).unwrap();
+    let wal = std::fs::read(dir.path().join("leadline-data/leadline.db-wal")).unwrap_or_default();
+    let needle = key.trim().as_bytes();
+    assert!(
+        !db.windows(needle.len()).any(|w| w == needle)
+            && !wal.windows(needle.len()).any(|w| w == needle),
+        "only a hash is stored"
+    );
+
+    let (ok, out, err) = run(dir.path(), &["demo", "--leads", "150"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("150 leads"), "{out}");
+    let (ok, csv, err) = run(dir.path(), &["export", "leads", "--format", "csv"]);
+    assert!(ok, "{err}");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let headers = reader.headers().unwrap().clone();
+    assert!(
+        headers.iter().any(|h| h == "custom.product_interest"),
+        "{headers:?}"
+    );
+    assert_eq!(reader.records().count(), 150);
+    let (ok, csv, err) = run(dir.path(), &["export", "leads", "--query", "stage=mql"]);
+    assert!(ok, "{err}");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let stage = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .position(|h| h == "stage")
+        .unwrap();
+    let rows: Vec<_> = reader.records().map(|r| r.unwrap()).collect();
+    assert!(!rows.is_empty() && rows.len() < 150);
+    assert!(rows.iter().all(|r| &r[stage] == "mql"));
+    let (ok, _, err) = run(dir.path(), &["export", "leads", "--query", "stage=won"]);
+    assert!(!ok);
+    assert!(err.contains("unknown stage"), "{err}");
+}
+
+#[tokio::test]
+async fn the_same_commands_work_on_postgresql() {
+    let Some(pg) = leadline_store::testing::postgres().await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = pg.url.clone();
+    let d = dir.path().to_owned();
+    let out = tokio::task::spawn_blocking(move || {
+        let url_args = ["--database-url", url.as_str()];
+        let a = run(&d, &[&url_args[..], &["migrate"]].concat());
+        let b = run(
+            &d,
+            &[
+                &url_args[..],
+                &[
+                    "user",
+                    "create",
+                    "--email",
+                    "pg@example.com",
+                    "--role",
+                    "manager",
+                ],
+            ]
+            .concat(),
+        );
+        let c = run(&d, &[&url_args[..], &["demo", "--leads", "60"]].concat());
+        let e = run(
+            &d,
+            &[&url_args[..], &["export", "leads", "--query", "sort=name"]].concat(),
+        );
+        (a, b, c, e)
+    })
+    .await
+    .unwrap();
+    for (ok, _, err) in [&out.0, &out.1, &out.2, &out.3] {
+        assert!(ok, "{err}");
+    }
+    assert!(out.1.1.contains("created manager user pg@example.com"));
+    let mut reader = csv::Reader::from_reader(out.3.1.as_bytes());
+    assert_eq!(reader.records().count(), 60);
+    assert!(
+        !dir.path().join("leadline-data").exists(),
+        "nothing was written to the SQLite default"
+    );
+}
+
+#[test]
+fn config_file_and_bad_settings_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("bad.toml"), "adress = \"x\"").unwrap();
+    let (ok, _, err) = run(dir.path(), &["--config", "bad.toml", "migrate"]);
+    assert!(!ok);
+    assert!(
+        err.contains("unknown field") && err.contains("adress"),
+        "{err}"
+    );
+    std::fs::write(dir.path().join("good.toml"), "data_dir = \"elsewhere\"").unwrap();
+    let (ok, _, err) = run(dir.path(), &["--config", "good.toml", "migrate"]);
+    assert!(ok, "{err}");
+    assert!(dir.path().join("elsewhere/leadline.db").exists());
+    // A flag beats the file.
+    let (ok, _, err) = run(
+        dir.path(),
+        &["--config", "good.toml", "--data-dir", "flagged", "migrate"],
+    );
+    assert!(ok, "{err}");
+    assert!(dir.path().join("flagged/leadline.db").exists());
+    let (ok, _, err) = run(dir.path(), &["--database-url", "mysql://x", "migrate"]);
+    assert!(!ok);
+    assert!(err.contains("unsupported database URL"), "{err}");
+}
+
+#[test]
+fn serve_starts_answers_and_stops_gracefully_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = leadline(dir.path())
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .env("LEADLINE_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let ready = rt.block_on(async {
+        let client = reqwest::Client::new();
+        for _ in 0..100 {
+            if let Ok(r) = client
+                .get(format!("http://127.0.0.1:{port}/readyz"))
+                .send()
+                .await
+            {
+                return r.status().is_success();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        false
+    });
+    assert!(ready, "server did not become ready");
+    let login = rt.block_on(async {
+        reqwest::get(format!("http://127.0.0.1:{port}/login"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    });
+    assert!(
+        login.contains("No users yet"),
+        "first start explains how to create an admin"
+    );
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "exit status {:?}: {log}", out.status);
+    assert!(
+        log.contains("shutting down") && log.contains("stopped"),
+        "{log}"
+    );
+}
