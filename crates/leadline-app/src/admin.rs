@@ -2,7 +2,7 @@
 
 use crate::App;
 use crate::auth::{hash_password, require_admin};
-use crate::error::{AppError, AppResult, invalid};
+use crate::error::{AppError, AppResult, invalid, taken};
 use leadline_domain::account::{AuditEntry, Team, User};
 use leadline_domain::custom_field::NewCustomField;
 use leadline_domain::time::now;
@@ -105,12 +105,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         users::insert(tx.conn(), &user, hash.as_deref())
             .await
-            .map_err(|err| match err {
-                leadline_store::StoreError::Conflict(_) => {
-                    invalid("email", "taken", "a user with this email exists")
-                }
-                other => other.into(),
-            })?;
+            .map_err(taken("email", "a user with this email exists"))?;
         audit(
             &mut tx,
             by,
@@ -220,12 +215,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         teams::insert(tx.conn(), &team)
             .await
-            .map_err(|err| match err {
-                leadline_store::StoreError::Conflict(_) => {
-                    invalid("name", "taken", "a team with this name exists")
-                }
-                other => other.into(),
-            })?;
+            .map_err(taken("name", "a team with this name exists"))?;
         set_members(&mut tx, team.id, &team.members).await?;
         audit(
             &mut tx,
@@ -248,12 +238,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let renamed = teams::rename(tx.conn(), id, &name)
             .await
-            .map_err(|err| match err {
-                leadline_store::StoreError::Conflict(_) => {
-                    invalid("name", "taken", "a team with this name exists")
-                }
-                other => other.into(),
-            })?;
+            .map_err(taken("name", "a team with this name exists"))?;
         if !renamed {
             return Err(AppError::NotFound("team"));
         }
@@ -326,12 +311,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         custom_fields::insert(tx.conn(), &def)
             .await
-            .map_err(|err| match err {
-                leadline_store::StoreError::Conflict(_) => {
-                    invalid("key", "taken", "a custom field with this key exists")
-                }
-                other => other.into(),
-            })?;
+            .map_err(taken("key", "a custom field with this key exists"))?;
         audit(
             &mut tx,
             by,

@@ -59,3 +59,12 @@ pub fn invalid(field: &str, code: &str, message: impl Into<String>) -> AppError 
     e.add(field, code, message);
     AppError::Validation(e)
 }
+
+/// Maps a unique-constraint conflict on insert to a `taken` error on `field`; other
+/// storage errors pass through.
+pub fn taken(field: &'static str, message: &'static str) -> impl FnOnce(StoreError) -> AppError {
+    move |err| match err {
+        StoreError::Conflict(_) => invalid(field, "taken", message),
+        other => other.into(),
+    }
+}

@@ -64,6 +64,22 @@ async fn visible_lead(
     Ok(lead)
 }
 
+/// The principal may change `current`, and it is still at the version they saw.
+fn check_writable(by: &Principal, current: &Lead, if_match: Option<i64>) -> AppResult<()> {
+    if let Some(expected) = if_match
+        && expected != current.version
+    {
+        return Err(AppError::VersionMismatch {
+            expected,
+            current: current.version,
+        });
+    }
+    if !by.can_edit_lead(current.fields.owner_id) {
+        return Err(AppError::Forbidden("you may not change this lead".into()));
+    }
+    Ok(())
+}
+
 async fn check_refs(tx: &mut DbTx, f: &LeadFields) -> AppResult<()> {
     if let Some(o) = f.owner_id {
         match users::get(tx.conn(), o).await? {
@@ -186,17 +202,7 @@ impl App {
         let defs = self.custom_fields().await?;
         let mut tx = self.db.begin().await?;
         let current = visible_lead(tx.conn(), by, id).await?;
-        if let Some(expected) = if_match
-            && expected != current.version
-        {
-            return Err(AppError::VersionMismatch {
-                expected,
-                current: current.version,
-            });
-        }
-        if !by.can_edit_lead(current.fields.owner_id) {
-            return Err(AppError::Forbidden("you may not change this lead".into()));
-        }
+        check_writable(by, &current, if_match)?;
         let fields = current
             .fields
             .merge_patch(&patch)?
@@ -270,17 +276,7 @@ impl App {
         }
         let mut tx = self.db.begin().await?;
         let current = visible_lead(tx.conn(), by, id).await?;
-        if let Some(expected) = if_match
-            && expected != current.version
-        {
-            return Err(AppError::VersionMismatch {
-                expected,
-                current: current.version,
-            });
-        }
-        if !by.can_edit_lead(current.fields.owner_id) {
-            return Err(AppError::Forbidden("you may not change this lead".into()));
-        }
+        check_writable(by, &current, if_match)?;
         let to = current.stage.transition(t.to, t.reason)?;
         let at = now();
         let mut lead = current.clone();

@@ -1,7 +1,7 @@
 //! Saved views: a user's named lead-list queries.
 
 use crate::App;
-use crate::error::{AppError, AppResult, invalid};
+use crate::error::{AppError, AppResult, invalid, taken};
 use leadline_domain::Principal;
 use leadline_domain::account::SavedView;
 use leadline_domain::time::now;
@@ -50,12 +50,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         saved_views::insert(tx.conn(), &view)
             .await
-            .map_err(|e| match e {
-                leadline_store::StoreError::Conflict(_) => {
-                    invalid("name", "taken", "you already have a view with this name")
-                }
-                other => other.into(),
-            })?;
+            .map_err(taken("name", "you already have a view with this name"))?;
         tx.commit().await?;
         Ok(view)
     }

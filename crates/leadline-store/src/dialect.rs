@@ -58,12 +58,19 @@ pub fn search(sql: &mut Sql, backend: Backend, needle: &str) {
             sql.push(" ESCAPE '\\'");
         }
         Backend::Sqlite => {
-            // The trigram index answers LIKE only for patterns of three or more characters;
-            // shorter ones fall back to scanning the column.
+            // A trigram phrase query is an exact substring match that the index answers
+            // alone; LIKE through FTS5 would re-read every candidate row to verify it
+            // (measured at 1M leads: ~900 ms vs. tens of ms). Below three characters there
+            // are no trigrams, so short needles scan the column.
             if needle.chars().count() >= 3 {
-                sql.push("leads.rowid IN (SELECT rowid FROM leads_search WHERE search_text LIKE ");
-                sql.bind(Bind::Text(pattern));
-                sql.push(" ESCAPE '\\')");
+                sql.push(
+                    "leads.rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH ",
+                );
+                sql.bind(Bind::Text(format!(
+                    "\"{}\"",
+                    needle.to_lowercase().replace('"', "\"\"")
+                )));
+                sql.push(")");
             } else {
                 sql.push("search_text LIKE ");
                 sql.bind(Bind::Text(pattern));

@@ -1,5 +1,6 @@
 //! Health checks, Prometheus metrics and per-request accounting.
 
+use crate::auth::ApiAuth;
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -60,7 +61,7 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
 
 /// Counts requests and their durations by route pattern (never by raw path: ids would
 /// explode the label space).
-pub async fn track(State(_): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn track(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()

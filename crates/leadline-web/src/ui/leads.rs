@@ -190,10 +190,17 @@ pub async fn list(State(s): State<AppState>, auth: UiAuth, uri: Uri) -> Response
     .into_iter()
     .map(|(label, field)| {
         let active = sort.field.as_str() == field;
-        let next_dir = if active && sort.direction == SortDirection::Desc {
-            field.to_owned()
+        // A first click sorts names A→Z and numbers and dates highest first; the next flips it.
+        let first_desc = matches!(field, "score" | "created_at");
+        let desc = if active {
+            sort.direction == SortDirection::Asc
         } else {
+            first_desc
+        };
+        let next_dir = if desc {
             format!("-{field}")
+        } else {
+            field.to_owned()
         };
         let mut p = base.clone();
         p.push(("sort".into(), next_dir));
