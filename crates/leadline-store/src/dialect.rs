@@ -47,9 +47,27 @@ pub fn custom_contains(sql: &mut Sql, backend: Backend, key: &str, option: &serd
     }
 }
 
+/// How SQLite should answer a text search.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SearchPlan {
+    /// Ask the trigram index for every match, then sort them: best when matches are few.
+    Index,
+    /// Walk the list in sort order and test each row: best when matches are many, because
+    /// a page fills after a short walk.
+    Scan,
+}
+
+/// Above this many index matches, walking the list is cheaper than sorting every match.
+pub const INDEX_MATCH_LIMIT: i64 = 5000;
+
+/// The FTS5 phrase that matches `needle` as a substring (trigram tokenizer).
+pub fn fts_phrase(needle: &str) -> String {
+    format!("\"{}\"", needle.to_lowercase().replace('"', "\"\""))
+}
+
 /// Lower-cased substring search over the derived `search_text` column, served by a
 /// trigram index on both engines (FTS5 on SQLite, pg_trgm on PostgreSQL).
-pub fn search(sql: &mut Sql, backend: Backend, needle: &str) {
+pub fn search(sql: &mut Sql, backend: Backend, needle: &str, plan: SearchPlan) {
     let pattern = format!("%{}%", escape_like(&needle.to_lowercase()));
     match backend {
         Backend::Postgres => {
@@ -60,16 +78,14 @@ pub fn search(sql: &mut Sql, backend: Backend, needle: &str) {
         Backend::Sqlite => {
             // A trigram phrase query is an exact substring match that the index answers
             // alone; LIKE through FTS5 would re-read every candidate row to verify it
-            // (measured at 1M leads: ~900 ms vs. tens of ms). Below three characters there
-            // are no trigrams, so short needles scan the column.
-            if needle.chars().count() >= 3 {
+            // (measured at 1M leads: ~900 ms vs. tens of ms). Sorting tens of thousands of
+            // matches is still slow, so common needles walk the list instead (see
+            // `SearchPlan`). Below three characters there are no trigrams: always a walk.
+            if needle.chars().count() >= 3 && plan == SearchPlan::Index {
                 sql.push(
                     "leads.rowid IN (SELECT rowid FROM leads_search WHERE leads_search MATCH ",
                 );
-                sql.bind(Bind::Text(format!(
-                    "\"{}\"",
-                    needle.to_lowercase().replace('"', "\"\"")
-                )));
+                sql.bind(Bind::Text(fts_phrase(needle)));
                 sql.push(")");
             } else {
                 sql.push("search_text LIKE ");

@@ -399,13 +399,14 @@ fn cursor_value(lead: &Lead, f: SortField) -> CursorValue {
     }
 }
 
-/// Builds the WHERE clause shared by [`list`] and [`export`].
+/// Builds the WHERE clause of [`list`].
 fn where_clause(
     sql: &mut Sql,
     backend: Backend,
     query: &LeadQuery,
     visibility: Visibility,
     me: Option<Uuid>,
+    plan: dialect::SearchPlan,
 ) {
     let f = &query.filter;
     sql.push(" WHERE deleted_at IS NULL");
@@ -496,7 +497,7 @@ fn where_clause(
     }
     if let Some(q) = &f.q {
         sql.push(" AND ");
-        dialect::search(sql, backend, q);
+        dialect::search(sql, backend, q, plan);
     }
     for cond in &f.custom {
         sql.push(" AND ");
@@ -508,16 +509,38 @@ fn where_clause(
     }
 }
 
+/// Chooses how SQLite answers a search by asking the trigram index how common the needle
+/// is (bounded: it stops counting at the limit), as a planner with statistics would.
+async fn search_plan(conn: Conn<'_>, query: &LeadQuery) -> StoreResult<dialect::SearchPlan> {
+    let Some(needle) = query.filter.q.as_deref().filter(|q| q.chars().count() >= 3) else {
+        return Ok(dialect::SearchPlan::Scan);
+    };
+    let Conn::Sqlite(c) = conn else {
+        return Ok(dialect::SearchPlan::Index);
+    };
+    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT rowid FROM leads_search WHERE leads_search MATCH $1 LIMIT $2)")
+        .bind(dialect::fts_phrase(needle))
+        .bind(dialect::INDEX_MATCH_LIMIT + 1)
+        .fetch_one(&mut *c)
+        .await?;
+    Ok(if n > dialect::INDEX_MATCH_LIMIT {
+        dialect::SearchPlan::Scan
+    } else {
+        dialect::SearchPlan::Index
+    })
+}
+
 /// Lists one page of leads. `me` resolves `owner=me`.
 pub async fn list(
-    conn: Conn<'_>,
+    mut conn: Conn<'_>,
     query: &LeadQuery,
     visibility: Visibility,
     me: Option<Uuid>,
 ) -> StoreResult<Page> {
     let backend = conn.backend();
+    let plan = search_plan(conn.reborrow(), query).await?;
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM leads"));
-    where_clause(&mut sql, backend, query, visibility, me);
+    where_clause(&mut sql, backend, query, visibility, me, plan);
     let col = sort_column(query.sort.field);
     let (cmp, dir) = match query.sort.direction {
         SortDirection::Asc => (">", "ASC"),

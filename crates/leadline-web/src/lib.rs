@@ -23,16 +23,11 @@ use tokio_util::sync::CancellationToken;
 pub fn router(state: AppState) -> Router {
     let (api_router, api) = openapi::api_router().split_for_parts();
     let api_router = api_router.fallback(api::not_found);
-    Router::new()
+    let app = Router::new()
         .nest("/api/v1", api_router)
         .merge(ui::router(api))
-        .merge(observability::router())
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            observability::track,
-        ))
-        .layer(security::layers())
-        .with_state(state)
+        .merge(observability::router());
+    security::protect(observability::instrument(app)).with_state(state)
 }
 
 /// Serves until `shutdown` is cancelled; in-flight requests finish first.

@@ -48,20 +48,43 @@ async fn readyz(State(s): State<AppState>) -> Response {
     }
 }
 
-async fn metrics_text(State(s): State<AppState>) -> Response {
-    (
-        [(
-            axum::http::header::CONTENT_TYPE,
-            "text/plain; version=0.0.4",
-        )],
-        s.metrics.render(),
-    )
-        .into_response()
+/// Prometheus text format. Needs an admin or manager credential (configure the scraper
+/// with `authorization: {credentials: ll_…}`): route names and volumes are not public.
+async fn metrics_text(State(s): State<AppState>, ApiAuth(p): ApiAuth) -> Response {
+    if !matches!(
+        p.role,
+        leadline_domain::Role::Admin | leadline_domain::Role::Manager
+    ) {
+        let e = leadline_app::AppError::Forbidden("metrics are for admins and managers".into());
+        return crate::error::ApiError::from(e).into_response();
+    }
+    let content_type = [(
+        axum::http::header::CONTENT_TYPE,
+        "text/plain; version=0.0.4",
+    )];
+    (content_type, s.metrics.render()).into_response()
+}
+
+/// Gives every request an id (`x-request-id`, kept if the client sent one), logs each
+/// request with it at debug level, and counts requests by route.
+pub fn instrument(router: Router<AppState>) -> Router<AppState> {
+    use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+    use tower_http::trace::TraceLayer;
+    let header = axum::http::HeaderName::from_static("x-request-id");
+    router
+        .layer(axum::middleware::from_fn(track))
+        .layer(PropagateRequestIdLayer::new(header.clone()))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<_>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
+            // Path only: query strings may carry personal data (search terms, emails).
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+        }))
+        .layer(SetRequestIdLayer::new(header, MakeRequestUuid))
 }
 
 /// Counts requests and their durations by route pattern (never by raw path: ids would
 /// explode the label space).
-pub async fn track(req: Request, next: Next) -> Response {
+async fn track(req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()

@@ -1,10 +1,10 @@
 //! Cross-cutting HTTP protections: CSRF by Fetch Metadata, security headers, body limits,
 //! timeouts, panic containment.
 
+use crate::state::AppState;
+use axum::Router;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use std::time::Duration;
-use tower::ServiceBuilder;
-use tower::layer::util::{Identity, Stack};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::csrf::CsrfLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -23,45 +23,20 @@ fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<Hea
     )
 }
 
-type Layers = Stack<
-    SetResponseHeaderLayer<HeaderValue>,
-    Stack<
-        SetResponseHeaderLayer<HeaderValue>,
-        Stack<
-            SetResponseHeaderLayer<HeaderValue>,
-            Stack<
-                SetResponseHeaderLayer<HeaderValue>,
-                Stack<
-                    CsrfLayer,
-                    Stack<
-                        axum::extract::DefaultBodyLimit,
-                        Stack<
-                            TimeoutLayer,
-                            Stack<
-                                CatchPanicLayer<tower_http::catch_panic::DefaultResponseForPanic>,
-                                Identity,
-                            >,
-                        >,
-                    >,
-                >,
-            >,
-        >,
-    >,
->;
-
-/// The protective layers, outermost first.
-pub fn layers() -> ServiceBuilder<Layers> {
-    ServiceBuilder::new()
-        .layer(CatchPanicLayer::new())
+/// Wraps the whole application in the protective layers. The last layer added is the
+/// outermost: a panic anywhere inside becomes a 500, never a dropped connection.
+pub fn protect(router: Router<AppState>) -> Router<AppState> {
+    router
+        .layer(header("content-security-policy", CSP))
+        .layer(header("x-frame-options", "DENY"))
+        .layer(header("referrer-policy", "same-origin"))
+        .layer(header("x-content-type-options", "nosniff"))
+        .layer(CsrfLayer::new())
+        // Applied by the body extractors, so an oversized body becomes a 413 problem.
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(30),
         ))
-        // Applied by the body extractors, so an oversized body becomes a 413 problem.
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(CsrfLayer::new())
-        .layer(header("x-content-type-options", "nosniff"))
-        .layer(header("referrer-policy", "same-origin"))
-        .layer(header("x-frame-options", "DENY"))
-        .layer(header("content-security-policy", CSP))
+        .layer(CatchPanicLayer::new())
 }

@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// Requests per list scenario.
     #[arg(long, default_value_t = 200)]
     pub samples: usize,
+    /// Keep the SQLite benchmark database in this folder and reuse it next time (the load
+    /// only tops up to --leads), instead of a temporary one.
+    #[arg(long)]
+    pub keep_dir: Option<std::path::PathBuf>,
 }
 
 struct Scratch {
@@ -46,7 +50,7 @@ struct Scratch {
 
 /// A database only the benchmark uses: a temporary SQLite file, or a new database on the
 /// PostgreSQL server named by `--database-url` (dropped afterwards).
-async fn scratch(db: &DbArgs) -> anyhow::Result<Scratch> {
+async fn scratch(db: &DbArgs, keep: Option<&std::path::Path>) -> anyhow::Result<Scratch> {
     match &db.database_url {
         Some(u) if u.starts_with("postgres") => {
             use sqlx::Connection;
@@ -62,6 +66,17 @@ async fn scratch(db: &DbArgs) -> anyhow::Result<Scratch> {
                 url: format!("{base}/{name}"),
                 admin_url: Some(u.clone()),
                 name: Some(name),
+                _dir: None,
+            })
+        }
+        _ if keep.is_some() => {
+            let dir = keep.unwrap_or(std::path::Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            let url = format!("sqlite://{}", dir.join("bench.db").display());
+            Ok(Scratch {
+                url,
+                admin_url: None,
+                name: None,
                 _dir: None,
             })
         }
@@ -166,7 +181,7 @@ fn body_of(l: &Lead) -> serde_json::Value {
 
 /// Runs every scenario and prints the table.
 pub async fn run(db: &DbArgs, args: BenchArgs) -> anyhow::Result<()> {
-    let scratch = scratch(db).await?;
+    let scratch = scratch(db, args.keep_dir.as_deref()).await?;
     let result = run_on(&scratch, &args).await;
     drop_scratch(&scratch).await;
     result
@@ -181,7 +196,12 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     );
     let system = Principal::system("bench");
     let (_, key) = app
-        .create_api_key(&system, "bench", Role::Admin, None)
+        .create_api_key(
+            &system,
+            &format!("bench {}", uuid::Uuid::now_v7()),
+            Role::Admin,
+            None,
+        )
         .await
         .map_err(|e| anyhow::anyhow!(e))?;
     let mut rows: Vec<[String; 4]> = Vec::new();

@@ -115,9 +115,15 @@ async fn every_api_route_requires_auth_and_keys_can_be_revoked() {
                 .status(),
             StatusCode::OK
         );
+        let anonymous = t.client.get(t.url("/metrics")).send().await.unwrap();
+        assert_eq!(
+            anonymous.status(),
+            StatusCode::UNAUTHORIZED,
+            "{}: metrics need a key",
+            t.name
+        );
         let metrics = t
-            .client
-            .get(t.url("/metrics"))
+            .get("/metrics")
             .send()
             .await
             .unwrap()

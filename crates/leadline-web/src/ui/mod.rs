@@ -43,6 +43,8 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .route("/settings/users", post(settings::create_user))
         .route("/settings/users/{id}", post(settings::update_user))
         .route("/settings/teams", post(settings::create_team))
+        .route("/settings/teams/{id}", post(settings::update_team))
+        .route("/settings/teams/{id}/delete", post(settings::delete_team))
         .route("/settings/api-keys", post(settings::create_key))
         .route("/settings/api-keys/{id}/revoke", post(settings::revoke_key))
         .route("/settings/custom-fields", post(settings::create_field))

@@ -180,6 +180,41 @@ pub async fn create_team(
     auth: UiAuth,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Response {
+    let (name, members) = team_form(&pairs);
+    let r = s
+        .app
+        .create_team(&auth.principal, TeamInput { name, members })
+        .await
+        .map(|_| ());
+    outcome(&s, &auth, r, "created").await
+}
+
+/// Renames a team and replaces its members (the form sends every selected member).
+pub async fn update_team(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Response {
+    let (name, members) = team_form(&pairs);
+    let r = s
+        .app
+        .update_team(&auth.principal, id, TeamInput { name, members })
+        .await
+        .map(|_| ());
+    outcome(&s, &auth, r, "saved").await
+}
+
+pub async fn delete_team(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+) -> Response {
+    let r = s.app.delete_team(&auth.principal, id).await;
+    outcome(&s, &auth, r, "deleted").await
+}
+
+fn team_form(pairs: &[(String, String)]) -> (String, Vec<Uuid>) {
     let name = pairs
         .iter()
         .find(|(k, _)| k == "name")
@@ -190,12 +225,7 @@ pub async fn create_team(
         .filter(|(k, _)| k == "members")
         .filter_map(|(_, v)| Uuid::parse_str(v).ok())
         .collect();
-    let r = s
-        .app
-        .create_team(&auth.principal, TeamInput { name, members })
-        .await
-        .map(|_| ());
-    outcome(&s, &auth, r, "created").await
+    (name, members)
 }
 
 #[derive(Deserialize)]

@@ -1,0 +1,345 @@
+//! The server-rendered pages over plain HTTP with a cookie session (the browser test covers
+//! the main flow in Chromium): sign-in, CSRF, settings, forms with errors, escaping.
+
+mod common;
+
+use leadline_domain::Role;
+use reqwest::StatusCode;
+
+async fn signed_in(t: &common::TestApp, email: &str, role: Role) -> reqwest::Client {
+    let system = leadline_domain::Principal::system("test");
+    t.app
+        .create_user(
+            &system,
+            leadline_app::admin::NewUser {
+                email: email.into(),
+                name: format!("User <{email}>"),
+                role,
+                password: Some("correct horse battery".into()),
+                sees_all_leads: false,
+            },
+        )
+        .await
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(t.url("/login"))
+        .form(&[
+            ("email", email),
+            ("password", "correct horse battery"),
+            ("next", "/leads"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+    assert_eq!(r.headers()["location"], "/leads");
+    let cookie = r.headers()["set-cookie"].to_str().unwrap();
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    client
+}
+
+#[tokio::test]
+async fn sign_in_sign_out_and_csrf() {
+    for t in common::apps().await {
+        let anon = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let r = anon.get(t.url("/leads?stage=mql")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()["location"],
+            "/login?next=%2Fleads%3Fstage%3Dmql"
+        );
+        let r = anon
+            .post(t.url("/login"))
+            .form(&[
+                ("email", "nobody@example.com"),
+                ("password", "wrong password!"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+        assert!(r.text().await.unwrap().contains("Wrong email or password."));
+        // An open redirect through `next` is refused.
+        let c = signed_in(&t, "a@example.com", Role::Admin).await;
+        let r = c
+            .post(t.url("/login"))
+            .form(&[
+                ("email", "a@example.com"),
+                ("password", "correct horse battery"),
+                ("next", "//evil.example/"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/leads", "{}", t.name);
+        // A cross-site form post is refused before it reaches a handler.
+        let r = c
+            .post(t.url("/settings/teams"))
+            .header("sec-fetch-site", "cross-site")
+            .header("origin", "https://evil.example")
+            .form(&[("name", "Evil")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        assert!(
+            t.app.list_teams().await.unwrap().is_empty(),
+            "{}: nothing written",
+            t.name
+        );
+        assert_eq!(
+            c.get(t.url("/leads")).send().await.unwrap().status(),
+            StatusCode::OK
+        );
+        assert_eq!(
+            c.post(t.url("/logout")).send().await.unwrap().status(),
+            StatusCode::SEE_OTHER
+        );
+        assert_eq!(
+            c.get(t.url("/leads")).send().await.unwrap().status(),
+            StatusCode::SEE_OTHER,
+            "session ended"
+        );
+    }
+}
+
+#[tokio::test]
+async fn settings_manage_users_teams_keys_and_fields() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "admin@example.com", Role::Admin).await;
+        let page = |path: &'static str| {
+            let c = c.clone();
+            let url = t.url(path);
+            async move { c.get(url).send().await.unwrap() }
+        };
+        let r = c
+            .post(t.url("/settings/users"))
+            .form(&[
+                ("name", "Rita Rep"),
+                ("email", "rita@example.com"),
+                ("role", "rep"),
+                ("password", "long enough pw"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let r = c
+            .post(t.url("/settings/users"))
+            .form(&[
+                ("name", "X"),
+                ("email", "bad"),
+                ("role", "rep"),
+                ("password", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("not a valid email address")
+        );
+        let rita = t
+            .app
+            .list_users()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|u| u.email == "rita@example.com")
+            .unwrap();
+
+        let r = c
+            .post(t.url("/settings/teams"))
+            .form(&[("name", "EMEA"), ("members", &rita.id.to_string())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let team = t.app.list_teams().await.unwrap().pop().unwrap();
+        assert_eq!(team.members, vec![rita.id]);
+        let r = c
+            .post(t.url(&format!("/settings/teams/{}", team.id)))
+            .form(&[("name", "Europe")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let team = t.app.list_teams().await.unwrap().pop().unwrap();
+        assert_eq!((team.name.as_str(), team.members.len()), ("Europe", 0));
+
+        let r = c
+            .post(t.url("/settings/api-keys"))
+            .form(&[("name", "site"), ("role", "marketer"), ("user_id", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = r.text().await.unwrap();
+        let secret = body
+            .split("<code id=\"new-secret\">")
+            .nth(1)
+            .unwrap()
+            .split('<')
+            .next()
+            .unwrap()
+            .to_owned();
+        let me = t
+            .client
+            .get(t.url("/api/v1/me"))
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            me.status(),
+            StatusCode::OK,
+            "{}: the key shown once works",
+            t.name
+        );
+
+        let r = c
+            .post(t.url("/settings/custom-fields"))
+            .form(&[
+                ("label", "Segment"),
+                ("key", "segment"),
+                ("kind", "choice"),
+                ("options", "SMB, ENT"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let defs = t.app.custom_fields().await.unwrap();
+        assert_eq!(defs[0].options, vec!["SMB", "ENT"]);
+
+        // The new lead form shows the custom field and reports bad input per field.
+        let form = page("/leads/new").await.text().await.unwrap();
+        assert!(form.contains("name=\"custom.segment\""));
+        let r = c
+            .post(t.url("/leads/new"))
+            .form(&[
+                ("last_name", "<script>alert(1)</script>"),
+                ("employees", "many"),
+                ("custom.segment", "SMB"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let html = r.text().await.unwrap();
+        assert!(html.contains("must be a whole number"));
+        assert!(
+            (html.contains("&lt;script&gt;alert(1)") || html.contains("&#60;script&#62;alert(1)"))
+                && !html.contains("<script>alert(1)"),
+            "escaped"
+        );
+        let r = c
+            .post(t.url("/leads/new"))
+            .form(&[
+                ("last_name", "<script>alert(1)</script>"),
+                ("employees", "12"),
+                ("custom.segment", "SMB"),
+                ("annual_revenue", "1,250.50"),
+                ("currency", "usd"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let location = r.headers()["location"].to_str().unwrap().to_owned();
+        let html = c
+            .get(t.url(&location))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("1250.50 USD"),
+            "{}: money shown in major units",
+            t.name
+        );
+        assert!(!html.contains("<script>alert(1)"));
+        let id = uuid::Uuid::parse_str(
+            location
+                .trim_start_matches("/leads/")
+                .split('?')
+                .next()
+                .unwrap(),
+        )
+        .unwrap();
+        let lead = t
+            .app
+            .get_lead(&leadline_domain::Principal::system("t"), id)
+            .await
+            .unwrap();
+        assert_eq!(lead.fields.annual_revenue, Some(125_050));
+        assert_eq!(lead.fields.custom["segment"], "SMB");
+
+        // A stage change and a note from the lead page.
+        let r = c
+            .post(t.url(&format!("/leads/{id}/stage")))
+            .form(&[("to", "mql"), ("version", "1"), ("note", "")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = c
+            .post(t.url(&format!("/leads/{id}/activities")))
+            .form(&[("kind", "call"), ("text", "Left a voicemail")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let html = c
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("new → mql") && html.contains("Left a voicemail"));
+        // A stale version from an old tab is refused, not silently applied.
+        let r = c
+            .post(t.url(&format!("/leads/{id}/stage")))
+            .form(&[("to", "sal"), ("version", "1")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::PRECONDITION_FAILED);
+
+        // Saved views.
+        let r = c
+            .post(t.url("/leads/views"))
+            .form(&[("name", "Hot"), ("query", "stage=mql&sort=-score")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let list = page("/leads").await.text().await.unwrap();
+        assert!(list.contains(">Hot</a>"));
+
+        // Reps do not see settings.
+        let rep = signed_in(&t, "rep2@example.com", Role::Rep).await;
+        assert_eq!(
+            rep.get(t.url("/settings")).send().await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+}
