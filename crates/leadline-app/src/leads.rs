@@ -80,8 +80,13 @@ fn check_writable(by: &Principal, current: &Lead, if_match: Option<i64>) -> AppR
     Ok(())
 }
 
-async fn check_refs(tx: &mut DbTx, f: &LeadFields) -> AppResult<()> {
-    if let Some(o) = f.owner_id {
+/// The owner (active) and team a lead points to exist. Only references that changed
+/// since `before` are looked up.
+async fn check_refs(tx: &mut DbTx, f: &LeadFields, before: Option<&LeadFields>) -> AppResult<()> {
+    if let Some(o) = f
+        .owner_id
+        .filter(|o| before.is_none_or(|b| b.owner_id != Some(*o)))
+    {
         match users::get(tx.conn(), o).await? {
             Some(u) if u.active => {}
             Some(_) => {
@@ -94,8 +99,10 @@ async fn check_refs(tx: &mut DbTx, f: &LeadFields) -> AppResult<()> {
             None => return Err(invalid("owner_id", "unknown_user", "no user with this id")),
         }
     }
-    if let Some(t) = f.team_id
-        && teams::get(tx.conn(), t).await?.is_none()
+    if let Some(t) = f
+        .team_id
+        .filter(|t| before.is_none_or(|b| b.team_id != Some(*t)))
+        && !teams::exists(tx.conn(), t).await?
     {
         return Err(invalid("team_id", "unknown_team", "no team with this id"));
     }
@@ -103,8 +110,8 @@ async fn check_refs(tx: &mut DbTx, f: &LeadFields) -> AppResult<()> {
 }
 
 impl App {
-    /// Creates a lead from a JSON object of [`LeadFields`]. A rep's new lead is theirs
-    /// unless they name no owner explicitly as another rep (which they may not).
+    /// Creates a lead from a JSON object of [`LeadFields`]. A rep's new lead is theirs; a
+    /// rep may not create a lead for someone else.
     pub async fn create_lead(&self, by: &Principal, body: Value) -> AppResult<Lead> {
         let mut fields = LeadFields::from_json(body)?;
         if by.role == leadline_domain::Role::Rep && fields.owner_id.is_none() {
@@ -130,7 +137,7 @@ impl App {
             version: 1,
         };
         let mut tx = self.db.begin().await?;
-        check_refs(&mut tx, &lead.fields).await?;
+        check_refs(&mut tx, &lead.fields, None).await?;
         leads::insert(tx.conn(), &lead).await?;
         history::record_stage(
             tx.conn(),
@@ -218,7 +225,7 @@ impl App {
         if changes.is_empty() {
             return Ok(current);
         }
-        check_refs(&mut tx, &fields).await?;
+        check_refs(&mut tx, &fields, Some(&current.fields)).await?;
         let mut lead = current.clone();
         lead.fields = fields;
         lead.updated_at = now();

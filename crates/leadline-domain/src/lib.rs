@@ -6,6 +6,7 @@
 
 pub mod account;
 pub mod activity;
+pub mod capture;
 pub mod custom_field;
 pub mod filter;
 pub mod history;

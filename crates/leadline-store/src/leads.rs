@@ -518,11 +518,20 @@ async fn search_plan(conn: Conn<'_>, query: &LeadQuery) -> StoreResult<dialect::
     let Conn::Sqlite(c) = conn else {
         return Ok(dialect::SearchPlan::Index);
     };
-    let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT rowid FROM leads_search WHERE leads_search MATCH $1 LIMIT $2)")
-        .bind(dialect::fts_phrase(needle))
-        .bind(dialect::INDEX_MATCH_LIMIT + 1)
-        .fetch_one(&mut *c)
-        .await?;
+    let phrase = dialect::fts_phrase(needle);
+    // When the index is asked for only a piece of a longer needle, the needle itself is
+    // more specific than any count of the piece says: walking the list for it could mean
+    // walking the whole table, so it always goes through the index.
+    if phrase.trim_matches('"').chars().count() < needle.chars().count() {
+        return Ok(dialect::SearchPlan::Index);
+    }
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT rowid FROM leads_search WHERE leads_search MATCH $1 LIMIT $2)",
+    )
+    .bind(phrase)
+    .bind(dialect::INDEX_MATCH_LIMIT + 1)
+    .fetch_one(&mut *c)
+    .await?;
     Ok(if n > dialect::INDEX_MATCH_LIMIT {
         dialect::SearchPlan::Scan
     } else {

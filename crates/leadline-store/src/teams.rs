@@ -92,6 +92,17 @@ pub async fn list(mut conn: Conn<'_>) -> StoreResult<Vec<Team>> {
         .collect())
 }
 
+/// True when the team exists.
+pub async fn exists(conn: Conn<'_>, id: Uuid) -> StoreResult<bool> {
+    let n: i64 = dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM teams WHERE id = $1"
+    )
+    .bind(id)
+    .fetch_one(c)
+    .await)?;
+    Ok(n > 0)
+}
+
 /// One team with its members.
 pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<Team>> {
     Ok(list(conn).await?.into_iter().find(|t| t.id == id))

@@ -201,6 +201,18 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
             t.name
         );
         assert_eq!(
+            count(q(&[("q", "Ann07.Smith@globex.example"), ("limit", "200")])).await,
+            1,
+            "{}: a whole email",
+            t.name
+        );
+        assert_eq!(
+            count(q(&[("q", "smith@acme"), ("limit", "200")])).await,
+            9,
+            "{}: local part and domain together",
+            t.name
+        );
+        assert_eq!(
             count(q(&[("custom.segment", "ENT"), ("limit", "200")])).await,
             12,
             "{}: custom eq",

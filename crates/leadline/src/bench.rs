@@ -309,13 +309,28 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
 
     // Lists: HTTP p50/p95 vs the same query on the store.
     let rep = reps.first().map(|r| r.to_string()).unwrap_or_default();
+    // A needle with a handful of matches (one lead's email), beside a common one.
+    let rare = {
+        let q = app
+            .parse_lead_query(&[("sort".into(), "name".into()), ("limit".into(), "1".into())])
+            .await
+            .map_err(|e| anyhow::anyhow!(e))?;
+        let mut c = app.db.acquire().await?;
+        let page = leads::list(c.conn(), &q, leads::Visibility::All, None).await?;
+        page.leads
+            .first()
+            .and_then(|l| l.fields.email.clone())
+            .unwrap_or_else(|| "nobody@example.com".into())
+    };
+    let rare_q: String = form_urlencoded_q(&rare);
     let scenarios: Vec<(&str, String)> = vec![
         ("newest first (default)", String::new()),
         ("stage = mql", "stage=mql".into()),
         ("owner = one rep", format!("owner={rep}")),
         ("score ≥ 80, by score", "score_min=80&sort=-score".into()),
         ("source + stage", "source=linkedin&stage=new".into()),
-        ("search 'smith'", "q=smith".into()),
+        ("search 'smith' (common)", "q=smith".into()),
+        ("search one email (rare)", rare_q),
         (
             "custom field = value",
             "custom.product_interest=Scoring".into(),
@@ -559,4 +574,15 @@ async fn time_store(app: &App, qs: &str, samples: usize) -> anyhow::Result<(Dura
     }
     times.sort();
     Ok((percentile(&times, 0.5), percentile(&times, 0.95)))
+}
+
+fn form_urlencoded_q(needle: &str) -> String {
+    let encoded: String = needle
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect();
+    format!("q={encoded}")
 }
