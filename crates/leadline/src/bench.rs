@@ -124,7 +124,7 @@ async fn start_server(url: &str) -> anyhow::Result<Server> {
             "--addr",
             &format!("127.0.0.1:{port}"),
         ])
-        .env("LEADLINE_LOG", "warn")
+        .env("LEADLINE_LOG", "error")
         .stdout(Stdio::null())
         .kill_on_drop(true)
         .spawn()
@@ -300,12 +300,21 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     }
     let load_secs = t.elapsed().as_secs_f64();
     analyze(&app.db).await?;
-    rows.push([
-        format!("bulk load to {} leads", args.leads),
-        format!("{:.0} rows/s", to_load as f64 / load_secs.max(1e-9)),
-        format!("{load_secs:.1} s in all"),
-        "—".into(),
-    ]);
+    rows.push(if to_load == 0 {
+        [
+            format!("bulk load to {} leads", args.leads),
+            format!("skipped: {existing} leads already there"),
+            "—".into(),
+            "—".into(),
+        ]
+    } else {
+        [
+            format!("bulk load to {} leads", args.leads),
+            format!("{:.0} rows/s", to_load as f64 / load_secs.max(1e-9)),
+            format!("{load_secs:.1} s for {to_load} rows"),
+            "—".into(),
+        ]
+    });
 
     // Lists: HTTP p50/p95 vs the same query on the store.
     let rep = reps.first().map(|r| r.to_string()).unwrap_or_default();
