@@ -56,24 +56,9 @@ pub async fn insert(conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
 /// Appends many activities (bulk-load path).
 pub async fn insert_many(mut conn: Conn<'_>, items: &[Activity]) -> StoreResult<()> {
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 7)) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 7;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO activities (id, lead_id, kind, occurred_at, properties, recorded_by, created_at) VALUES {}",
-            rows.join(", ")
+            crate::sql::values_rows(chunk.len(), 7)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

@@ -52,25 +52,9 @@ pub async fn record_stage(conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
 /// Records many stage changes (bulk-load path).
 pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreResult<()> {
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 8)) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let b = i * 8;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    b + 1,
-                    b + 2,
-                    b + 3,
-                    b + 4,
-                    b + 5,
-                    b + 6,
-                    b + 7,
-                    b + 8
-                )
-            })
-            .collect();
         let sql = format!(
             "INSERT INTO stage_history (id, lead_id, from_stage, to_stage, reason, note, actor, at) VALUES {}",
-            rows.join(", ")
+            crate::sql::values_rows(chunk.len(), 8)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

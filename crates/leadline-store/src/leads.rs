@@ -250,20 +250,13 @@ macro_rules! bind_lead {
     }};
 }
 
-fn placeholders(n: usize, offset: usize) -> String {
-    (1..=n)
-        .map(|i| format!("${}", i + offset))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 const INSERT_ARITY: usize = 49;
 
 /// Inserts one lead.
 pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {
     let sql = format!(
         "INSERT INTO leads ({INSERT_COLUMNS}) VALUES ({})",
-        placeholders(INSERT_ARITY, 0)
+        crate::sql::placeholders(INSERT_ARITY, 0)
     );
     dispatch!(conn, |c| bind_lead!(
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
@@ -279,12 +272,9 @@ pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {
 /// and benchmarks). Runs inside the caller's transaction.
 pub async fn insert_many(mut conn: Conn<'_>, leads: &[Lead]) -> StoreResult<()> {
     for chunk in leads.chunks(crate::sql::bulk_rows(conn.backend(), INSERT_ARITY)) {
-        let rows: Vec<String> = (0..chunk.len())
-            .map(|i| format!("({})", placeholders(INSERT_ARITY, i * INSERT_ARITY)))
-            .collect();
         let sql = format!(
             "INSERT INTO leads ({INSERT_COLUMNS}) VALUES {}",
-            rows.join(", ")
+            crate::sql::values_rows(chunk.len(), INSERT_ARITY)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

@@ -41,6 +41,23 @@ impl Sql {
     }
 }
 
+/// `$1, $2, …, $n` shifted by `offset`.
+pub fn placeholders(n: usize, offset: usize) -> String {
+    (1..=n)
+        .map(|i| format!("${}", i + offset))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The `VALUES` list of a multi-row INSERT: `($1, …, $k), ($k+1, …)` for `rows` rows of
+/// `per_row` binds.
+pub fn values_rows(rows: usize, per_row: usize) -> String {
+    (0..rows)
+        .map(|i| format!("({})", placeholders(per_row, i * per_row)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Rows per multi-row INSERT of rows with `params_per_row` binds. PostgreSQL gains from big
 /// statements (fewer round trips; at most 65,535 binds). SQLite resolves `$N` names at
 /// prepare time in time that grows with the square of their number, so its statements stay
