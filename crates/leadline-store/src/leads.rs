@@ -512,7 +512,7 @@ async fn search_plan(conn: Conn<'_>, query: &LeadQuery) -> StoreResult<dialect::
     // When the index is asked for only a piece of a longer needle, the needle itself is
     // more specific than any count of the piece says: walking the list for it could mean
     // walking the whole table, so it always goes through the index.
-    if phrase.trim_matches('"').chars().count() < needle.chars().count() {
+    if dialect::index_piece(needle).chars().count() < needle.chars().count() {
         return Ok(dialect::SearchPlan::Index);
     }
     let n: i64 = sqlx::query_scalar(
