@@ -236,6 +236,21 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
             t.name
         );
 
+        // Settings (admins).
+        c.goto(&t.url("/settings")).await.unwrap();
+        let h1 = c.wait().for_element(Locator::Css("h1")).await.unwrap();
+        assert_eq!(h1.text().await.unwrap(), "Settings");
+        assert!(
+            c.find_all(Locator::Css("#users + table tbody tr"))
+                .await
+                .unwrap()
+                .len()
+                >= 7,
+            "{}: demo users listed",
+            t.name
+        );
+        shot(&c, &format!("{tag}-8-settings")).await;
+
         // The API reference renders offline.
         c.goto(&t.url("/api-docs/")).await.unwrap();
         c.wait()
