@@ -197,6 +197,20 @@ impl App {
         })
     }
 
+    /// A lead's stage and owner history, oldest first.
+    pub async fn lead_history(
+        &self,
+        by: &Principal,
+        id: Uuid,
+    ) -> AppResult<(Vec<StageChange>, Vec<OwnerChange>)> {
+        let mut c = self.db.acquire().await?;
+        visible_lead(c.conn(), by, id).await?;
+        Ok((
+            history::stages_for_lead(c.conn(), id).await?,
+            history::owners_for_lead(c.conn(), id).await?,
+        ))
+    }
+
     /// Applies a JSON merge patch. With `if_match` the write only happens if the lead is
     /// still at that version.
     pub async fn update_lead(

@@ -207,9 +207,6 @@ pub async fn history(
     ApiAuth(p): ApiAuth,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<LeadHistory>> {
-    let d = s.app.lead_detail(&p, id).await?;
-    Ok(Json(LeadHistory {
-        stages: d.stages,
-        owners: d.owners,
-    }))
+    let (stages, owners) = s.app.lead_history(&p, id).await?;
+    Ok(Json(LeadHistory { stages, owners }))
 }
