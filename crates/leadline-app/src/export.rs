@@ -54,6 +54,7 @@ const FIXED: &[&str] = &[
     "last_landing_page",
     "owner_id",
     "team_id",
+    "external_id",
     "stage",
     "disqualify_reason",
     "score",
@@ -111,6 +112,7 @@ fn row(l: &Lead, custom_keys: &[String]) -> Vec<String> {
         o(&f.last_touch.landing_page),
         f.owner_id.map(|u| u.to_string()).unwrap_or_default(),
         f.team_id.map(|u| u.to_string()).unwrap_or_default(),
+        o(&f.external_id),
         l.stage.as_str().into(),
         l.disqualify_reason
             .map(|r| r.as_str().to_owned())

@@ -3,7 +3,10 @@
 
 use crate::App;
 use crate::admin::audit;
-use crate::error::{AppError, AppResult, invalid};
+use crate::error::{AppError, AppResult, invalid, taken};
+
+/// The message for a second live lead with the same external id.
+pub(crate) const EXTERNAL_ID_TAKEN: &str = "another lead has this external id";
 use leadline_domain::filter::LeadQuery;
 use leadline_domain::lead::diff;
 use leadline_domain::time::{now, to_micros};
@@ -82,7 +85,11 @@ fn check_writable(by: &Principal, current: &Lead, if_match: Option<i64>) -> AppR
 
 /// The owner (active) and team a lead points to exist. Only references that changed
 /// since `before` are looked up.
-async fn check_refs(tx: &mut DbTx, f: &LeadFields, before: Option<&LeadFields>) -> AppResult<()> {
+pub(crate) async fn check_refs(
+    tx: &mut DbTx,
+    f: &LeadFields,
+    before: Option<&LeadFields>,
+) -> AppResult<()> {
     if let Some(o) = f
         .owner_id
         .filter(|o| before.is_none_or(|b| b.owner_id != Some(*o)))
@@ -138,7 +145,9 @@ impl App {
         };
         let mut tx = self.db.begin().await?;
         check_refs(&mut tx, &lead.fields, None).await?;
-        leads::insert(tx.conn(), &lead).await?;
+        leads::insert(tx.conn(), &lead)
+            .await
+            .map_err(taken("external_id", EXTERNAL_ID_TAKEN))?;
         history::record_stage(
             tx.conn(),
             &StageChange {
@@ -244,7 +253,10 @@ impl App {
         lead.fields = fields;
         lead.updated_at = now();
         lead.version = current.version + 1;
-        if !leads::update(tx.conn(), &lead, current.version).await? {
+        if !leads::update(tx.conn(), &lead, current.version)
+            .await
+            .map_err(taken("external_id", EXTERNAL_ID_TAKEN))?
+        {
             return Err(AppError::VersionMismatch {
                 expected: current.version,
                 current: current.version + 1,

@@ -3,10 +3,12 @@
 
 pub mod admin;
 pub mod auth;
+pub mod capture;
 pub mod demo;
 mod error;
 pub mod export;
 pub mod leads;
+pub mod tracking;
 pub mod views;
 
 pub use error::{AppError, AppResult};

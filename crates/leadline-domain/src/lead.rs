@@ -161,6 +161,9 @@ pub struct LeadFields {
     pub owner_id: Option<Uuid>,
     /// The team queue the lead belongs to.
     pub team_id: Option<Uuid>,
+    /// The lead's id in another system (a Salesforce External ID, an import's record id).
+    /// Unique among live leads; re-imports and captures match on it first.
+    pub external_id: Option<String>,
     /// Values of custom fields, by field key.
     #[schema(value_type = Object)]
     pub custom: Map<String, Value>,
@@ -168,7 +171,7 @@ pub struct LeadFields {
 
 impl LeadFields {
     /// The JSON names of all fields, for reporting unknown ones precisely.
-    pub const NAMES: [&'static str; 29] = [
+    pub const NAMES: [&'static str; 30] = [
         "first_name",
         "last_name",
         "email",
@@ -197,6 +200,7 @@ impl LeadFields {
         "last_touch",
         "owner_id",
         "team_id",
+        "external_id",
         "custom",
     ];
 
@@ -345,6 +349,7 @@ impl LeadFields {
             last_touch: self.last_touch.clean(&mut e, "last_touch"),
             owner_id: self.owner_id,
             team_id: self.team_id,
+            external_id: t(&mut e, "external_id", &self.external_id, 255),
             custom,
         };
         if e.is_empty()
@@ -354,11 +359,12 @@ impl LeadFields {
             && cleaned.first_name.is_none()
             && cleaned.last_name.is_none()
             && cleaned.company.is_none()
+            && cleaned.external_id.is_none()
         {
             e.add(
                 "",
                 "empty_lead",
-                "a lead needs at least an email, a phone, a name or a company",
+                "a lead needs at least an email, a phone, a name, a company or an external id",
             );
         }
         e.into_result().map(|()| cleaned)
@@ -377,6 +383,7 @@ impl LeadFields {
         self.email
             .clone()
             .or_else(|| self.company.clone())
+            .or_else(|| self.external_id.as_ref().map(|x| format!("#{x}")))
             .unwrap_or_else(|| "(no name)".into())
     }
 }
@@ -479,6 +486,24 @@ pub fn diff(old: &LeadFields, new: &LeadFields) -> Vec<FieldChange> {
 }
 
 /// A stored lead: its fields plus what the system maintains.
+/// A known historical result of a lead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Won,
+    Lost,
+}
+
+impl Outcome {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Won => "won",
+            Outcome::Lost => "lost",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Lead {
     pub id: Uuid,

@@ -13,8 +13,10 @@ pub mod history;
 pub mod lead;
 pub mod money;
 pub mod role;
+pub mod source;
 pub mod stage;
 pub mod time;
+pub mod tracking;
 pub mod validation;
 
 pub use activity::{Activity, NewActivity};

@@ -17,7 +17,7 @@ const COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, title, c
     budget, authority, need, timeline, email_opt_out, \
     first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
     last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
-    owner_id, team_id, stage, disqualify_reason, score, grade, custom, created_at, updated_at, version";
+    owner_id, team_id, stage, disqualify_reason, score, grade, custom, external_id, created_at, updated_at, version";
 
 /// Columns written on insert, in bind order (`id` first, then the derived ones).
 const INSERT_COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, title, company, website, industry, \
@@ -25,7 +25,7 @@ const INSERT_COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, t
     budget, authority, need, timeline, email_opt_out, \
     first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
     last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
-    owner_id, team_id, stage, disqualify_reason, score, grade, custom, \
+    owner_id, team_id, stage, disqualify_reason, score, grade, custom, external_id, \
     search_text, name_key, company_key, email_key, created_at, updated_at, version";
 
 #[derive(sqlx::FromRow)]
@@ -72,6 +72,7 @@ struct LeadRow {
     score: i32,
     grade: Option<String>,
     custom: Json<Map<String, Value>>,
+    external_id: Option<String>,
     created_at: Micros,
     updated_at: Micros,
     version: i64,
@@ -139,6 +140,7 @@ impl LeadRow {
                 },
                 owner_id: self.owner_id,
                 team_id: self.team_id,
+                external_id: self.external_id,
                 custom: self.custom.0,
             },
             stage: self
@@ -240,6 +242,7 @@ macro_rules! bind_lead {
             .bind(l.score)
             .bind(l.grade.map(|g| g.as_str()))
             .bind(Json(f.custom.clone()))
+            .bind(f.external_id.clone())
             .bind(search_text(f))
             .bind(name_key(f))
             .bind(company_key(f))
@@ -250,7 +253,7 @@ macro_rules! bind_lead {
     }};
 }
 
-const INSERT_ARITY: usize = 49;
+const INSERT_ARITY: usize = 50;
 
 /// Inserts one lead.
 pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {

@@ -14,6 +14,7 @@ pub mod sql;
 pub mod activities;
 pub mod api_keys;
 pub mod audit;
+pub mod capture;
 pub mod custom_fields;
 mod dialect;
 mod error;
@@ -21,7 +22,10 @@ pub mod history;
 pub mod leads;
 pub mod saved_views;
 pub mod sessions;
+pub mod settings;
+pub mod sources;
 pub mod teams;
+pub mod tracking;
 pub mod users;
 
 #[cfg(feature = "testing")]

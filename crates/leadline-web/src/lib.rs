@@ -7,6 +7,7 @@ mod auth;
 mod error;
 mod observability;
 mod openapi;
+mod public;
 mod security;
 mod state;
 mod ui;
@@ -27,6 +28,7 @@ pub fn router(state: AppState) -> Router {
         .nest("/api/v1", api_router)
         .merge(ui::router(api))
         .merge(observability::router());
+    let app = security::csrf(app).merge(public::router());
     security::protect(observability::instrument(app)).with_state(state)
 }
 

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
-use crate::api::{admin, leads};
+use crate::api::{admin, capture, leads};
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -56,6 +56,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(admin::revoke_key))
         .routes(routes!(admin::list_fields, admin::create_field))
         .routes(routes!(admin::update_field, admin::delete_field))
+        .routes(routes!(capture::capture))
+        .routes(routes!(capture::record_event))
+        .routes(routes!(capture::create_link))
+        .routes(routes!(capture::list_sources, capture::create_source))
+        .routes(routes!(capture::delete_source))
+        .routes(routes!(capture::list_campaigns, capture::create_campaign))
+        .routes(routes!(capture::delete_campaign))
+        .routes(routes!(capture::list_costs, capture::add_cost))
+        .routes(routes!(capture::delete_cost))
+        .routes(routes!(capture::get_settings, capture::put_settings))
+        .routes(routes!(capture::list_rejected))
+        .routes(routes!(capture::get_rejected, capture::discard_rejected))
 }
 
 /// The OpenAPI document as served at `/api/v1/openapi.json`.

@@ -23,6 +23,12 @@ fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<Hea
     )
 }
 
+/// Cross-origin request protection for the signed-in UI and the API. The public capture
+/// endpoints are posted to from other sites on purpose and stay outside it.
+pub fn csrf(router: Router<AppState>) -> Router<AppState> {
+    router.layer(CsrfLayer::new())
+}
+
 /// Wraps the whole application in the protective layers. The last layer added is the
 /// outermost: a panic anywhere inside becomes a 500, never a dropped connection.
 pub fn protect(router: Router<AppState>) -> Router<AppState> {
@@ -31,7 +37,6 @@ pub fn protect(router: Router<AppState>) -> Router<AppState> {
         .layer(header("x-frame-options", "DENY"))
         .layer(header("referrer-policy", "same-origin"))
         .layer(header("x-content-type-options", "nosniff"))
-        .layer(CsrfLayer::new())
         // Applied by the body extractors, so an oversized body becomes a 413 problem.
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(TimeoutLayer::with_status_code(

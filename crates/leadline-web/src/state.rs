@@ -1,7 +1,9 @@
 //! Shared state handed to every handler.
 
+use crate::public::SubmissionLimits;
 use leadline_app::App;
 use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
 
 /// Settings of the HTTP edge.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +18,7 @@ pub struct AppState {
     pub app: App,
     pub config: WebConfig,
     pub(crate) metrics: PrometheusHandle,
+    pub(crate) limits: Arc<SubmissionLimits>,
 }
 
 impl AppState {
@@ -25,6 +28,7 @@ impl AppState {
             app,
             config,
             metrics: crate::observability::recorder(),
+            limits: Arc::default(),
         }
     }
 }

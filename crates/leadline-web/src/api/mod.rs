@@ -1,6 +1,7 @@
 //! `/api/v1`: JSON in, JSON out, problems for errors.
 
 pub mod admin;
+pub mod capture;
 pub mod leads;
 
 use crate::error::{ApiError, ApiResult};

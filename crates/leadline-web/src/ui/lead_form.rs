@@ -80,6 +80,7 @@ const TEXT_FIELDS: &[(&str, &str, Kind)] = &[
     ("timeline", "Timeline (BANT)", Kind::Select),
     ("owner_id", "Owner", Kind::Select),
     ("team_id", "Team", Kind::Select),
+    ("external_id", "External ID", Kind::Text),
     ("description", "Description", Kind::Area),
     ("email_opt_out", "Opted out of email", Kind::Check),
 ];

@@ -1,5 +1,4 @@
-//! Capture: turning what arrives from the outside (Salesforce-style web-to-lead posts, for
-//! a start) into lead fields, keeping everything that does not map so nothing is lost.
+//! Salesforce-compatible Web-to-Lead: the field names a generated Salesforce form posts.
 
 use crate::lead::{LeadFields, Touch};
 use crate::money;

@@ -1,0 +1,253 @@
+//! Capture: every way a lead arrives (web-to-lead, hosted forms, the capture API, CSV
+//! imports, email, tracking) ends in [`App::capture`], which finds the lead the submission
+//! belongs to (external id, then email), creates or updates it, and leaves the submission
+//! on the lead's timeline. What cannot become a lead is kept with the reason.
+
+mod api;
+mod rejected;
+mod settings;
+mod sources;
+
+pub use api::{CaptureItemResult, CaptureRequest, CaptureResponse};
+
+use crate::App;
+use crate::admin::audit;
+use crate::error::{AppError, AppResult, taken};
+use crate::leads::{EXTERNAL_ID_TAKEN, check_refs};
+use chrono::{DateTime, Utc};
+use leadline_domain::capture::{CaptureChannel, RejectedSubmission, merge_submission};
+use leadline_domain::source::Referral;
+use leadline_domain::time::{now, to_micros};
+use leadline_domain::{Activity, CustomFieldDef, Lead, LeadFields, Principal, Stage};
+use leadline_store::history::StageChange;
+use leadline_store::{DbTx, activities, capture as store, history, leads};
+use serde_json::{Map, Value, json};
+use uuid::Uuid;
+
+/// One submission from any channel, before validation.
+#[derive(Debug, Clone)]
+pub struct Submission {
+    pub channel: CaptureChannel,
+    /// The lead fields the submission maps to.
+    pub fields: LeadFields,
+    /// Everything else that came with it (unmapped form fields, page url, form id…); kept
+    /// on the timeline activity.
+    pub extra: Map<String, Value>,
+    pub referral: Option<Referral>,
+    /// The first-party visitor id of the browser that submitted, if known.
+    pub visitor_id: Option<String>,
+    /// When it happened, if not now (emails, imports of past events).
+    pub occurred_at: Option<DateTime<Utc>>,
+}
+
+impl Submission {
+    /// A submission of `fields` on `channel` with nothing else.
+    pub fn new(channel: CaptureChannel, fields: LeadFields) -> Submission {
+        Submission {
+            channel,
+            fields,
+            extra: Map::new(),
+            referral: None,
+            visitor_id: None,
+            occurred_at: None,
+        }
+    }
+
+    /// Everything submitted, as kept with a rejection.
+    pub fn payload(&self) -> Value {
+        json!({
+            "fields": self.fields,
+            "extra": self.extra,
+            "referral": self.referral,
+            "visitor_id": self.visitor_id,
+        })
+    }
+}
+
+/// What a capture did.
+#[derive(Debug, Clone)]
+pub struct Captured {
+    pub lead: Lead,
+    /// True when the submission made a new lead; false when it updated an existing one.
+    pub created: bool,
+}
+
+impl App {
+    /// Captures one submission: validates it, then creates the lead or folds it into the
+    /// existing one, in one transaction.
+    pub async fn capture(&self, by: &Principal, s: Submission) -> AppResult<Captured> {
+        let defs = self.custom_fields().await?;
+        let mut tx = self.db.begin().await?;
+        let out = capture_in(&mut tx, by, s, &defs).await?;
+        tx.commit().await?;
+        tracing::info!(lead_id = %out.lead.id, created = out.created, "lead captured");
+        Ok(out)
+    }
+
+    /// Keeps a submission that could not become a lead, with the reason. Returns its id.
+    pub async fn keep_rejected(
+        &self,
+        channel: CaptureChannel,
+        reason_code: &str,
+        reason: &str,
+        payload: Value,
+        remote_addr: Option<String>,
+    ) -> AppResult<Uuid> {
+        let r = RejectedSubmission {
+            id: Uuid::now_v7(),
+            channel,
+            reason_code: reason_code.to_owned(),
+            reason: reason.to_owned(),
+            payload,
+            remote_addr,
+            received_at: now(),
+        };
+        let mut tx = self.db.begin().await?;
+        store::insert_rejected(tx.conn(), &r).await?;
+        tx.commit().await?;
+        tracing::info!(rejected_id = %r.id, channel = channel.as_str(), reason = reason_code, "submission rejected");
+        Ok(r.id)
+    }
+}
+
+/// The capture itself, inside the caller's transaction (the capture API adds its
+/// idempotency record to the same transaction).
+pub(crate) async fn capture_in(
+    tx: &mut DbTx,
+    by: &Principal,
+    s: Submission,
+    defs: &[CustomFieldDef],
+) -> AppResult<Captured> {
+    let fields = s.fields.clone().clean(defs)?;
+    let identity = fields
+        .external_id
+        .as_ref()
+        .map(|x| format!("x:{x}"))
+        .or_else(|| leads::email_key(fields.email.as_deref()).map(|e| format!("e:{e}")));
+    if let Some(key) = &identity {
+        store::lock_identity(tx.conn(), key).await?;
+    }
+    let mut existing = None;
+    if let Some(x) = &fields.external_id {
+        existing = store::lead_by_external_id(tx.conn(), x).await?;
+    }
+    if existing.is_none()
+        && let Some(e) = &fields.email
+    {
+        existing = store::lead_by_email(tx.conn(), e).await?;
+    }
+    let t = now();
+    let occurred = s.occurred_at.unwrap_or(t);
+    let (lead, created) = match existing {
+        Some(id) => {
+            let current = leads::get(tx.conn(), id)
+                .await?
+                .ok_or(AppError::NotFound("lead"))?;
+            let merged = merge_submission(&current.fields, &fields);
+            if merged == current.fields {
+                (current, false)
+            } else {
+                check_refs(tx, &merged, Some(&current.fields)).await?;
+                let lead = Lead {
+                    fields: merged,
+                    updated_at: t,
+                    version: current.version + 1,
+                    ..current.clone()
+                };
+                if !leads::update(tx.conn(), &lead, current.version)
+                    .await
+                    .map_err(taken("external_id", EXTERNAL_ID_TAKEN))?
+                {
+                    return Err(AppError::Conflict(
+                        "the lead changed during capture; retry".into(),
+                    ));
+                }
+                (lead, false)
+            }
+        }
+        None => {
+            check_refs(tx, &fields, None).await?;
+            let lead = Lead {
+                id: Uuid::now_v7(),
+                fields,
+                stage: Stage::New,
+                disqualify_reason: None,
+                score: 0,
+                grade: None,
+                created_at: t,
+                updated_at: t,
+                version: 1,
+            };
+            leads::insert(tx.conn(), &lead)
+                .await
+                .map_err(taken("external_id", EXTERNAL_ID_TAKEN))?;
+            history::record_stage(
+                tx.conn(),
+                &StageChange {
+                    id: Uuid::now_v7(),
+                    lead_id: lead.id,
+                    from_stage: None,
+                    to_stage: Stage::New.as_str().into(),
+                    reason: None,
+                    note: Some(format!("captured via {}", s.channel.as_str())),
+                    actor: by.label.clone(),
+                    at: t,
+                },
+            )
+            .await?;
+            audit(
+                tx,
+                by,
+                "lead.captured",
+                "lead",
+                Some(lead.id),
+                json!({ "channel": s.channel.as_str() }),
+            )
+            .await?;
+            (lead, true)
+        }
+    };
+    let mut properties = Map::new();
+    properties.insert("channel".into(), s.channel.as_str().into());
+    properties.insert("created".into(), created.into());
+    properties.insert("submitted".into(), submitted_values(&s.fields));
+    if !s.extra.is_empty() {
+        properties.insert("extra".into(), Value::Object(s.extra.clone()));
+    }
+    activities::insert(
+        tx.conn(),
+        &Activity {
+            id: Uuid::now_v7(),
+            lead_id: lead.id,
+            kind: s.channel.activity_kind().into(),
+            occurred_at: occurred,
+            properties,
+            recorded_by: Some(by.label.clone()),
+            created_at: t,
+        },
+    )
+    .await?;
+    if let Some(r) = s.referral.as_ref().filter(|r| !r.is_empty()) {
+        store::set_referral(tx.conn(), lead.id, r, to_micros(t)).await?;
+    }
+    if let Some(v) = &s.visitor_id {
+        crate::tracking::identify_in(tx, v, lead.id).await?;
+    }
+    Ok(Captured { lead, created })
+}
+
+/// The non-empty values a submission carried, for its timeline entry.
+fn submitted_values(f: &LeadFields) -> Value {
+    match serde_json::to_value(f) {
+        Ok(Value::Object(m)) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| match v {
+                    Value::Null | Value::Bool(false) => false,
+                    Value::Object(o) => !o.is_empty() && o.values().any(|x| !x.is_null()),
+                    _ => true,
+                })
+                .collect(),
+        ),
+        _ => Value::Null,
+    }
+}

@@ -1,0 +1,62 @@
+//! The public capture endpoints, reached by visitors' browsers from other sites: Web-to-Lead,
+//! hosted forms, the tracking snippet, pixel and events, and tracked links. They carry no
+//! session, so they sit outside the CSRF layer; what they accept is limited, rate-limited
+//! and kept (when refused) for admins to review.
+
+mod body;
+mod limits;
+mod tracking;
+mod web_to_lead;
+
+pub use limits::SubmissionLimits;
+
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+/// Largest public form post.
+pub const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// The public routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/servlet/servlet.WebToLead", post(web_to_lead::submit))
+        .route("/w2l", post(web_to_lead::submit))
+        .route("/t.js", get(tracking::snippet))
+        .route("/t/p.gif", get(tracking::pixel))
+        .route("/t/e", post(tracking::event).options(tracking::preflight))
+        .route("/r/{token}", get(tracking::follow))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "public_message.html")]
+struct MessagePage {
+    title: String,
+    message: String,
+    problems: Vec<String>,
+    back: Option<String>,
+}
+
+/// A plain page for a person who submitted a form.
+fn message(
+    status: StatusCode,
+    title: &str,
+    message: &str,
+    problems: Vec<String>,
+    back: Option<String>,
+) -> Response {
+    (
+        status,
+        MessagePage {
+            title: title.into(),
+            message: message.into(),
+            problems,
+            back,
+        },
+    )
+        .into_response()
+}
