@@ -277,16 +277,15 @@ pub async fn idempotent_response(
     scope: &str,
     key: &str,
 ) -> StoreResult<Option<IdempotentResponse>> {
-    let row: Option<(String, i32, Json<Value>)> =
-        dispatch!(conn, |c| {
-            sqlx::query_as(
+    let row: Option<(String, i32, Json<Value>)> = dispatch!(conn, |c| {
+        sqlx::query_as(
         "SELECT request_hash, status, response FROM idempotency_keys WHERE scope = $1 AND key = $2"
     )
     .bind(scope)
     .bind(key)
     .fetch_optional(c)
     .await
-        })?;
+    })?;
     Ok(row.map(|(request_hash, status, body)| IdempotentResponse {
         request_hash,
         status: u16::try_from(status).unwrap_or(200),
@@ -329,4 +328,70 @@ pub async fn purge_idempotency(conn: Conn<'_>, before: Micros) -> StoreResult<u6
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?)
+}
+
+async fn keyed_ids(
+    mut conn: Conn<'_>,
+    sql_head: &str,
+    sql_tail: &str,
+    keys: &[String],
+) -> StoreResult<Vec<(String, Uuid)>> {
+    let mut out = Vec::new();
+    for chunk in keys.chunks(500) {
+        let sql = format!(
+            "{sql_head} ({}) {sql_tail}",
+            crate::sql::placeholders(chunk.len(), 0)
+        );
+        let rows: Vec<(String, Uuid)> = dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for k in chunk {
+                q = q.bind(k);
+            }
+            q.fetch_all(c).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
+}
+
+/// Live leads with any of these external ids.
+pub async fn leads_by_external_ids(
+    conn: Conn<'_>,
+    ids: &[String],
+) -> StoreResult<Vec<(String, Uuid)>> {
+    keyed_ids(
+        conn,
+        "SELECT external_id, id FROM leads WHERE external_id IN",
+        "AND deleted_at IS NULL",
+        ids,
+    )
+    .await
+}
+
+/// Live leads with any of these email keys (see [`crate::leads::email_key`]), oldest first.
+pub async fn leads_by_email_keys(
+    conn: Conn<'_>,
+    keys: &[String],
+) -> StoreResult<Vec<(String, Uuid)>> {
+    keyed_ids(
+        conn,
+        "SELECT email_key, id FROM leads WHERE email_key IN",
+        "AND deleted_at IS NULL ORDER BY created_at, id",
+        keys,
+    )
+    .await
+}
+
+/// Live leads recorded for any of these content fingerprints.
+pub async fn leads_by_fingerprints(
+    conn: Conn<'_>,
+    fps: &[String],
+) -> StoreResult<Vec<(String, Uuid)>> {
+    keyed_ids(
+        conn,
+        "SELECT f.fingerprint, f.lead_id FROM lead_fingerprints f JOIN leads l ON l.id = f.lead_id WHERE f.fingerprint IN",
+        "AND l.deleted_at IS NULL",
+        fps,
+    )
+    .await
 }

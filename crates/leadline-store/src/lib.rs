@@ -19,6 +19,7 @@ pub mod custom_fields;
 mod dialect;
 mod error;
 pub mod history;
+pub mod imports;
 pub mod leads;
 pub mod saved_views;
 pub mod sessions;

@@ -1,10 +1,10 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
-use crate::api::{admin, capture, leads};
+use crate::api::{admin, capture, imports, leads};
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 
 #[derive(OpenApi)]
@@ -68,6 +68,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(capture::get_settings, capture::put_settings))
         .routes(routes!(capture::list_rejected))
         .routes(routes!(capture::get_rejected, capture::discard_rejected))
+        .routes(
+            routes!(imports::create_import, imports::list_imports).layer(
+                axum::extract::DefaultBodyLimit::max(imports::MAX_IMPORT_BYTES),
+            ),
+        )
+        .routes(routes!(imports::get_import))
+        .routes(routes!(imports::resume_import))
+        .routes(routes!(imports::import_errors))
 }
 
 /// The OpenAPI document as served at `/api/v1/openapi.json`.

@@ -78,6 +78,8 @@ pub enum Command {
         #[command(subcommand)]
         what: ExportCmd,
     },
+    /// Import leads from a CSV file (dry run, progress, resumable).
+    Import(crate::import_cmd::ImportArgs),
     /// Measure speed and memory against baselines taken in the same run.
     Bench(crate::bench::BenchArgs),
 }
@@ -297,6 +299,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             eprintln!("exported {n} leads");
             Ok(())
         }
+        Command::Import(args) => {
+            let app = open(&cli.db, &file).await?;
+            crate::import_cmd::run(&app, args).await
+        }
         Command::Bench(args) => crate::bench::run(&cli.db, args).await,
     }
 }
@@ -350,6 +356,19 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
         tracing::warn!(
             "no users yet: create one with `leadline user create --email you@example.com --role admin`"
         );
+    }
+    // Jobs a crash interrupted; a failed job waits for a person to resume it.
+    for job in app.unfinished_imports().await.map_err(describe)? {
+        if job.status == leadline_domain::capture::import::ImportStatus::Failed {
+            continue;
+        }
+        let app = app.clone();
+        tokio::spawn(async move {
+            tracing::info!(import_id = %job.id, at_row = job.processed_rows, "resuming import");
+            if let Err(e) = app.run_import(job.id, |_| {}).await {
+                tracing::error!(import_id = %job.id, error = %e, "import failed");
+            }
+        });
     }
     let addr = args
         .addr

@@ -3,6 +3,7 @@
 mod bench;
 mod cli;
 mod config;
+mod import_cmd;
 mod telemetry;
 
 use clap::Parser;

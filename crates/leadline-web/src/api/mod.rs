@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod capture;
+pub mod imports;
 pub mod leads;
 
 use crate::error::{ApiError, ApiResult};

@@ -1,0 +1,183 @@
+//! CSV imports over the API: dry run, start, progress, error report, resume.
+
+use crate::auth::ApiAuth;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Multipart, Path, Query, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use leadline_app::capture::import::ImportPreview;
+use leadline_domain::capture::import::{ImportJob, ImportOptions};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Largest CSV file accepted over HTTP.
+pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+
+/// `?dry_run=true` checks the file and imports nothing.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct ImportQuery {
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// The multipart body of `POST /imports` (documentation only).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ImportUpload {
+    /// The CSV file.
+    #[schema(format = Binary, value_type = String)]
+    file: Vec<u8>,
+    /// [`ImportOptions`] as JSON (optional).
+    options: Option<ImportOptions>,
+}
+
+/// Reads the `file` and `options` parts.
+pub async fn read_upload(mut mp: Multipart) -> ApiResult<(String, Vec<u8>, ImportOptions)> {
+    let mut file = None;
+    let mut options = ImportOptions::default();
+    while let Some(field) = mp
+        .next_field()
+        .await
+        .map_err(|e| ApiError::bad_request("unreadable-upload", e.body_text()))?
+    {
+        match field.name() {
+            Some("file") => {
+                let name = field.file_name().unwrap_or("import.csv").to_owned();
+                let bytes = field.bytes().await.map_err(|e| {
+                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                        ApiError::new(
+                            StatusCode::PAYLOAD_TOO_LARGE,
+                            "payload-too-large",
+                            "Payload too large",
+                            format!("the file exceeds {MAX_IMPORT_BYTES} bytes"),
+                        )
+                    } else {
+                        ApiError::bad_request("unreadable-upload", e.body_text())
+                    }
+                })?;
+                file = Some((name, bytes.to_vec()));
+            }
+            Some("options") => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| ApiError::bad_request("unreadable-upload", e.body_text()))?;
+                if !text.trim().is_empty() {
+                    options = serde_json::from_str(&text).map_err(|e| {
+                        ApiError::new(
+                            StatusCode::UNPROCESSABLE_ENTITY,
+                            "validation",
+                            "Invalid input",
+                            format!("options: {e}"),
+                        )
+                    })?;
+                }
+            }
+            _ => {}
+        }
+    }
+    let (name, bytes) = file.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation",
+            "Invalid input",
+            "send the CSV as a multipart part named 'file'",
+        )
+    })?;
+    Ok((name, bytes, options))
+}
+
+/// Import leads from a CSV file (multipart: `file`, optional `options` JSON).
+///
+/// With `dry_run=true` answers `200` with an [`ImportPreview`]: the mapping (suggested from
+/// Salesforce, HubSpot and Mautic headers), the custom fields it would create, sample rows
+/// and every problem. Otherwise answers `202` with the job, which runs in the background;
+/// poll `GET /imports/{id}`. Re-importing a file creates no duplicates (duplicate policy
+/// `skip` by default); a job interrupted by a crash resumes where it stopped.
+#[utoipa::path(post, path = "/imports", tag = "capture", params(ImportQuery),
+    request_body(content = ImportUpload, content_type = "multipart/form-data"),
+    responses((status = 202, body = ImportJob), (status = 200, body = ImportPreview),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_import(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Query(q): Query<ImportQuery>,
+    mp: Multipart,
+) -> ApiResult<Response> {
+    let (name, bytes, options) = read_upload(mp).await?;
+    if q.dry_run {
+        let preview = s.app.preview_import(&p, &bytes, &options).await?;
+        return Ok(Json(preview).into_response());
+    }
+    let job = s.app.create_import(&p, &name, &bytes, options).await?;
+    spawn_run(&s, job.id);
+    Ok((StatusCode::ACCEPTED, Json(job)).into_response())
+}
+
+/// Runs an import in the background.
+pub fn spawn_run(s: &AppState, id: Uuid) {
+    let app = s.app.clone();
+    tokio::spawn(async move {
+        if let Err(e) = app.run_import(id, |_| {}).await {
+            tracing::error!(import_id = %id, error = %e, "import failed");
+        }
+    });
+}
+
+/// The newest import jobs.
+#[utoipa::path(get, path = "/imports", tag = "capture", responses((status = 200, body = Vec<ImportJob>)), security(("bearer" = [])))]
+pub async fn list_imports(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> ApiResult<Json<Vec<ImportJob>>> {
+    Ok(Json(s.app.import_jobs(&p).await?))
+}
+
+/// One import job with its progress.
+#[utoipa::path(get, path = "/imports/{id}", tag = "capture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = ImportJob), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn get_import(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<ImportJob>> {
+    Ok(Json(s.app.import_job(&p, id).await?))
+}
+
+/// Resume a failed or interrupted import.
+#[utoipa::path(post, path = "/imports/{id}/resume", tag = "capture", params(("id" = Uuid, Path)),
+    responses((status = 202, body = ImportJob)), security(("bearer" = [])))]
+pub async fn resume_import(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<(StatusCode, Json<ImportJob>)> {
+    let job = s.app.import_job(&p, id).await?;
+    spawn_run(&s, job.id);
+    Ok((StatusCode::ACCEPTED, Json(job)))
+}
+
+/// The per-row problems of an import as CSV (row, column, code, message, raw row).
+#[utoipa::path(get, path = "/imports/{id}/errors.csv", tag = "capture", params(("id" = Uuid, Path)),
+    responses((status = 200, content_type = "text/csv", body = String)), security(("bearer" = [])))]
+pub async fn import_errors(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Response> {
+    let csv = s.app.import_error_report(&p, id).await?;
+    let mut res = csv.into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/csv; charset=utf-8"),
+    );
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("attachment; filename=\"import-{id}-errors.csv\""))
+    {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(res)
+}
