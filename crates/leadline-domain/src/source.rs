@@ -247,7 +247,7 @@ mod tests {
             id: Uuid::nil(),
             period_start: d("2026-01-01"),
             period_end: d("2026-01-31"),
-            amount: 100_00,
+            amount: 10_000,
             currency: "EUR".into(),
         };
         assert!(c.validate().is_ok());

@@ -44,7 +44,7 @@ pub async fn insert(conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
     .bind(a.lead_id)
     .bind(&a.kind)
     .bind(to_micros(a.occurred_at))
-    .bind(Json(&a.properties))
+    .bind(Json(crate::sql::map_without_nul(&a.properties)))
     .bind(&a.recorded_by)
     .bind(to_micros(a.created_at))
     .execute(c)
@@ -68,7 +68,7 @@ pub async fn insert_many(mut conn: Conn<'_>, items: &[Activity]) -> StoreResult<
                     .bind(a.lead_id)
                     .bind(&a.kind)
                     .bind(to_micros(a.occurred_at))
-                    .bind(Json(&a.properties))
+                    .bind(Json(crate::sql::map_without_nul(&a.properties)))
                     .bind(&a.recorded_by)
                     .bind(to_micros(a.created_at));
             }

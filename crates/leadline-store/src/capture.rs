@@ -147,19 +147,18 @@ pub async fn set_referral(
     Ok(())
 }
 
+type ReferralRow = (Option<String>, Option<String>, Option<Uuid>, Option<String>);
+
 /// Who referred a lead.
 pub async fn referral(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Option<Referral>> {
-    let row: Option<(Option<String>, Option<String>, Option<Uuid>, Option<String>)> = dispatch!(
-        conn,
-        |c| {
-            sqlx::query_as(
+    let row: Option<ReferralRow> = dispatch!(conn, |c| {
+        sqlx::query_as(
             "SELECT referrer_name, referrer_email, referrer_lead_id, note FROM referrals WHERE lead_id = $1"
         )
         .bind(lead_id)
         .fetch_optional(c)
         .await
-        }
-    )?;
+    })?;
     Ok(row.map(
         |(referrer_name, referrer_email, referrer_lead_id, note)| Referral {
             referrer_name,
@@ -181,7 +180,7 @@ pub async fn insert_rejected(conn: Conn<'_>, r: &RejectedSubmission) -> StoreRes
     .bind(r.channel.as_str())
     .bind(&r.reason_code)
     .bind(&r.reason)
-    .bind(Json(&r.payload))
+    .bind(Json(crate::sql::without_nul(&r.payload)))
     .bind(&r.remote_addr)
     .bind(to_micros(r.received_at))
     .execute(c)

@@ -85,3 +85,30 @@ macro_rules! bind_all {
         q
     }};
 }
+
+/// A JSON value without NUL characters in its strings or keys: PostgreSQL's `jsonb` and
+/// `text` refuse `\u0000`, and it carries no meaning in lead data (it arrives in broken
+/// emails and forged posts). Applied to JSON from outside before it is stored.
+pub fn without_nul(v: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::String(s) if s.contains('\0') => Value::String(s.replace('\0', "")),
+        Value::Array(items) => Value::Array(items.iter().map(without_nul).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, v)| (k.replace('\0', ""), without_nul(v)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// [`without_nul`] for a JSON object.
+pub fn map_without_nul(
+    m: &serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Map<String, serde_json::Value> {
+    match without_nul(&serde_json::Value::Object(m.clone())) {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    }
+}

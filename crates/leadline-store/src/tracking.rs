@@ -44,7 +44,7 @@ pub async fn insert_event(
     .bind(visitor_id)
     .bind(kind)
     .bind(occurred_at)
-    .bind(Json(properties))
+    .bind(Json(crate::sql::map_without_nul(properties)))
     .execute(c)
     .await
     .map(|r| r.rows_affected())

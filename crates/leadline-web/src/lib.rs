@@ -9,6 +9,7 @@ mod observability;
 mod openapi;
 mod public;
 mod security;
+pub mod smtp;
 mod state;
 mod ui;
 

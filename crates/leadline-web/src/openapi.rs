@@ -74,6 +74,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             ),
         )
         .routes(routes!(imports::get_import))
+        .routes(
+            routes!(capture::inbound_email).layer(axum::extract::DefaultBodyLimit::max(
+                leadline_app::capture::email::MAX_EMAIL_BYTES,
+            )),
+        )
         .routes(routes!(imports::resume_import))
         .routes(routes!(imports::import_errors))
 }

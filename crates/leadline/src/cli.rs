@@ -80,6 +80,13 @@ pub enum Command {
     },
     /// Import leads from a CSV file (dry run, progress, resumable).
     Import(crate::import_cmd::ImportArgs),
+    /// Email-to-lead from raw messages (.eml files): a new sender becomes a lead, a known
+    /// one gets an `email_received` activity.
+    ImportEml {
+        /// The message files.
+        #[arg(required = true)]
+        files: Vec<std::path::PathBuf>,
+    },
     /// Measure speed and memory against baselines taken in the same run.
     Bench(crate::bench::BenchArgs),
 }
@@ -98,6 +105,9 @@ pub struct ServeArgs {
     /// Mark the session cookie Secure (serve over HTTPS, e.g. behind a TLS proxy).
     #[arg(long, env = "LEADLINE_SECURE_COOKIES")]
     pub secure_cookies: bool,
+    /// Also accept email-to-lead over SMTP on this address (e.g. 127.0.0.1:2525).
+    #[arg(long, env = "LEADLINE_SMTP_ADDR")]
+    pub smtp_addr: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -303,6 +313,34 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let app = open(&cli.db, &file).await?;
             crate::import_cmd::run(&app, args).await
         }
+        Command::ImportEml { files } => {
+            let app = open(&cli.db, &file).await?;
+            let by = Principal::system("import-eml");
+            let mut failed = 0;
+            for path in files {
+                let raw =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
+                match app.capture_email(&by, &raw, None).await {
+                    Ok(c) => println!(
+                        "{}: {} lead {}",
+                        path.display(),
+                        if c.created { "created" } else { "updated" },
+                        c.lead.id
+                    ),
+                    Err(leadline_app::AppError::Validation(v)) => {
+                        failed += 1;
+                        println!("{}: kept for review: {v}", path.display());
+                    }
+                    Err(e) => return Err(describe(e)),
+                }
+            }
+            if failed > 0 {
+                eprintln!(
+                    "{failed} messages could not become leads; they are listed under rejected submissions"
+                );
+            }
+            Ok(())
+        }
         Command::Bench(args) => crate::bench::run(&cli.db, args).await,
     }
 }
@@ -386,6 +424,17 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
         tracing::info!("shutting down: finishing in-flight requests");
         trigger.cancel();
     });
+    if let Some(smtp) = args.smtp_addr.clone().or_else(|| file.smtp_addr.clone()) {
+        let l = tokio::net::TcpListener::bind(&smtp)
+            .await
+            .with_context(|| format!("binding SMTP {smtp}"))?;
+        tracing::info!("SMTP email-to-lead on {}", l.local_addr()?);
+        tokio::spawn(leadline_web::smtp::serve_smtp(
+            l,
+            app.clone(),
+            shutdown.clone(),
+        ));
+    }
     let state = leadline_web::AppState::new(
         app.clone(),
         leadline_web::WebConfig {

@@ -201,7 +201,7 @@ fn temp_defs(defs: &[CustomFieldDef], new: &[NewCustomField]) -> Vec<CustomField
 /// The outcome of one row, decided in a batch.
 enum Plan {
     Create(Box<Lead>, Option<Outcome>, Map<String, Value>),
-    Update(Uuid, MappedRow),
+    Update(Uuid, Box<MappedRow>),
     Skip,
 }
 
@@ -555,7 +555,7 @@ impl App {
                 (Some(_), _, DuplicatePolicy::Skip | DuplicatePolicy::Create)
                 | (None, Some(_), DuplicatePolicy::Skip) => Plan::Skip,
                 (Some(id), _, DuplicatePolicy::Update)
-                | (None, Some(id), DuplicatePolicy::Update) => Plan::Update(id, m),
+                | (None, Some(id), DuplicatePolicy::Update) => Plan::Update(id, Box::new(m)),
                 (None, _, _) => {
                     let mut lead = Lead {
                         id: Uuid::now_v7(),

@@ -4,6 +4,7 @@
 //! on the lead's timeline. What cannot become a lead is kept with the reason.
 
 mod api;
+pub mod email;
 pub mod import;
 mod rejected;
 mod settings;

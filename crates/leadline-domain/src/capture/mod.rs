@@ -5,6 +5,7 @@
 pub mod import;
 mod merge;
 mod settings;
+pub mod signature;
 mod web_to_lead;
 
 pub use merge::merge_submission;

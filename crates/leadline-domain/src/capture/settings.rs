@@ -123,7 +123,7 @@ impl CaptureSettings {
     /// Whether a page on `origin` may call the public endpoints from script.
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let o = origin.trim_end_matches('/').to_ascii_lowercase();
-        self.cors_origins.iter().any(|c| *c == o)
+        self.cors_origins.contains(&o)
     }
 
     /// The alias list in the shape [`super::web_to_lead`] takes.

@@ -278,3 +278,61 @@ pub async fn discard_rejected(
     s.app.discard_rejected(&p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// What became of an inbound email.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct EmailCaptured {
+    /// `created` (a new sender) or `updated` (a known lead; an `email_received` activity).
+    pub outcome: String,
+    pub lead_id: Uuid,
+}
+
+/// Email-to-lead from a raw message (`message/rfc822`, up to 10 MiB): for mail services'
+/// inbound webhooks and mail-server pipes. A new sender becomes a lead; a known one gets an
+/// `email_received` activity. A message that cannot become a lead is kept for review and
+/// answered with a `422` problem.
+#[utoipa::path(post, path = "/inbound/email", tag = "capture",
+    request_body(content = String, content_type = "message/rfc822"),
+    responses((status = 201, body = EmailCaptured), (status = 200, body = EmailCaptured),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn inbound_email(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<EmailCaptured>)> {
+    let ct = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !(ct.starts_with("message/rfc822")
+        || ct.starts_with("application/octet-stream")
+        || ct.starts_with("text/plain"))
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the raw message as message/rfc822",
+        ));
+    }
+    if p.role == leadline_domain::Role::Rep {
+        return Err(leadline_app::AppError::Forbidden(
+            "email intake needs an admin, manager or marketer credential".into(),
+        )
+        .into());
+    }
+    let c = s.app.capture_email(&p, &body, None).await?;
+    Ok((
+        if c.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        },
+        Json(EmailCaptured {
+            outcome: if c.created { "created" } else { "updated" }.into(),
+            lead_id: c.lead.id,
+        }),
+    ))
+}

@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use leadline_app::AppError;
 use leadline_app::tracking::{TrackContext, Tracked};
+use leadline_domain::capture::CaptureSettings;
 use leadline_domain::tracking::TrackedEvent;
 use serde::Deserialize;
 
@@ -106,27 +107,21 @@ pub async fn pixel(
     res
 }
 
-fn cors(headers: &HeaderMap, res: &mut Response, allowed: &[String]) {
-    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok()) {
-        let o = origin.trim_end_matches('/').to_ascii_lowercase();
-        if allowed.iter().any(|a| *a == o)
-            && let Ok(v) = HeaderValue::from_str(origin)
-        {
-            let h = res.headers_mut();
-            h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
-            h.insert(header::VARY, HeaderValue::from_static("origin"));
-        }
+/// Lets a configured origin read the answer.
+pub fn cors(headers: &HeaderMap, res: &mut Response, settings: &CaptureSettings) {
+    if let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+        && settings.origin_allowed(origin)
+        && let Ok(v) = HeaderValue::from_str(origin)
+    {
+        let h = res.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+        h.insert(header::VARY, HeaderValue::from_static("origin"));
     }
 }
 
 /// `OPTIONS /t/e`: CORS preflight for pages that post events with `fetch` and JSON.
 pub async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Response {
-    let allowed = s
-        .app
-        .capture_settings()
-        .await
-        .map(|c| c.cors_origins)
-        .unwrap_or_default();
+    let allowed = s.app.capture_settings().await.unwrap_or_default();
     let mut res = StatusCode::NO_CONTENT.into_response();
     cors(&headers, &mut res, &allowed);
     if res
@@ -154,12 +149,7 @@ pub async fn preflight(State(s): State<AppState>, headers: HeaderMap) -> Respons
 /// `application/json`). `204` when recorded or deliberately ignored (`Leadline-Ignored`
 /// says why), a problem document when the call is malformed.
 pub async fn event(State(s): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let allowed = s
-        .app
-        .capture_settings()
-        .await
-        .map(|c| c.cors_origins)
-        .unwrap_or_default();
+    let allowed = s.app.capture_settings().await.unwrap_or_default();
     let mut res = match serde_json::from_slice::<TrackedEvent>(&body) {
         Err(e) => ApiError::bad_request("malformed-event", format!("the event is not valid: {e}"))
             .into_response(),
