@@ -18,6 +18,7 @@ pub mod capture;
 pub mod custom_fields;
 mod dialect;
 mod error;
+pub mod forms;
 pub mod history;
 pub mod imports;
 pub mod leads;

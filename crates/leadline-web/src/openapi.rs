@@ -74,6 +74,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             ),
         )
         .routes(routes!(imports::get_import))
+        .routes(routes!(capture::list_forms, capture::create_form))
+        .routes(routes!(
+            capture::get_form,
+            capture::update_form,
+            capture::delete_form
+        ))
         .routes(
             routes!(capture::inbound_email).layer(axum::extract::DefaultBodyLimit::max(
                 leadline_app::capture::email::MAX_EMAIL_BYTES,

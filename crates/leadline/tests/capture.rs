@@ -608,3 +608,126 @@ async fn sources_campaigns_and_costs() {
         assert_eq!(r.status(), StatusCode::NO_CONTENT);
     }
 }
+
+#[tokio::test]
+async fn hosted_forms_take_submissions_and_keep_what_they_refuse() {
+    for t in common::apps().await {
+        settings(&t, json!({"cors_origins": ["https://www.example.com"]})).await;
+        let r = t
+            .post("/api/v1/forms")
+            .json(&json!({
+                "slug": "demo-request",
+                "name": "Request a demo",
+                "definition": {
+                    "fields": [
+                        {"target": "full_name", "label": "Your name", "required": true},
+                        {"target": "email", "required": true},
+                        {"target": "employees", "label": "Team size"},
+                        {"target": "industry", "hidden": true, "value": "Logistics"}
+                    ],
+                    "consent_text": "Leadline may email me about the demo.",
+                    "consent_required": true,
+                    "thank_you_message": "Thanks, talk soon!",
+                    "source": "website"
+                }
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::CREATED,
+            "{}: {}",
+            t.name,
+            r.text().await.unwrap()
+        );
+        let page = t
+            .client
+            .get(t.url("/f/demo-request?utm_source=newsletter&utm_campaign=nov"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Your name") && page.contains("name=\"utm_source\" value=\"newsletter\""),
+            "{page}"
+        );
+        assert!(page.contains("name=\"ll_hp\""), "a honeypot");
+
+        let post = |body: &'static str| {
+            t.client
+                .post(t.url("/f/demo-request"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .header("origin", "https://www.example.com")
+                .body(body)
+                .send()
+        };
+        // Missing consent and a bad email: the page comes back with the errors and values.
+        let r = post("full_name=Ana+Lima&email=nope&employees=40")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        let again = r.text().await.unwrap();
+        assert!(
+            again.contains("consent") && again.contains("value=\"Ana Lima\""),
+            "{again}"
+        );
+        let r = post("full_name=Ana+Lima&email=ana%40form.example&employees=40&consent=on&utm_source=newsletter&utm_campaign=nov")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(
+            r.headers()["access-control-allow-origin"],
+            "https://www.example.com"
+        );
+        assert!(r.text().await.unwrap().contains("Thanks, talk soon!"));
+        let lead = leads_by_q(&t, "ana@form.example").await.remove(0);
+        assert_eq!(lead["first_name"], "Ana");
+        assert_eq!(lead["industry"], "Logistics");
+        assert_eq!(lead["employees"], 40);
+        assert_eq!(lead["first_touch"]["source"], "newsletter");
+        assert_eq!(lead["first_touch"]["campaign"], "nov");
+        let acts = activities(&t, lead["id"].as_str().unwrap()).await;
+        let sub = acts.iter().find(|a| a["kind"] == "form_submitted").unwrap();
+        assert_eq!(sub["properties"]["extra"]["form"], "demo-request");
+        assert_eq!(
+            sub["properties"]["extra"]["consent"]["text"],
+            "Leadline may email me about the demo."
+        );
+
+        let kept = rejected(&t).await;
+        assert!(
+            kept.iter()
+                .any(|r| r["channel"] == "form" && r["reason_code"] == "invalid")
+        );
+
+        // The embed fragment is for configured origins only.
+        let r = t
+            .client
+            .get(t.url("/f/demo-request/embed"))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap();
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        assert!(r.text().await.unwrap().starts_with("<form"));
+        assert_eq!(
+            t.client
+                .get(t.url("/f/nope"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            StatusCode::NOT_FOUND
+        );
+        let bad = t
+            .post("/api/v1/forms")
+            .json(&json!({"slug": "Bad Slug", "name": "x", "definition": {"fields": [{"target": "nope"}]}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

@@ -5,6 +5,7 @@
 
 mod api;
 pub mod email;
+pub mod forms;
 pub mod import;
 mod rejected;
 mod settings;

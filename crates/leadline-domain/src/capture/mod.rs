@@ -2,6 +2,7 @@
 //! hosted forms, the capture API, imports, email) into lead fields, keeping everything that
 //! does not map so nothing is lost, and folding a repeat submission into the existing lead.
 
+pub mod form;
 pub mod import;
 mod merge;
 mod settings;

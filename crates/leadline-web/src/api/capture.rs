@@ -336,3 +336,59 @@ pub async fn inbound_email(
         }),
     ))
 }
+
+/// Every hosted form.
+#[utoipa::path(get, path = "/forms", tag = "capture", responses((status = 200, body = Vec<leadline_domain::capture::form::Form>)), security(("bearer" = [])))]
+pub async fn list_forms(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> ApiResult<Json<Vec<leadline_domain::capture::form::Form>>> {
+    Ok(Json(s.app.forms(&p).await?))
+}
+
+/// Create a hosted form. It is served at `/f/{slug}`; embed it with the snippet shown in
+/// the UI (plain HTML form, or `<div data-leadline-form="slug">` and `/f.js`).
+#[utoipa::path(post, path = "/forms", tag = "capture", request_body = leadline_domain::capture::form::FormInput,
+    responses((status = 201, body = leadline_domain::capture::form::Form), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn create_form(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(f): ApiJson<leadline_domain::capture::form::FormInput>,
+) -> ApiResult<(StatusCode, Json<leadline_domain::capture::form::Form>)> {
+    Ok((StatusCode::CREATED, Json(s.app.create_form(&p, f).await?)))
+}
+
+/// One hosted form.
+#[utoipa::path(get, path = "/forms/{id}", tag = "capture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = leadline_domain::capture::form::Form), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn get_form(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<leadline_domain::capture::form::Form>> {
+    Ok(Json(s.app.form(&p, id).await?))
+}
+
+/// Replace a hosted form.
+#[utoipa::path(put, path = "/forms/{id}", tag = "capture", params(("id" = Uuid, Path)), request_body = leadline_domain::capture::form::FormInput,
+    responses((status = 200, body = leadline_domain::capture::form::Form), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn update_form(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+    ApiJson(f): ApiJson<leadline_domain::capture::form::FormInput>,
+) -> ApiResult<Json<leadline_domain::capture::form::Form>> {
+    Ok(Json(s.app.update_form(&p, id, f).await?))
+}
+
+/// Delete a hosted form (its leads stay).
+#[utoipa::path(delete, path = "/forms/{id}", tag = "capture", params(("id" = Uuid, Path)),
+    responses((status = 204)), security(("bearer" = [])))]
+pub async fn delete_form(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_form(&p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -4,6 +4,7 @@
 //! and kept (when refused) for admins to review.
 
 mod body;
+mod forms;
 mod limits;
 mod tracking;
 mod web_to_lead;
@@ -30,6 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/t/p.gif", get(tracking::pixel))
         .route("/t/e", post(tracking::event).options(tracking::preflight))
         .route("/r/{token}", get(tracking::follow))
+        .route("/f.js", get(forms::loader))
+        .route("/f/{slug}", get(forms::page).post(forms::submit))
+        .route("/f/{slug}/embed", get(forms::embed))
 }
 
 #[derive(Template, WebTemplate)]
