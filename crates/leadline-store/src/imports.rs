@@ -253,3 +253,26 @@ pub async fn errors(
         })
         .collect())
 }
+
+/// Sets the options of a draft and moves it to `status`. False unless it was a draft.
+pub async fn set_options(
+    conn: Conn<'_>,
+    id: Uuid,
+    options: &ImportOptions,
+    status: ImportStatus,
+    now: Micros,
+) -> StoreResult<bool> {
+    let n = dispatch!(conn, |c| {
+        sqlx::query(
+        "UPDATE imports SET options = $2, status = $3, updated_at = $4 WHERE id = $1 AND status = 'draft'"
+    )
+    .bind(id)
+    .bind(Json(options))
+    .bind(status.as_str())
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(n == 1)
+}

@@ -343,3 +343,296 @@ async fn settings_manage_users_teams_keys_and_fields() {
         );
     }
 }
+
+#[tokio::test]
+async fn capture_pages_forms_imports_sources_rejected_and_settings() {
+    for t in common::apps().await {
+        let rep = signed_in(&t, "rep@capture-ui.test", Role::Rep).await;
+        let r = rep.get(t.url("/capture/forms")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{}", t.name);
+        let ui = signed_in(&t, "marketer@capture-ui.test", Role::Marketer).await;
+        let html = ui
+            .get(t.url("/leads"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("href=\"/capture\""), "marketers see Capture");
+
+        // Form builder: create, add a field, see the snippet, escaping everywhere.
+        let r = ui
+            .post(t.url("/capture/forms"))
+            .form(&[("name", "<script>x</script> Demo"), ("slug", "ui-demo")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let edit = r.headers()["location"]
+            .to_str()
+            .unwrap()
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = ui
+            .get(t.url(&edit))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !page.contains("<script>x</script>") && page.contains("&#60;script&#62;x"),
+            "escaped: {page}"
+        );
+        assert!(
+            page.contains("/f/ui-demo") && page.contains("data-leadline-form"),
+            "snippets shown"
+        );
+        let r = ui
+            .post(t.url(&edit))
+            .form(&[
+                ("name", "Demo"),
+                ("slug", "ui-demo"),
+                ("active", "on"),
+                ("target_0", "email"),
+                ("required_0", "on"),
+                ("target_1", "company"),
+                ("label_1", "Firm"),
+                ("target_2", ""),
+                ("submit_label", "Go"),
+                ("thank_you_message", "Merci"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let public = t
+            .client
+            .get(t.url("/f/ui-demo"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            public.contains("Firm") && public.contains(">Go<"),
+            "{public}"
+        );
+        let r = ui
+            .post(t.url(&edit))
+            .form(&[
+                ("name", "Demo"),
+                ("slug", "UI demo!"),
+                ("target_0", "emial"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "errors shown on the page"
+        );
+
+        // Import wizard: upload, check, fix the mapping, start, watch, download problems.
+        let csv = "Work Email,Org,Rating\nw1@ui.example,Acme,Hot\nbroken,Beta,Cold\n";
+        let form = reqwest::multipart::Form::new()
+            .part(
+                "file",
+                reqwest::multipart::Part::bytes(csv.as_bytes()).file_name("ui.csv"),
+            )
+            .text("duplicates", "skip")
+            .text("unknown_columns", "keep")
+            .text("source", "UI upload");
+        let r = ui
+            .post(t.url("/capture/imports"))
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let job = r.headers()["location"].to_str().unwrap().to_owned();
+        let page = ui
+            .get(t.url(&job))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("0</strong> can be imported"),
+            "nothing maps to a lead yet: {page}"
+        );
+        assert_eq!(t.lead_count().await, 0, "checking imports nothing");
+        let r = ui
+            .post(t.url(&format!("{job}/start")))
+            .form(&[
+                ("map_0", "email"),
+                ("map_1", "company"),
+                ("map_2", ""),
+                ("action", "check"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let page = r.text().await.unwrap();
+        assert!(page.contains("1</strong> can be imported"), "{page}");
+        let r = ui
+            .post(t.url(&format!("{job}/start")))
+            .form(&[
+                ("map_0", "email"),
+                ("map_1", "company"),
+                ("map_2", ""),
+                ("action", "start"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let mut finished = String::new();
+        for _ in 0..300 {
+            let p = ui
+                .get(t.url(&job))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if p.contains("— done") {
+                finished = p;
+                break;
+            }
+            assert!(p.contains("<progress"), "a progress bar while it runs");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert!(finished.contains("errors.csv"), "{finished}");
+        let report = ui
+            .get(t.url(&format!("{job}/errors.csv")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(report.contains("broken"), "{report}");
+        assert_eq!(t.lead_count().await, 1);
+
+        // Sources, campaigns and costs.
+        let r = ui
+            .post(t.url("/capture/sources"))
+            .form(&[
+                ("key", "google-ads"),
+                ("name", "Google Ads"),
+                ("channel", "paid_search"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        ui.post(t.url("/capture/campaigns"))
+            .form(&[
+                ("key", "spring"),
+                ("channel", "paid_search"),
+                ("source_key", "google-ads"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let id = t.app.campaigns().await.unwrap()[0].id;
+        let r = ui
+            .post(t.url(&format!("/capture/campaigns/{id}/costs")))
+            .form(&[
+                ("period_start", "2026-03-01"),
+                ("period_end", "2026-03-31"),
+                ("amount", "1,250.50"),
+                ("currency", "eur"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = ui
+            .get(t.url("/capture/sources"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Google Ads") && page.contains("EUR 1250.50"),
+            "{page}"
+        );
+
+        // Rejected submissions are for admins; settings are edited by admins.
+        t.client
+            .post(t.url("/w2l"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("last_name=<b>Bad</b>&email=nope")
+            .send()
+            .await
+            .unwrap();
+        let admin = signed_in(&t, "admin@capture-ui.test", Role::Admin).await;
+        let page = admin
+            .get(t.url("/capture/rejected"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("invalid"), "{page}");
+        let item = t
+            .app
+            .rejected_submissions(&leadline_domain::Principal::system("t"), None, None, 1)
+            .await
+            .unwrap()[0]
+            .id;
+        let page = admin
+            .get(t.url(&format!("/capture/rejected/{item}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !page.contains("<b>Bad") && page.contains("&#60;b&#62;Bad"),
+            "payload shown escaped: {page}"
+        );
+        let r = admin
+            .post(t.url("/capture/settings"))
+            .form(&[
+                ("allowed_redirect_hosts", "www.example.com\n*.acme.example"),
+                ("cors_origins", "https://www.example.com"),
+                ("field_aliases", "00N000000000001=product_interest"),
+                ("honour_do_not_track", "on"),
+                ("submissions_per_ip_per_minute", "30"),
+                ("submissions_per_form_per_minute", "900"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let saved = t.app.capture_settings().await.unwrap();
+        assert_eq!(
+            saved.allowed_redirect_hosts,
+            ["*.acme.example", "www.example.com"]
+        );
+        assert_eq!(saved.submissions_per_ip_per_minute, 30);
+        let r = admin
+            .post(t.url("/capture/settings"))
+            .form(&[("cors_origins", "not an origin")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+}

@@ -289,6 +289,29 @@ impl App {
         })
     }
 
+    /// Checks the mapping against the file and creates the custom fields it needs.
+    async fn prepare(
+        &self,
+        by: &Principal,
+        file: &CsvFile,
+        options: &ImportOptions,
+    ) -> AppResult<()> {
+        let defs = self.custom_fields().await?;
+        let new = if options.unknown_columns == UnknownColumns::Auto {
+            new_custom_fields(file, options, &defs)
+        } else {
+            Vec::new()
+        };
+        RowMapper::new(&file.headers, options, &temp_defs(&defs, &new))?;
+        // Creating fields is an admin's right; an import that needs them acts for the
+        // system, and the audit trail names the importer.
+        let creator = Principal::system(&format!("import by {}", by.label));
+        for n in new {
+            self.create_custom_field(&creator, n).await?;
+        }
+        Ok(())
+    }
+
     /// Creates an import job (and the custom fields it needs) without running it. The
     /// mapping is checked now, so a bad one fails before anything is stored.
     pub async fn create_import(
@@ -300,30 +323,98 @@ impl App {
     ) -> AppResult<ImportJob> {
         may_import(by)?;
         let file = read_csv(bytes)?;
-        let defs = self.custom_fields().await?;
-        let new = if options.unknown_columns == UnknownColumns::Auto {
-            new_custom_fields(&file, &options, &defs)
-        } else {
-            Vec::new()
-        };
-        RowMapper::new(&file.headers, &options, &temp_defs(&defs, &new))?;
-        let creator = if new.is_empty() {
-            by.clone()
-        } else {
-            // Creating fields is an admin's right; an import that needs them acts for the
-            // system, and the audit trail names the importer.
-            Principal::system(&format!("import by {}", by.label))
-        };
-        for n in new {
-            self.create_custom_field(&creator, n).await?;
+        self.prepare(by, &file, &options).await?;
+        self.insert_job(by, file_name, bytes, &file, options, ImportStatus::Pending)
+            .await
+    }
+
+    /// Stores an uploaded file as a draft whose mapping a person reviews (the UI wizard).
+    pub async fn create_import_draft(
+        &self,
+        by: &Principal,
+        file_name: &str,
+        bytes: &[u8],
+        options: ImportOptions,
+    ) -> AppResult<ImportJob> {
+        may_import(by)?;
+        let file = read_csv(bytes)?;
+        self.insert_job(by, file_name, bytes, &file, options, ImportStatus::Draft)
+            .await
+    }
+
+    /// The dry run of a draft with `options`.
+    pub async fn preview_draft(
+        &self,
+        by: &Principal,
+        id: Uuid,
+        options: &ImportOptions,
+    ) -> AppResult<ImportPreview> {
+        let bytes = self.draft_content(by, id).await?;
+        self.preview_import(by, &bytes, options).await
+    }
+
+    async fn draft_content(&self, by: &Principal, id: Uuid) -> AppResult<Vec<u8>> {
+        let job = self.import_job(by, id).await?;
+        if job.status != ImportStatus::Draft {
+            return Err(AppError::Conflict("this import has already started".into()));
         }
+        let mut c = self.db.acquire().await?;
+        imports::content(c.conn(), id)
+            .await?
+            .ok_or(AppError::NotFound("import"))
+    }
+
+    /// Starts a draft with the reviewed options.
+    pub async fn start_import(
+        &self,
+        by: &Principal,
+        id: Uuid,
+        options: ImportOptions,
+    ) -> AppResult<ImportJob> {
+        let bytes = self.draft_content(by, id).await?;
+        let file = read_csv(&bytes)?;
+        self.prepare(by, &file, &options).await?;
+        let mut tx = self.db.begin().await?;
+        if !imports::set_options(
+            tx.conn(),
+            id,
+            &options,
+            ImportStatus::Pending,
+            to_micros(now()),
+        )
+        .await?
+        {
+            return Err(AppError::Conflict("this import has already started".into()));
+        }
+        audit(
+            &mut tx,
+            by,
+            "import.started",
+            "import",
+            Some(id),
+            Value::Null,
+        )
+        .await?;
+        tx.commit().await?;
+        self.import_job(by, id).await
+    }
+
+    async fn insert_job(
+        &self,
+        by: &Principal,
+        file_name: &str,
+        bytes: &[u8],
+        file: &CsvFile,
+        options: ImportOptions,
+        status: ImportStatus,
+    ) -> AppResult<ImportJob> {
         let t = now();
         let job = ImportJob {
             id: Uuid::now_v7(),
             file_name: file_name.chars().take(255).collect(),
             file_sha256: hex::encode(Sha256::digest(bytes)),
             options,
-            status: ImportStatus::Pending,
+            status,
             total_rows: file.rows.len() as i64,
             processed_rows: 0,
             created: 0,

@@ -79,6 +79,8 @@ impl Default for ImportOptions {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ImportStatus {
+    /// Uploaded in the UI; the mapping is being reviewed and nothing runs yet.
+    Draft,
     /// Created, not started (or waiting to resume after a restart).
     Pending,
     Running,
@@ -92,6 +94,7 @@ impl ImportStatus {
     /// The stable name.
     pub fn as_str(self) -> &'static str {
         match self {
+            ImportStatus::Draft => "draft",
             ImportStatus::Pending => "pending",
             ImportStatus::Running => "running",
             ImportStatus::Done => "done",
@@ -102,6 +105,7 @@ impl ImportStatus {
     /// Parses a stored name.
     pub fn parse(s: &str) -> Option<ImportStatus> {
         [
+            ImportStatus::Draft,
             ImportStatus::Pending,
             ImportStatus::Running,
             ImportStatus::Done,

@@ -357,3 +357,14 @@ fn thanks(form: &Form) -> Response {
         ),
     }
 }
+
+/// The form as shown before anything is typed.
+pub fn form_view(form: &Form, defs: &[CustomFieldDef]) -> FormView {
+    view(form, defs, &HashMap::new(), &HashMap::new())
+}
+
+/// The plain HTML of a form, posting to `action` (the snippet people paste into a site).
+pub fn render_embed(mut form: FormView, action: &str) -> String {
+    form.action = action.to_owned();
+    FormEmbed { form }.render().unwrap_or_default()
+}

@@ -9,6 +9,7 @@ mod limits;
 mod tracking;
 mod web_to_lead;
 
+pub use forms::{form_view, render_embed};
 pub use limits::SubmissionLimits;
 
 use crate::state::AppState;

@@ -2,6 +2,7 @@
 //! everything escaped by the template engine.
 
 mod assets;
+mod capture;
 mod lead_form;
 mod leads;
 mod session;
@@ -52,6 +53,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
             "/settings/custom-fields/{id}/delete",
             post(settings::delete_field),
         )
+        .merge(capture::router())
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -60,6 +62,8 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
 pub struct Frame {
     pub user_name: String,
     pub is_admin: bool,
+    /// Admins, managers and marketers work on capture (forms, imports, sources).
+    pub can_capture: bool,
     pub section: &'static str,
 }
 
@@ -68,6 +72,7 @@ impl Frame {
         Frame {
             user_name: user.name.clone(),
             is_admin: user.role == Role::Admin,
+            can_capture: user.role != Role::Rep,
             section,
         }
     }
@@ -115,6 +120,8 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "stage" => Some("Stage changed."),
         "logged" => Some("Activity logged."),
         "view" => Some("View saved."),
+        "discarded" => Some("Submission discarded."),
+        "started" => Some("Import started."),
         _ => None,
     }
 }
