@@ -61,13 +61,12 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Pages here are for everyone but reps.
-fn gate(auth: &UiAuth) -> Result<(), Response> {
-    if auth.user.role == Role::Rep {
-        return Err(error_page(AppError::Forbidden(
+fn gate(auth: &UiAuth) -> Option<Response> {
+    (auth.user.role == Role::Rep).then(|| {
+        error_page(AppError::Forbidden(
             "capture is for admins, managers and marketers".into(),
-        )));
-    }
-    Ok(())
+        ))
+    })
 }
 
 /// The address people reach this server at, for snippets.
@@ -152,7 +151,7 @@ async fn forms_page(
 }
 
 async fn forms(State(s): State<AppState>, auth: UiAuth, Query(q): Query<DoneParam>) -> Response {
-    if let Err(r) = gate(&auth) {
+    if let Some(r) = gate(&auth) {
         return r;
     }
     forms_page(&s, &auth, q.done.as_deref(), None).await
@@ -394,7 +393,7 @@ async fn imports_page(
 }
 
 async fn imports(State(s): State<AppState>, auth: UiAuth, Query(q): Query<DoneParam>) -> Response {
-    if let Err(r) = gate(&auth) {
+    if let Some(r) = gate(&auth) {
         return r;
     }
     imports_page(&s, &auth, q.done.as_deref(), None).await
@@ -542,7 +541,7 @@ async fn import_page(
     Path(id): Path<Uuid>,
     Query(q): Query<DoneParam>,
 ) -> Response {
-    if let Err(r) = gate(&auth) {
+    if let Some(r) = gate(&auth) {
         return r;
     }
     import_view(&s, &auth, id, None, q.done.as_deref(), None).await
@@ -721,7 +720,7 @@ async fn sources_page(
 }
 
 async fn sources(State(s): State<AppState>, auth: UiAuth, Query(q): Query<DoneParam>) -> Response {
-    if let Err(r) = gate(&auth) {
+    if let Some(r) = gate(&auth) {
         return r;
     }
     sources_page(&s, &auth, q.done.as_deref(), None).await
@@ -1013,7 +1012,7 @@ async fn settings(
     headers: HeaderMap,
     Query(q): Query<DoneParam>,
 ) -> Response {
-    if let Err(r) = gate(&auth) {
+    if let Some(r) = gate(&auth) {
         return r;
     }
     match s.app.capture_settings().await {
