@@ -261,3 +261,217 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
         c.close().await.unwrap();
     }
 }
+
+/// A customer's website on its own origin: a landing page with the tracking snippet and
+/// an unchanged Salesforce Web-to-Lead form whose action points at Leadline.
+async fn customer_site(leadline: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let landing = format!(
+        r#"<!doctype html><html><head><meta charset="utf-8"><title>Acme pricing</title>
+<script src="{leadline}/t.js" async></script></head><body>
+<h1>Pricing</h1>
+<form action="{leadline}/servlet/servlet.WebToLead?encoding=UTF-8" method="POST">
+<input type=hidden name="oid" value="00D000000000062">
+<input type=hidden name="retURL" value="{base}/thanks">
+<label for="first_name">First Name</label><input id="first_name" maxlength="40" name="first_name" size="20" type="text" />
+<label for="last_name">Last Name</label><input id="last_name" maxlength="80" name="last_name" size="20" type="text" />
+<label for="email">Email</label><input id="email" maxlength="80" name="email" size="20" type="text" />
+<label for="company">Company</label><input id="company" maxlength="40" name="company" size="20" type="text" />
+<input type=hidden name="lead_source" value="Web">
+<input type="submit" name="submit">
+</form></body></html>"#
+    );
+    let app = axum::Router::new()
+        .route(
+            "/landing",
+            axum::routing::get(move || async move { axum::response::Html(landing) }),
+        )
+        .route(
+            "/thanks",
+            axum::routing::get(|| async {
+                axum::response::Html("<h1>Thanks for your interest</h1>")
+            }),
+        );
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    base
+}
+
+/// Waits (up to 10 s) for an element whose text contains `needle`, across page loads.
+async fn wait_text(c: &Client, css: &str, needle: &str) -> String {
+    for _ in 0..100 {
+        if let Ok(el) = c.find(Locator::Css(css)).await
+            && let Ok(text) = el.text().await
+            && text.contains(needle)
+        {
+            return text;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    shot(c, "browser-failure").await;
+    panic!("no {css} containing {needle:?} appeared");
+}
+
+#[tokio::test]
+async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_chromium() {
+    let Some(driver) = start_driver().await else {
+        return;
+    };
+    for t in common::apps().await {
+        let tag = format!("browser-capture-{}", t.name);
+        let site = customer_site(&t.base).await;
+        let system = leadline_domain::Principal::system("test");
+        let mut settings = t.app.capture_settings().await.unwrap();
+        settings.allowed_redirect_hosts = vec!["127.0.0.1".into()];
+        t.app.set_capture_settings(&system, settings).await.unwrap();
+        let c = browser(&driver).await;
+
+        // The visitor lands from an ad, then fills in the unchanged Salesforce form.
+        c.goto(&format!("{site}/landing?utm_source=google&utm_medium=cpc"))
+            .await
+            .unwrap();
+        // The snippet records the page view for the (still anonymous) visitor.
+        let mut seen = false;
+        for _ in 0..100 {
+            let n: i64 = match &t.app.db {
+                leadline_store::Db::Sqlite { read, .. } => {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM visitor_events")
+                        .fetch_one(read)
+                        .await
+                        .unwrap()
+                }
+                leadline_store::Db::Postgres(p) => {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM visitor_events")
+                        .fetch_one(p)
+                        .await
+                        .unwrap()
+                }
+            };
+            if n > 0 {
+                seen = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(seen, "{}: the snippet recorded the page view", t.name);
+        for (id, value) in [
+            ("first_name", "Bea"),
+            ("last_name", "Browser"),
+            ("email", "bea@chromium.example"),
+            ("company", "Headless GmbH"),
+        ] {
+            c.find(Locator::Id(id))
+                .await
+                .unwrap()
+                .send_keys(value)
+                .await
+                .unwrap();
+        }
+        shot(&c, &format!("{tag}-1-salesforce-form")).await;
+        c.find(Locator::Css("input[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, |u| u.path() == "/thanks").await;
+        let page = t
+            .get("/api/v1/leads?q=bea@chromium.example")
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        let lead = &page["data"][0];
+        assert_eq!(lead["company"], "Headless GmbH", "{}", t.name);
+        assert_eq!(
+            lead["first_touch"]["source"], "Web",
+            "the form's lead_source"
+        );
+        let id = lead["id"].as_str().unwrap();
+        let acts = t
+            .get(&format!("/api/v1/leads/{id}/activities"))
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        let list = acts["data"].as_array().or(acts.as_array()).unwrap().clone();
+        let pv = list
+            .iter()
+            .find(|a| a["kind"] == "page_view")
+            .expect("the anonymous visit joined the lead");
+        assert_eq!(pv["properties"]["utm_source"], "google");
+
+        // A hosted form, reached from a newsletter.
+        t.app
+            .create_form(
+                &system,
+                serde_json::from_value(serde_json::json!({
+                    "slug": "browser-demo", "name": "Book a demo",
+                    "definition": {"fields": [{"target": "full_name", "label": "Name", "required": true},
+                                              {"target": "email", "label": "Email", "required": true}],
+                                   "consent_text": "You may contact me.", "consent_required": true,
+                                   "thank_you_message": "See you soon"}
+                }))
+                .unwrap(),
+            )
+            .await
+            .unwrap();
+        c.goto(&t.url("/f/browser-demo?utm_source=newsletter"))
+            .await
+            .unwrap();
+        c.find(Locator::Id("ll-full_name"))
+            .await
+            .unwrap()
+            .send_keys("Cy Chrome")
+            .await
+            .unwrap();
+        c.find(Locator::Id("ll-email"))
+            .await
+            .unwrap()
+            .send_keys("cy@chromium.example")
+            .await
+            .unwrap();
+        c.find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // Without consent the form comes back with the problem next to the box.
+        wait_text(&c, ".field-error", "consent").await;
+        shot(&c, &format!("{tag}-2-hosted-form-error")).await;
+        c.find(Locator::Css("input[name=consent]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css("button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "h1", "Thank you").await;
+        shot(&c, &format!("{tag}-3-hosted-form-thanks")).await;
+        let page = t
+            .get("/api/v1/leads?q=cy@chromium.example")
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap();
+        assert_eq!(
+            page["data"][0]["first_touch"]["source"], "newsletter",
+            "{}",
+            t.name
+        );
+        assert_eq!(page["data"][0]["last_name"], "Chrome");
+        c.close().await.unwrap();
+    }
+}
