@@ -42,6 +42,10 @@ pub struct LeadDetail {
     pub stages: Vec<StageChange>,
     pub owners: Vec<OwnerChange>,
     pub audit: Vec<leadline_domain::account::AuditEntry>,
+    /// Who referred the lead, if recorded.
+    pub referral: Option<leadline_domain::source::Referral>,
+    /// The known historical outcome (e.g. from an import) and where it came from.
+    pub outcome: Option<(leadline_domain::lead::Outcome, String)>,
 }
 
 fn visibility(p: &Principal) -> Visibility {
@@ -202,6 +206,8 @@ impl App {
             stages: history::stages_for_lead(c.conn(), id).await?,
             owners: history::owners_for_lead(c.conn(), id).await?,
             audit: leadline_store::audit::for_entity(c.conn(), "lead", id, 50).await?,
+            referral: leadline_store::capture::referral(c.conn(), id).await?,
+            outcome: leadline_store::capture::outcome(c.conn(), id).await?,
             lead,
         })
     }

@@ -395,6 +395,21 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             "no users yet: create one with `leadline user create --email you@example.com --role admin`"
         );
     }
+    // Idempotency keys are remembered for a day.
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                match app.purge_idempotency_keys().await {
+                    Ok(n) if n > 0 => tracing::info!(purged = n, "old idempotency keys forgotten"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "idempotency purge failed"),
+                }
+            }
+        });
+    }
     // Jobs a crash interrupted; a failed job waits for a person to resume it.
     for job in app.unfinished_imports().await.map_err(describe)? {
         if job.status == leadline_domain::capture::import::ImportStatus::Failed {

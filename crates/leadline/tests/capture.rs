@@ -331,6 +331,27 @@ async fn the_capture_api_never_captures_a_retry_twice() {
         assert_eq!(outcomes, ["created", "invalid", "updated"], "{b}");
         assert_eq!(b["results"][1]["errors"][0]["field"], "email");
 
+        // Keys are forgotten after a day, not before.
+        assert_eq!(
+            t.app.purge_idempotency_keys().await.unwrap(),
+            0,
+            "fresh keys stay"
+        );
+        let age = "UPDATE idempotency_keys SET created_at = created_at - 90000000000";
+        match &t.app.db {
+            leadline_store::Db::Sqlite { write, .. } => {
+                sqlx::query(age).execute(write).await.unwrap();
+            }
+            leadline_store::Db::Postgres(p) => {
+                sqlx::query(age).execute(p).await.unwrap();
+            }
+        }
+        assert_eq!(
+            t.app.purge_idempotency_keys().await.unwrap(),
+            2,
+            "k-1 and k-race"
+        );
+
         // Reps may not capture.
         let (_, rep) = t.user_with_key("rep@api.test", Role::Rep).await;
         let r = t

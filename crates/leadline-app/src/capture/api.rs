@@ -224,3 +224,17 @@ impl App {
         ))
     }
 }
+
+/// How long an `Idempotency-Key` is remembered.
+pub const IDEMPOTENCY_TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+
+impl App {
+    /// Forgets idempotency records older than [`IDEMPOTENCY_TTL`]; returns how many.
+    pub async fn purge_idempotency_keys(&self) -> AppResult<u64> {
+        let before = to_micros(now()) - IDEMPOTENCY_TTL.as_micros() as i64;
+        let mut tx = self.db.begin().await?;
+        let n = store::purge_idempotency(tx.conn(), before).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+}

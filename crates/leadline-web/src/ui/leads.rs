@@ -443,6 +443,23 @@ pub async fn detail(
             item(&format!("{prefix} landing page"), t.landing_page.clone()),
         ]);
     }
+    if let Some(r) = &d.referral {
+        touches.push(item(
+            "Referred by",
+            [r.referrer_name.clone(), r.referrer_email.clone()]
+                .into_iter()
+                .flatten()
+                .reduce(|a, b| format!("{a} <{b}>")),
+        ));
+        touches.push(item("Referral note", r.note.clone()));
+    }
+    touches.push(item("External ID", f.external_id.clone()));
+    if let Some((o, origin)) = &d.outcome {
+        touches.push(item(
+            "Historical outcome",
+            Some(format!("{} ({origin})", o.as_str())),
+        ));
+    }
     let custom = f
         .custom
         .iter()
