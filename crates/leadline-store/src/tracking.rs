@@ -145,3 +145,18 @@ pub async fn link(conn: Conn<'_>, token: &str) -> StoreResult<Option<LinkRow>> {
     .await
     })?)
 }
+
+/// The properties of a not-yet-identified visitor's first page view.
+pub async fn first_page_view(
+    conn: Conn<'_>,
+    visitor_id: &str,
+) -> StoreResult<Option<Map<String, Value>>> {
+    let row: Option<Json<Map<String, Value>>> = dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT properties FROM visitor_events WHERE visitor_id = $1 AND kind = 'page_view' \
+         ORDER BY occurred_at, id LIMIT 1"
+    )
+    .bind(visitor_id)
+    .fetch_optional(c)
+    .await)?;
+    Ok(row.map(|j| j.0))
+}

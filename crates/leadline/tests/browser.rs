@@ -386,7 +386,18 @@ async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_ch
         let lead = &page["data"][0];
         assert_eq!(lead["company"], "Headless GmbH", "{}", t.name);
         assert_eq!(
-            lead["first_touch"]["source"], "Web",
+            lead["first_touch"]["source"], "google",
+            "the first visit came from the ad"
+        );
+        assert_eq!(lead["first_touch"]["medium"], "cpc");
+        assert!(
+            lead["first_touch"]["landing_page"]
+                .as_str()
+                .unwrap()
+                .ends_with("/landing")
+        );
+        assert_eq!(
+            lead["last_touch"]["source"], "Web",
             "the form's lead_source"
         );
         let id = lead["id"].as_str().unwrap();

@@ -169,6 +169,10 @@ pub(crate) async fn capture_in(
             }
         }
         None => {
+            let mut fields = fields;
+            if let Some(v) = &s.visitor_id {
+                first_touch_from_visit(tx, v, &mut fields).await?;
+            }
             check_refs(tx, &fields, None).await?;
             let lead = Lead {
                 id: Uuid::now_v7(),
@@ -237,6 +241,33 @@ pub(crate) async fn capture_in(
         crate::tracking::identify_in(tx, v, lead.id).await?;
     }
     Ok(Captured { lead, created })
+}
+
+/// A new lead's first touch is the visitor's first tracked visit when that visit names a
+/// source (UTM parameters or an outside referrer), as analytics tools attribute it; the
+/// visit's landing page and referrer fill the touch in any case.
+async fn first_touch_from_visit(
+    tx: &mut DbTx,
+    visitor_id: &str,
+    fields: &mut LeadFields,
+) -> AppResult<()> {
+    if !leadline_domain::tracking::valid_visitor_id(visitor_id) {
+        return Ok(());
+    }
+    let Some(p) = leadline_store::tracking::first_page_view(tx.conn(), visitor_id).await? else {
+        return Ok(());
+    };
+    let text = |k: &str| p.get(k).and_then(Value::as_str);
+    let visit = leadline_domain::tracking::touch_from_page(text("url"), text("referrer"));
+    let t = &mut fields.first_touch;
+    if visit.source.is_some() {
+        t.source = visit.source;
+        t.medium = visit.medium;
+        t.campaign = visit.campaign;
+    }
+    t.landing_page = t.landing_page.take().or(visit.landing_page);
+    t.referrer = t.referrer.take().or(visit.referrer);
+    Ok(())
 }
 
 /// The non-empty values a submission carried, for its timeline entry.
