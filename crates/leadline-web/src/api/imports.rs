@@ -169,15 +169,18 @@ pub async fn import_errors(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Response> {
     let csv = s.app.import_error_report(&p, id).await?;
+    Ok(csv_attachment(csv, &format!("import-{id}-errors.csv")))
+}
+
+/// A CSV file download.
+pub fn csv_attachment(csv: Vec<u8>, file_name: &str) -> Response {
     let mut res = csv.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/csv; charset=utf-8"),
     );
-    if let Ok(v) =
-        HeaderValue::from_str(&format!("attachment; filename=\"import-{id}-errors.csv\""))
-    {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }
-    Ok(res)
+    res
 }

@@ -2,7 +2,6 @@
 //! submissions (honeypot, rate limits, field errors shown next to the fields).
 
 use super::body::{BodyError, read_form};
-use super::limits::Limited;
 use super::tracking::cors;
 use super::web_to_lead::{HONEYPOT_FIELD, VISITOR_FIELD, back_link};
 use super::{MAX_FORM_BYTES, message};
@@ -10,7 +9,7 @@ use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::extract::{ConnectInfo, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Redirect, Response};
 use leadline_app::AppError;
 use leadline_domain::CustomFieldDef;
@@ -205,21 +204,7 @@ pub async fn embed(
 
 /// `GET /f.js`: the loader.
 pub async fn loader() -> Response {
-    let mut res = LOADER.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("cross-origin"),
-    );
-    res
+    super::script(LOADER)
 }
 
 /// `POST /f/{slug}`: a submission.
@@ -287,30 +272,15 @@ pub async fn submit(
         .limits
         .check(peer.ip(), &format!("form:{slug}"), &settings)
     {
-        let reason = match which {
-            Limited::Address => "too many submissions from this address",
-            Limited::Form => "too many submissions to this form",
-        };
-        let _ = s
-            .app
-            .keep_rejected(
-                CaptureChannel::Form,
-                "rate_limited",
-                reason,
-                payload(),
-                remote,
-            )
-            .await;
-        let mut res = message(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Please wait a moment",
-            "We received many submissions in a short time. Your details were kept; please try again in a minute.",
-            vec![],
+        return super::rate_limited(
+            &s,
+            CaptureChannel::Form,
+            which,
+            payload(),
+            remote,
             back_link(&headers),
-        );
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return res;
+        )
+        .await;
     }
     let visitor = get(VISITOR_FIELD).filter(|v| !v.is_empty());
     let mut res = match s.app.submit_form(&form, &pairs, visitor, remote).await {

@@ -65,3 +65,54 @@ fn message(
     )
         .into_response()
 }
+
+/// A script other sites load: cacheable, and readable cross-origin.
+fn script(js: &'static str) -> Response {
+    use axum::http::{HeaderValue, header};
+    let mut res = js.into_response();
+    let h = res.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/javascript; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    res
+}
+
+/// Keeps a submission that hit a rate limit and tells the person to wait.
+async fn rate_limited(
+    s: &AppState,
+    channel: leadline_domain::capture::CaptureChannel,
+    which: limits::Limited,
+    payload: serde_json::Value,
+    remote: Option<String>,
+    back: Option<String>,
+) -> Response {
+    let reason = match which {
+        limits::Limited::Address => "too many submissions from this address",
+        limits::Limited::Form => "too many submissions to this form",
+    };
+    let _ = s
+        .app
+        .keep_rejected(channel, "rate_limited", reason, payload, remote)
+        .await;
+    let mut res = message(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Please wait a moment",
+        "We received many submissions in a short time. Your details were kept; please try again in a minute.",
+        vec![],
+        back,
+    );
+    res.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from_static("60"),
+    );
+    res
+}

@@ -35,21 +35,7 @@ fn context(headers: &HeaderMap) -> TrackContext {
 
 /// `GET /t.js`: the snippet.
 pub async fn snippet() -> Response {
-    let mut res = SNIPPET.into_response();
-    let h = res.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/javascript; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("cross-origin"),
-    );
-    res
+    super::script(SNIPPET)
 }
 
 /// The pixel's query: `v` visitor id, `k` kind, `u` url, `t` title, `r` referrer,

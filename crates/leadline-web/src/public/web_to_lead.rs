@@ -2,7 +2,6 @@
 //! works by changing only its `action` URL.
 
 use super::body::{BodyError, read_form};
-use super::limits::Limited;
 use super::{MAX_FORM_BYTES, message};
 use crate::state::AppState;
 use axum::extract::{ConnectInfo, Request, State};
@@ -100,30 +99,8 @@ pub async fn submit(
         return thanks(&settings, get("retURL"));
     }
     if let Err(which) = s.limits.check(peer.ip(), "web_to_lead", &settings) {
-        let reason = match which {
-            Limited::Address => "too many submissions from this address",
-            Limited::Form => "too many submissions to this form",
-        };
-        let _ = s
-            .app
-            .keep_rejected(
-                CaptureChannel::WebToLead,
-                "rate_limited",
-                reason,
-                payload,
-                remote,
-            )
+        return super::rate_limited(&s, CaptureChannel::WebToLead, which, payload, remote, back)
             .await;
-        let mut res = message(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Please wait a moment",
-            "We received many submissions in a short time. Your details were kept; please try again in a minute.",
-            vec![],
-            back,
-        );
-        res.headers_mut()
-            .insert(header::RETRY_AFTER, "60".parse().expect("static header"));
-        return res;
     }
     let visitor_id = get(VISITOR_FIELD).filter(|v| !v.is_empty());
     let clean: Vec<(String, String)> = pairs

@@ -3,14 +3,14 @@
 //! capture settings and the tracking snippet.
 
 use super::{Frame, error_page, notice};
-use crate::api::imports::{MAX_IMPORT_BYTES, spawn_run};
+use crate::api::imports::{MAX_IMPORT_BYTES, csv_attachment, spawn_run};
 use crate::auth::UiAuth;
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use leadline_app::AppError;
@@ -614,19 +614,7 @@ async fn resume_import(State(s): State<AppState>, auth: UiAuth, Path(id): Path<U
 
 async fn error_report(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>) -> Response {
     match s.app.import_error_report(&auth.principal, id).await {
-        Ok(csv) => {
-            let mut res = csv.into_response();
-            res.headers_mut().insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("text/csv; charset=utf-8"),
-            );
-            if let Ok(v) =
-                HeaderValue::from_str(&format!("attachment; filename=\"import-{id}-errors.csv\""))
-            {
-                res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
-            }
-            res
-        }
+        Ok(csv) => csv_attachment(csv, &format!("import-{id}-errors.csv")),
         Err(e) => error_page(e),
     }
 }
