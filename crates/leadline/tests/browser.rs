@@ -483,6 +483,52 @@ async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_ch
             t.name
         );
         assert_eq!(page["data"][0]["last_name"], "Chrome");
+
+        // The capture pages, as an admin sees them (rejected submissions are admin-only).
+        t.app
+            .create_user(
+                &system,
+                leadline_app::admin::NewUser {
+                    email: "ada@capture.test".into(),
+                    name: "Ada Admin".into(),
+                    role: leadline_domain::Role::Admin,
+                    password: Some("correct horse battery".into()),
+                    sees_all_leads: false,
+                },
+            )
+            .await
+            .unwrap();
+        c.goto(&t.url("/login?next=/capture/forms")).await.unwrap();
+        c.find(Locator::Id("email"))
+            .await
+            .unwrap()
+            .send_keys("ada@capture.test")
+            .await
+            .unwrap();
+        c.find(Locator::Id("password"))
+            .await
+            .unwrap()
+            .send_keys("correct horse battery")
+            .await
+            .unwrap();
+        c.find(Locator::Css("form button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, |u| u.path() == "/capture/forms").await;
+        c.find(Locator::LinkText("Book a demo"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "h1", "Form: Book a demo").await;
+        shot(&c, &format!("{tag}-4-form-builder")).await;
+        c.goto(&t.url("/capture/rejected")).await.unwrap();
+        wait_text(&c, "h2", "Rejected submissions").await;
+        shot(&c, &format!("{tag}-5-rejected")).await;
         c.close().await.unwrap();
     }
 }
