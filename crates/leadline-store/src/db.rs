@@ -210,6 +210,21 @@ impl Db {
         .is_ok()
     }
 
+    /// Refreshes the query planner's statistics after a bulk write (an import), so lists
+    /// keep choosing the right index when a large batch of similar rows arrived.
+    pub async fn refresh_statistics(&self) -> StoreResult<()> {
+        match self {
+            Db::Sqlite { write, .. } => {
+                // Analyses only the tables whose statistics are out of date.
+                sqlx::query("PRAGMA optimize").execute(write).await?;
+            }
+            Db::Postgres(pool) => {
+                sqlx::query("ANALYZE leads").execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+
     /// Closes every connection (flushing SQLite's WAL on the last one).
     pub async fn close(&self) {
         match self {

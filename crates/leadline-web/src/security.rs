@@ -13,7 +13,8 @@ use tower_http::timeout::TimeoutLayer;
 /// Largest request body accepted anywhere (imports will get their own, larger limit).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
+/// The Content-Security-Policy of every page unless a handler sets its own.
+pub const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; \
                    object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
 fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {

@@ -734,6 +734,41 @@ async fn hosted_forms_take_submissions_and_keep_what_they_refuse() {
             .unwrap();
         assert!(r.headers().get("access-control-allow-origin").is_none());
         assert!(r.text().await.unwrap().starts_with("<form"));
+        // A redirect after sending: the page's policy lets the form lead there.
+        let form: Value = t
+            .get("/api/v1/forms")
+            .send()
+            .await
+            .unwrap()
+            .json::<Vec<Value>>()
+            .await
+            .unwrap()
+            .remove(0);
+        let mut input = json!({"slug": form["slug"], "name": form["name"], "definition": form["definition"], "active": true});
+        input["definition"]["redirect_url"] = json!("https://www.example.com/thanks");
+        let r = t
+            .client
+            .put(t.url(&format!("/api/v1/forms/{}", form["id"].as_str().unwrap())))
+            .bearer_auth(&t.key)
+            .json(&input)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let r = t.client.get(t.url("/f/demo-request")).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(
+            csp.contains("form-action 'self' https://www.example.com"),
+            "{csp}"
+        );
+        let r = post("full_name=Bo+Berg&email=bo%40form.example&consent=on")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], "https://www.example.com/thanks");
         assert_eq!(
             t.client
                 .get(t.url("/f/nope"))

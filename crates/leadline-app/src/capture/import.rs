@@ -573,6 +573,11 @@ impl App {
         let done = imports::get(c.conn(), id)
             .await?
             .ok_or(AppError::NotFound("import"))?;
+        if done.created + done.updated > 0
+            && let Err(e) = self.db.refresh_statistics().await
+        {
+            tracing::warn!(error = %e, "statistics not refreshed after the import");
+        }
         tracing::info!(import_id = %id, created = done.created, updated = done.updated,
             skipped = done.skipped, failed = done.failed, "import finished");
         progress(&done);

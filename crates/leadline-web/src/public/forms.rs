@@ -168,17 +168,41 @@ async fn load(s: &AppState, slug: &str) -> Result<(Form, Vec<CustomFieldDef>), R
     }
 }
 
+/// The page's policy: the default, except that the form may lead to the redirect the admin
+/// set (browsers apply `form-action` to the redirect after a submission too).
+fn with_policy(form: &Form, mut res: Response) -> Response {
+    let target = form
+        .definition
+        .redirect_url
+        .as_deref()
+        .and_then(|u| url::Url::parse(u).ok())
+        .map(|u| u.origin().ascii_serialization())
+        .filter(|o| o != "null");
+    if let Some(origin) = target {
+        let policy = crate::security::CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        );
+        if let Ok(v) = axum::http::HeaderValue::from_str(&policy) {
+            res.headers_mut()
+                .insert(axum::http::header::CONTENT_SECURITY_POLICY, v);
+        }
+    }
+    res
+}
+
 /// `GET /f/{slug}`: the hosted page. UTM parameters in its address ride along hidden.
 pub async fn page(State(s): State<AppState>, Path(slug): Path<String>, uri: Uri) -> Response {
     let (form, defs) = match load(&s, &slug).await {
         Ok(x) => x,
         Err(r) => return r,
     };
-    FormPage {
+    let page = FormPage {
         title: form.name.clone(),
         form: view(&form, &defs, &query_values(&uri), &HashMap::new()),
     }
-    .into_response()
+    .into_response();
+    with_policy(&form, page)
 }
 
 /// `GET /f/{slug}/embed`: the form alone, for the loader on another site (CORS for the
@@ -291,14 +315,15 @@ pub async fn submit(
             for e in errs.0 {
                 by_field.entry(e.field).or_insert(e.message);
             }
-            (
+            let page = (
                 StatusCode::UNPROCESSABLE_ENTITY,
                 FormPage {
                     title: form.name.clone(),
                     form: view(&form, &defs, &values, &by_field),
                 },
             )
-                .into_response()
+                .into_response();
+            with_policy(&form, page)
         }
         Err(e) => {
             tracing::error!(error = %e, "form submission not stored");
