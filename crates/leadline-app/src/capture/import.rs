@@ -26,8 +26,14 @@ use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
-/// Rows per transaction.
-pub const BATCH_ROWS: usize = 500;
+/// Rows per transaction: SQLite's single writer is best given short transactions (others
+/// wait for it); PostgreSQL gains from fewer, larger ones.
+pub fn batch_rows(backend: leadline_store::Backend) -> usize {
+    match backend {
+        leadline_store::Backend::Sqlite => 500,
+        leadline_store::Backend::Postgres => 2_000,
+    }
+}
 /// Row problems a dry run lists (the rest are counted).
 const PREVIEW_ERRORS: usize = 10_000;
 /// A runner that has not reported for this long is presumed dead; its job may be resumed.
@@ -255,7 +261,7 @@ impl App {
         }
         let mut existing = 0;
         let mut c = self.db.acquire().await?;
-        for chunk in valid.chunks(BATCH_ROWS) {
+        for chunk in valid.chunks(batch_rows(self.db.backend())) {
             let (by_ext, by_email) = lookup(&mut c, chunk).await?;
             existing += chunk
                 .iter()
@@ -557,7 +563,7 @@ impl App {
         let mut next = job.processed_rows.max(0) as usize;
         progress(&job);
         while next < file.rows.len() {
-            let end = (next + BATCH_ROWS).min(file.rows.len());
+            let end = (next + batch_rows(self.db.backend())).min(file.rows.len());
             self.import_batch(&job, &mapper, &file.rows[next..end], next, &actor)
                 .await?;
             next = end;
@@ -617,7 +623,7 @@ impl App {
         let failed_rows = rows.len() - mapped.len();
         let t = now();
         let mut tx = self.db.begin().await?;
-        let only: Vec<MappedRow> = mapped.iter().map(|(_, m, _)| m.clone()).collect();
+        let only: Vec<&MappedRow> = mapped.iter().map(|(_, m, _)| m).collect();
         let (by_ext, by_email) = lookup_tx(&mut tx, &only).await?;
         let fps: Vec<String> = mapped.iter().filter_map(|(_, _, f)| f.clone()).collect();
         let known_fp: HashSet<String> = capture_store::leads_by_fingerprints(tx.conn(), &fps)
@@ -799,14 +805,14 @@ impl App {
 
 type Lookup = (HashMap<String, Uuid>, HashMap<String, Uuid>);
 
-fn keys(rows: &[MappedRow]) -> (Vec<String>, Vec<String>) {
+fn keys<R: std::borrow::Borrow<MappedRow>>(rows: &[R]) -> (Vec<String>, Vec<String>) {
     let ext = rows
         .iter()
-        .filter_map(|m| m.fields.external_id.clone())
+        .filter_map(|m| m.borrow().fields.external_id.clone())
         .collect();
     let emails = rows
         .iter()
-        .filter_map(|m| leads::email_key(m.fields.email.as_deref()))
+        .filter_map(|m| leads::email_key(m.borrow().fields.email.as_deref()))
         .collect();
     (ext, emails)
 }
@@ -827,7 +833,7 @@ async fn lookup(c: &mut leadline_store::DbConn, rows: &[MappedRow]) -> AppResult
     ))
 }
 
-async fn lookup_tx(tx: &mut leadline_store::DbTx, rows: &[MappedRow]) -> AppResult<Lookup> {
+async fn lookup_tx(tx: &mut leadline_store::DbTx, rows: &[&MappedRow]) -> AppResult<Lookup> {
     let (ext, emails) = keys(rows);
     Ok((
         first_wins(capture_store::leads_by_external_ids(tx.conn(), &ext).await?),
