@@ -34,6 +34,20 @@ pub struct StageTransition {
     pub note: Option<String>,
 }
 
+/// Where a lead came from.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct Attribution {
+    pub first_touch: leadline_domain::Touch,
+    pub last_touch: leadline_domain::Touch,
+    pub external_id: Option<String>,
+    /// Who referred the lead, when recorded (capture API `referral`).
+    pub referral: Option<leadline_domain::source::Referral>,
+    /// `won` or `lost` for historical leads (e.g. an import's outcome column).
+    pub outcome: Option<leadline_domain::lead::Outcome>,
+    /// Where the outcome came from (e.g. `import <id>`).
+    pub outcome_origin: Option<String>,
+}
+
 /// Everything the lead page shows.
 #[derive(Debug, Clone)]
 pub struct LeadDetail {
@@ -209,6 +223,22 @@ impl App {
             referral: leadline_store::capture::referral(c.conn(), id).await?,
             outcome: leadline_store::capture::outcome(c.conn(), id).await?,
             lead,
+        })
+    }
+
+    /// Where a lead came from: first and last touch, who referred it, its external id and
+    /// its known historical outcome.
+    pub async fn lead_attribution(&self, by: &Principal, id: Uuid) -> AppResult<Attribution> {
+        let mut c = self.db.acquire().await?;
+        let lead = visible_lead(c.conn(), by, id).await?;
+        let outcome = leadline_store::capture::outcome(c.conn(), id).await?;
+        Ok(Attribution {
+            first_touch: lead.fields.first_touch,
+            last_touch: lead.fields.last_touch,
+            external_id: lead.fields.external_id,
+            referral: leadline_store::capture::referral(c.conn(), id).await?,
+            outcome: outcome.as_ref().map(|o| o.0),
+            outcome_origin: outcome.map(|o| o.1),
         })
     }
 

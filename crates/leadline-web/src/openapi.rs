@@ -46,6 +46,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         ))
         .routes(routes!(leads::transition))
         .routes(routes!(leads::history))
+        .routes(routes!(leads::attribution))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

@@ -735,6 +735,7 @@ async fn openapi_document_describes_every_api_route() {
             "/leads/{id}/stage",
             "/leads/{id}/activities",
             "/leads/{id}/history",
+            "/leads/{id}/attribution",
             "/users",
             "/teams",
             "/api-keys",

@@ -258,6 +258,7 @@ async fn the_capture_api_never_captures_a_retry_twice() {
     for t in common::apps().await {
         let body = json!({"lead": {"email": "idem@x.example", "last_name": "Idem",
                           "first_touch": {"source": "partner-api"}},
+                          "referral": {"referrer_name": "Rui Referrer", "referrer_email": "rui@partner.example"},
                           "properties": {"form": "partner"}});
         let send = |key: &'static str, body: Value| {
             t.post("/api/v1/capture")
@@ -281,6 +282,24 @@ async fn the_capture_api_never_captures_a_retry_twice() {
             1,
             "{}",
             t.name
+        );
+
+        // Where the lead came from, including who referred it.
+        let attribution: Value = t
+            .get(&format!(
+                "/api/v1/leads/{}/attribution",
+                first["lead_id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(attribution["first_touch"]["source"], "partner-api");
+        assert_eq!(
+            attribution["referral"]["referrer_email"],
+            "rui@partner.example"
         );
 
         let r = send("k-1", json!({"lead": {"last_name": "Other"}}))

@@ -192,6 +192,19 @@ pub async fn add_activity(
     ))
 }
 
+/// Where the lead came from: first and last touch, referral, external id, historical
+/// outcome.
+#[utoipa::path(get, path = "/leads/{id}/attribution", tag = "leads", params(("id" = Uuid, Path)),
+    responses((status = 200, body = leadline_app::leads::Attribution), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn attribution(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<leadline_app::leads::Attribution>> {
+    Ok(Json(s.app.lead_attribution(&p, id).await?))
+}
+
 /// A lead's stage and owner history.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LeadHistory {
