@@ -260,7 +260,13 @@ impl App {
                 )
                 .await?;
             }
-            (None, None) => unreachable!("a subject was required above"),
+            (None, None) => {
+                return Err(invalid(
+                    "",
+                    "missing_subject",
+                    "no lead or visitor was named",
+                ));
+            }
         }
         tx.commit().await?;
         Ok(EventRecorded { lead_id })

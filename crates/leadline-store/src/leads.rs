@@ -416,7 +416,18 @@ fn where_clause(
         }
     }
     if !f.stages.is_empty() {
-        sql.push(" AND stage IN (");
+        // A stage holds a large share of all leads and its newest rows can all belong to one
+        // big import; when a narrower equality filter is present, SQLite must walk that
+        // filter's index instead (unary `+` keeps a term out of index selection).
+        let narrower = f.source.is_some()
+            || f.campaign.is_some()
+            || f.team_id.is_some()
+            || matches!(f.owner, Some(OwnerFilter::User(_) | OwnerFilter::Me));
+        if backend == Backend::Sqlite && narrower {
+            sql.push(" AND +stage IN (");
+        } else {
+            sql.push(" AND stage IN (");
+        }
         for (i, s) in f.stages.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
