@@ -329,12 +329,26 @@ pub async fn purge_idempotency(conn: Conn<'_>, before: Micros) -> StoreResult<u6
     .map(|r| r.rows_affected()))?)
 }
 
+/// `(key, id)` rows for `sql_head` (ending in `<column> IN`) over many keys: one `= ANY`
+/// array on PostgreSQL (planning a 2,000-placeholder list cost ~20 ms per batch), lists of
+/// 500 placeholders on SQLite.
 async fn keyed_ids(
     mut conn: Conn<'_>,
     sql_head: &str,
     sql_tail: &str,
     keys: &[String],
 ) -> StoreResult<Vec<(String, Uuid)>> {
+    if keys.is_empty() {
+        return Ok(Vec::new());
+    }
+    if let Conn::Postgres(c) = conn.reborrow() {
+        let column = sql_head.strip_suffix(" IN").unwrap_or(sql_head);
+        let sql = format!("{column} = ANY($1) {sql_tail}");
+        return Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(keys)
+            .fetch_all(c)
+            .await?);
+    }
     let mut out = Vec::new();
     for chunk in keys.chunks(500) {
         let sql = format!(

@@ -599,6 +599,7 @@ impl App {
         first: usize,
         actor: &Principal,
     ) -> AppResult<()> {
+        let started = std::time::Instant::now();
         let policy = job.options.duplicates;
         let mut errors = Vec::new();
         let mut mapped: Vec<(usize, MappedRow, Option<String>)> = Vec::with_capacity(rows.len());
@@ -621,11 +622,13 @@ impl App {
             }
         }
         let failed_rows = rows.len() - mapped.len();
+        let mapped_at = started.elapsed();
         let t = now();
         let mut tx = self.db.begin().await?;
         let only: Vec<&MappedRow> = mapped.iter().map(|(_, m, _)| m).collect();
         let (by_ext, by_email) = lookup_tx(&mut tx, &only).await?;
         let fps: Vec<String> = mapped.iter().filter_map(|(_, _, f)| f.clone()).collect();
+        let lookups_at = started.elapsed();
         let known_fp: HashSet<String> = capture_store::leads_by_fingerprints(tx.conn(), &fps)
             .await?
             .into_iter()
@@ -775,9 +778,12 @@ impl App {
                 }
             }
         }
+        let planned_at = started.elapsed();
         leads::insert_many(tx.conn(), &new_leads).await?;
+        let leads_at = started.elapsed();
         history::record_stages(tx.conn(), &stages).await?;
         activities::insert_many(tx.conn(), &acts).await?;
+        let timeline_at = started.elapsed();
         capture_store::set_outcomes(
             tx.conn(),
             &outcomes,
@@ -799,6 +805,17 @@ impl App {
         )
         .await?;
         tx.commit().await?;
+        tracing::debug!(
+            import_id = %job.id,
+            rows = rows.len(),
+            map_ms = mapped_at.as_millis() as u64,
+            lookup_ms = (lookups_at - mapped_at).as_millis() as u64,
+            plan_ms = (planned_at - lookups_at).as_millis() as u64,
+            leads_ms = (leads_at - planned_at).as_millis() as u64,
+            timeline_ms = (timeline_at - leads_at).as_millis() as u64,
+            rest_ms = (started.elapsed() - timeline_at).as_millis() as u64,
+            "import batch"
+        );
         Ok(())
     }
 }
