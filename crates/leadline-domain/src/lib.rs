@@ -12,6 +12,7 @@ pub mod filter;
 pub mod history;
 pub mod lead;
 pub mod money;
+pub mod quality;
 pub mod role;
 pub mod source;
 pub mod stage;
