@@ -60,6 +60,8 @@ pub struct LeadDetail {
     pub referral: Option<leadline_domain::source::Referral>,
     /// The known historical outcome (e.g. from an import) and where it came from.
     pub outcome: Option<(leadline_domain::lead::Outcome, String)>,
+    /// The lead's verification, when it was checked.
+    pub quality: Option<leadline_domain::quality::verify::Verification>,
 }
 
 fn visibility(p: &Principal) -> Visibility {
@@ -222,6 +224,9 @@ impl App {
             audit: leadline_store::audit::for_entity(c.conn(), "lead", id, 50).await?,
             referral: leadline_store::capture::referral(c.conn(), id).await?,
             outcome: leadline_store::capture::outcome(c.conn(), id).await?,
+            quality: leadline_store::quality::get(c.conn(), id)
+                .await?
+                .map(|q| q.0),
             lead,
         })
     }

@@ -8,6 +8,7 @@ pub mod demo;
 mod error;
 pub mod export;
 pub mod leads;
+pub mod quality;
 pub mod tracking;
 pub mod views;
 

@@ -22,6 +22,7 @@ pub mod forms;
 pub mod history;
 pub mod imports;
 pub mod leads;
+pub mod quality;
 pub mod saved_views;
 pub mod sessions;
 pub mod settings;

@@ -47,6 +47,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(leads::transition))
         .routes(routes!(leads::history))
         .routes(routes!(leads::attribution))
+        .routes(routes!(leads::quality))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

@@ -736,6 +736,7 @@ async fn openapi_document_describes_every_api_route() {
             "/leads/{id}/activities",
             "/leads/{id}/history",
             "/leads/{id}/attribution",
+            "/leads/{id}/quality",
             "/users",
             "/teams",
             "/api-keys",

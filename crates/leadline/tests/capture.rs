@@ -806,3 +806,83 @@ async fn hosted_forms_take_submissions_and_keep_what_they_refuse() {
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
+
+#[tokio::test]
+async fn captured_leads_are_verified_with_reasons() {
+    for t in common::apps().await {
+        let capture = |lead: Value| {
+            t.post("/api/v1/capture")
+                .json(&json!({ "lead": lead }))
+                .send()
+        };
+        let good: Value = capture(json!({"first_name": "Ana", "last_name": "Lima",
+            "email": "ana.lima@acme-logistics.de", "phone": "030 1234567", "country": "Germany"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let q: Value = t
+            .get(&format!(
+                "/api/v1/leads/{}/quality",
+                good["lead_id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(q["status"], "verified", "{}: {q}", t.name);
+        let fake: Value = capture(
+            json!({"first_name": "test", "last_name": "test", "email": "x@mailinator.com"}),
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let id = fake["lead_id"].as_str().unwrap();
+        let q: Value = t
+            .get(&format!("/api/v1/leads/{id}/quality"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(q["status"], "suspect", "{q}");
+        let codes: Vec<&str> = q["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["code"].as_str().unwrap())
+            .collect();
+        assert!(
+            codes.contains(&"disposable_email") && codes.contains(&"junk_name"),
+            "{codes:?}"
+        );
+        // A lead created by hand was never checked.
+        let manual: Value = t
+            .post("/api/v1/leads")
+            .json(&json!({"last_name": "Manual"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let q: Value = t
+            .get(&format!(
+                "/api/v1/leads/{}/quality",
+                manual["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(q.is_null());
+    }
+}

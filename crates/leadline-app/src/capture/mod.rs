@@ -214,6 +214,7 @@ pub(crate) async fn capture_in(
             (lead, true)
         }
     };
+    crate::quality::verify_in(tx, &lead).await?;
     let mut properties = Map::new();
     properties.insert("channel".into(), s.channel.as_str().into());
     properties.insert("created".into(), created.into());

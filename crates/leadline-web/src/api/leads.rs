@@ -205,6 +205,19 @@ pub async fn attribution(
     Ok(Json(s.app.lead_attribution(&p, id).await?))
 }
 
+/// The lead's verification: status (`verified`, `flagged`, `suspect`, `invalid`), each
+/// finding with its reason, and when it was checked; `null` when never checked.
+#[utoipa::path(get, path = "/leads/{id}/quality", tag = "leads", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Option<leadline_app::quality::LeadQuality>), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn quality(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Option<leadline_app::quality::LeadQuality>>> {
+    Ok(Json(s.app.lead_quality(&p, id).await?))
+}
+
 /// A lead's stage and owner history.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct LeadHistory {

@@ -454,6 +454,15 @@ pub async fn detail(
         touches.push(item("Referral note", r.note.clone()));
     }
     touches.push(item("External ID", f.external_id.clone()));
+    if let Some(q) = &d.quality {
+        touches.push(item("Verification", Some(q.status.as_str().to_owned())));
+        for finding in &q.findings {
+            touches.push(item(
+                &format!("· {}", finding.code.replace('_', " ")),
+                Some(finding.message.clone()),
+            ));
+        }
+    }
     if let Some((o, origin)) = &d.outcome {
         touches.push(item(
             "Historical outcome",
