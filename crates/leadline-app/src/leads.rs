@@ -226,7 +226,7 @@ impl App {
             outcome: leadline_store::capture::outcome(c.conn(), id).await?,
             quality: leadline_store::quality::get(c.conn(), id)
                 .await?
-                .map(|q| q.0),
+                .map(|q| q.verification),
             lead,
         })
     }

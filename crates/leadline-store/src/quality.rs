@@ -1,8 +1,8 @@
-//! Each lead's verification status and findings.
+//! Each lead's verification, what its source's policy did with it, and review decisions.
 
 use crate::db::Conn;
 use crate::error::{StoreError, StoreResult};
-use leadline_domain::quality::verify::{Finding, Verification, VerificationStatus};
+use leadline_domain::quality::verify::{Action, Finding, Verification, VerificationStatus};
 use leadline_domain::time::Micros;
 use sqlx::types::Json;
 use uuid::Uuid;
@@ -12,22 +12,66 @@ fn status(s: &str) -> StoreResult<VerificationStatus> {
         .map_err(|e| StoreError::Corrupt(format!("verification status: {e}")))
 }
 
-/// Records (or replaces) a lead's verification.
+fn action(s: &str) -> StoreResult<Action> {
+    Action::parse(s).ok_or_else(|| StoreError::Corrupt(format!("quality action {s}")))
+}
+
+/// A lead's stored verification.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QualityRow {
+    pub lead_id: Uuid,
+    pub verification: Verification,
+    pub action: Action,
+    pub checked_at: Micros,
+    /// `approved` or `rejected`, once a person looked.
+    pub decision: Option<String>,
+    pub reviewed_by: Option<String>,
+}
+
+type Row = (
+    Uuid,
+    String,
+    Json<Vec<Finding>>,
+    String,
+    Micros,
+    Option<String>,
+    Option<String>,
+);
+
+fn row(r: Row) -> StoreResult<QualityRow> {
+    Ok(QualityRow {
+        lead_id: r.0,
+        verification: Verification {
+            status: status(&r.1)?,
+            findings: r.2.0,
+        },
+        action: action(&r.3)?,
+        checked_at: r.4,
+        decision: r.5,
+        reviewed_by: r.6,
+    })
+}
+
+const COLUMNS: &str = "lead_id, status, findings, action, checked_at, decision, reviewed_by";
+
+/// Records (or replaces) a lead's verification and action; a review decision stays.
 pub async fn upsert(
     conn: Conn<'_>,
     lead_id: Uuid,
     v: &Verification,
+    act: Action,
     at: Micros,
 ) -> StoreResult<()> {
     dispatch!(conn, |c| {
         sqlx::query(
-        "INSERT INTO lead_quality (lead_id, status, findings, checked_at) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO lead_quality (lead_id, status, findings, action, checked_at) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (lead_id) DO UPDATE SET status = excluded.status, findings = excluded.findings, \
-         checked_at = excluded.checked_at"
+         action = excluded.action, checked_at = excluded.checked_at"
     )
     .bind(lead_id)
     .bind(v.status.as_str())
     .bind(Json(&v.findings))
+    .bind(act.as_str())
     .bind(at)
     .execute(c)
     .await
@@ -36,22 +80,58 @@ pub async fn upsert(
     Ok(())
 }
 
-/// A lead's verification, with when it was checked.
-pub async fn get(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Option<(Verification, Micros)>> {
-    let row: Option<(String, Json<Vec<Finding>>, Micros)> = dispatch!(conn, |c| sqlx::query_as(
-        "SELECT status, findings, checked_at FROM lead_quality WHERE lead_id = $1"
+/// A lead's verification.
+pub async fn get(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Option<QualityRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM lead_quality WHERE lead_id = $1");
+    let r: Option<Row> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(lead_id)
+        .fetch_optional(c)
+        .await)?;
+    r.map(row).transpose()
+}
+
+/// Leads waiting for review (action `review` or `quarantine`, no decision), oldest first,
+/// after `(checked_at, lead_id)` of the previous page; deleted leads are left out.
+pub async fn queue(
+    conn: Conn<'_>,
+    after: Option<(Micros, Uuid)>,
+    limit: i64,
+) -> StoreResult<Vec<QualityRow>> {
+    let (at, id) = after.unwrap_or((i64::MIN, Uuid::nil()));
+    let sql = format!(
+        "SELECT q.{} FROM lead_quality q JOIN leads l ON l.id = q.lead_id \
+         WHERE q.decision IS NULL AND q.action <> 'accept' AND l.deleted_at IS NULL \
+         AND (q.checked_at > $1 OR (q.checked_at = $1 AND q.lead_id > $2)) \
+         ORDER BY q.checked_at, q.lead_id LIMIT $3",
+        COLUMNS.replace(", ", ", q.")
+    );
+    let rows: Vec<Row> = dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+        .bind(at)
+        .bind(id)
+        .bind(limit)
+        .fetch_all(c)
+        .await)?;
+    rows.into_iter().map(row).collect()
+}
+
+/// Records a review decision. Returns false when the lead was not waiting for one.
+pub async fn decide(
+    conn: Conn<'_>,
+    lead_id: Uuid,
+    decision: &str,
+    by: &str,
+    at: Micros,
+) -> StoreResult<bool> {
+    let n = dispatch!(conn, |c| sqlx::query(
+        "UPDATE lead_quality SET decision = $2, reviewed_by = $3, reviewed_at = $4 \
+         WHERE lead_id = $1 AND decision IS NULL AND action <> 'accept'"
     )
     .bind(lead_id)
-    .fetch_optional(c)
-    .await)?;
-    row.map(|(s, f, at)| {
-        Ok((
-            Verification {
-                status: status(&s)?,
-                findings: f.0,
-            },
-            at,
-        ))
-    })
-    .transpose()
+    .bind(decision)
+    .bind(by)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
 }

@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
-use crate::api::{admin, capture, imports, leads};
+use crate::api::{admin, capture, imports, leads, quality};
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -48,6 +48,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(leads::history))
         .routes(routes!(leads::attribution))
         .routes(routes!(leads::quality))
+        .routes(routes!(quality::get_settings, quality::put_settings))
+        .routes(routes!(quality::queue))
+        .routes(routes!(quality::review))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

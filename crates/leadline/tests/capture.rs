@@ -886,3 +886,119 @@ async fn captured_leads_are_verified_with_reasons() {
         assert!(q.is_null());
     }
 }
+
+#[tokio::test]
+async fn source_policies_quarantine_or_reject_and_people_review_in_bulk() {
+    for t in common::apps().await {
+        let r = t
+            .client
+            .put(t.url("/api/v1/quality/settings"))
+            .bearer_auth(&t.key)
+            .json(&json!({
+                "disposable_domains": ["throwaway.example"],
+                "source_policies": {"partner-list": {"flagged": "review", "suspect": "reject", "invalid": "reject"}}
+            }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", t.name);
+        let capture = |lead: Value| {
+            t.post("/api/v1/capture")
+                .json(&json!({ "lead": lead }))
+                .send()
+        };
+        // The default policy quarantines a suspect lead…
+        let q1: Value = capture(json!({"last_name": "Lima", "email": "ana@throwaway.example"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        // …the partner list's policy rejects it, and puts a free-mail lead up for review.
+        let r = capture(json!({"last_name": "Berg", "email": "bo@throwaway.example",
+                               "first_touch": {"source": "partner-list"}}))
+        .await
+        .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["errors"][0]["code"], "disposable_email", "{body}");
+        let q2: Value = capture(json!({"last_name": "Cole", "email": "cy.cole@gmail.com",
+                                       "first_touch": {"source": "partner-list"}}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let queue: Vec<Value> = t
+            .get("/api/v1/review-queue")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let ids: Vec<&str> = queue
+            .iter()
+            .map(|i| i["lead"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                q1["lead_id"].as_str().unwrap(),
+                q2["lead_id"].as_str().unwrap()
+            ],
+            "{queue:?}"
+        );
+        assert_eq!(queue[0]["quality"]["action"], "quarantine");
+        assert_eq!(queue[1]["quality"]["action"], "review");
+        // Reject the first, approve the second: both leave the queue.
+        for (id, decision) in [(&q1, "reject"), (&q2, "approve")] {
+            let r: Value = t
+                .post("/api/v1/review")
+                .json(&json!({"lead_ids": [id["lead_id"]], "decision": decision}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(r["reviewed"], 1);
+        }
+        let queue: Vec<Value> = t
+            .get("/api/v1/review-queue")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(queue.is_empty(), "{queue:?}");
+        let rejected: Value = t
+            .get(&format!(
+                "/api/v1/leads/{}",
+                q1["lead_id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            (
+                rejected["stage"].as_str(),
+                rejected["disqualify_reason"].as_str()
+            ),
+            (Some("disqualified"), Some("spam"))
+        );
+        let (_, rep) = t.user_with_key("rep@review.test", Role::Rep).await;
+        let r = t
+            .client
+            .get(t.url("/api/v1/review-queue"))
+            .bearer_auth(rep)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+}

@@ -607,6 +607,50 @@ async fn capture_pages_forms_imports_sources_rejected_and_settings() {
             !page.contains("<b>Bad") && page.contains("&#60;b&#62;Bad"),
             "payload shown escaped: {page}"
         );
+        // The review queue: a quarantined lead, approved from the page.
+        let held: serde_json::Value = t
+            .post("/api/v1/capture")
+            .json(
+                &serde_json::json!({"lead": {"last_name": "Held", "email": "held@mailinator.com"}}),
+            )
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let page = ui
+            .get(t.url("/capture/review"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("held@mailinator.com") && page.contains("quarantine"),
+            "{page}"
+        );
+        let r = ui
+            .post(t.url("/capture/review"))
+            .form(&[
+                ("lead", held["lead_id"].as_str().unwrap()),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = ui
+            .get(t.url("/capture/review"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Nothing waits for review"), "{page}");
+
         let r = admin
             .post(t.url("/capture/settings"))
             .form(&[

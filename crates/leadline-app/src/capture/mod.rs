@@ -122,6 +122,7 @@ pub(crate) async fn capture_in(
     defs: &[CustomFieldDef],
 ) -> AppResult<Captured> {
     let fields = s.fields.clone().clean(defs)?;
+    crate::quality::screen_in(tx, &fields).await?;
     let identity = fields
         .external_id
         .as_ref()

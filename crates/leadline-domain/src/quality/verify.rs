@@ -427,6 +427,30 @@ pub enum Action {
     Reject,
 }
 
+impl Action {
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Accept => "accept",
+            Action::Review => "review",
+            Action::Quarantine => "quarantine",
+            Action::Reject => "reject",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Action> {
+        [
+            Action::Accept,
+            Action::Review,
+            Action::Quarantine,
+            Action::Reject,
+        ]
+        .into_iter()
+        .find(|a| a.as_str() == s)
+    }
+}
+
 /// The actions for each status; one policy per source, a default for the rest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]

@@ -4,6 +4,7 @@ pub mod admin;
 pub mod capture;
 pub mod imports;
 pub mod leads;
+pub mod quality;
 
 use crate::error::{ApiError, ApiResult};
 use axum::extract::rejection::JsonRejection;

@@ -54,6 +54,7 @@ pub fn router() -> Router<AppState> {
             "/capture/campaigns/{id}/costs/{cost}/delete",
             post(delete_cost),
         )
+        .route("/capture/review", get(review_queue).post(review))
         .route("/capture/rejected", get(rejected))
         .route("/capture/rejected/{id}", get(rejected_item))
         .route("/capture/rejected/{id}/discard", post(discard))
@@ -938,6 +939,71 @@ async fn rejected_item(State(s): State<AppState>, auth: UiAuth, Path(id): Path<U
 async fn discard(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>) -> Response {
     match s.app.discard_rejected(&auth.principal, id).await {
         Ok(()) => done("/capture/rejected", "discarded"),
+        Err(e) => error_page(e),
+    }
+}
+
+// ---- Review queue --------------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "capture_review.html")]
+struct ReviewPage {
+    frame: Frame,
+    tab: &'static str,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    items: Vec<leadline_app::quality::ReviewItem>,
+}
+
+async fn review_queue(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Query(q): Query<DoneParam>,
+) -> Response {
+    if let Some(r) = gate(&auth) {
+        return r;
+    }
+    match s.app.review_queue(&auth.principal, None, 200).await {
+        Ok(items) => ReviewPage {
+            frame: Frame::new(&auth.user, "capture"),
+            tab: "review",
+            notice: notice(q.done.as_deref()),
+            error: None,
+            items,
+        }
+        .into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+async fn review(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    use leadline_app::quality::{ReviewDecision, ReviewInput};
+    let lead_ids: Vec<Uuid> = pairs
+        .iter()
+        .filter(|(k, _)| k == "lead")
+        .filter_map(|(_, v)| v.parse().ok())
+        .collect();
+    let decision = match pairs
+        .iter()
+        .find(|(k, _)| k == "decision")
+        .map(|(_, v)| v.as_str())
+    {
+        Some("reject") => ReviewDecision::Reject,
+        _ => ReviewDecision::Approve,
+    };
+    if lead_ids.is_empty() {
+        return done("/capture/review", "none");
+    }
+    match s
+        .app
+        .review(&auth.principal, ReviewInput { lead_ids, decision })
+        .await
+    {
+        Ok(_) => done("/capture/review", "saved"),
         Err(e) => error_page(e),
     }
 }
