@@ -929,6 +929,21 @@ async fn source_policies_quarantine_or_reject_and_people_review_in_bulk() {
         .json()
         .await
         .unwrap();
+        // In a batch, a refused submission is reported and the others go through.
+        let b: Value = t
+            .post("/api/v1/capture")
+            .json(&json!([
+                {"lead": {"last_name": "Dee", "email": "dee@throwaway.example", "first_touch": {"source": "partner-list"}}},
+                {"lead": {"last_name": "Eve", "email": "eve@acme.example", "first_touch": {"source": "partner-list"}}}
+            ]))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(b["results"][0]["outcome"], "invalid", "{b}");
+        assert_eq!(b["results"][1]["outcome"], "created", "{b}");
         let queue: Vec<Value> = t
             .get("/api/v1/review-queue")
             .send()

@@ -154,15 +154,28 @@ impl App {
                         let checked =
                             parse_item(item).and_then(|s| s.fields.clone().clean(&defs).map(|_| s));
                         match checked {
-                            Ok(s) => {
-                                let c = capture_in(&mut tx, by, s, &defs).await?;
-                                results.push(CaptureItemResult {
+                            Ok(s) => match capture_in(&mut tx, by, s, &defs).await {
+                                Ok(c) => results.push(CaptureItemResult {
                                     index,
                                     outcome: if c.created { "created" } else { "updated" }.into(),
                                     lead_id: Some(c.lead.id),
                                     errors: None,
-                                });
-                            }
+                                }),
+                                // Refusals (a source's policy) happen before any write, so
+                                // the batch's transaction is still good; a clash on write
+                                // (`taken`) is not, and fails the batch.
+                                Err(AppError::Validation(errors))
+                                    if !errors.0.iter().any(|e| e.code == "taken") =>
+                                {
+                                    results.push(CaptureItemResult {
+                                        index,
+                                        outcome: "invalid".into(),
+                                        lead_id: None,
+                                        errors: Some(errors.0),
+                                    })
+                                }
+                                Err(e) => return Err(e),
+                            },
                             Err(errors) => results.push(CaptureItemResult {
                                 index,
                                 outcome: "invalid".into(),

@@ -123,12 +123,16 @@ pub(crate) async fn capture_in(
 ) -> AppResult<Captured> {
     let fields = s.fields.clone().clean(defs)?;
     crate::quality::screen_in(tx, &fields).await?;
-    let identity = fields
+    // Every identity of the submission, locked in one order so two captures sharing any of
+    // them wait for each other instead of both creating a lead.
+    let mut identities: Vec<String> = fields
         .external_id
-        .as_ref()
+        .iter()
         .map(|x| format!("x:{x}"))
-        .or_else(|| leads::email_key(fields.email.as_deref()).map(|e| format!("e:{e}")));
-    if let Some(key) = &identity {
+        .chain(leads::email_key(fields.email.as_deref()).map(|e| format!("e:{e}")))
+        .collect();
+    identities.sort();
+    for key in &identities {
         store::lock_identity(tx.conn(), key).await?;
     }
     let mut existing = None;
