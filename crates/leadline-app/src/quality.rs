@@ -29,7 +29,8 @@ async fn load_settings(tx: &mut DbTx) -> AppResult<QualitySettings> {
     }
 }
 
-fn check(f: &LeadFields, s: &QualitySettings) -> (Verification, Action) {
+/// Verifies fields and applies the source's policy.
+pub(crate) fn check(f: &LeadFields, s: &QualitySettings) -> (Verification, Action) {
     let region = f
         .country
         .as_deref()
@@ -47,11 +48,13 @@ fn check(f: &LeadFields, s: &QualitySettings) -> (Verification, Action) {
     (v, action)
 }
 
-/// Refuses a submission its source's policy rejects, before anything is written. The
-/// caller keeps it as a rejected submission with these reasons.
-pub(crate) async fn screen_in(tx: &mut DbTx, f: &LeadFields) -> AppResult<()> {
+/// Normalises a submission's fields and refuses it when its source's policy rejects it,
+/// before anything is written (the caller keeps it as a rejected submission with these
+/// reasons). Returns the normalised fields.
+pub(crate) async fn screen_in(tx: &mut DbTx, f: LeadFields) -> AppResult<LeadFields> {
     let s = load_settings(tx).await?;
-    let (v, action) = check(f, &s);
+    let f = normalize::lead_fields(f, s.default_region.as_deref());
+    let (v, action) = check(&f, &s);
     if action == Action::Reject {
         let mut e = ValidationErrors::default();
         for finding in v.findings.iter().filter(|x| x.severity == v.status) {
@@ -59,7 +62,7 @@ pub(crate) async fn screen_in(tx: &mut DbTx, f: &LeadFields) -> AppResult<()> {
         }
         return Err(AppError::Validation(e));
     }
-    Ok(())
+    Ok(f)
 }
 
 /// Verifies a stored lead and records the result and its policy's action, inside the

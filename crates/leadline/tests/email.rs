@@ -200,7 +200,10 @@ async fn the_smtp_listener_turns_mail_into_leads() {
         assert_eq!(lead["first_name"], "Ana", "{lead}");
         assert_eq!(lead["company"], "Acme Logistics GmbH", "from the signature");
         assert_eq!(lead["title"], "Head of Sales");
-        assert_eq!(lead["phone"], "+49 30 1234567");
+        assert_eq!(
+            lead["phone"], "+49301234567",
+            "from the signature, in E.164"
+        );
         assert!(
             lead["description"]
                 .as_str()

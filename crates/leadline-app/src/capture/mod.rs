@@ -121,8 +121,7 @@ pub(crate) async fn capture_in(
     s: Submission,
     defs: &[CustomFieldDef],
 ) -> AppResult<Captured> {
-    let fields = s.fields.clone().clean(defs)?;
-    crate::quality::screen_in(tx, &fields).await?;
+    let fields = crate::quality::screen_in(tx, s.fields.clone().clean(defs)?).await?;
     // Every identity of the submission, locked in one order so two captures sharing any of
     // them wait for each other instead of both creating a lead.
     let mut identities: Vec<String> = fields

@@ -447,6 +447,44 @@ pub fn title_profile(title: &str) -> (Option<Seniority>, Option<Function>) {
     (seniority, function)
 }
 
+/// The normalised form of a lead's fields, as capture stores them: names with sensible
+/// capitals, the email's domain in lower case, phone numbers in E.164 (read in the lead's
+/// country, else `default_region`; numbers that do not parse stay as typed), the country as
+/// an ISO 3166 alpha-2 code when recognised. What was typed is kept on the capture's
+/// timeline entry.
+pub fn lead_fields(
+    mut f: crate::lead::LeadFields,
+    default_region: Option<&str>,
+) -> crate::lead::LeadFields {
+    f.first_name = f
+        .first_name
+        .map(|n| person_name(&n))
+        .filter(|n| !n.is_empty());
+    f.last_name = f
+        .last_name
+        .map(|n| person_name(&n))
+        .filter(|n| !n.is_empty());
+    if let Some(e) = f.email.as_deref().and_then(email) {
+        f.email = Some(e.address);
+    }
+    if let Some(code) = f.country.as_deref().and_then(country_code) {
+        f.country = Some(code.to_owned());
+    }
+    let region = f
+        .country
+        .as_deref()
+        .filter(|c| c.len() == 2)
+        .or(default_region);
+    for p in [&mut f.phone, &mut f.mobile] {
+        if let Some(n) = p.as_deref()
+            && let Ok(e164) = phone_e164(n, region)
+        {
+            *p = Some(e164);
+        }
+    }
+    f
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -519,6 +557,36 @@ mod tests {
         );
         assert_eq!(registrable_domain("acme.com").as_deref(), Some("acme.com"));
         assert_eq!(registrable_domain("http://127.0.0.1/"), None);
+    }
+
+    #[test]
+    fn lead_fields_are_normalised() {
+        let f = lead_fields(
+            crate::lead::LeadFields {
+                first_name: Some("ANA".into()),
+                last_name: Some("de lima".into()),
+                email: Some("Ana@ACME.Example".into()),
+                phone: Some("030 1234567".into()),
+                mobile: Some("call me maybe".into()),
+                country: Some("Germany".into()),
+                ..Default::default()
+            },
+            None,
+        );
+        assert_eq!(f.first_name.as_deref(), Some("Ana"));
+        assert_eq!(f.last_name.as_deref(), Some("De Lima"));
+        assert_eq!(f.email.as_deref(), Some("Ana@acme.example"));
+        assert_eq!(
+            f.phone.as_deref(),
+            Some("+49301234567"),
+            "read in the lead's country"
+        );
+        assert_eq!(
+            f.mobile.as_deref(),
+            Some("call me maybe"),
+            "kept when not a number"
+        );
+        assert_eq!(f.country.as_deref(), Some("DE"));
     }
 
     #[test]
