@@ -14,7 +14,6 @@ use leadline_domain::capture::import::{
 use leadline_domain::capture::merge_submission;
 use leadline_domain::custom_field::NewCustomField;
 use leadline_domain::lead::Outcome;
-use leadline_domain::quality::verify::{Action, Verification};
 use leadline_domain::time::{now, to_micros};
 use leadline_domain::{
     Activity, CustomFieldDef, CustomFieldKind, DisqualifyReason, Lead, Principal, Role, Stage,
@@ -235,31 +234,9 @@ impl App {
         let mut error_count = 0;
         let mut valid = Vec::new();
         let mut sample = Vec::new();
-        let quality = self.quality_settings().await?;
         for (i, row) in file.rows.iter().enumerate() {
             let refs: Vec<&str> = row.iter().map(String::as_str).collect();
-            // The same normalisation and policy the import applies.
-            let checked = mapper.row(&refs).and_then(|mut m| {
-                m.fields = leadline_domain::quality::normalize::lead_fields(
-                    m.fields,
-                    quality.default_region.as_deref(),
-                );
-                let (v, action) = crate::quality::check(&m.fields, &quality);
-                if action == Action::Reject {
-                    return Err(v
-                        .findings
-                        .into_iter()
-                        .filter(|f| f.severity == v.status)
-                        .map(|f| leadline_domain::FieldError {
-                            field: f.field,
-                            code: f.code,
-                            message: format!("refused by the source's policy: {}", f.message),
-                        })
-                        .collect());
-                }
-                Ok(m)
-            });
-            match checked {
+            match mapper.row(&refs) {
                 Ok(m) => {
                     if sample.len() < 10 {
                         sample.push(serde_json::to_value(&m.fields).unwrap_or(Value::Null));
@@ -582,13 +559,12 @@ impl App {
         drop(bytes);
         let defs = self.custom_fields().await?;
         let mapper = RowMapper::new(&file.headers, &job.options, &defs)?;
-        let quality = self.quality_settings().await?;
         let actor = Principal::system(&format!("import {}", job.file_name));
         let mut next = job.processed_rows.max(0) as usize;
         progress(&job);
         while next < file.rows.len() {
             let end = (next + batch_rows(self.db.backend())).min(file.rows.len());
-            self.import_batch(&job, &mapper, &quality, &file.rows[next..end], next, &actor)
+            self.import_batch(&job, &mapper, &file.rows[next..end], next, &actor)
                 .await?;
             next = end;
             let mut c = self.db.acquire().await?;
@@ -619,7 +595,6 @@ impl App {
         &self,
         job: &ImportJob,
         mapper: &RowMapper,
-        quality: &leadline_domain::quality::QualitySettings,
         rows: &[Vec<String>],
         first: usize,
         actor: &Principal,
@@ -628,34 +603,13 @@ impl App {
         let policy = job.options.duplicates;
         let mut errors = Vec::new();
         let mut mapped: Vec<(usize, MappedRow, Option<String>)> = Vec::with_capacity(rows.len());
-        let mut checks: HashMap<usize, (Verification, Action)> = HashMap::new();
-        let mut refused = 0usize;
         for (i, row) in rows.iter().enumerate() {
             let refs: Vec<&str> = row.iter().map(String::as_str).collect();
             match mapper.row(&refs) {
-                Ok(mut m) => {
-                    m.fields = leadline_domain::quality::normalize::lead_fields(
-                        m.fields,
-                        quality.default_region.as_deref(),
-                    );
-                    let (v, action) = crate::quality::check(&m.fields, quality);
-                    if action == Action::Reject {
-                        errors.extend(v.findings.iter().filter(|f| f.severity == v.status).map(
-                            |f| ImportRowError {
-                                row: (first + i + 1) as i64,
-                                column: f.field.clone(),
-                                code: f.code.clone(),
-                                message: format!("refused by the source's policy: {}", f.message),
-                                raw: raw_line(row),
-                            },
-                        ));
-                        refused += 1;
-                        continue;
-                    }
+                Ok(m) => {
                     let no_identity = m.fields.external_id.is_none() && m.fields.email.is_none();
                     let fp = (no_identity || policy == DuplicatePolicy::Create)
                         .then(|| fingerprint(row));
-                    checks.insert(first + i, (v, action));
                     mapped.push((first + i, m, fp));
                 }
                 Err(errs) => errors.extend(errs.into_iter().map(|e| ImportRowError {
@@ -668,7 +622,6 @@ impl App {
             }
         }
         let failed_rows = rows.len() - mapped.len();
-        debug_assert!(refused <= failed_rows);
         let mapped_at = started.elapsed();
         let t = now();
         let mut tx = self.db.begin().await?;
@@ -748,7 +701,6 @@ impl App {
         let mut stages = Vec::new();
         let mut outcomes = Vec::new();
         let mut new_fps = Vec::new();
-        let mut new_quality = Vec::new();
         let activity =
             |lead_id: Uuid, row_no: usize, created: bool, unmapped: Map<String, Value>| {
                 let mut p = Map::new();
@@ -794,9 +746,6 @@ impl App {
                     if let Some(f) = fp {
                         new_fps.push((f, lead.id));
                     }
-                    if let Some((v, a)) = checks.remove(&row_no) {
-                        new_quality.push((lead.id, v, a));
-                    }
                     new_leads.push(*lead);
                 }
                 Plan::Update(id, m) => {
@@ -834,7 +783,6 @@ impl App {
         let leads_at = started.elapsed();
         history::record_stages(tx.conn(), &stages).await?;
         activities::insert_many(tx.conn(), &acts).await?;
-        leadline_store::quality::insert_many(tx.conn(), &new_quality, to_micros(t)).await?;
         let timeline_at = started.elapsed();
         capture_store::set_outcomes(
             tx.conn(),
