@@ -31,11 +31,7 @@ async fn load_settings(tx: &mut DbTx) -> AppResult<QualitySettings> {
 
 /// Verifies fields and applies the source's policy.
 pub(crate) fn check(f: &LeadFields, s: &QualitySettings) -> (Verification, Action) {
-    let region = f
-        .country
-        .as_deref()
-        .and_then(normalize::country_code)
-        .or(s.default_region.as_deref());
+    let region = region_of(f, s);
     let ctx = VerifyContext {
         default_region: region,
         extra_disposable: &s.disposable_domains,
@@ -77,7 +73,39 @@ pub(crate) async fn verify_in(tx: &mut DbTx, lead: &Lead) -> AppResult<(Verifica
         action
     };
     store::upsert(tx.conn(), lead.id, &v, action, to_micros(now())).await?;
+    let keys = leadline_domain::quality::matching::blocking_keys(
+        &lead.fields,
+        region_of(&lead.fields, &s),
+    );
+    store::set_keys(tx.conn(), lead.id, &keys).await?;
     Ok((v, action))
+}
+
+fn region_of<'a>(f: &'a LeadFields, s: &'a QualitySettings) -> Option<&'a str> {
+    f.country
+        .as_deref()
+        .and_then(normalize::country_code)
+        .or(s.default_region.as_deref())
+}
+
+/// The lead a submission is the same person as, by normalised email (plus tags and Gmail
+/// dots ignored) or by phone number, when exact matching found none.
+pub(crate) async fn same_person_in(tx: &mut DbTx, f: &LeadFields) -> AppResult<Option<Uuid>> {
+    let s = load_settings(tx).await?;
+    let region = region_of(f, &s);
+    if let Some(e) = f.email.as_deref().and_then(normalize::email)
+        && let Some(id) = store::lead_with_key(tx.conn(), &format!("e:{}", e.match_key)).await?
+    {
+        return Ok(Some(id));
+    }
+    for p in [&f.phone, &f.mobile].into_iter().flatten() {
+        if let Ok(e164) = normalize::phone_e164(p, region)
+            && let Some(id) = store::lead_with_key(tx.conn(), &format!("p:{e164}")).await?
+        {
+            return Ok(Some(id));
+        }
+    }
+    Ok(None)
 }
 
 /// A lead's verification as the API shows it.

@@ -163,3 +163,40 @@ pub async fn insert_many(
     }
     Ok(())
 }
+
+/// Replaces a lead's matching keys.
+pub async fn set_keys(mut conn: Conn<'_>, lead_id: Uuid, keys: &[String]) -> StoreResult<()> {
+    dispatch!(conn.reborrow(), |c| sqlx::query(
+        "DELETE FROM lead_keys WHERE lead_id = $1"
+    )
+    .bind(lead_id)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO lead_keys (key, lead_id) VALUES {} ON CONFLICT DO NOTHING",
+        crate::sql::values_rows(keys.len(), 2)
+    );
+    dispatch!(conn, |c| {
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+        for k in keys {
+            q = q.bind(k).bind(lead_id);
+        }
+        q.execute(c).await.map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// The oldest live lead filed under `key`.
+pub async fn lead_with_key(conn: Conn<'_>, key: &str) -> StoreResult<Option<Uuid>> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT k.lead_id FROM lead_keys k JOIN leads l ON l.id = k.lead_id \
+         WHERE k.key = $1 AND l.deleted_at IS NULL ORDER BY l.created_at, l.id LIMIT 1"
+    )
+    .bind(key)
+    .fetch_optional(c)
+    .await)?)
+}

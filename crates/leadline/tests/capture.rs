@@ -1017,3 +1017,47 @@ async fn source_policies_quarantine_or_reject_and_people_review_in_bulk() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn a_repeat_from_a_plus_address_or_the_same_phone_finds_the_lead() {
+    for t in common::apps().await {
+        let capture = |lead: Value| {
+            t.post("/api/v1/capture")
+                .json(&json!({ "lead": lead }))
+                .send()
+        };
+        let first: Value = capture(json!({"last_name": "Lima", "email": "Ana.Lima@gmail.com",
+                                          "phone": "+49 30 1234567"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        assert_eq!(first["outcome"], "created", "{}", t.name);
+        let id = first["lead_id"].clone();
+        for (lead, why) in [
+            (
+                json!({"last_name": "Lima", "email": "analima+webinar@googlemail.com"}),
+                "plus tag, Gmail dots and domain",
+            ),
+            (
+                json!({"last_name": "Lima", "phone": "030 1234567", "country": "Germany"}),
+                "the same phone written locally",
+            ),
+        ] {
+            let r: Value = capture(lead).await.unwrap().json().await.unwrap();
+            assert_eq!(r["outcome"], "updated", "{}: {why}: {r}", t.name);
+            assert_eq!(r["lead_id"], id, "{why}");
+        }
+        let other: Value = capture(json!({"last_name": "Lima", "email": "ana.lima@other.example"}))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            other["outcome"], "created",
+            "another address is another lead"
+        );
+    }
+}

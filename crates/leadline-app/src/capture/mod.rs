@@ -129,6 +129,13 @@ pub(crate) async fn capture_in(
         .iter()
         .map(|x| format!("x:{x}"))
         .chain(leads::email_key(fields.email.as_deref()).map(|e| format!("e:{e}")))
+        .chain(
+            fields
+                .email
+                .as_deref()
+                .and_then(leadline_domain::quality::normalize::email)
+                .map(|e| format!("m:{}", e.match_key)),
+        )
         .collect();
     identities.sort();
     for key in &identities {
@@ -142,6 +149,9 @@ pub(crate) async fn capture_in(
         && let Some(e) = &fields.email
     {
         existing = store::lead_by_email(tx.conn(), e).await?;
+    }
+    if existing.is_none() {
+        existing = crate::quality::same_person_in(tx, &fields).await?;
     }
     let t = now();
     let occurred = s.occurred_at.unwrap_or(t);
