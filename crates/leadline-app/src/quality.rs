@@ -301,3 +301,135 @@ impl App {
         Ok(done)
     }
 }
+
+/// Two leads that look like one person.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicatePair {
+    pub a: Uuid,
+    pub b: Uuid,
+    pub a_name: String,
+    pub b_name: String,
+    pub confidence: f64,
+    pub reasons: Vec<String>,
+}
+
+/// What a duplicate search found.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicateReport {
+    pub leads_scanned: u64,
+    /// Pairs sharing a key (email, phone or name-and-company) that were compared.
+    pub candidate_pairs: u64,
+    /// Pairs at or above the asked confidence, most certain first.
+    pub pairs: Vec<DuplicatePair>,
+}
+
+/// Leads sharing one key beyond this many are not compared (a switchboard number, a
+/// common surname at a big company): they would make pairs by the thousand.
+const MAX_GROUP: i64 = 50;
+
+impl App {
+    /// Finds likely duplicates among all leads: files every lead under its matching keys
+    /// (email, phones, name and company), then compares only leads that share a key.
+    /// `progress` gets the number of leads filed so far.
+    pub async fn find_duplicates(
+        &self,
+        by: &Principal,
+        min_confidence: f64,
+        mut progress: impl FnMut(u64),
+    ) -> AppResult<DuplicateReport> {
+        may_review(by)?;
+        let settings = self.quality_settings().await?;
+        let mut scanned = 0u64;
+        let mut after = None;
+        loop {
+            let page = {
+                let mut c = self.db.acquire().await?;
+                leads::page_by_id(c.conn(), after, 2_000).await?
+            };
+            let Some(last) = page.last() else { break };
+            after = Some(last.id);
+            let keys: Vec<(Uuid, Vec<String>)> = page
+                .iter()
+                .map(|l| {
+                    (
+                        l.id,
+                        leadline_domain::quality::matching::blocking_keys(
+                            &l.fields,
+                            region_of(&l.fields, &settings),
+                        ),
+                    )
+                })
+                .collect();
+            let mut tx = self.db.begin().await?;
+            store::set_keys_many(tx.conn(), &keys).await?;
+            tx.commit().await?;
+            scanned += page.len() as u64;
+            progress(scanned);
+        }
+        let shared = {
+            let mut c = self.db.acquire().await?;
+            store::shared_keys(c.conn(), MAX_GROUP).await?
+        };
+        let mut candidates: std::collections::BTreeSet<(Uuid, Uuid)> = Default::default();
+        let mut group: Vec<Uuid> = Vec::new();
+        let mut current_key: Option<&str> = None;
+        let flush = |group: &mut Vec<Uuid>, out: &mut std::collections::BTreeSet<(Uuid, Uuid)>| {
+            for i in 0..group.len() {
+                for j in i + 1..group.len() {
+                    let (x, y) = (group[i].min(group[j]), group[i].max(group[j]));
+                    out.insert((x, y));
+                }
+            }
+            group.clear();
+        };
+        for (key, id) in &shared {
+            if current_key != Some(key.as_str()) {
+                flush(&mut group, &mut candidates);
+                current_key = Some(key.as_str());
+            }
+            group.push(*id);
+        }
+        flush(&mut group, &mut candidates);
+        let ids: Vec<Uuid> = candidates
+            .iter()
+            .flat_map(|(a, b)| [*a, *b])
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let by_id: std::collections::HashMap<Uuid, Lead> = {
+            let mut c = self.db.acquire().await?;
+            leads::get_many(c.conn(), &ids)
+                .await?
+                .into_iter()
+                .map(|l| (l.id, l))
+                .collect()
+        };
+        let mut pairs = Vec::new();
+        for (a, b) in &candidates {
+            let (Some(la), Some(lb)) = (by_id.get(a), by_id.get(b)) else {
+                continue;
+            };
+            let r = leadline_domain::quality::matching::compare(
+                &la.fields,
+                &lb.fields,
+                region_of(&la.fields, &settings),
+            );
+            if r.confidence >= min_confidence {
+                pairs.push(DuplicatePair {
+                    a: *a,
+                    b: *b,
+                    a_name: la.fields.display_name(),
+                    b_name: lb.fields.display_name(),
+                    confidence: r.confidence,
+                    reasons: r.reasons,
+                });
+            }
+        }
+        pairs.sort_by(|x, y| y.confidence.total_cmp(&x.confidence).then(x.a.cmp(&y.a)));
+        Ok(DuplicateReport {
+            leads_scanned: scanned,
+            candidate_pairs: candidates.len() as u64,
+            pairs,
+        })
+    }
+}

@@ -607,3 +607,39 @@ pub async fn count(conn: Conn<'_>) -> StoreResult<i64> {
     .await)?;
     Ok(n)
 }
+
+/// Live leads in id order after `after` (a full scan in pages, for batch jobs).
+pub async fn page_by_id(conn: Conn<'_>, after: Option<Uuid>, limit: i64) -> StoreResult<Vec<Lead>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM leads WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
+    );
+    let rows: Vec<LeadRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(limit)
+            .fetch_all(c)
+            .await)?;
+    rows.into_iter().map(LeadRow::into_lead).collect()
+}
+
+/// Live leads with these ids (any order).
+pub async fn get_many(mut conn: Conn<'_>, ids: &[Uuid]) -> StoreResult<Vec<Lead>> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM leads WHERE deleted_at IS NULL AND id IN ({})",
+            crate::sql::placeholders(chunk.len(), 0)
+        );
+        let rows: Vec<LeadRow> = dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.fetch_all(c).await
+        })?;
+        for r in rows {
+            out.push(r.into_lead()?);
+        }
+    }
+    Ok(out)
+}

@@ -200,3 +200,50 @@ pub async fn lead_with_key(conn: Conn<'_>, key: &str) -> StoreResult<Option<Uuid
     .fetch_optional(c)
     .await)?)
 }
+
+/// Replaces the matching keys of many leads at once (batch path).
+pub async fn set_keys_many(mut conn: Conn<'_>, items: &[(Uuid, Vec<String>)]) -> StoreResult<()> {
+    for chunk in items.chunks(500) {
+        let sql = format!(
+            "DELETE FROM lead_keys WHERE lead_id IN ({})",
+            crate::sql::placeholders(chunk.len(), 0)
+        );
+        dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (id, _) in chunk {
+                q = q.bind(id);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    let pairs: Vec<(&String, Uuid)> = items
+        .iter()
+        .flat_map(|(id, keys)| keys.iter().map(move |k| (k, *id)))
+        .collect();
+    for chunk in pairs.chunks(crate::sql::bulk_rows(conn.backend(), 2)) {
+        let sql = format!(
+            "INSERT INTO lead_keys (key, lead_id) VALUES {} ON CONFLICT DO NOTHING",
+            crate::sql::values_rows(chunk.len(), 2)
+        );
+        dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (k, id) in chunk {
+                q = q.bind(*k).bind(id);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// Keys shared by 2 to `max_group` live leads, with those leads, in key order.
+pub async fn shared_keys(conn: Conn<'_>, max_group: i64) -> StoreResult<Vec<(String, Uuid)>> {
+    Ok(dispatch!(conn, |c| sqlx::query_as(
+        "SELECT k.key, k.lead_id FROM lead_keys k JOIN ( \
+            SELECT key FROM lead_keys GROUP BY key HAVING COUNT(*) BETWEEN 2 AND $1 \
+         ) g ON g.key = k.key ORDER BY k.key, k.lead_id"
+    )
+    .bind(max_group)
+    .fetch_all(c)
+    .await)?)
+}

@@ -80,6 +80,20 @@ pub enum Command {
     },
     /// Import leads from a CSV file (dry run, progress, resumable).
     Import(crate::import_cmd::ImportArgs),
+    /// Find likely duplicate leads (files every lead under its email, phone and
+    /// name-and-company keys, compares leads sharing one). Merging comes later: only
+    /// `--dry-run` is available.
+    Dedupe {
+        /// Report only.
+        #[arg(long)]
+        dry_run: bool,
+        /// Smallest confidence (0 to 1) to list a pair.
+        #[arg(long, default_value_t = 0.75)]
+        min_confidence: f64,
+        /// How many pairs to print.
+        #[arg(long, default_value_t = 20)]
+        show: usize,
+    },
     /// Email-to-lead from raw messages (.eml files): a new sender becomes a lead, a known
     /// one gets an `email_received` activity.
     ImportEml {
@@ -312,6 +326,46 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => {
             let app = open(&cli.db, &file).await?;
             crate::import_cmd::run(&app, args).await
+        }
+        Command::Dedupe {
+            dry_run,
+            min_confidence,
+            show,
+        } => {
+            if !dry_run {
+                anyhow::bail!(
+                    "merging duplicates is not built yet; run with --dry-run to list them"
+                );
+            }
+            let app = open(&cli.db, &file).await?;
+            let started = std::time::Instant::now();
+            let r = app
+                .find_duplicates(&system, min_confidence, |n| {
+                    if n % 100_000 == 0 {
+                        eprintln!("  filed {n} leads");
+                    }
+                })
+                .await
+                .map_err(describe)?;
+            println!(
+                "{} leads scanned, {} candidate pairs compared, {} likely duplicates (confidence ≥ {min_confidence}) in {:.1}s",
+                r.leads_scanned,
+                r.candidate_pairs,
+                r.pairs.len(),
+                started.elapsed().as_secs_f64()
+            );
+            for p in r.pairs.iter().take(show) {
+                println!(
+                    "{:.2}  {} ({})  ~  {} ({})  [{}]",
+                    p.confidence,
+                    p.a_name,
+                    p.a,
+                    p.b_name,
+                    p.b,
+                    p.reasons.join(", ")
+                );
+            }
+            Ok(())
         }
         Command::ImportEml { files } => {
             let app = open(&cli.db, &file).await?;

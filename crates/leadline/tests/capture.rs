@@ -1061,3 +1061,47 @@ async fn a_repeat_from_a_plus_address_or_the_same_phone_finds_the_lead() {
         );
     }
 }
+
+#[tokio::test]
+async fn duplicates_are_found_across_the_whole_database() {
+    for t in common::apps().await {
+        // Leads entered by hand, so nothing was matched at capture.
+        let mut ids = Vec::new();
+        for lead in [
+            json!({"first_name": "William", "last_name": "Müller", "email": "w.mueller@acme-logistics.de", "company": "Acme Logistics GmbH"}),
+            json!({"first_name": "Bill", "last_name": "Mueller", "email": "bill@acme-logistics.de"}),
+            json!({"first_name": "Ana", "last_name": "Lima", "phone": "+49 30 1234567"}),
+            json!({"first_name": "Ana", "last_name": "Lima", "phone": "+49 (30) 123 45 67", "company": "Other"}),
+            json!({"first_name": "Bruno", "last_name": "Costa", "email": "bruno@acme-logistics.de"}),
+        ] {
+            let l: Value = t
+                .post("/api/v1/leads")
+                .json(&lead)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            ids.push(l["id"].as_str().unwrap().to_owned());
+        }
+        let r = t
+            .app
+            .find_duplicates(&leadline_domain::Principal::system("t"), 0.75, |_| {})
+            .await
+            .unwrap();
+        assert_eq!(r.leads_scanned, 5, "{}", t.name);
+        let found: Vec<(String, String)> = r
+            .pairs
+            .iter()
+            .map(|p| (p.a.to_string(), p.b.to_string()))
+            .collect();
+        let pair = |i: usize, j: usize| {
+            let (a, b) = (ids[i].clone(), ids[j].clone());
+            if a < b { (a, b) } else { (b, a) }
+        };
+        assert!(found.contains(&pair(0, 1)), "nickname and spelling: {r:?}");
+        assert!(found.contains(&pair(2, 3)), "same phone: {r:?}");
+        assert_eq!(found.len(), 2, "the colleague is not a duplicate: {r:?}");
+    }
+}
