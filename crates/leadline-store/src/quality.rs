@@ -136,34 +136,6 @@ pub async fn decide(
     Ok(n == 1)
 }
 
-/// Records the verification of many new leads (bulk path for imports).
-pub async fn insert_many(
-    mut conn: Conn<'_>,
-    items: &[(Uuid, Verification, Action)],
-    at: Micros,
-) -> StoreResult<()> {
-    for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 5)) {
-        let sql = format!(
-            "INSERT INTO lead_quality (lead_id, status, findings, action, checked_at) VALUES {} \
-             ON CONFLICT (lead_id) DO NOTHING",
-            crate::sql::values_rows(chunk.len(), 5)
-        );
-        dispatch!(conn.reborrow(), |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for (id, v, a) in chunk {
-                q = q
-                    .bind(id)
-                    .bind(v.status.as_str())
-                    .bind(Json(&v.findings))
-                    .bind(a.as_str())
-                    .bind(at);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    Ok(())
-}
-
 /// Replaces a lead's matching keys.
 pub async fn set_keys(mut conn: Conn<'_>, lead_id: Uuid, keys: &[String]) -> StoreResult<()> {
     dispatch!(conn.reborrow(), |c| sqlx::query(
