@@ -48,17 +48,6 @@ pub async fn lead_by_email(conn: Conn<'_>, email: &str) -> StoreResult<Option<Uu
     })?)
 }
 
-/// The live lead a content fingerprint was recorded for.
-pub async fn lead_by_fingerprint(conn: Conn<'_>, fingerprint: &str) -> StoreResult<Option<Uuid>> {
-    Ok(dispatch!(conn, |c| sqlx::query_scalar(
-        "SELECT f.lead_id FROM lead_fingerprints f JOIN leads l ON l.id = f.lead_id \
-         WHERE f.fingerprint = $1 AND l.deleted_at IS NULL"
-    )
-    .bind(fingerprint)
-    .fetch_optional(c)
-    .await)?)
-}
-
 /// Records content fingerprints (ignores ones already known).
 pub async fn add_fingerprints(mut conn: Conn<'_>, items: &[(String, Uuid)]) -> StoreResult<()> {
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 2)) {

@@ -94,16 +94,6 @@ pub async fn identify(
     Ok(moved)
 }
 
-/// Number of events kept for a visitor not yet identified.
-pub async fn pending_events(conn: Conn<'_>, visitor_id: &str) -> StoreResult<i64> {
-    Ok(dispatch!(conn, |c| sqlx::query_scalar(
-        "SELECT COUNT(*) FROM visitor_events WHERE visitor_id = $1"
-    )
-    .bind(visitor_id)
-    .fetch_one(c)
-    .await)?)
-}
-
 /// A tracked redirect link.
 #[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct LinkRow {
