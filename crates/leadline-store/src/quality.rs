@@ -219,3 +219,38 @@ pub async fn shared_keys(conn: Conn<'_>, max_group: i64) -> StoreResult<Vec<(Str
     .fetch_all(c)
     .await)?)
 }
+
+/// Verified leads counted by first-touch source and status.
+pub async fn status_by_source(conn: Conn<'_>) -> StoreResult<Vec<(Option<String>, String, i64)>> {
+    Ok(dispatch!(conn, |c| {
+        sqlx::query_as(
+        "SELECT l.first_source, q.status, COUNT(*) FROM lead_quality q JOIN leads l ON l.id = q.lead_id \
+         WHERE l.deleted_at IS NULL GROUP BY l.first_source, q.status ORDER BY l.first_source, q.status"
+    )
+    .fetch_all(c)
+    .await
+    })?)
+}
+
+/// How many live leads have each contact field filled: total, email, phone or mobile,
+/// company, title, country.
+pub async fn completeness(conn: Conn<'_>) -> StoreResult<(i64, i64, i64, i64, i64, i64)> {
+    Ok(dispatch!(conn, |c| {
+        sqlx::query_as(
+        "SELECT COUNT(*), COUNT(email), COALESCE(SUM(CASE WHEN phone IS NOT NULL OR mobile IS NOT NULL THEN 1 ELSE 0 END), 0), \
+         COUNT(company), COUNT(title), COUNT(country) FROM leads WHERE deleted_at IS NULL"
+    )
+    .fetch_one(c)
+    .await
+    })?)
+}
+
+/// How many live leads wait for review.
+pub async fn queue_count(conn: Conn<'_>) -> StoreResult<i64> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM lead_quality q JOIN leads l ON l.id = q.lead_id \
+         WHERE q.decision IS NULL AND q.action <> 'accept' AND l.deleted_at IS NULL"
+    )
+    .fetch_one(c)
+    .await)?)
+}

@@ -51,6 +51,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(quality::get_settings, quality::put_settings))
         .routes(routes!(quality::queue))
         .routes(routes!(quality::review))
+        .routes(routes!(quality::overview))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

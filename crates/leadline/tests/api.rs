@@ -739,6 +739,7 @@ async fn openapi_document_describes_every_api_route() {
             "/leads/{id}/quality",
             "/quality/settings",
             "/review-queue",
+            "/quality/overview",
             "/review",
             "/users",
             "/teams",

@@ -1006,6 +1006,37 @@ async fn source_policies_quarantine_or_reject_and_people_review_in_bulk() {
             ),
             (Some("disqualified"), Some("spam"))
         );
+        // The overview counts statuses by source and the fields people filled.
+        let o: Value = t
+            .get("/api/v1/quality/overview")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let partner = o["by_source"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["source"] == "partner-list")
+            .unwrap();
+        assert_eq!(
+            (partner["verified"].as_i64(), partner["flagged"].as_i64()),
+            (Some(1), Some(1)),
+            "{o}"
+        );
+        let email = o["completeness"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["field"] == "email")
+            .unwrap();
+        assert_eq!(
+            email["filled"], o["leads"],
+            "every lead here has an email: {o}"
+        );
+        assert_eq!(o["waiting_for_review"], 0);
         let (_, rep) = t.user_with_key("rep@review.test", Role::Rep).await;
         let r = t
             .client

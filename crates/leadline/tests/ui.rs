@@ -650,6 +650,18 @@ async fn capture_pages_forms_imports_sources_rejected_and_settings() {
             .await
             .unwrap();
         assert!(page.contains("Nothing waits for review"), "{page}");
+        let page = ui
+            .get(t.url("/capture/quality"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Verification by source") && page.contains("<meter"),
+            "{page}"
+        );
 
         let r = admin
             .post(t.url("/capture/settings"))

@@ -77,3 +77,14 @@ pub async fn review(
         reviewed: s.app.review(&p, r).await?,
     }))
 }
+
+/// The data-quality overview: verification status by source, field completeness, and how
+/// many leads wait for review.
+#[utoipa::path(get, path = "/quality/overview", tag = "quality",
+    responses((status = 200, body = leadline_app::quality::QualityOverview)), security(("bearer" = [])))]
+pub async fn overview(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> ApiResult<Json<leadline_app::quality::QualityOverview>> {
+    Ok(Json(s.app.quality_overview(&p).await?))
+}

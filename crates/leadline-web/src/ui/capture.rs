@@ -55,6 +55,7 @@ pub fn router() -> Router<AppState> {
             post(delete_cost),
         )
         .route("/capture/review", get(review_queue).post(review))
+        .route("/capture/quality", get(quality))
         .route("/capture/rejected", get(rejected))
         .route("/capture/rejected/{id}", get(rejected_item))
         .route("/capture/rejected/{id}/discard", post(discard))
@@ -939,6 +940,35 @@ async fn rejected_item(State(s): State<AppState>, auth: UiAuth, Path(id): Path<U
 async fn discard(State(s): State<AppState>, auth: UiAuth, Path(id): Path<Uuid>) -> Response {
     match s.app.discard_rejected(&auth.principal, id).await {
         Ok(()) => done("/capture/rejected", "discarded"),
+        Err(e) => error_page(e),
+    }
+}
+
+// ---- Data quality ----------------------------------------------------------------------
+
+#[derive(Template, WebTemplate)]
+#[template(path = "capture_quality.html")]
+struct QualityPage {
+    frame: Frame,
+    tab: &'static str,
+    notice: Option<&'static str>,
+    error: Option<String>,
+    o: leadline_app::quality::QualityOverview,
+}
+
+async fn quality(State(s): State<AppState>, auth: UiAuth) -> Response {
+    if let Some(r) = gate(&auth) {
+        return r;
+    }
+    match s.app.quality_overview(&auth.principal).await {
+        Ok(o) => QualityPage {
+            frame: Frame::new(&auth.user, "capture"),
+            tab: "quality",
+            notice: None,
+            error: None,
+            o,
+        }
+        .into_response(),
         Err(e) => error_page(e),
     }
 }
