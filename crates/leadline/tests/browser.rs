@@ -529,6 +529,9 @@ async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_ch
         c.goto(&t.url("/capture/rejected")).await.unwrap();
         wait_text(&c, "h2", "Rejected submissions").await;
         shot(&c, &format!("{tag}-5-rejected")).await;
+        c.goto(&t.url("/capture/quality")).await.unwrap();
+        wait_text(&c, "h2", "Verification by source").await;
+        shot(&c, &format!("{tag}-6-data-quality")).await;
         c.close().await.unwrap();
     }
 }

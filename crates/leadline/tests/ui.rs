@@ -663,6 +663,36 @@ async fn capture_pages_forms_imports_sources_rejected_and_settings() {
             "{page}"
         );
 
+        // Verification settings, with a policy for one source.
+        let r = admin
+            .post(t.url("/capture/quality"))
+            .form(&[
+                ("default_region", "de"),
+                ("default_flagged", "review"),
+                ("default_suspect", "quarantine"),
+                ("default_invalid", "reject"),
+                ("disposable_domains", "throwaway.example"),
+                ("source_policies", "partner-list = review, reject, reject"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let q = t.app.quality_settings().await.unwrap();
+        assert_eq!(q.default_region.as_deref(), Some("DE"));
+        assert_eq!(q.disposable_domains, ["throwaway.example"]);
+        assert_eq!(
+            q.source_policies["partner-list"].suspect,
+            leadline_domain::quality::verify::Action::Reject
+        );
+        let r = admin
+            .post(t.url("/capture/quality"))
+            .form(&[("source_policies", "partner-list = maybe")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
         let r = admin
             .post(t.url("/capture/settings"))
             .form(&[

@@ -22,6 +22,8 @@ use leadline_domain::capture::import::{
 };
 use leadline_domain::capture::{CaptureChannel, CaptureSettings, RejectedSubmission};
 use leadline_domain::money;
+use leadline_domain::quality::QualitySettings;
+use leadline_domain::quality::verify::{Action, Policy};
 use leadline_domain::source::{Campaign, CampaignCost, Channel, NewSource, Source};
 use leadline_domain::{CustomFieldDef, Role};
 use serde::Deserialize;
@@ -55,7 +57,7 @@ pub fn router() -> Router<AppState> {
             post(delete_cost),
         )
         .route("/capture/review", get(review_queue).post(review))
-        .route("/capture/quality", get(quality))
+        .route("/capture/quality", get(quality).post(save_quality))
         .route("/capture/rejected", get(rejected))
         .route("/capture/rejected/{id}", get(rejected_item))
         .route("/capture/rejected/{id}/discard", post(discard))
@@ -954,21 +956,146 @@ struct QualityPage {
     notice: Option<&'static str>,
     error: Option<String>,
     o: leadline_app::quality::QualityOverview,
+    region: String,
+    disposable: String,
+    source_policies: String,
+    default_policy: Vec<(&'static str, Action)>,
+    actions: Vec<&'static str>,
+    can_edit: bool,
 }
 
-async fn quality(State(s): State<AppState>, auth: UiAuth) -> Response {
+fn policy_line(source: &str, p: &Policy) -> String {
+    format!(
+        "{source} = {}, {}, {}",
+        p.flagged.as_str(),
+        p.suspect.as_str(),
+        p.invalid.as_str()
+    )
+}
+
+async fn quality_page(
+    s: &AppState,
+    auth: &UiAuth,
+    shown: Option<QualitySettings>,
+    n: Option<&str>,
+    error: Option<String>,
+) -> Response {
+    let (o, stored) = match tokio::try_join!(
+        s.app.quality_overview(&auth.principal),
+        s.app.quality_settings()
+    ) {
+        Ok(x) => x,
+        Err(e) => return error_page(e),
+    };
+    let q = shown.unwrap_or(stored);
+    let status = if error.is_some() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    (
+        status,
+        QualityPage {
+            frame: Frame::new(&auth.user, "capture"),
+            tab: "quality",
+            notice: notice(n),
+            error,
+            o,
+            region: q.default_region.clone().unwrap_or_default(),
+            disposable: q.disposable_domains.join("\n"),
+            source_policies: q
+                .source_policies
+                .iter()
+                .map(|(src, p)| policy_line(src, p))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            default_policy: vec![
+                ("flagged", q.default_policy.flagged),
+                ("suspect", q.default_policy.suspect),
+                ("invalid", q.default_policy.invalid),
+            ],
+            actions: vec!["accept", "review", "quarantine", "reject"],
+            can_edit: auth.principal.can_administer(),
+        },
+    )
+        .into_response()
+}
+
+async fn quality(State(s): State<AppState>, auth: UiAuth, Query(q): Query<DoneParam>) -> Response {
     if let Some(r) = gate(&auth) {
         return r;
     }
-    match s.app.quality_overview(&auth.principal).await {
-        Ok(o) => QualityPage {
-            frame: Frame::new(&auth.user, "capture"),
-            tab: "quality",
-            notice: None,
-            error: None,
-            o,
+    quality_page(&s, &auth, None, q.done.as_deref(), None).await
+}
+
+async fn save_quality(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let get = |k: &str| {
+        pairs
+            .iter()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let action = |k: &str, fallback: Action| Action::parse(get(k).trim()).unwrap_or(fallback);
+    let defaults = Policy::default();
+    let mut problems = Vec::new();
+    let mut source_policies = std::collections::BTreeMap::new();
+    for line in get("source_policies")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+    {
+        let parsed = line.split_once('=').and_then(|(src, rest)| {
+            let acts: Vec<Option<Action>> =
+                rest.split(',').map(|a| Action::parse(a.trim())).collect();
+            match acts.as_slice() {
+                [Some(f), Some(su), Some(i)] => Some((
+                    src.trim().to_owned(),
+                    Policy {
+                        flagged: *f,
+                        suspect: *su,
+                        invalid: *i,
+                    },
+                )),
+                _ => None,
+            }
+        });
+        match parsed {
+            Some((src, p)) if !src.is_empty() => {
+                source_policies.insert(src, p);
+            }
+            _ => problems.push(format!("'{line}': write source = flagged, suspect, invalid (each accept, review, quarantine or reject)")),
         }
-        .into_response(),
+    }
+    let input = QualitySettings {
+        default_region: Some(get("default_region")).filter(|r| !r.trim().is_empty()),
+        disposable_domains: get("disposable_domains")
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        default_policy: Policy {
+            flagged: action("default_flagged", defaults.flagged),
+            suspect: action("default_suspect", defaults.suspect),
+            invalid: action("default_invalid", defaults.invalid),
+        },
+        source_policies,
+    };
+    if !problems.is_empty() {
+        return quality_page(&s, &auth, Some(input), None, Some(problems.join("; "))).await;
+    }
+    match s
+        .app
+        .set_quality_settings(&auth.principal, input.clone())
+        .await
+    {
+        Ok(_) => done("/capture/quality", "saved"),
+        Err(AppError::Validation(e)) => {
+            quality_page(&s, &auth, Some(input), None, Some(e.to_string())).await
+        }
         Err(e) => error_page(e),
     }
 }
