@@ -114,6 +114,8 @@ pub struct TrackedLink {
     pub lead_id: Option<Uuid>,
     pub campaign: Option<String>,
     pub label: Option<String>,
+    /// Clicks by people (bots are not counted).
+    pub clicks: i64,
 }
 
 /// A new random visitor or link token (22 URL-safe characters, 128 bits).
@@ -314,6 +316,33 @@ impl App {
             lead_id: row.lead_id,
             campaign: row.campaign,
             label: row.label,
+            clicks: 0,
+        })
+    }
+
+    /// A tracked link with its click count.
+    pub async fn link(&self, by: &Principal, token: &str) -> AppResult<TrackedLink> {
+        let mut c = self.db.acquire().await?;
+        let row = store::link(c.conn(), token)
+            .await?
+            .ok_or(AppError::NotFound("link"))?;
+        if let Some(lead_id) = row.lead_id {
+            let visible = leads::get(c.conn(), lead_id)
+                .await?
+                .is_some_and(|l| by.can_see_lead(l.fields.owner_id));
+            if !visible {
+                return Err(AppError::NotFound("link"));
+            }
+        }
+        let clicks = store::clicks(c.conn(), token).await?;
+        Ok(TrackedLink {
+            path: format!("/r/{}", row.token),
+            token: row.token,
+            url: row.url,
+            lead_id: row.lead_id,
+            campaign: row.campaign,
+            label: row.label,
+            clicks,
         })
     }
 
@@ -329,8 +358,12 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("link"))?;
         let mut target = link.url.clone();
+        let person = !is_bot(ctx.user_agent.as_deref());
+        if person {
+            store::count_click(tx.conn(), token, to_micros(now())).await?;
+        }
         if let Some(lead_id) = link.lead_id {
-            if !is_bot(ctx.user_agent.as_deref()) {
+            if person {
                 let t = now();
                 let mut p = Map::new();
                 p.insert("url".into(), Value::String(link.url.clone()));

@@ -150,3 +150,27 @@ pub async fn first_page_view(
     .await)?;
     Ok(row.map(|j| j.0))
 }
+
+/// Counts a click on a tracked link.
+pub async fn count_click(conn: Conn<'_>, token: &str, at: Micros) -> StoreResult<()> {
+    dispatch!(conn, |c| sqlx::query(
+        "UPDATE tracked_links SET clicks = clicks + 1, last_clicked_at = $2 WHERE token = $1"
+    )
+    .bind(token)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// How often a tracked link was clicked (by people, not bots).
+pub async fn clicks(conn: Conn<'_>, token: &str) -> StoreResult<i64> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT clicks FROM tracked_links WHERE token = $1"
+    )
+    .bind(token)
+    .fetch_optional(c)
+    .await)?
+    .unwrap_or(0))
+}

@@ -65,6 +65,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(capture::capture))
         .routes(routes!(capture::record_event))
         .routes(routes!(capture::create_link))
+        .routes(routes!(capture::get_link))
         .routes(routes!(capture::list_sources, capture::create_source))
         .routes(routes!(capture::delete_source))
         .routes(routes!(capture::list_campaigns, capture::create_campaign))

@@ -749,6 +749,7 @@ async fn openapi_document_describes_every_api_route() {
             "/capture",
             "/events",
             "/links",
+            "/links/{token}",
             "/imports",
             "/imports/{id}",
             "/imports/{id}/errors.csv",

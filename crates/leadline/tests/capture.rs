@@ -536,6 +536,27 @@ async fn anonymous_visits_join_the_lead_when_the_visitor_identifies() {
                 .iter()
                 .any(|a| a["kind"] == "link_clicked")
         );
+        // A bot (a mail scanner) follows it too: redirected, not counted.
+        let r = t
+            .client
+            .get(t.url(link["path"].as_str().unwrap()))
+            .header("user-agent", "Mozilla/5.0 (compatible; bingbot/2.0)")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let counted: Value = t
+            .get(&format!(
+                "/api/v1/links/{}",
+                link["token"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(counted["clicks"], 1, "{counted}");
         let r = t.client.get(t.url("/r/nope")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
 

@@ -92,6 +92,18 @@ pub async fn create_link(
     Ok((StatusCode::CREATED, Json(s.app.create_link(&p, l).await?)))
 }
 
+/// A tracked link with how often people clicked it.
+#[utoipa::path(get, path = "/links/{token}", tag = "capture", params(("token" = String, Path)),
+    responses((status = 200, body = TrackedLink), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_link(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(token): Path<String>,
+) -> ApiResult<Json<TrackedLink>> {
+    Ok(Json(s.app.link(&p, &token).await?))
+}
+
 /// Every lead source.
 #[utoipa::path(get, path = "/sources", tag = "capture", responses((status = 200, body = Vec<Source>)), security(("bearer" = [])))]
 pub async fn list_sources(
