@@ -289,6 +289,17 @@ impl App {
     }
 }
 
+/// Refuses reps: marketing work (capture, imports, forms, sources, reviews) is for
+/// admins, managers and marketers. `what` names the work in the message.
+pub fn require_marketing(p: &Principal, what: &str) -> AppResult<()> {
+    if p.role == leadline_domain::Role::Rep {
+        return Err(AppError::Forbidden(format!(
+            "{what} is for admins, managers and marketers"
+        )));
+    }
+    Ok(())
+}
+
 /// Refuses anyone but an admin.
 pub fn require_admin(p: &Principal) -> AppResult<()> {
     if p.can_administer() {

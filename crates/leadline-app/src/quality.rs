@@ -10,9 +10,7 @@ use leadline_domain::quality::QualitySettings;
 use leadline_domain::quality::normalize;
 use leadline_domain::quality::verify::{Action, Verification, VerifyContext, verify};
 use leadline_domain::time::{from_micros, now, to_micros};
-use leadline_domain::{
-    DisqualifyReason, Lead, LeadFields, Principal, Role, Stage, ValidationErrors,
-};
+use leadline_domain::{DisqualifyReason, Lead, LeadFields, Principal, Stage, ValidationErrors};
 use leadline_store::history::StageChange;
 use leadline_store::{DbTx, history, leads, quality as store, settings};
 use serde::{Deserialize, Serialize};
@@ -46,8 +44,11 @@ pub(crate) fn check(f: &LeadFields, s: &QualitySettings) -> (Verification, Actio
 
 /// Normalises a submission's fields and refuses it when its source's policy rejects it,
 /// before anything is written (the caller keeps it as a rejected submission with these
-/// reasons). Returns the normalised fields.
-pub(crate) async fn screen_in(tx: &mut DbTx, f: LeadFields) -> AppResult<LeadFields> {
+/// reasons). Returns the normalised fields and the settings, for the rest of the capture.
+pub(crate) async fn screen_in(
+    tx: &mut DbTx,
+    f: LeadFields,
+) -> AppResult<(LeadFields, QualitySettings)> {
     let s = load_settings(tx).await?;
     let f = normalize::lead_fields(f, s.default_region.as_deref());
     let (v, action) = check(&f, &s);
@@ -58,14 +59,17 @@ pub(crate) async fn screen_in(tx: &mut DbTx, f: LeadFields) -> AppResult<LeadFie
         }
         return Err(AppError::Validation(e));
     }
-    Ok(f)
+    Ok((f, s))
 }
 
 /// Verifies a stored lead and records the result and its policy's action, inside the
 /// caller's transaction.
-pub(crate) async fn verify_in(tx: &mut DbTx, lead: &Lead) -> AppResult<(Verification, Action)> {
-    let s = load_settings(tx).await?;
-    let (v, action) = check(&lead.fields, &s);
+pub(crate) async fn verify_in(
+    tx: &mut DbTx,
+    lead: &Lead,
+    s: &QualitySettings,
+) -> AppResult<(Verification, Action)> {
+    let (v, action) = check(&lead.fields, s);
     // A rejecting policy was applied before the write; what got here is kept and reviewed.
     let action = if action == Action::Reject {
         Action::Quarantine
@@ -73,10 +77,8 @@ pub(crate) async fn verify_in(tx: &mut DbTx, lead: &Lead) -> AppResult<(Verifica
         action
     };
     store::upsert(tx.conn(), lead.id, &v, action, to_micros(now())).await?;
-    let keys = leadline_domain::quality::matching::blocking_keys(
-        &lead.fields,
-        region_of(&lead.fields, &s),
-    );
+    let keys =
+        leadline_domain::quality::matching::blocking_keys(&lead.fields, region_of(&lead.fields, s));
     store::set_keys(tx.conn(), lead.id, &keys).await?;
     Ok((v, action))
 }
@@ -90,9 +92,12 @@ fn region_of<'a>(f: &'a LeadFields, s: &'a QualitySettings) -> Option<&'a str> {
 
 /// The lead a submission is the same person as, by normalised email (plus tags and Gmail
 /// dots ignored) or by phone number, when exact matching found none.
-pub(crate) async fn same_person_in(tx: &mut DbTx, f: &LeadFields) -> AppResult<Option<Uuid>> {
-    let s = load_settings(tx).await?;
-    let region = region_of(f, &s);
+pub(crate) async fn same_person_in(
+    tx: &mut DbTx,
+    f: &LeadFields,
+    s: &QualitySettings,
+) -> AppResult<Option<Uuid>> {
+    let region = region_of(f, s);
     if let Some(e) = f.email.as_deref().and_then(normalize::email)
         && let Some(id) = store::lead_with_key(tx.conn(), &format!("e:{}", e.match_key)).await?
     {
@@ -159,12 +164,7 @@ pub struct ReviewInput {
 }
 
 fn may_review(by: &Principal) -> AppResult<()> {
-    if by.role == Role::Rep {
-        return Err(AppError::Forbidden(
-            "reviews are for admins, managers and marketers".into(),
-        ));
-    }
-    Ok(())
+    crate::auth::require_marketing(by, "reviewing leads")
 }
 
 impl App {

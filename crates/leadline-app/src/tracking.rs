@@ -187,11 +187,7 @@ impl App {
     /// Records a custom event (webinar attended, whitepaper downloaded…) for a lead found by
     /// id, email or external id, or for an anonymous visitor.
     pub async fn record_event(&self, by: &Principal, input: NewEvent) -> AppResult<EventRecorded> {
-        if by.role == Role::Rep {
-            return Err(AppError::Forbidden(
-                "events need an admin, manager or marketer credential".into(),
-            ));
-        }
+        crate::auth::require_marketing(by, "recording events")?;
         let check = leadline_domain::NewActivity {
             kind: input.kind.clone(),
             occurred_at: input.occurred_at,

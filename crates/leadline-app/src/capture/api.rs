@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use leadline_domain::capture::CaptureChannel;
 use leadline_domain::source::Referral;
 use leadline_domain::time::{now, to_micros};
-use leadline_domain::{FieldError, LeadFields, Principal, Role, ValidationErrors};
+use leadline_domain::{FieldError, LeadFields, Principal, ValidationErrors};
 use leadline_store::StoreError;
 use leadline_store::capture::{self as store, IdempotentResponse};
 use serde::{Deserialize, Serialize};
@@ -110,11 +110,7 @@ impl App {
         idempotency_key: Option<&str>,
         body: Value,
     ) -> AppResult<CaptureResponse> {
-        if by.role == Role::Rep {
-            return Err(AppError::Forbidden(
-                "capture needs an admin, manager or marketer credential".into(),
-            ));
-        }
+        crate::auth::require_marketing(by, "capture")?;
         if let Some(k) = idempotency_key {
             check_key(k)?;
         }

@@ -177,6 +177,7 @@ impl App {
         raw: &[u8],
         remote_addr: Option<String>,
     ) -> AppResult<Captured> {
+        crate::auth::require_marketing(by, "email intake")?;
         let keep = |problem: String, code: &'static str| {
             let kept = String::from_utf8_lossy(&raw[..raw.len().min(MAX_KEPT_BYTES)]).into_owned();
             let payload = json!({ "size": raw.len(), "message": kept });

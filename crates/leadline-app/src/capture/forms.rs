@@ -4,21 +4,16 @@ use super::{Captured, Submission};
 use crate::App;
 use crate::admin::audit;
 use crate::error::{AppError, AppResult, taken};
+use leadline_domain::Principal;
 use leadline_domain::capture::CaptureChannel;
 use leadline_domain::capture::form::{Form, FormInput, map_submission};
 use leadline_domain::time::now;
-use leadline_domain::{Principal, Role};
 use leadline_store::forms as store;
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
 fn may_manage(by: &Principal) -> AppResult<()> {
-    match by.role {
-        Role::Admin | Role::Manager | Role::Marketer => Ok(()),
-        Role::Rep => Err(AppError::Forbidden(
-            "only admins, managers and marketers manage forms".into(),
-        )),
-    }
+    crate::auth::require_marketing(by, "managing forms")
 }
 
 impl App {

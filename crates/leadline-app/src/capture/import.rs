@@ -16,7 +16,7 @@ use leadline_domain::custom_field::NewCustomField;
 use leadline_domain::lead::Outcome;
 use leadline_domain::time::{now, to_micros};
 use leadline_domain::{
-    Activity, CustomFieldDef, CustomFieldKind, DisqualifyReason, Lead, Principal, Role, Stage,
+    Activity, CustomFieldDef, CustomFieldKind, DisqualifyReason, Lead, Principal, Stage,
 };
 use leadline_store::history::StageChange;
 use leadline_store::{activities, capture as capture_store, history, imports, leads};
@@ -183,12 +183,7 @@ pub struct NewCustomFieldPreview {
 }
 
 fn may_import(by: &Principal) -> AppResult<()> {
-    if by.role == Role::Rep {
-        return Err(AppError::Forbidden(
-            "imports need an admin, manager or marketer".into(),
-        ));
-    }
-    Ok(())
+    crate::auth::require_marketing(by, "importing")
 }
 
 fn temp_defs(defs: &[CustomFieldDef], new: &[NewCustomField]) -> Vec<CustomFieldDef> {

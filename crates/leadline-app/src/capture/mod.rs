@@ -121,7 +121,7 @@ pub(crate) async fn capture_in(
     s: Submission,
     defs: &[CustomFieldDef],
 ) -> AppResult<Captured> {
-    let fields = crate::quality::screen_in(tx, s.fields.clone().clean(defs)?).await?;
+    let (fields, quality) = crate::quality::screen_in(tx, s.fields.clone().clean(defs)?).await?;
     // Every identity of the submission, locked in one order so two captures sharing any of
     // them wait for each other instead of both creating a lead.
     let mut identities: Vec<String> = fields
@@ -151,7 +151,7 @@ pub(crate) async fn capture_in(
         existing = store::lead_by_email(tx.conn(), e).await?;
     }
     if existing.is_none() {
-        existing = crate::quality::same_person_in(tx, &fields).await?;
+        existing = crate::quality::same_person_in(tx, &fields, &quality).await?;
     }
     let t = now();
     let occurred = s.occurred_at.unwrap_or(t);
@@ -228,7 +228,7 @@ pub(crate) async fn capture_in(
             (lead, true)
         }
     };
-    crate::quality::verify_in(tx, &lead).await?;
+    crate::quality::verify_in(tx, &lead, &quality).await?;
     let mut properties = Map::new();
     properties.insert("channel".into(), s.channel.as_str().into());
     properties.insert("created".into(), created.into());

@@ -3,20 +3,15 @@
 use crate::App;
 use crate::admin::audit;
 use crate::error::{AppError, AppResult, taken};
+use leadline_domain::Principal;
 use leadline_domain::source::{Campaign, CampaignCost, NewSource, Source};
 use leadline_domain::time::{now, to_micros};
-use leadline_domain::{Principal, Role};
 use leadline_store::sources as store;
 use serde_json::json;
 use uuid::Uuid;
 
 fn require_marketing(by: &Principal) -> AppResult<()> {
-    match by.role {
-        Role::Admin | Role::Manager | Role::Marketer => Ok(()),
-        Role::Rep => Err(AppError::Forbidden(
-            "only admins, managers and marketers manage sources and campaigns".into(),
-        )),
-    }
+    crate::auth::require_marketing(by, "managing sources and campaigns")
 }
 
 impl App {

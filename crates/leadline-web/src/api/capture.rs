@@ -329,12 +329,6 @@ pub async fn inbound_email(
             "send the raw message as message/rfc822",
         ));
     }
-    if p.role == leadline_domain::Role::Rep {
-        return Err(leadline_app::AppError::Forbidden(
-            "email intake needs an admin, manager or marketer credential".into(),
-        )
-        .into());
-    }
     let c = s.app.capture_email(&p, &body, None).await?;
     Ok((
         if c.created {
