@@ -30,6 +30,9 @@ pub enum AppError {
     /// Storage failure (not the client's fault).
     #[error("storage: {0}")]
     Store(StoreError),
+    /// An outside service Leadline called (e.g. the enrichment hook) failed.
+    #[error("upstream: {0}")]
+    Upstream(String),
     /// Anything else internal.
     #[error("internal: {0}")]
     Internal(String),

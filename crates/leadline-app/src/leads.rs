@@ -62,6 +62,14 @@ pub struct LeadDetail {
     pub outcome: Option<(leadline_domain::lead::Outcome, String)>,
     /// The lead's verification, when it was checked.
     pub quality: Option<leadline_domain::quality::verify::Verification>,
+    /// The account the lead belongs to.
+    pub account: Option<crate::accounts::LeadAccount>,
+    /// Enriched values and their provenance.
+    pub enrichment: Vec<crate::quality::LeadEnrichment>,
+    /// Open duplicate candidates: the other lead and the confidence.
+    pub duplicates: Vec<(Uuid, f64)>,
+    /// Merges this lead survived, newest first.
+    pub merges: Vec<crate::quality::MergeRecord>,
 }
 
 fn visibility(p: &Principal) -> Visibility {
@@ -227,6 +235,30 @@ impl App {
             quality: leadline_store::quality::get(c.conn(), id)
                 .await?
                 .map(|q| q.verification),
+            account: leadline_store::accounts::of_lead(c.conn(), id).await?.map(
+                |(account, matched_by)| crate::accounts::LeadAccount {
+                    account,
+                    matched_by,
+                },
+            ),
+            enrichment: leadline_store::enrichment::for_lead(c.conn(), id)
+                .await?
+                .into_iter()
+                .map(|(value, applied, at)| crate::quality::LeadEnrichment {
+                    value,
+                    applied,
+                    enriched_at: leadline_domain::time::from_micros(at),
+                })
+                .collect(),
+            duplicates: leadline_store::duplicates::for_lead(c.conn(), id)
+                .await?
+                .into_iter()
+                .map(|p| {
+                    let other = if p.lead_a == id { p.lead_b } else { p.lead_a };
+                    (other, p.confidence)
+                })
+                .collect(),
+            merges: crate::quality::merges_of(c.conn(), id).await?,
             lead,
         })
     }

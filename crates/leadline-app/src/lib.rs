@@ -1,6 +1,7 @@
 //! Leadline's use cases. The web layer and the CLI call these services and nothing below
 //! them; every write runs in one transaction here, after the authorization check.
 
+pub mod accounts;
 pub mod admin;
 pub mod auth;
 pub mod capture;
@@ -8,6 +9,7 @@ pub mod demo;
 mod error;
 pub mod export;
 pub mod leads;
+pub mod outbound;
 pub mod quality;
 pub mod tracking;
 pub mod views;

@@ -309,9 +309,7 @@ impl LeadFields {
         }
         let time_zone = t(&mut e, "time_zone", &self.time_zone, 64);
         if let Some(tz) = &time_zone
-            && !tz
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c))
+            && tz.parse::<chrono_tz::Tz>().is_err()
         {
             e.add(
                 "time_zone",
@@ -485,7 +483,6 @@ pub fn diff(old: &LeadFields, new: &LeadFields) -> Vec<FieldChange> {
         .collect()
 }
 
-/// A stored lead: its fields plus what the system maintains.
 /// A known historical result of a lead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -504,6 +501,7 @@ impl Outcome {
     }
 }
 
+/// A stored lead: its fields plus what the system maintains.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Lead {
     pub id: Uuid,

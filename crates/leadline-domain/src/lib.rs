@@ -8,6 +8,7 @@ pub mod account;
 pub mod activity;
 pub mod capture;
 pub mod custom_field;
+pub mod customer_account;
 pub mod filter;
 pub mod history;
 pub mod lead;

@@ -343,6 +343,31 @@ pub async fn soft_delete(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bo
     Ok(res == 1)
 }
 
+/// Brings a deleted lead back (an unmerge). Returns false when it was not deleted.
+pub async fn restore(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bool> {
+    let res = dispatch!(conn, |c| {
+        sqlx::query(
+        "UPDATE leads SET deleted_at = NULL, updated_at = $1, version = version + 1 WHERE id = $2 AND deleted_at IS NOT NULL"
+    )
+    .bind(at)
+    .bind(id)
+    .execute(c)
+    .await.map(|r| r.rows_affected())
+    })?;
+    Ok(res == 1)
+}
+
+/// Reads a lead whether deleted or not (a merged-away lead, for an unmerge).
+pub async fn get_including_deleted(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<Lead>> {
+    let sql = format!("SELECT {COLUMNS} FROM leads WHERE id = $1");
+    let row: Option<LeadRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(id)
+            .fetch_optional(c)
+            .await)?;
+    row.map(LeadRow::into_lead).transpose()
+}
+
 /// Finds live leads by email (case-insensitive).
 pub async fn find_by_email(conn: Conn<'_>, email: &str) -> StoreResult<Vec<Lead>> {
     let sql = format!(

@@ -11,17 +11,21 @@
 mod db;
 #[macro_use]
 pub mod sql;
+pub mod accounts;
 pub mod activities;
 pub mod api_keys;
 pub mod audit;
 pub mod capture;
 pub mod custom_fields;
 mod dialect;
+pub mod duplicates;
+pub mod enrichment;
 mod error;
 pub mod forms;
 pub mod history;
 pub mod imports;
 pub mod leads;
+pub mod merges;
 pub mod quality;
 pub mod saved_views;
 pub mod sessions;

@@ -101,6 +101,12 @@ impl From<AppError> for ApiError {
                     "the database could not complete the request; try again",
                 )
             }
+            AppError::Upstream(why) => ApiError::new(
+                StatusCode::BAD_GATEWAY,
+                "upstream",
+                "Outside service failed",
+                why,
+            ),
             AppError::Internal(err) => {
                 tracing::error!(error = %err, "internal error");
                 ApiError::new(

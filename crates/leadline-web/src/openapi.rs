@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
-use crate::api::{admin, capture, imports, leads, quality};
+use crate::api::{accounts, admin, capture, duplicates, imports, leads, quality};
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "accounts"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -52,6 +52,20 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(quality::queue))
         .routes(routes!(quality::review))
         .routes(routes!(quality::overview))
+        .routes(routes!(duplicates::start_scan, duplicates::scan_status))
+        .routes(routes!(duplicates::pairs))
+        .routes(routes!(duplicates::dismiss))
+        .routes(routes!(duplicates::lead_duplicates))
+        .routes(routes!(duplicates::preview))
+        .routes(routes!(duplicates::merge, duplicates::list))
+        .routes(routes!(duplicates::bulk))
+        .routes(routes!(duplicates::get))
+        .routes(routes!(duplicates::undo))
+        .routes(routes!(accounts::list, accounts::create))
+        .routes(routes!(accounts::get, accounts::update, accounts::delete))
+        .routes(routes!(accounts::lead_account, accounts::set_lead_account))
+        .routes(routes!(accounts::lead_enrichment))
+        .routes(routes!(accounts::enrich))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

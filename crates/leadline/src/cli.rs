@@ -81,10 +81,11 @@ pub enum Command {
     /// Import leads from a CSV file (dry run, progress, resumable).
     Import(crate::import_cmd::ImportArgs),
     /// Find likely duplicate leads (files every lead under its email, phone and
-    /// name-and-company keys, compares leads sharing one). Merging comes later: only
-    /// `--dry-run` is available.
+    /// name-and-company keys, compares leads sharing one). Saves pairs of confidence ≥ 0.75
+    /// for review (Capture → Duplicates) unless `--dry-run`; `--merge-above` also merges
+    /// the most certain ones, the older lead surviving.
     Dedupe {
-        /// Report only.
+        /// Report only: save nothing, merge nothing.
         #[arg(long)]
         dry_run: bool,
         /// Smallest confidence (0 to 1) to list a pair.
@@ -93,7 +94,21 @@ pub enum Command {
         /// How many pairs to print.
         #[arg(long, default_value_t = 20)]
         show: usize,
+        /// Merge every open pair at or above this confidence (0.9 to 1) after the scan.
+        #[arg(long, conflicts_with = "dry_run")]
+        merge_above: Option<f64>,
     },
+    /// Merge leads into a survivor (fields by the survivorship rule in the data-quality
+    /// settings; timeline and history move to the survivor). Prints the merge id.
+    Merge {
+        /// The lead that stays.
+        survivor: uuid::Uuid,
+        /// The leads folded into it.
+        #[arg(required = true)]
+        merged: Vec<uuid::Uuid>,
+    },
+    /// Undo a merge by its id.
+    Unmerge { merge_id: uuid::Uuid },
     /// Email-to-lead from raw messages (.eml files): a new sender becomes a lead, a known
     /// one gets an `email_received` activity.
     ImportEml {
@@ -331,16 +346,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             dry_run,
             min_confidence,
             show,
+            merge_above,
         } => {
-            if !dry_run {
-                anyhow::bail!(
-                    "merging duplicates is not built yet; run with --dry-run to list them"
-                );
-            }
             let app = open(&cli.db, &file).await?;
             let started = std::time::Instant::now();
             let r = app
-                .find_duplicates(&system, min_confidence, |n| {
+                .find_duplicates(&system, min_confidence, dry_run, |n| {
                     if n % 100_000 == 0 {
                         eprintln!("  filed {n} leads");
                     }
@@ -348,11 +359,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .map_err(describe)?;
             println!(
-                "{} leads scanned, {} candidate pairs compared, {} likely duplicates (confidence ≥ {min_confidence}) in {:.1}s",
+                "{} leads scanned, {} candidate pairs compared, {} likely duplicates (confidence ≥ {min_confidence}) in {:.1}s{}",
                 r.leads_scanned,
                 r.candidate_pairs,
                 r.pairs.len(),
-                started.elapsed().as_secs_f64()
+                started.elapsed().as_secs_f64(),
+                if r.saved {
+                    "; saved for review"
+                } else {
+                    " (dry run)"
+                }
             );
             for p in r.pairs.iter().take(show) {
                 println!(
@@ -365,6 +381,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     p.reasons.join(", ")
                 );
             }
+            if let Some(m) = merge_above {
+                let n = app.merge_all(&system, m).await.map_err(describe)?;
+                println!("merged {n} pairs (confidence ≥ {m})");
+            }
+            Ok(())
+        }
+        Command::Merge { survivor, merged } => {
+            let app = open(&cli.db, &file).await?;
+            let r = app
+                .merge_leads(
+                    &system,
+                    leadline_app::quality::MergeInput {
+                        survivor_id: survivor,
+                        merged_ids: merged,
+                        fields: Default::default(),
+                    },
+                )
+                .await
+                .map_err(describe)?;
+            println!(
+                "merge {}: {} merged into {}",
+                r.id,
+                r.merged_names.join(", "),
+                r.survivor_id
+            );
+            Ok(())
+        }
+        Command::Unmerge { merge_id } => {
+            let app = open(&cli.db, &file).await?;
+            let r = app.unmerge(&system, merge_id).await.map_err(describe)?;
+            println!(
+                "merge {merge_id} undone: {} restored{}",
+                r.restored.len(),
+                if r.kept_fields.is_empty() {
+                    String::new()
+                } else {
+                    format!("; survivor kept its newer {}", r.kept_fields.join(", "))
+                }
+            );
             Ok(())
         }
         Command::ImportEml { files } => {

@@ -1139,14 +1139,17 @@ async fn duplicates_are_found_across_the_whole_database() {
         }
         let r = t
             .app
-            .find_duplicates(&leadline_domain::Principal::system("t"), 0.75, |_| {})
+            .find_duplicates(&leadline_domain::Principal::system("t"), 0.75, true, |_| {})
             .await
             .unwrap();
         assert_eq!(r.leads_scanned, 5, "{}", t.name);
         let found: Vec<(String, String)> = r
             .pairs
             .iter()
-            .map(|p| (p.a.to_string(), p.b.to_string()))
+            .map(|p| {
+                let (a, b) = (p.a.to_string(), p.b.to_string());
+                if a < b { (a, b) } else { (b, a) }
+            })
             .collect();
         let pair = |i: usize, j: usize| {
             let (a, b) = (ids[i].clone(), ids[j].clone());

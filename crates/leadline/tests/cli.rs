@@ -222,6 +222,7 @@ fn serve_starts_answers_and_stops_gracefully_on_sigterm() {
         .unwrap();
     let rt = tokio::runtime::Runtime::new().unwrap();
     let ready = rt.block_on(async {
+        leadline_app::outbound::install_tls();
         let client = reqwest::Client::new();
         for _ in 0..100 {
             if let Ok(r) = client

@@ -120,6 +120,7 @@ impl App {
             .or(by.user_id)
             .map_or_else(|| by.label.clone(), |id| id.to_string());
         let defs = self.custom_fields().await?;
+        let mut enrich: Vec<Uuid> = Vec::new();
         for _attempt in 0..3 {
             let mut tx = self.db.begin().await?;
             if let Some(k) = idempotency_key
@@ -146,17 +147,24 @@ impl App {
                         ));
                     }
                     let mut results = Vec::with_capacity(items.len());
+                    enrich.clear();
                     for (index, item) in items.into_iter().enumerate() {
                         let checked =
                             parse_item(item).and_then(|s| s.fields.clone().clean(&defs).map(|_| s));
                         match checked {
                             Ok(s) => match capture_in(&mut tx, by, s, &defs).await {
-                                Ok(c) => results.push(CaptureItemResult {
-                                    index,
-                                    outcome: if c.created { "created" } else { "updated" }.into(),
-                                    lead_id: Some(c.lead.id),
-                                    errors: None,
-                                }),
+                                Ok(c) => {
+                                    if c.enrich_later {
+                                        enrich.push(c.lead.id);
+                                    }
+                                    results.push(CaptureItemResult {
+                                        index,
+                                        outcome: if c.created { "created" } else { "updated" }
+                                            .into(),
+                                        lead_id: Some(c.lead.id),
+                                        errors: None,
+                                    })
+                                }
                                 // Refusals (a source's policy) happen before any write, so
                                 // the batch's transaction is still good; a clash on write
                                 // (`taken`) is not, and fails the batch.
@@ -185,6 +193,10 @@ impl App {
                 item @ Value::Object(_) => {
                     let s = parse_item(item)?;
                     let c = capture_in(&mut tx, by, s, &defs).await?;
+                    enrich.clear();
+                    if c.enrich_later {
+                        enrich.push(c.lead.id);
+                    }
                     let status = if c.created { 201 } else { 200 };
                     (
                         status,
@@ -221,6 +233,9 @@ impl App {
                 Ok(()) => {}
                 Err(StoreError::Conflict(_)) if idempotency_key.is_some() => continue,
                 Err(e) => return Err(e.into()),
+            }
+            for id in &enrich {
+                self.enrich_in_background(*id);
             }
             return Ok(CaptureResponse {
                 status,

@@ -73,6 +73,8 @@ pub struct Captured {
     pub lead: Lead,
     /// True when the submission made a new lead; false when it updated an existing one.
     pub created: bool,
+    /// A new lead the enrichment service should be asked about once it is committed.
+    pub enrich_later: bool,
 }
 
 impl App {
@@ -84,7 +86,21 @@ impl App {
         let out = capture_in(&mut tx, by, s, &defs).await?;
         tx.commit().await?;
         tracing::info!(lead_id = %out.lead.id, created = out.created, "lead captured");
+        if out.enrich_later {
+            self.enrich_in_background(out.lead.id);
+        }
         Ok(out)
+    }
+
+    /// Asks the enrichment service about a committed lead without holding up the capture;
+    /// a failure is logged with the lead's id and leaves the lead as it was.
+    pub fn enrich_in_background(&self, lead_id: Uuid) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.enrich_from_hook(lead_id).await {
+                tracing::warn!(lead_id = %lead_id, error = %e, "enrichment hook failed");
+            }
+        });
     }
 
     /// Keeps a submission that could not become a lead, with the reason. Returns its id.
@@ -228,7 +244,11 @@ pub(crate) async fn capture_in(
             (lead, true)
         }
     };
+    let lead = crate::quality::enrich_in(tx, lead, &quality).await?;
     crate::quality::verify_in(tx, &lead, &quality).await?;
+    if created {
+        crate::quality::fuzzy_pairs_in(tx, &lead, &quality).await?;
+    }
     let mut properties = Map::new();
     properties.insert("channel".into(), s.channel.as_str().into());
     properties.insert("created".into(), created.into());
@@ -255,7 +275,12 @@ pub(crate) async fn capture_in(
     if let Some(v) = &s.visitor_id {
         crate::tracking::identify_in(tx, v, lead.id).await?;
     }
-    Ok(Captured { lead, created })
+    let enrich_later = created && quality.enrichment_hook_url.is_some();
+    Ok(Captured {
+        lead,
+        created,
+        enrich_later,
+    })
 }
 
 /// A new lead's first touch is the visitor's first tracked visit when that visit names a

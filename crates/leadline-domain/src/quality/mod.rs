@@ -1,8 +1,10 @@
 //! Inquiry filtering and data quality: normalised forms of what people typed, and the
 //! verification that decides whether a lead is real and reachable.
 
+pub mod enrich;
 pub mod matching;
 pub mod normalize;
+pub mod survivorship;
 pub mod verify;
 
 use serde::{Deserialize, Serialize};
@@ -10,7 +12,7 @@ use std::collections::BTreeMap;
 use verify::Policy;
 
 /// What an admin configures for data quality (stored as one JSON document).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct QualitySettings {
     /// Region (ISO 3166 alpha-2) for phone numbers without a country code, when the lead's
@@ -22,6 +24,29 @@ pub struct QualitySettings {
     pub default_policy: Policy,
     /// Policies for particular sources (by the first-touch source key).
     pub source_policies: BTreeMap<String, Policy>,
+    /// How a merge picks each field's value.
+    pub survivorship: survivorship::Survivorship,
+    /// Fill empty fields from the lead's own data (company and website from a company
+    /// email domain, country from the phone prefix, time zone from country and state).
+    pub enrich_from_fields: bool,
+    /// An outside enrichment service (off when empty): Leadline POSTs each new lead's
+    /// email, domain, name and company as JSON and fills empty fields from the JSON object
+    /// it answers, keeping each value's provenance.
+    pub enrichment_hook_url: Option<String>,
+}
+
+impl Default for QualitySettings {
+    fn default() -> Self {
+        QualitySettings {
+            default_region: None,
+            disposable_domains: Vec::new(),
+            default_policy: Policy::default(),
+            source_policies: BTreeMap::new(),
+            survivorship: survivorship::Survivorship::default(),
+            enrich_from_fields: true,
+            enrichment_hook_url: None,
+        }
+    }
 }
 
 impl QualitySettings {
@@ -59,6 +84,33 @@ impl QualitySettings {
                 "invalid_domain",
                 "each entry must be a domain such as throwaway.example",
             );
+        }
+        self.enrichment_hook_url = self
+            .enrichment_hook_url
+            .map(|u| u.trim().to_owned())
+            .filter(|u| !u.is_empty());
+        if let Some(u) = &self.enrichment_hook_url
+            && !url::Url::parse(u)
+                .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some())
+        {
+            e.add(
+                "enrichment_hook_url",
+                "invalid_url",
+                "must be an http or https URL",
+            );
+        }
+        if let survivorship::Survivorship::SourcePriority { sources } = &mut self.survivorship {
+            sources.retain(|x| !x.trim().is_empty());
+            for x in sources.iter_mut() {
+                *x = x.trim().to_owned();
+            }
+            if sources.is_empty() {
+                e.add(
+                    "survivorship.sources",
+                    "required",
+                    "name at least one source in priority order",
+                );
+            }
         }
         e.into_result().map(|()| self)
     }

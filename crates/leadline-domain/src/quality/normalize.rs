@@ -235,6 +235,23 @@ pub fn country_code(s: &str) -> Option<&'static str> {
         .map(|c| c.alpha2)
 }
 
+/// A state or province as its ISO 3166-2 subdivision code within `country` (`California`
+/// or `ca` in `US` → `CA`, `Bayern` in `DE` → `BY`); `None` when not recognised.
+pub fn state_code(country: &str, s: &str) -> Option<&'static str> {
+    let c = rust_iso3166::from_alpha2(country)?;
+    let subs = c.subdivisions()?;
+    let t = collapse(s);
+    let upper = t.to_ascii_uppercase();
+    let folded = deunicode::deunicode(&t).to_lowercase();
+    subs.iter()
+        .find(|d| d.region_code == upper || d.code == upper)
+        .or_else(|| {
+            subs.iter()
+                .find(|d| deunicode::deunicode(d.name).to_lowercase() == folded)
+        })
+        .map(|d| d.region_code)
+}
+
 /// The registrable domain of a website or host (`https://www.shop.acme.co.uk/x` →
 /// `acme.co.uk`), by the public suffix list.
 pub fn registrable_domain(s: &str) -> Option<String> {
@@ -469,6 +486,9 @@ pub fn lead_fields(
     }
     if let Some(code) = f.country.as_deref().and_then(country_code) {
         f.country = Some(code.to_owned());
+        if let Some(st) = f.state.as_deref().and_then(|st| state_code(code, st)) {
+            f.state = Some(st.to_owned());
+        }
     }
     let region = f
         .country
@@ -500,6 +520,15 @@ mod tests {
         assert_eq!(person_name("محمد"), "محمد", "no case, unchanged");
         // A decomposed é (e + combining acute) becomes the composed one.
         assert_eq!(person_name("JOSE\u{301}"), "Jos\u{e9}");
+    }
+
+    #[test]
+    fn states_become_iso_subdivision_codes() {
+        assert_eq!(state_code("US", "California"), Some("CA"));
+        assert_eq!(state_code("US", " ca "), Some("CA"));
+        assert_eq!(state_code("DE", "Bayern"), Some("BY"));
+        assert_eq!(state_code("US", "Atlantis"), None);
+        assert_eq!(state_code("XX", "CA"), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! `/api/v1`: JSON in, JSON out, problems for errors.
 
+pub mod accounts;
 pub mod admin;
 pub mod capture;
+pub mod duplicates;
 pub mod imports;
 pub mod leads;
 pub mod quality;

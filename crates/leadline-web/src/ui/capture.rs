@@ -23,6 +23,7 @@ use leadline_domain::capture::import::{
 use leadline_domain::capture::{CaptureChannel, CaptureSettings, RejectedSubmission};
 use leadline_domain::money;
 use leadline_domain::quality::QualitySettings;
+use leadline_domain::quality::survivorship::Survivorship;
 use leadline_domain::quality::verify::{Action, Policy};
 use leadline_domain::source::{Campaign, CampaignCost, Channel, NewSource, Source};
 use leadline_domain::{CustomFieldDef, Role};
@@ -65,7 +66,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// Pages here are for everyone but reps.
-fn gate(auth: &UiAuth) -> Option<Response> {
+pub(super) fn gate(auth: &UiAuth) -> Option<Response> {
     (auth.user.role == Role::Rep).then(|| {
         error_page(AppError::Forbidden(
             "capture is for admins, managers and marketers".into(),
@@ -109,7 +110,7 @@ pub struct DoneParam {
     done: Option<String>,
 }
 
-fn done(path: &str, what: &str) -> Response {
+pub(super) fn done(path: &str, what: &str) -> Response {
     Redirect::to(&format!("{path}?done={what}")).into_response()
 }
 
@@ -962,6 +963,11 @@ struct QualityPage {
     default_policy: Vec<(&'static str, Action)>,
     actions: Vec<&'static str>,
     can_edit: bool,
+    /// `most_recent` or `source_priority`.
+    survivorship: &'static str,
+    source_priority: String,
+    enrich_from_fields: bool,
+    hook_url: String,
 }
 
 fn policy_line(source: &str, p: &Policy) -> String {
@@ -1016,6 +1022,16 @@ async fn quality_page(
             ],
             actions: vec!["accept", "review", "quarantine", "reject"],
             can_edit: auth.principal.can_administer(),
+            survivorship: match &q.survivorship {
+                Survivorship::MostRecent => "most_recent",
+                Survivorship::SourcePriority { .. } => "source_priority",
+            },
+            source_priority: match &q.survivorship {
+                Survivorship::MostRecent => String::new(),
+                Survivorship::SourcePriority { sources } => sources.join(", "),
+            },
+            enrich_from_fields: q.enrich_from_fields,
+            hook_url: q.enrichment_hook_url.clone().unwrap_or_default(),
         },
     )
         .into_response()
@@ -1083,6 +1099,18 @@ async fn save_quality(
             invalid: action("default_invalid", defaults.invalid),
         },
         source_policies,
+        survivorship: match get("survivorship").as_str() {
+            "source_priority" => Survivorship::SourcePriority {
+                sources: get("source_priority")
+                    .split([',', '\n'])
+                    .map(|x| x.trim().to_owned())
+                    .filter(|x| !x.is_empty())
+                    .collect(),
+            },
+            _ => Survivorship::MostRecent,
+        },
+        enrich_from_fields: !get("enrich_from_fields").is_empty(),
+        enrichment_hook_url: Some(get("enrichment_hook_url")).filter(|u| !u.trim().is_empty()),
     };
     if !problems.is_empty() {
         return quality_page(&s, &auth, Some(input), None, Some(problems.join("; "))).await;

@@ -338,6 +338,11 @@ struct DetailPage {
     owner_history: Vec<Event>,
     changes: Vec<Event>,
     can_edit: bool,
+    /// Admins, managers and marketers see duplicates and merges.
+    can_dedupe: bool,
+    enrichment: Vec<Item>,
+    duplicates: Vec<(Uuid, u64)>,
+    merges: Vec<leadline_app::quality::MergeRecord>,
 }
 
 fn item(label: &str, v: Option<String>) -> Option<Item> {
@@ -380,6 +385,15 @@ pub async fn detail(
         s.app.custom_fields()
     ) {
         Ok(v) => v,
+        Err(AppError::NotFound(what)) => {
+            // An old link to a lead merged away leads to the one it was merged into.
+            return match s.app.merged_into(id).await {
+                Ok(Some((_, survivor))) => {
+                    Redirect::to(&format!("/leads/{survivor}?done=merged_away")).into_response()
+                }
+                _ => error_page(AppError::NotFound(what)),
+            };
+        }
         Err(e) => return error_page(e),
     };
     let owners = owner_names(&users);
@@ -416,6 +430,12 @@ pub async fn detail(
         item("State", f.state.clone()),
         item("Postal code", f.postal_code.clone()),
         item("Country", f.country.clone()),
+        item(
+            "Account",
+            d.account
+                .as_ref()
+                .map(|a| format!("{} (matched by {})", a.account.name, a.matched_by)),
+        ),
     ];
     let bant = [
         item(
@@ -582,6 +602,32 @@ pub async fn detail(
         owner_history,
         changes,
         can_edit: auth.principal.can_edit_lead(f.owner_id),
+        can_dedupe: auth.user.role != leadline_domain::Role::Rep,
+        enrichment: d
+            .enrichment
+            .iter()
+            .map(|e| Item {
+                label: e.value.field.replace('_', " "),
+                value: format!(
+                    "{} — from {} ({}){}",
+                    json_text(&e.value.value),
+                    e.value.provider.replace('_', " "),
+                    e.value.basis,
+                    if e.applied {
+                        ""
+                    } else {
+                        ", not applied: the field had a value"
+                    }
+                ),
+                link: false,
+            })
+            .collect(),
+        duplicates: d
+            .duplicates
+            .iter()
+            .map(|(other, c)| (*other, (c * 100.0).round() as u64))
+            .collect(),
+        merges: d.merges.clone(),
     }
     .into_response()
 }

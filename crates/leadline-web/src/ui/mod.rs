@@ -1,8 +1,10 @@
 //! The server-rendered UI: askama templates, plain HTML forms (works without JavaScript),
 //! everything escaped by the template engine.
 
+mod accounts;
 mod assets;
 mod capture;
+mod duplicates;
 mod lead_form;
 mod leads;
 mod session;
@@ -54,6 +56,8 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
             post(settings::delete_field),
         )
         .merge(capture::router())
+        .merge(duplicates::router())
+        .merge(accounts::router())
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -122,6 +126,11 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "view" => Some("View saved."),
         "discarded" => Some("Submission discarded."),
         "started" => Some("Import started."),
+        "scan" => Some("Duplicate scan started."),
+        "dismissed" => Some("Marked as not a duplicate."),
+        "merged" => Some("Leads merged."),
+        "unmerged" => Some("Merge undone: the merged leads are back."),
+        "merged_away" => Some("The lead you opened was merged into this one."),
         _ => None,
     }
 }

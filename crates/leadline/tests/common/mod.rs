@@ -77,6 +77,7 @@ impl TestApp {
 }
 
 async fn start(db: TestDb) -> TestApp {
+    leadline_app::outbound::install_tls();
     let app = App {
         db: db.db.clone(),
         config: AppConfig::default(),

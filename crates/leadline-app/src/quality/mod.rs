@@ -1,5 +1,19 @@
 //! Data quality: each lead's verification (recorded when it is captured), the policy per
-//! source that accepts, reviews, quarantines or rejects it, and the review queue.
+//! source that accepts, reviews, quarantines or rejects it, and the review queue; duplicate
+//! detection, merging and enrichment in the submodules.
+
+mod duplicates;
+mod enrich;
+mod merge;
+mod overview;
+
+pub(crate) use duplicates::fuzzy_pairs_in;
+pub use duplicates::{DuplicatePair, DuplicateReport, REVIEW_CONFIDENCE, ScanStatus};
+pub use enrich::LeadEnrichment;
+pub(crate) use enrich::enrich_in;
+pub(crate) use merge::merges_of;
+pub use merge::{MergeInput, MergePreview, MergeRecord, Unmerged};
+pub use overview::{DuplicateCounts, FieldCompleteness, QualityOverview, SourceQuality};
 
 use crate::App;
 use crate::admin::audit;
@@ -19,7 +33,7 @@ use uuid::Uuid;
 
 const KEY: &str = "quality";
 
-async fn load_settings(tx: &mut DbTx) -> AppResult<QualitySettings> {
+pub(crate) async fn load_settings(tx: &mut DbTx) -> AppResult<QualitySettings> {
     match settings::get(tx.conn(), KEY).await? {
         None => Ok(QualitySettings::default()),
         Some(v) => serde_json::from_value(v)
@@ -83,7 +97,7 @@ pub(crate) async fn verify_in(
     Ok((v, action))
 }
 
-fn region_of<'a>(f: &'a LeadFields, s: &'a QualitySettings) -> Option<&'a str> {
+pub(crate) fn region_of<'a>(f: &'a LeadFields, s: &'a QualitySettings) -> Option<&'a str> {
     f.country
         .as_deref()
         .and_then(normalize::country_code)
@@ -163,7 +177,7 @@ pub struct ReviewInput {
     pub decision: ReviewDecision,
 }
 
-fn may_review(by: &Principal) -> AppResult<()> {
+pub(crate) fn may_review(by: &Principal) -> AppResult<()> {
     crate::auth::require_marketing(by, "reviewing leads")
 }
 
@@ -299,239 +313,5 @@ impl App {
         }
         tx.commit().await?;
         Ok(done)
-    }
-}
-
-/// Two leads that look like one person.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DuplicatePair {
-    pub a: Uuid,
-    pub b: Uuid,
-    pub a_name: String,
-    pub b_name: String,
-    pub confidence: f64,
-    pub reasons: Vec<String>,
-}
-
-/// What a duplicate search found.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct DuplicateReport {
-    pub leads_scanned: u64,
-    /// Pairs sharing a key (email, phone or name-and-company) that were compared.
-    pub candidate_pairs: u64,
-    /// Pairs at or above the asked confidence, most certain first.
-    pub pairs: Vec<DuplicatePair>,
-}
-
-/// Leads sharing one key beyond this many are not compared (a switchboard number, a
-/// common surname at a big company): they would make pairs by the thousand.
-const MAX_GROUP: i64 = 50;
-
-impl App {
-    /// Finds likely duplicates among all leads: files every lead under its matching keys
-    /// (email, phones, name and company), then compares only leads that share a key.
-    /// `progress` gets the number of leads filed so far.
-    pub async fn find_duplicates(
-        &self,
-        by: &Principal,
-        min_confidence: f64,
-        mut progress: impl FnMut(u64),
-    ) -> AppResult<DuplicateReport> {
-        may_review(by)?;
-        let settings = self.quality_settings().await?;
-        let mut scanned = 0u64;
-        let mut after = None;
-        loop {
-            let page = {
-                let mut c = self.db.acquire().await?;
-                leads::page_by_id(c.conn(), after, 2_000).await?
-            };
-            let Some(last) = page.last() else { break };
-            after = Some(last.id);
-            let keys: Vec<(Uuid, Vec<String>)> = page
-                .iter()
-                .map(|l| {
-                    (
-                        l.id,
-                        leadline_domain::quality::matching::blocking_keys(
-                            &l.fields,
-                            region_of(&l.fields, &settings),
-                        ),
-                    )
-                })
-                .collect();
-            let mut tx = self.db.begin().await?;
-            store::set_keys_many(tx.conn(), &keys).await?;
-            tx.commit().await?;
-            scanned += page.len() as u64;
-            progress(scanned);
-        }
-        let shared = {
-            let mut c = self.db.acquire().await?;
-            store::shared_keys(c.conn(), MAX_GROUP).await?
-        };
-        let mut candidates: std::collections::BTreeSet<(Uuid, Uuid)> = Default::default();
-        let mut group: Vec<Uuid> = Vec::new();
-        let mut current_key: Option<&str> = None;
-        let flush = |group: &mut Vec<Uuid>, out: &mut std::collections::BTreeSet<(Uuid, Uuid)>| {
-            for i in 0..group.len() {
-                for j in i + 1..group.len() {
-                    let (x, y) = (group[i].min(group[j]), group[i].max(group[j]));
-                    out.insert((x, y));
-                }
-            }
-            group.clear();
-        };
-        for (key, id) in &shared {
-            if current_key != Some(key.as_str()) {
-                flush(&mut group, &mut candidates);
-                current_key = Some(key.as_str());
-            }
-            group.push(*id);
-        }
-        flush(&mut group, &mut candidates);
-        let ids: Vec<Uuid> = candidates
-            .iter()
-            .flat_map(|(a, b)| [*a, *b])
-            .collect::<std::collections::BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let by_id: std::collections::HashMap<Uuid, Lead> = {
-            let mut c = self.db.acquire().await?;
-            leads::get_many(c.conn(), &ids)
-                .await?
-                .into_iter()
-                .map(|l| (l.id, l))
-                .collect()
-        };
-        let mut pairs = Vec::new();
-        for (a, b) in &candidates {
-            let (Some(la), Some(lb)) = (by_id.get(a), by_id.get(b)) else {
-                continue;
-            };
-            let r = leadline_domain::quality::matching::compare(
-                &la.fields,
-                &lb.fields,
-                region_of(&la.fields, &settings),
-            );
-            if r.confidence >= min_confidence {
-                pairs.push(DuplicatePair {
-                    a: *a,
-                    b: *b,
-                    a_name: la.fields.display_name(),
-                    b_name: lb.fields.display_name(),
-                    confidence: r.confidence,
-                    reasons: r.reasons,
-                });
-            }
-        }
-        pairs.sort_by(|x, y| y.confidence.total_cmp(&x.confidence).then(x.a.cmp(&y.a)));
-        Ok(DuplicateReport {
-            leads_scanned: scanned,
-            candidate_pairs: candidates.len() as u64,
-            pairs,
-        })
-    }
-}
-
-/// Verification statuses of one source's leads.
-#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
-pub struct SourceQuality {
-    /// The first-touch source; `null` for leads without one.
-    pub source: Option<String>,
-    pub verified: i64,
-    pub flagged: i64,
-    pub suspect: i64,
-    pub invalid: i64,
-}
-
-impl SourceQuality {
-    /// All checked leads of the source.
-    pub fn total(&self) -> i64 {
-        self.verified + self.flagged + self.suspect + self.invalid
-    }
-
-    /// Share of verified leads, in whole percent.
-    pub fn verified_percent(&self) -> i64 {
-        let t = self.total();
-        if t == 0 {
-            0
-        } else {
-            (self.verified * 100 + t / 2) / t
-        }
-    }
-}
-
-/// How many leads have a field filled.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct FieldCompleteness {
-    pub field: String,
-    pub filled: i64,
-    /// In whole percent of all live leads.
-    pub percent: i64,
-}
-
-/// The data-quality overview.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
-pub struct QualityOverview {
-    pub leads: i64,
-    pub by_source: Vec<SourceQuality>,
-    pub completeness: Vec<FieldCompleteness>,
-    /// Leads waiting in the review queue.
-    pub waiting_for_review: i64,
-}
-
-impl App {
-    /// Verification by source, field completeness and the review backlog.
-    pub async fn quality_overview(&self, by: &Principal) -> AppResult<QualityOverview> {
-        may_review(by)?;
-        let mut c = self.db.acquire().await?;
-        let mut by_source: Vec<SourceQuality> = Vec::new();
-        for (source, status, n) in store::status_by_source(c.conn()).await? {
-            if by_source.last().is_none_or(|s| s.source != source) {
-                by_source.push(SourceQuality {
-                    source: source.clone(),
-                    ..SourceQuality::default()
-                });
-            }
-            if let Some(s) = by_source.last_mut() {
-                match status.as_str() {
-                    "verified" => s.verified += n,
-                    "flagged" => s.flagged += n,
-                    "suspect" => s.suspect += n,
-                    _ => s.invalid += n,
-                }
-            }
-        }
-        by_source.sort_by_key(|s| std::cmp::Reverse(s.total()));
-        let (total, email, phone, company, title, country) = store::completeness(c.conn()).await?;
-        let pct = |n: i64| {
-            if total == 0 {
-                0
-            } else {
-                (n * 100 + total / 2) / total
-            }
-        };
-        let completeness = [
-            ("email", email),
-            ("phone", phone),
-            ("company", company),
-            ("title", title),
-            ("country", country),
-        ]
-        .into_iter()
-        .map(|(f, n)| FieldCompleteness {
-            field: f.into(),
-            filled: n,
-            percent: pct(n),
-        })
-        .collect();
-        let waiting_for_review = store::queue_count(c.conn()).await?;
-        Ok(QualityOverview {
-            leads: total,
-            by_source,
-            completeness,
-            waiting_for_review,
-        })
     }
 }

@@ -1,0 +1,74 @@
+-- Duplicates, merges and enrichment (issue 5). Keep in step with ../postgres/0006_merge_enrich.sql.
+
+-- Pairs of leads that look like one person, found by a duplicate scan or on capture.
+-- lead_a < lead_b. status: open, merged or dismissed (a dismissed pair is not reopened).
+CREATE TABLE duplicate_pairs (
+    lead_a BLOB NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    lead_b BLOB NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    confidence REAL NOT NULL,
+    reasons TEXT NOT NULL,
+    status TEXT NOT NULL,
+    found_by TEXT NOT NULL,
+    found_at BIGINT NOT NULL,
+    decided_by TEXT,
+    decided_at BIGINT,
+    PRIMARY KEY (lead_a, lead_b)
+);
+CREATE INDEX duplicate_pairs_status ON duplicate_pairs(status, confidence);
+CREATE INDEX duplicate_pairs_b ON duplicate_pairs(lead_b);
+
+-- One merge: the survivor before and after, snapshots of the merged leads, and the rows
+-- moved to the survivor, so the merge can be undone.
+CREATE TABLE lead_merges (
+    id BLOB PRIMARY KEY NOT NULL,
+    survivor_id BLOB NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    merged TEXT NOT NULL,
+    survivor_before TEXT NOT NULL,
+    survivor_after TEXT NOT NULL,
+    moved TEXT NOT NULL,
+    picks TEXT NOT NULL,
+    merged_by TEXT NOT NULL,
+    merged_at BIGINT NOT NULL,
+    undone_by TEXT,
+    undone_at BIGINT
+);
+CREATE INDEX lead_merges_at ON lead_merges(merged_at, id);
+CREATE INDEX lead_merges_survivor ON lead_merges(survivor_id);
+
+-- Leads merged away, and the merge that did it (gone again after an unmerge).
+CREATE TABLE merged_leads (
+    lead_id BLOB PRIMARY KEY NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    merge_id BLOB NOT NULL REFERENCES lead_merges(id) ON DELETE CASCADE
+);
+
+-- Companies leads can belong to; a lead links to the account of its company domain.
+CREATE TABLE accounts (
+    id BLOB PRIMARY KEY NOT NULL,
+    name TEXT NOT NULL,
+    domain TEXT UNIQUE,
+    industry TEXT,
+    owner_id BLOB REFERENCES users(id) ON DELETE SET NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+
+CREATE TABLE lead_accounts (
+    lead_id BLOB PRIMARY KEY NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    account_id BLOB NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+    matched_by TEXT NOT NULL,
+    linked_at BIGINT NOT NULL
+);
+CREATE INDEX lead_accounts_account ON lead_accounts(account_id);
+
+-- Enriched values with their provenance. applied: whether the value went into the lead
+-- (enrichment only fills empty fields).
+CREATE TABLE lead_enrichment (
+    lead_id BLOB NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    field TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    value TEXT NOT NULL,
+    basis TEXT NOT NULL,
+    applied BOOLEAN NOT NULL,
+    enriched_at BIGINT NOT NULL,
+    PRIMARY KEY (lead_id, field, provider)
+);
