@@ -358,9 +358,8 @@ pub async fn list(
 
 /// Marks a merge undone and forgets which leads it merged away. False when it already was.
 pub async fn mark_undone(mut conn: Conn<'_>, id: Uuid, by: &str, at: Micros) -> StoreResult<bool> {
-    let n =
-        dispatch!(conn.reborrow(), |c| {
-            sqlx::query(
+    let n = dispatch!(conn.reborrow(), |c| {
+        sqlx::query(
         "UPDATE lead_merges SET undone_by = $2, undone_at = $3 WHERE id = $1 AND undone_at IS NULL"
     )
     .bind(id)
@@ -369,7 +368,7 @@ pub async fn mark_undone(mut conn: Conn<'_>, id: Uuid, by: &str, at: Micros) -> 
     .execute(c)
     .await
     .map(|r| r.rows_affected())
-        })?;
+    })?;
     dispatch!(conn, |c| sqlx::query(
         "DELETE FROM merged_leads WHERE merge_id = $1"
     )

@@ -71,12 +71,13 @@ pub fn name_key(s: &str) -> String {
         .replace("ae", "a")
 }
 
-fn formal(first: &str) -> &str {
+/// The formal name for a folded first name (`bill` → `william`), folded the same way, so
+/// `Joe` (folded `jo`) still finds `Joseph`.
+fn formal(first: &str) -> String {
     NICKNAMES
         .iter()
-        .find(|(nick, _)| *nick == first)
-        .map(|(_, formal)| *formal)
-        .unwrap_or(first)
+        .find(|(nick, _)| name_key(nick) == first)
+        .map_or_else(|| first.to_owned(), |(_, formal)| name_key(formal))
 }
 
 /// Whether two first names can be one person's: equal, one an initial of the other, a
@@ -85,7 +86,7 @@ fn first_names_agree(a: &str, b: &str) -> bool {
     if a.is_empty() || b.is_empty() {
         return true;
     }
-    if a == b || formal(a) == formal(b) || formal(a) == b || a == formal(b) {
+    if a == b || formal(a) == formal(b) {
         return true;
     }
     if (a.len() == 1 && b.starts_with(a)) || (b.len() == 1 && a.starts_with(b)) {
@@ -109,8 +110,10 @@ pub fn company_keys(f: &LeadFields) -> Vec<String> {
         keys.push(format!("d:{d}"));
     }
     if let Some(company) = f.company.as_deref() {
+        // Dots go first, so `S.A.` and `B.V.` read as the legal forms they are.
         let words: Vec<String> = deunicode::deunicode(company)
             .to_lowercase()
+            .replace('.', "")
             .split(|c: char| !c.is_ascii_alphanumeric())
             .filter(|w| {
                 !w.is_empty()
@@ -183,11 +186,23 @@ pub fn blocking_keys(f: &LeadFields, default_region: Option<&str>) -> Vec<String
         }
     }
     let last = f.last_name.as_deref().map(name_key).unwrap_or_default();
+    let first = f.first_name.as_deref().map(name_key).unwrap_or_default();
     if !last.is_empty() {
         // The first three letters of the last name absorb most typos past that point.
         let prefix: String = last.chars().take(3).collect();
+        // Both names' prefixes in sorted order: the same key when first and last name
+        // were typed into each other's fields.
+        let mut both: Vec<String> = [&first, &last]
+            .iter()
+            .filter(|n| !n.is_empty())
+            .map(|n| n.chars().take(3).collect())
+            .collect();
+        both.sort();
         for c in company_keys(f) {
             keys.push(format!("n:{prefix}|{c}"));
+            if both.len() == 2 {
+                keys.push(format!("s:{}|{c}", both.join("")));
+            }
         }
     }
     keys.sort();

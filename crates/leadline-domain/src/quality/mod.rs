@@ -2,6 +2,7 @@
 //! verification that decides whether a lead is real and reachable.
 
 pub mod enrich;
+pub mod labelled;
 pub mod matching;
 pub mod normalize;
 pub mod survivorship;

@@ -72,11 +72,9 @@ async fn page(State(s): State<AppState>, auth: UiAuth, Query(q): Query<PageParam
         Ok(x) => x,
         Err(e) => return error_page(e),
     };
-    let scan_percent = if scan.leads_total == 0 {
-        100
-    } else {
-        (scan.leads_scanned * 100 / scan.leads_total).min(100)
-    };
+    let scan_percent = (scan.leads_scanned * 100)
+        .checked_div(scan.leads_total)
+        .map_or(100, |p| p.min(100));
     DuplicatesPage {
         frame: Frame::new(&auth.user, "capture"),
         tab: "duplicates",
