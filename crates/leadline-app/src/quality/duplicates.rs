@@ -1,7 +1,7 @@
 //! Duplicate detection: the batch scan over every lead, the fuzzy check of each new lead on
 //! capture, and the list of candidate pairs people merge or dismiss.
 
-use super::{may_review, region_of};
+use super::may_review;
 use crate::App;
 use crate::admin::audit;
 use crate::error::{AppError, AppResult};
@@ -99,7 +99,7 @@ pub(crate) async fn fuzzy_pairs_in(
     lead: &Lead,
     settings: &QualitySettings,
 ) -> AppResult<usize> {
-    let keys = blocking_keys(&lead.fields, region_of(&lead.fields, settings));
+    let keys = blocking_keys(&lead.fields, settings.default_region.as_deref());
     let ids = store::leads_with_keys(tx.conn(), &keys, lead.id, MAX_GROUP).await?;
     if ids.is_empty() {
         return Ok(0);
@@ -109,7 +109,7 @@ pub(crate) async fn fuzzy_pairs_in(
     let rows: Vec<PairRow> = others
         .iter()
         .filter_map(|o| {
-            let r = compare(&lead.fields, &o.fields, region_of(&lead.fields, settings));
+            let r = compare(&lead.fields, &o.fields, settings.default_region.as_deref());
             (r.confidence >= REVIEW_CONFIDENCE)
                 .then(|| pair(lead, o, r.confidence, r.reasons, "capture", at).0)
         })
@@ -153,7 +153,7 @@ impl App {
                 .map(|l| {
                     (
                         l.id,
-                        blocking_keys(&l.fields, region_of(&l.fields, &settings)),
+                        blocking_keys(&l.fields, settings.default_region.as_deref()),
                     )
                 })
                 .collect();
@@ -207,7 +207,7 @@ impl App {
             let (Some(la), Some(lb)) = (by_id.get(a), by_id.get(b)) else {
                 continue;
             };
-            let r = compare(&la.fields, &lb.fields, region_of(&la.fields, &settings));
+            let r = compare(&la.fields, &lb.fields, settings.default_region.as_deref());
             if r.confidence >= min_confidence.min(REVIEW_CONFIDENCE) {
                 let (row, shown) = pair(la, lb, r.confidence, r.reasons, "scan", at);
                 if r.confidence >= REVIEW_CONFIDENCE {

@@ -5,7 +5,7 @@
 //! timeline, history, visitors, tracked links and import fingerprints to it, and deletes the
 //! merged leads. The merge record keeps both sides as they were, so an unmerge restores them.
 
-use super::{load_settings, may_review, region_of, verify_in};
+use super::{load_settings, may_review, verify_in};
 use crate::App;
 use crate::admin::audit;
 use crate::error::{AppError, AppResult, invalid, taken};
@@ -382,7 +382,7 @@ impl App {
             let Some(lead) = leads::get(tx.conn(), id).await? else {
                 continue;
             };
-            let keys = blocking_keys(&lead.fields, region_of(&lead.fields, &s));
+            let keys = blocking_keys(&lead.fields, s.default_region.as_deref());
             quality::set_keys(tx.conn(), id, &keys).await?;
             duplicates::decide(
                 tx.conn(),

@@ -91,8 +91,10 @@ pub(crate) async fn verify_in(
         action
     };
     store::upsert(tx.conn(), lead.id, &v, action, to_micros(now())).await?;
-    let keys =
-        leadline_domain::quality::matching::blocking_keys(&lead.fields, region_of(&lead.fields, s));
+    let keys = leadline_domain::quality::matching::blocking_keys(
+        &lead.fields,
+        s.default_region.as_deref(),
+    );
     store::set_keys(tx.conn(), lead.id, &keys).await?;
     Ok((v, action))
 }

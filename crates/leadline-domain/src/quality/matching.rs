@@ -173,6 +173,14 @@ pub fn company_keys(f: &LeadFields) -> Vec<String> {
     keys
 }
 
+/// Where a lead's phone numbers are read: its own country, else the default region.
+fn region<'a>(f: &'a LeadFields, default_region: Option<&'a str>) -> Option<&'a str> {
+    f.country
+        .as_deref()
+        .and_then(normalize::country_code)
+        .or(default_region)
+}
+
 /// The keys under which a lead is filed for duplicate checks. Two leads can only be
 /// compared when they share one.
 pub fn blocking_keys(f: &LeadFields, default_region: Option<&str>) -> Vec<String> {
@@ -181,7 +189,7 @@ pub fn blocking_keys(f: &LeadFields, default_region: Option<&str>) -> Vec<String
         keys.push(format!("e:{}", e.match_key));
     }
     for p in [&f.phone, &f.mobile].into_iter().flatten() {
-        if let Ok(e164) = normalize::phone_e164(p, default_region) {
+        if let Ok(e164) = normalize::phone_e164(p, region(f, default_region)) {
             keys.push(format!("p:{e164}"));
         }
     }
@@ -220,6 +228,7 @@ pub struct MatchResult {
 }
 
 /// Compares two leads. Above 0.9 they are very likely one person; 0.75–0.9 is worth a look.
+/// Each lead's phone numbers are read in its own country, else in `default_region`.
 pub fn compare(a: &LeadFields, b: &LeadFields, default_region: Option<&str>) -> MatchResult {
     let mut reasons = Vec::new();
     let mut confidence: f64 = 0.0;
@@ -235,7 +244,7 @@ pub fn compare(a: &LeadFields, b: &LeadFields, default_region: Option<&str>) -> 
         [&f.phone, &f.mobile]
             .into_iter()
             .flatten()
-            .filter_map(|p| normalize::phone_e164(p, default_region).ok())
+            .filter_map(|p| normalize::phone_e164(p, region(f, default_region)).ok())
             .collect()
     };
     let (pa, pb) = (phones(a), phones(b));
