@@ -144,6 +144,28 @@ pub async fn decide(
     Ok(n == 1)
 }
 
+/// Records two leads as different people (after an unmerge), whether or not a scan had
+/// paired them, so later scans and bulk merges leave them apart.
+pub async fn keep_apart(conn: Conn<'_>, a: Uuid, b: Uuid, by: &str, at: Micros) -> StoreResult<()> {
+    let (a, b) = (a.min(b), a.max(b));
+    dispatch!(conn, |c| {
+        sqlx::query(
+        "INSERT INTO duplicate_pairs (lead_a, lead_b, confidence, reasons, status, found_by, found_at, decided_by, decided_at) \
+         VALUES ($1, $2, 0, $3, 'dismissed', 'unmerge', $5, $4, $5) \
+         ON CONFLICT (lead_a, lead_b) DO UPDATE SET status = 'dismissed', decided_by = $4, decided_at = $5"
+    )
+    .bind(a)
+    .bind(b)
+    .bind(Json(Vec::<String>::new()))
+    .bind(by)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
 /// Pairs by status: (open with both leads live, merged, dismissed).
 pub async fn counts(conn: Conn<'_>) -> StoreResult<(i64, i64, i64)> {
     Ok(dispatch!(conn, |c| sqlx::query_as(

@@ -9,6 +9,9 @@
 //!   directly on the store;
 //! - CSV import of M rows (a tenth of them already leads) with duplicate checks against
 //!   the N leads, against the raw batched insert of as many leads into the same table;
+//! - a duplicate scan over all leads (filing every lead under its matching keys, comparing
+//!   leads that share one), against one plain read of every lead in the same pages; and
+//!   precision/recall of matching on the labelled set of realistic variations;
 //! - the server's resident memory after all of it.
 
 use crate::cli::DbArgs;
@@ -40,6 +43,9 @@ pub struct BenchArgs {
     /// Rows in the CSV import scenario (and in its raw-insert baseline).
     #[arg(long, default_value_t = 50_000)]
     pub import_rows: usize,
+    /// Leave out the duplicate scan over all leads (minutes at 1,000,000 leads).
+    #[arg(long)]
+    pub no_dedupe: bool,
     /// Keep the SQLite benchmark database in this folder and reuse it next time (the load
     /// only tops up to --leads), instead of a temporary one.
     #[arg(long)]
@@ -400,6 +406,9 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
             "—".into(),
         ]);
     }
+    if !args.no_dedupe {
+        rows.extend(bench_dedupe(&app).await?);
+    }
     let (health_p50, health_p95, _) = time_http_path(
         &client,
         &format!("{}/healthz", server.base),
@@ -745,5 +754,52 @@ async fn bench_import(app: &App, n: usize, reps: &[uuid::Uuid]) -> anyhow::Resul
         format!("{import_rate:.0} rows/s"),
         format!("raw batched insert {raw_rate:.0} rows/s ({batch} per transaction)"),
         format!("{:.2} (target ≥ 0.50)", import_rate / raw_rate),
+    ])
+}
+
+/// The duplicate scan over every lead against one plain read of every lead, and matching's
+/// precision and recall on the labelled set.
+async fn bench_dedupe(app: &App) -> anyhow::Result<Vec<[String; 4]>> {
+    let t = Instant::now();
+    let mut after = None;
+    let mut read = 0usize;
+    loop {
+        let mut c = app.db.acquire().await?;
+        let page = leads::page_by_id(c.conn(), after, 2_000).await?;
+        let Some(last) = page.last() else { break };
+        after = Some(last.id);
+        read += page.len();
+    }
+    let read_secs = t.elapsed().as_secs_f64();
+    eprintln!("  duplicate scan over {read} leads");
+    let t = Instant::now();
+    let r = app
+        .find_duplicates(&Principal::system("bench"), 0.75, true, |n| {
+            if n % 200_000 == 0 {
+                eprintln!("  filed {n} leads");
+            }
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let scan_secs = t.elapsed().as_secs_f64();
+    let set = leadline_domain::quality::labelled::pairs(3_000, 7);
+    let e = leadline_domain::quality::labelled::evaluate(&set, 0.75, Some("DE"));
+    Ok(vec![
+        [
+            format!("duplicate scan, {} leads", r.leads_scanned),
+            format!(
+                "{scan_secs:.1} s ({} pairs compared, {} likely duplicates)",
+                r.candidate_pairs,
+                r.pairs.len()
+            ),
+            format!("read every lead {read_secs:.1} s"),
+            format!("{:.1}", scan_secs / read_secs.max(1e-9)),
+        ],
+        [
+            format!("matching on {} labelled pairs", e.pairs),
+            format!("precision {:.3}, recall {:.3}", e.precision(), e.recall()),
+            "—".into(),
+            "—".into(),
+        ],
     ])
 }

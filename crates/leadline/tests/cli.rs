@@ -262,3 +262,63 @@ fn serve_starts_answers_and_stops_gracefully_on_sigterm() {
         "{log}"
     );
 }
+
+#[test]
+fn dedupe_merge_and_unmerge_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("people.csv");
+    std::fs::write(
+        &file,
+        "First Name,Last Name,Email,Phone,Country\n\
+         Ana,Lima,ana@acme.example,+49 30 1234567,\n\
+         Ana,Lima,,030 1234567,Germany\n\
+         Bruno,Costa,bruno@acme.example,,\n",
+    )
+    .unwrap();
+    let (ok, _, err) = run(dir.path(), &["import", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(dir.path(), &["dedupe", "--dry-run"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("3 leads scanned"), "{out}");
+    assert!(out.contains("1 likely duplicates"), "{out}");
+    assert!(out.contains("(dry run)"), "{out}");
+
+    let (ok, csv, err) = run(dir.path(), &["export", "leads", "--format", "csv"]);
+    assert!(ok, "{err}");
+    let mut reader = csv::Reader::from_reader(csv.as_bytes());
+    let h = reader.headers().unwrap().clone();
+    let (id, last) = (
+        h.iter().position(|x| x == "id").unwrap(),
+        h.iter().position(|x| x == "last_name").unwrap(),
+    );
+    let anas: Vec<String> = reader
+        .records()
+        .map(|r| r.unwrap())
+        .filter(|r| &r[last] == "Lima")
+        .map(|r| r[id].to_owned())
+        .collect();
+    assert_eq!(anas.len(), 2);
+
+    let (ok, out, err) = run(dir.path(), &["merge", &anas[0], &anas[1]]);
+    assert!(ok, "{err}");
+    let merge_id = out
+        .strip_prefix("merge ")
+        .and_then(|s| s.split(':').next())
+        .unwrap()
+        .to_owned();
+    let (ok, out, err) = run(dir.path(), &["unmerge", &merge_id]);
+    assert!(ok, "{err}");
+    assert!(out.contains("1 restored"), "{out}");
+    let (ok, _, err) = run(dir.path(), &["unmerge", &merge_id]);
+    assert!(!ok);
+    assert!(err.contains("already undone"), "{err}");
+
+    // The unmerge dismissed the pair: a scan saves nothing new to merge.
+    let (ok, out, err) = run(dir.path(), &["dedupe", "--merge-above", "0.9"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("saved for review"), "{out}");
+    assert!(out.contains("merged 0 pairs"), "{out}");
+    let (ok, _, err) = run(dir.path(), &["merge", &anas[0], &anas[0]]);
+    assert!(!ok);
+    assert!(err.contains("merged into itself"), "{err}");
+}

@@ -722,3 +722,143 @@ async fn capture_pages_forms_imports_sources_rejected_and_settings() {
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
+
+#[tokio::test]
+async fn duplicate_pages_compare_merge_undo_and_accounts() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "ops@example.com", Role::Marketer).await;
+        let system = leadline_domain::Principal::system("test");
+        let mk = |v: serde_json::Value| {
+            let app = t.app.clone();
+            let system = system.clone();
+            async move { app.create_lead(&system, v).await.unwrap().id }
+        };
+        let a = mk(serde_json::json!({"first_name": "Ana", "last_name": "Lima", "phone": "+49 30 1234567", "title": "Buyer"})).await;
+        let b = mk(serde_json::json!({"first_name": "Ana", "last_name": "Lima", "phone": "+49 30 1234567", "title": "<b>CFO</b>"})).await;
+        let r = c
+            .post(t.url("/capture/duplicates/scan"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let mut page = String::new();
+        for _ in 0..200 {
+            page = c
+                .get(t.url("/capture/duplicates"))
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            if !page.contains("Scanning:") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert!(page.contains("Compare &amp; merge"), "{}: {page}", t.name);
+        assert!(page.contains("same_phone"));
+
+        // Side by side: the differing title is a choice, escaped.
+        let page = c
+            .get(t.url(&format!("/capture/duplicates/compare?a={a}&b={b}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("name=\"pick.title\""), "{page}");
+        assert!(page.contains("&#60;b&#62;CFO&#60;/b&#62;") && !page.contains("<b>CFO</b>"));
+        let r = c
+            .post(t.url("/capture/duplicates/merge"))
+            .form(&[
+                ("survivor", a.to_string()),
+                ("other", b.to_string()),
+                ("pick.title", a.to_string()),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(r.headers()["location"], format!("/leads/{a}?done=merged"));
+        let lead = t.app.get_lead(&system, a).await.unwrap();
+        assert_eq!(
+            lead.fields.title.as_deref(),
+            Some("Buyer"),
+            "the picked value"
+        );
+        // The old address of the merged lead leads to the survivor.
+        let r = c.get(t.url(&format!("/leads/{b}"))).send().await.unwrap();
+        assert_eq!(
+            r.headers()["location"],
+            format!("/leads/{a}?done=merged_away")
+        );
+        let page = c
+            .get(t.url(&format!("/leads/{a}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Merges"), "{page}");
+        let merge = t.app.merges(&system, Some(a), None, 10).await.unwrap()[0].id;
+        let r = c
+            .post(t.url(&format!("/capture/merges/{merge}/undo")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], format!("/leads/{a}?done=unmerged"));
+        assert!(
+            t.app.get_lead(&system, b).await.is_ok(),
+            "back after the undo"
+        );
+
+        // Accounts: created from the page, leads at the domain linked.
+        mk(serde_json::json!({"email": "kim@acme.example"})).await;
+        let r = c
+            .post(t.url("/accounts"))
+            .form(&[
+                ("name", "Acme & Co"),
+                ("domain", "acme.example"),
+                ("industry", ""),
+                ("owner_id", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = c
+            .get(t.url("/accounts"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Acme &#38; Co")
+                && page.contains("acme.example")
+                && page.contains("<td class=\"num\">1</td>"),
+            "{page}"
+        );
+        let r = c
+            .post(t.url("/accounts"))
+            .form(&[
+                ("name", ""),
+                ("domain", "not a domain"),
+                ("industry", ""),
+                ("owner_id", ""),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Reps see neither duplicates nor merges.
+        let rep = signed_in(&t, "rep@example.com", Role::Rep).await;
+        let r = rep.get(t.url("/capture/duplicates")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+}

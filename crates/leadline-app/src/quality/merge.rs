@@ -384,15 +384,7 @@ impl App {
             };
             let keys = blocking_keys(&lead.fields, s.default_region.as_deref());
             quality::set_keys(tx.conn(), id, &keys).await?;
-            duplicates::decide(
-                tx.conn(),
-                survivor.id,
-                id,
-                "dismissed",
-                &by.label,
-                to_micros(t),
-            )
-            .await?;
+            duplicates::keep_apart(tx.conn(), survivor.id, id, &by.label, to_micros(t)).await?;
             restored.push(lead);
         }
         verify_in(&mut tx, &survivor, &s).await?;
