@@ -80,6 +80,35 @@ pub async fn upsert(
     Ok(())
 }
 
+/// Records the verification of many new leads (multi-row inserts; a lead already
+/// checked keeps its row).
+pub async fn insert_many(
+    mut conn: Conn<'_>,
+    items: &[(Uuid, Verification, Action)],
+    at: Micros,
+) -> StoreResult<()> {
+    for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 5)) {
+        let sql = format!(
+            "INSERT INTO lead_quality (lead_id, status, findings, action, checked_at) VALUES {} \
+             ON CONFLICT (lead_id) DO NOTHING",
+            crate::sql::values_rows(chunk.len(), 5)
+        );
+        dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (id, v, act) in chunk {
+                q = q
+                    .bind(id)
+                    .bind(v.status.as_str())
+                    .bind(Json(&v.findings))
+                    .bind(act.as_str())
+                    .bind(at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
 /// A lead's verification.
 pub async fn get(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Option<QualityRow>> {
     let sql = format!("SELECT {COLUMNS} FROM lead_quality WHERE lead_id = $1");
@@ -188,6 +217,11 @@ pub async fn set_keys_many(mut conn: Conn<'_>, items: &[(Uuid, Vec<String>)]) ->
             q.execute(c).await.map(|r| r.rows_affected())
         })?;
     }
+    add_keys(conn, items).await
+}
+
+/// Files new leads under their keys (no old keys to replace).
+pub async fn add_keys(mut conn: Conn<'_>, items: &[(Uuid, Vec<String>)]) -> StoreResult<()> {
     let pairs: Vec<(&String, Uuid)> = items
         .iter()
         .flat_map(|(id, keys)| keys.iter().map(move |k| (k, *id)))

@@ -532,6 +532,45 @@ async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_ch
         c.goto(&t.url("/capture/quality")).await.unwrap();
         wait_text(&c, "h2", "Verification by source").await;
         shot(&c, &format!("{tag}-6-data-quality")).await;
+
+        // Two entries of one person, found by a scan, compared side by side and merged.
+        for title in ["Buyer", "Head of Purchasing"] {
+            t.app
+                .create_lead(
+                    &system,
+                    serde_json::json!({"first_name": "Joana", "last_name": "Pereira",
+                        "phone": "+351 21 123 4567", "title": title}),
+                )
+                .await
+                .unwrap();
+        }
+        c.goto(&t.url("/capture/duplicates")).await.unwrap();
+        c.find(Locator::XPath("//button[text()='Scan all leads']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        // The page refreshes itself while the scan runs.
+        wait_text(&c, "main", "Compare & merge").await;
+        shot(&c, &format!("{tag}-7-duplicates")).await;
+        c.find(Locator::LinkText("Compare & merge"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "h2", "Merge Joana Pereira into Joana Pereira").await;
+        shot(&c, &format!("{tag}-8-compare")).await;
+        c.find(Locator::XPath("//button[text()='Merge']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "p.notice", "Leads merged.").await;
+        wait_text(&c, "main", "Head of Purchasing").await;
+        shot(&c, &format!("{tag}-9-merged")).await;
         c.close().await.unwrap();
     }
 }

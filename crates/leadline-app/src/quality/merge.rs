@@ -260,25 +260,30 @@ impl App {
             ));
         }
         verify_in(&mut tx, &after, &s).await?;
-        let from_merged: Vec<&FieldPick> =
-            m.picks.iter().filter(|p| p.from != survivor.id).collect();
+        // The timeline says in words what changed; the merge record keeps the details.
+        let changed: Vec<String> = leadline_domain::lead::diff(&survivor.fields, &after.fields)
+            .into_iter()
+            .map(|c| c.field)
+            .collect();
         let mut properties = Map::new();
         properties.insert("merge_id".into(), merge_id.to_string().into());
         properties.insert(
             "merged".into(),
             merged
                 .iter()
-                .map(|l| json!({ "id": l.id, "name": l.fields.display_name() }))
+                .map(|l| format!("{} ({})", l.fields.display_name(), l.id))
                 .collect::<Vec<_>>()
+                .join(", ")
                 .into(),
         );
         properties.insert(
-            "fields_taken".into(),
-            from_merged
-                .iter()
-                .map(|p| Value::String(p.field.clone()))
-                .collect::<Vec<_>>()
-                .into(),
+            "fields_changed".into(),
+            if changed.is_empty() {
+                "none".to_owned()
+            } else {
+                changed.join(", ")
+            }
+            .into(),
         );
         activities::insert(
             tx.conn(),
