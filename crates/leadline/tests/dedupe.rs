@@ -528,3 +528,74 @@ async fn enrichment_fills_empty_fields_with_provenance_and_links_accounts() {
         assert_eq!(r.status(), 422);
     }
 }
+
+#[tokio::test]
+async fn unicode_names_long_values_and_look_alikes_get_clear_results() {
+    for t in common::apps().await {
+        // Decomposed accents are composed; right-to-left names are kept; an override is dropped.
+        let c = capture(
+            &t,
+            json!({"first_name": "Jose\u{301}", "last_name": "\u{202E}כהן", "email": "jose@acme.example"}),
+        )
+        .await;
+        assert_eq!(c["lead"]["first_name"], "Jos\u{e9}", "{}", t.name);
+        assert_eq!(c["lead"]["last_name"], "כהן");
+        let q = json_of(
+            t.get(&format!(
+                "/api/v1/leads/{}/quality",
+                c["lead_id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap(),
+        )
+        .await;
+        assert_eq!(q["status"], "verified", "{q}");
+
+        // A look-alike name (Cyrillic А in a Latin word) is suspect: quarantined for review.
+        let c = capture(&t, json!({"first_name": "\u{410}lice", "last_name": "Smith", "email": "alice@acme.example"})).await;
+        let id = c["lead_id"].as_str().unwrap().to_owned();
+        let q = json_of(
+            t.get(&format!("/api/v1/leads/{id}/quality"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(q["status"], "suspect", "{q}");
+        assert!(
+            q["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["code"] == "mixed_scripts")
+        );
+        let queue = json_of(t.get("/api/v1/review-queue").send().await.unwrap()).await;
+        assert!(
+            queue
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|i| i["lead"]["id"] == id.as_str())
+        );
+
+        // An absurdly long value is refused with the field and the limit.
+        let r = t
+            .post("/api/v1/capture")
+            .json(&json!({"lead": {"last_name": "x".repeat(5_000), "email": "long@acme.example"}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        assert_eq!(p["errors"][0]["field"], "last_name", "{p}");
+        assert_eq!(p["errors"][0]["code"], "too_long");
+        // Empty strings are missing values, not values.
+        let c = capture(&t, json!({"first_name": "  ", "last_name": "Nunes", "company": "", "email": "n@acme.example"})).await;
+        assert_eq!(c["lead"]["first_name"], Value::Null);
+        assert_eq!(
+            c["lead"]["company"], "Acme",
+            "an empty company is filled from the domain"
+        );
+    }
+}

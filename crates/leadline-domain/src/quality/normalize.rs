@@ -9,9 +9,15 @@ const PARTICLES: &[&str] = &[
     "le", "bin", "al", "ten", "ter", "zu", "y",
 ];
 
+/// Bidirectional embeddings, overrides and isolates: a name written right to left needs
+/// none of them, and they can make text display as something else (`U+202E`).
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 fn collapse(s: &str) -> String {
     s.nfc()
-        .filter(|c| !c.is_control())
+        .filter(|c| !c.is_control() && !is_bidi_control(*c))
         .collect::<String>()
         .split_whitespace()
         .collect::<Vec<_>>()
@@ -518,6 +524,16 @@ mod tests {
         assert_eq!(person_name("DeShawn"), "DeShawn", "mixed case is kept");
         assert_eq!(person_name("ludwig VAN beethoven"), "ludwig VAN beethoven");
         assert_eq!(person_name("محمد"), "محمد", "no case, unchanged");
+        assert_eq!(
+            person_name("\u{202E}anA"),
+            "anA",
+            "a right-to-left override is dropped"
+        );
+        assert_eq!(
+            person_name("שרה כהן"),
+            "שרה כהן",
+            "right-to-left names stay"
+        );
         // A decomposed é (e + combining acute) becomes the composed one.
         assert_eq!(person_name("JOSE\u{301}"), "Jos\u{e9}");
     }

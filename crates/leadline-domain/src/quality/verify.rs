@@ -267,6 +267,15 @@ pub fn is_junk_text(s: &str) -> bool {
     false
 }
 
+/// The first word of `s` that mixes scripts (Unicode TS 39: `Раypal` with a Cyrillic `Р`),
+/// the trick of look-alike names and domains. Names in one script (Arabic, Japanese
+/// mixing kanji and kana, Latin with accents) are fine.
+pub fn look_alike_word(s: &str) -> Option<&str> {
+    use unicode_security::MixedScript;
+    s.split(|c: char| c.is_whitespace() || "@.-_'+,".contains(c))
+        .find(|w| !w.is_empty() && !w.is_single_script())
+}
+
 /// Verifies a lead's contact details.
 pub fn verify(f: &LeadFields, ctx: &VerifyContext<'_>) -> Verification {
     let mut findings = Vec::new();
@@ -380,6 +389,25 @@ pub fn verify(f: &LeadFields, ctx: &VerifyContext<'_>) -> Verification {
             format!("'{c}' does not look like a company"),
             VerificationStatus::Suspect,
         );
+    }
+    for (field, value) in [
+        ("first_name", &f.first_name),
+        ("last_name", &f.last_name),
+        ("company", &f.company),
+        ("email", &f.email),
+    ] {
+        if let Some(v) = value
+            && let Some(word) = look_alike_word(v)
+        {
+            add(
+                "mixed_scripts",
+                field,
+                format!(
+                    "'{word}' mixes letters of different scripts that look alike (a disguised name or address)"
+                ),
+                VerificationStatus::Suspect,
+            );
+        }
     }
     if (f.email.is_some() || f.phone.is_some() || f.mobile.is_some()) && !reachable {
         add(
@@ -502,6 +530,40 @@ mod tests {
 
     fn codes(v: &Verification) -> Vec<&str> {
         v.findings.iter().map(|f| f.code.as_str()).collect()
+    }
+
+    #[test]
+    fn look_alike_scripts_are_suspect_and_real_names_are_not() {
+        // A Cyrillic "Р" and "а" inside Latin words.
+        assert_eq!(
+            look_alike_word("\u{420}\u{430}ypal"),
+            Some("\u{420}\u{430}ypal")
+        );
+        assert_eq!(
+            look_alike_word("ana@\u{430}cme.example"),
+            Some("\u{430}cme")
+        );
+        for fine in [
+            "Zoë Lefèvre",
+            "محمد",
+            "山田 たろう",
+            "Ольга",
+            "O'Brien-Smith",
+            "ana@acme.example",
+        ] {
+            assert_eq!(look_alike_word(fine), None, "{fine}");
+        }
+        let f = LeadFields {
+            first_name: Some("\u{410}lice".into()),
+            email: Some("alice@acme.example".into()),
+            ..LeadFields::default()
+        };
+        let v = verify(&f, &VerifyContext::default());
+        assert_eq!(v.status, VerificationStatus::Suspect);
+        assert!(
+            v.findings.iter().any(|x| x.code == "mixed_scripts"),
+            "{v:?}"
+        );
     }
 
     #[test]
