@@ -27,19 +27,25 @@ pub struct Moved {
     pub enrichment: Vec<(String, String)>,
 }
 
-async fn ids(conn: Conn<'_>, sql: &str, to: Uuid, from: Uuid) -> StoreResult<Vec<Uuid>> {
+/// Moves `table`'s rows from one lead to another; returns the moved rows' `key` column.
+async fn move_rows<K>(
+    conn: Conn<'_>,
+    table: &str,
+    key: &str,
+    to: Uuid,
+    from: Uuid,
+) -> StoreResult<Vec<K>>
+where
+    K: Send
+        + Unpin
+        + for<'r> sqlx::Decode<'r, sqlx::Sqlite>
+        + sqlx::Type<sqlx::Sqlite>
+        + for<'r> sqlx::Decode<'r, sqlx::Postgres>
+        + sqlx::Type<sqlx::Postgres>,
+{
+    let sql = format!("UPDATE {table} SET lead_id = $1 WHERE lead_id = $2 RETURNING {key}");
     Ok(dispatch!(conn, |c| sqlx::query_scalar(
-        sqlx::AssertSqlSafe(sql)
-    )
-    .bind(to)
-    .bind(from)
-    .fetch_all(c)
-    .await)?)
-}
-
-async fn keys(conn: Conn<'_>, sql: &str, to: Uuid, from: Uuid) -> StoreResult<Vec<String>> {
-    Ok(dispatch!(conn, |c| sqlx::query_scalar(
-        sqlx::AssertSqlSafe(sql)
+        sqlx::AssertSqlSafe(sql.as_str())
     )
     .bind(to)
     .bind(from)
@@ -61,44 +67,15 @@ async fn exec(conn: Conn<'_>, sql: &str, to: Uuid, from: Uuid) -> StoreResult<u6
 /// values where `to` has none of its own.
 pub async fn repoint(mut conn: Conn<'_>, from: Uuid, to: Uuid) -> StoreResult<Moved> {
     let mut m = Moved {
-        activities: ids(
+        activities: move_rows(conn.reborrow(), "activities", "id", to, from).await?,
+        stage_history: move_rows(conn.reborrow(), "stage_history", "id", to, from).await?,
+        owner_history: move_rows(conn.reborrow(), "owner_history", "id", to, from).await?,
+        visitors: move_rows(conn.reborrow(), "visitors", "id", to, from).await?,
+        links: move_rows(conn.reborrow(), "tracked_links", "token", to, from).await?,
+        fingerprints: move_rows(
             conn.reborrow(),
-            "UPDATE activities SET lead_id = $1 WHERE lead_id = $2 RETURNING id",
-            to,
-            from,
-        )
-        .await?,
-        stage_history: ids(
-            conn.reborrow(),
-            "UPDATE stage_history SET lead_id = $1 WHERE lead_id = $2 RETURNING id",
-            to,
-            from,
-        )
-        .await?,
-        owner_history: ids(
-            conn.reborrow(),
-            "UPDATE owner_history SET lead_id = $1 WHERE lead_id = $2 RETURNING id",
-            to,
-            from,
-        )
-        .await?,
-        visitors: keys(
-            conn.reborrow(),
-            "UPDATE visitors SET lead_id = $1 WHERE lead_id = $2 RETURNING id",
-            to,
-            from,
-        )
-        .await?,
-        links: keys(
-            conn.reborrow(),
-            "UPDATE tracked_links SET lead_id = $1 WHERE lead_id = $2 RETURNING token",
-            to,
-            from,
-        )
-        .await?,
-        fingerprints: keys(
-            conn.reborrow(),
-            "UPDATE lead_fingerprints SET lead_id = $1 WHERE lead_id = $2 RETURNING fingerprint",
+            "lead_fingerprints",
+            "fingerprint",
             to,
             from,
         )
