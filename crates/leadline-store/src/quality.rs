@@ -242,12 +242,33 @@ pub async fn add_keys(mut conn: Conn<'_>, items: &[(Uuid, Vec<String>)]) -> Stor
     Ok(())
 }
 
-/// Keys shared by 2 to `max_group` live leads, with those leads, in key order.
-pub async fn shared_keys(conn: Conn<'_>, max_group: i64) -> StoreResult<Vec<(String, Uuid)>> {
-    Ok(dispatch!(conn, |c| sqlx::query_as(
+/// The next `groups` keys after the key `after` that 2 to `max_group` leads share, with
+/// those leads, in key order (whole groups only).
+pub async fn shared_keys_page(
+    conn: Conn<'_>,
+    max_group: i64,
+    after: &str,
+    groups: i64,
+) -> StoreResult<Vec<(String, Uuid)>> {
+    let mut page: Vec<(String, Uuid)> = dispatch!(conn, |c| sqlx::query_as(
         "SELECT k.key, k.lead_id FROM lead_keys k JOIN ( \
-            SELECT key FROM lead_keys GROUP BY key HAVING COUNT(*) BETWEEN 2 AND $1 \
+            SELECT key FROM lead_keys WHERE key > $2 GROUP BY key \
+            HAVING COUNT(*) BETWEEN 2 AND $1 ORDER BY key LIMIT $3 \
          ) g ON g.key = k.key ORDER BY k.key, k.lead_id"
+    )
+    .bind(max_group)
+    .bind(after)
+    .bind(groups)
+    .fetch_all(c)
+    .await)?;
+    page.shrink_to_fit();
+    Ok(page)
+}
+
+/// Keys shared by more than `max_group` leads (not expanded into pairs).
+pub async fn oversized_keys(conn: Conn<'_>, max_group: i64) -> StoreResult<Vec<String>> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT key FROM lead_keys GROUP BY key HAVING COUNT(*) > $1"
     )
     .bind(max_group)
     .fetch_all(c)

@@ -789,8 +789,7 @@ async fn bench_dedupe(app: &App) -> anyhow::Result<Vec<[String; 4]>> {
             format!("duplicate scan, {} leads", r.leads_scanned),
             format!(
                 "{scan_secs:.1} s ({} pairs compared, {} likely duplicates)",
-                r.candidate_pairs,
-                r.pairs.len()
+                r.candidate_pairs, r.pairs_found
             ),
             format!("read every lead {read_secs:.1} s"),
             format!("{:.1}", scan_secs / read_secs.max(1e-9)),

@@ -362,7 +362,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "{} leads scanned, {} candidate pairs compared, {} likely duplicates (confidence ≥ {min_confidence}) in {:.1}s{}",
                 r.leads_scanned,
                 r.candidate_pairs,
-                r.pairs.len(),
+                r.pairs_found,
                 started.elapsed().as_secs_f64(),
                 if r.saved {
                     "; saved for review"

@@ -6,14 +6,15 @@ use crate::App;
 use crate::admin::audit;
 use crate::error::{AppError, AppResult};
 use leadline_domain::quality::QualitySettings;
-use leadline_domain::quality::matching::{blocking_keys, compare};
+use leadline_domain::quality::matching::{Profile, blocking_keys, compare};
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, Principal};
 use leadline_store::duplicates::{self as store, PairRow};
 use leadline_store::{DbTx, leads, quality};
 use serde::Serialize;
 use serde_json::json;
-use std::collections::{BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeSet, BinaryHeap, HashMap, HashSet};
 use uuid::Uuid;
 
 /// Two leads that look like one person.
@@ -38,10 +39,51 @@ pub struct DuplicateReport {
     pub leads_scanned: u64,
     /// Pairs sharing a key (email, phone or name-and-company) that were compared.
     pub candidate_pairs: u64,
-    /// Pairs at or above the asked confidence, most certain first.
+    /// Pairs at or above the asked confidence.
+    pub pairs_found: u64,
+    /// The most certain of them (at most 1,000), most certain first.
     pub pairs: Vec<DuplicatePair>,
     /// Whether the pairs were saved for people to merge or dismiss (not in a dry run).
     pub saved: bool,
+}
+
+/// How many of the most certain pairs a scan's report lists (all are saved).
+pub const REPORT_PAIRS: usize = 1_000;
+
+/// Key groups read per page by a scan.
+const GROUPS_PER_PAGE: i64 = 5_000;
+
+/// A pair ordered by confidence, for the heap of the most certain ones.
+struct ByConfidence(DuplicatePair);
+
+impl PartialEq for ByConfidence {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == std::cmp::Ordering::Equal
+    }
+}
+impl Eq for ByConfidence {}
+impl PartialOrd for ByConfidence {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for ByConfidence {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.confidence.total_cmp(&other.0.confidence)
+    }
+}
+
+/// Keeps the [`REPORT_PAIRS`] most certain pairs (a min-heap: the least certain on top).
+fn keep_best(best: &mut BinaryHeap<Reverse<ByConfidence>>, p: DuplicatePair) {
+    if best.len() < REPORT_PAIRS {
+        best.push(Reverse(ByConfidence(p)));
+    } else if best
+        .peek()
+        .is_some_and(|Reverse(worst)| p.confidence > worst.0.confidence)
+    {
+        best.pop();
+        best.push(Reverse(ByConfidence(p)));
+    }
 }
 
 /// Leads sharing one key beyond this many are not compared (a switchboard number, a
@@ -120,9 +162,12 @@ pub(crate) async fn fuzzy_pairs_in(
 
 impl App {
     /// Finds likely duplicates among all leads: files every lead under its matching keys
-    /// (email, phones, name and company), then compares only leads that share a key.
-    /// Unless `dry_run`, pairs at or above 0.75 are saved as open pairs (a dismissed pair
-    /// stays dismissed). `progress` gets the number of leads filed so far.
+    /// (email, phones, name and company), then compares only leads that share a key, each
+    /// pair once (in the group of the first key they share). Unless `dry_run`, pairs at or
+    /// above 0.75 are saved as open pairs as they are found (a dismissed pair stays
+    /// dismissed). Memory stays bounded: groups are read a page at a time and the report
+    /// keeps the [`REPORT_PAIRS`] most certain pairs. `progress` gets the number of leads
+    /// filed so far.
     pub async fn find_duplicates(
         &self,
         by: &Principal,
@@ -139,6 +184,7 @@ impl App {
             ));
         }
         let settings = self.quality_settings().await?;
+        let region = settings.default_region.as_deref();
         let mut scanned = 0u64;
         let mut after = None;
         loop {
@@ -150,12 +196,7 @@ impl App {
             after = Some(last.id);
             let keys: Vec<(Uuid, Vec<String>)> = page
                 .iter()
-                .map(|l| {
-                    (
-                        l.id,
-                        blocking_keys(&l.fields, settings.default_region.as_deref()),
-                    )
-                })
+                .map(|l| (l.id, blocking_keys(&l.fields, region)))
                 .collect();
             let mut tx = self.db.begin().await?;
             quality::set_keys_many(tx.conn(), &keys).await?;
@@ -163,80 +204,105 @@ impl App {
             scanned += page.len() as u64;
             progress(scanned);
         }
-        let shared = {
+        let oversized: HashSet<String> = {
             let mut c = self.db.acquire().await?;
-            quality::shared_keys(c.conn(), MAX_GROUP).await?
-        };
-        let mut candidates: BTreeSet<(Uuid, Uuid)> = BTreeSet::new();
-        let mut group: Vec<Uuid> = Vec::new();
-        let mut current_key: Option<&str> = None;
-        let flush = |group: &mut Vec<Uuid>, out: &mut BTreeSet<(Uuid, Uuid)>| {
-            for i in 0..group.len() {
-                for j in i + 1..group.len() {
-                    out.insert((group[i].min(group[j]), group[i].max(group[j])));
-                }
-            }
-            group.clear();
-        };
-        for (key, id) in &shared {
-            if current_key != Some(key.as_str()) {
-                flush(&mut group, &mut candidates);
-                current_key = Some(key.as_str());
-            }
-            group.push(*id);
-        }
-        flush(&mut group, &mut candidates);
-        let ids: Vec<Uuid> = candidates
-            .iter()
-            .flat_map(|(a, b)| [*a, *b])
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
-        let by_id: HashMap<Uuid, Lead> = {
-            let mut c = self.db.acquire().await?;
-            leads::get_many(c.conn(), &ids)
+            quality::oversized_keys(c.conn(), MAX_GROUP)
                 .await?
                 .into_iter()
-                .map(|l| (l.id, l))
                 .collect()
         };
         let at = to_micros(now());
-        let mut pairs = Vec::new();
-        let mut rows = Vec::new();
-        for (a, b) in &candidates {
-            let (Some(la), Some(lb)) = (by_id.get(a), by_id.get(b)) else {
-                continue;
+        let mut candidates = 0u64;
+        let mut found = 0u64;
+        let mut best: BinaryHeap<Reverse<ByConfidence>> = BinaryHeap::new();
+        let mut after_key = String::new();
+        loop {
+            let rows = {
+                let mut c = self.db.acquire().await?;
+                quality::shared_keys_page(c.conn(), MAX_GROUP, &after_key, GROUPS_PER_PAGE).await?
             };
-            let r = compare(&la.fields, &lb.fields, settings.default_region.as_deref());
-            if r.confidence >= min_confidence.min(REVIEW_CONFIDENCE) {
-                let (row, shown) = pair(la, lb, r.confidence, r.reasons, "scan", at);
-                if r.confidence >= REVIEW_CONFIDENCE {
-                    rows.push(row);
+            let Some((last_key, _)) = rows.last() else {
+                break;
+            };
+            after_key = last_key.clone();
+            let ids: Vec<Uuid> = rows
+                .iter()
+                .map(|(_, id)| *id)
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let page_leads: HashMap<Uuid, (Lead, Profile, Vec<String>)> = {
+                let mut c = self.db.acquire().await?;
+                leads::get_many(c.conn(), &ids)
+                    .await?
+                    .into_iter()
+                    .map(|l| {
+                        let p = Profile::of(&l.fields, region);
+                        let k = p.blocking_keys();
+                        (l.id, (l, p, k))
+                    })
+                    .collect()
+            };
+            let mut to_save = Vec::new();
+            for group in rows.chunk_by(|x, y| x.0 == y.0) {
+                let key = &group[0].0;
+                for (i, (_, a)) in group.iter().enumerate() {
+                    for (_, b) in &group[i + 1..] {
+                        let (Some((la, pa, ka)), Some((lb, pb, kb))) =
+                            (page_leads.get(a), page_leads.get(b))
+                        else {
+                            continue;
+                        };
+                        // Compared once: in the group of the first key the two share.
+                        let first_shared = ka
+                            .iter()
+                            .filter(|k| kb.contains(k) && !oversized.contains(*k))
+                            .min();
+                        if first_shared.is_some_and(|k| k != key) {
+                            continue;
+                        }
+                        candidates += 1;
+                        let r = pa.compare(pb);
+                        if r.confidence < min_confidence.min(REVIEW_CONFIDENCE) {
+                            continue;
+                        }
+                        let (row, shown) = pair(la, lb, r.confidence, r.reasons, "scan", at);
+                        if r.confidence >= REVIEW_CONFIDENCE {
+                            to_save.push(row);
+                        }
+                        if r.confidence >= min_confidence {
+                            found += 1;
+                            keep_best(&mut best, shown);
+                        }
+                    }
                 }
-                if r.confidence >= min_confidence {
-                    pairs.push(shown);
-                }
+            }
+            if !dry_run && !to_save.is_empty() {
+                let mut tx = self.db.begin().await?;
+                store::upsert(tx.conn(), &to_save).await?;
+                tx.commit().await?;
             }
         }
         if !dry_run {
             let mut tx = self.db.begin().await?;
-            store::upsert(tx.conn(), &rows).await?;
             audit(
                 &mut tx,
                 by,
                 "duplicates.scanned",
                 "lead",
                 None,
-                json!({ "leads": scanned, "pairs": rows.len() }),
+                json!({ "leads": scanned, "pairs": found }),
             )
             .await?;
             tx.commit().await?;
         }
-        pairs.sort_by(|x, y| y.confidence.total_cmp(&x.confidence).then(x.a.cmp(&y.a)));
+        let mut best: Vec<DuplicatePair> = best.into_iter().map(|Reverse(p)| p.0).collect();
+        best.sort_by(|x, y| y.confidence.total_cmp(&x.confidence).then(x.a.cmp(&y.a)));
         Ok(DuplicateReport {
             leads_scanned: scanned,
-            candidate_pairs: candidates.len() as u64,
-            pairs,
+            candidate_pairs: candidates,
+            pairs_found: found,
+            pairs: best,
             saved: !dry_run,
         })
     }
@@ -420,7 +486,7 @@ impl App {
                     s.state = "done".into();
                     s.leads_scanned = r.leads_scanned;
                     s.candidate_pairs = r.candidate_pairs;
-                    s.pairs_found = r.pairs.len() as u64;
+                    s.pairs_found = r.pairs_found;
                 }
                 Err(e) => {
                     tracing::error!(error = %e, "duplicate scan failed");

@@ -71,13 +71,22 @@ pub fn name_key(s: &str) -> String {
         .replace("ae", "a")
 }
 
+/// The nickname table folded like names, built once.
+static FOLDED_NICKNAMES: std::sync::LazyLock<Vec<(String, String)>> =
+    std::sync::LazyLock::new(|| {
+        NICKNAMES
+            .iter()
+            .map(|(nick, formal)| (name_key(nick), name_key(formal)))
+            .collect()
+    });
+
 /// The formal name for a folded first name (`bill` → `william`), folded the same way, so
 /// `Joe` (folded `jo`) still finds `Joseph`.
-fn formal(first: &str) -> String {
-    NICKNAMES
+fn formal(first: &str) -> &str {
+    FOLDED_NICKNAMES
         .iter()
-        .find(|(nick, _)| name_key(nick) == first)
-        .map_or_else(|| first.to_owned(), |(_, formal)| name_key(formal))
+        .find(|(nick, _)| nick == first)
+        .map_or(first, |(_, formal)| formal.as_str())
 }
 
 /// Whether two first names can be one person's: equal, one an initial of the other, a
@@ -181,41 +190,134 @@ fn region<'a>(f: &'a LeadFields, default_region: Option<&'a str>) -> Option<&'a 
         .or(default_region)
 }
 
-/// The keys under which a lead is filed for duplicate checks. Two leads can only be
-/// compared when they share one.
-pub fn blocking_keys(f: &LeadFields, default_region: Option<&str>) -> Vec<String> {
-    let mut keys = Vec::new();
-    if let Some(e) = f.email.as_deref().and_then(normalize::email) {
-        keys.push(format!("e:{}", e.match_key));
-    }
-    for p in [&f.phone, &f.mobile].into_iter().flatten() {
-        if let Ok(e164) = normalize::phone_e164(p, region(f, default_region)) {
-            keys.push(format!("p:{e164}"));
+/// What matching looks at in a lead, normalised once (phone parsing is the expensive
+/// part), so a scan that compares a lead with many others does it once per lead.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    email: Option<normalize::NormalEmail>,
+    /// E.164 numbers, read in the lead's own country, else the default region.
+    phones: Vec<String>,
+    first: String,
+    last: String,
+    companies: Vec<String>,
+}
+
+impl Profile {
+    /// The profile of a lead's fields.
+    pub fn of(f: &LeadFields, default_region: Option<&str>) -> Profile {
+        let region = region(f, default_region);
+        let mut phones: Vec<String> = [&f.phone, &f.mobile]
+            .into_iter()
+            .flatten()
+            .filter_map(|p| normalize::phone_e164(p, region).ok())
+            .collect();
+        phones.dedup();
+        Profile {
+            email: f.email.as_deref().and_then(normalize::email),
+            phones,
+            first: f.first_name.as_deref().map(name_key).unwrap_or_default(),
+            last: f.last_name.as_deref().map(name_key).unwrap_or_default(),
+            companies: company_keys(f),
         }
     }
-    let last = f.last_name.as_deref().map(name_key).unwrap_or_default();
-    let first = f.first_name.as_deref().map(name_key).unwrap_or_default();
-    if !last.is_empty() {
-        // The first three letters of the last name absorb most typos past that point.
-        let prefix: String = last.chars().take(3).collect();
-        // Both names' prefixes in sorted order: the same key when first and last name
-        // were typed into each other's fields.
-        let mut both: Vec<String> = [&first, &last]
-            .iter()
-            .filter(|n| !n.is_empty())
-            .map(|n| n.chars().take(3).collect())
-            .collect();
-        both.sort();
-        for c in company_keys(f) {
-            keys.push(format!("n:{prefix}|{c}"));
-            if both.len() == 2 {
-                keys.push(format!("s:{}|{c}", both.join("")));
+
+    /// The keys under which the lead is filed for duplicate checks. Two leads are only
+    /// compared when they share one.
+    pub fn blocking_keys(&self) -> Vec<String> {
+        let mut keys = Vec::new();
+        if let Some(e) = &self.email {
+            keys.push(format!("e:{}", e.match_key));
+        }
+        for p in &self.phones {
+            keys.push(format!("p:{p}"));
+        }
+        if !self.last.is_empty() {
+            // The first three letters of the last name absorb most typos past that point.
+            let prefix: String = self.last.chars().take(3).collect();
+            // Both names' prefixes in sorted order: the same key when first and last name
+            // were typed into each other's fields.
+            let mut both: Vec<String> = [&self.first, &self.last]
+                .iter()
+                .filter(|n| !n.is_empty())
+                .map(|n| n.chars().take(3).collect())
+                .collect();
+            both.sort();
+            for c in &self.companies {
+                keys.push(format!("n:{prefix}|{c}"));
+                if both.len() == 2 {
+                    keys.push(format!("s:{}|{c}", both.join("")));
+                }
             }
         }
+        keys.sort();
+        keys.dedup();
+        keys
     }
-    keys.sort();
-    keys.dedup();
-    keys
+
+    /// Compares two profiles. Above 0.9 they are very likely one person; 0.75–0.9 is worth
+    /// a look.
+    pub fn compare(&self, b: &Profile) -> MatchResult {
+        let a = self;
+        let mut reasons = Vec::new();
+        let mut confidence: f64 = 0.0;
+        if let (Some(x), Some(y)) = (&a.email, &b.email)
+            && x.match_key == y.match_key
+        {
+            reasons.push("same_email".to_owned());
+            confidence = confidence.max(0.98);
+        }
+        let same_phone = a.phones.iter().any(|p| b.phones.contains(p));
+        if same_phone {
+            reasons.push("same_phone".to_owned());
+            confidence = confidence.max(0.9);
+        }
+        let (la, lb, fa, fb) = (&a.last, &b.last, &a.first, &b.first);
+        // Swapped first and last names count as the same name.
+        let swapped = !la.is_empty() && !lb.is_empty() && la == fb && lb == fa;
+        let last_sim = if la.is_empty() || lb.is_empty() {
+            0.0
+        } else {
+            strsim::jaro_winkler(la, lb)
+        };
+        let names_match = swapped || (last_sim >= 0.92 && first_names_agree(fa, fb));
+        if names_match {
+            reasons.push(
+                if swapped {
+                    "swapped_name"
+                } else {
+                    "similar_name"
+                }
+                .to_owned(),
+            );
+        }
+        let same_company = a.companies.iter().any(|k| b.companies.contains(k));
+        if same_company {
+            reasons.push("same_company".to_owned());
+        }
+        if names_match && same_company {
+            confidence = confidence.max(0.8 + 0.15 * last_sim.max(if swapped { 1.0 } else { 0.0 }));
+        } else if names_match && same_phone {
+            confidence = confidence.max(0.95);
+        }
+        if !reasons.iter().any(|r| r == "same_email")
+            && let (Some(x), Some(y)) = (&a.email, &b.email)
+            && x.domain == y.domain
+            && !names_match
+            && confidence > 0.0
+        {
+            // Two different people at one company sharing a switchboard number.
+            confidence = confidence.min(0.6);
+        }
+        MatchResult {
+            confidence: (confidence * 1000.0).round() / 1000.0,
+            reasons,
+        }
+    }
+}
+
+/// The keys under which a lead is filed for duplicate checks (see [`Profile::blocking_keys`]).
+pub fn blocking_keys(f: &LeadFields, default_region: Option<&str>) -> Vec<String> {
+    Profile::of(f, default_region).blocking_keys()
 }
 
 /// Why two leads look like one person.
@@ -227,76 +329,10 @@ pub struct MatchResult {
     pub reasons: Vec<String>,
 }
 
-/// Compares two leads. Above 0.9 they are very likely one person; 0.75–0.9 is worth a look.
-/// Each lead's phone numbers are read in its own country, else in `default_region`.
+/// Compares two leads (see [`Profile::compare`]). Each lead's phone numbers are read in its
+/// own country, else in `default_region`.
 pub fn compare(a: &LeadFields, b: &LeadFields, default_region: Option<&str>) -> MatchResult {
-    let mut reasons = Vec::new();
-    let mut confidence: f64 = 0.0;
-    let ea = a.email.as_deref().and_then(normalize::email);
-    let eb = b.email.as_deref().and_then(normalize::email);
-    if let (Some(x), Some(y)) = (&ea, &eb)
-        && x.match_key == y.match_key
-    {
-        reasons.push("same_email".to_owned());
-        confidence = confidence.max(0.98);
-    }
-    let phones = |f: &LeadFields| -> Vec<String> {
-        [&f.phone, &f.mobile]
-            .into_iter()
-            .flatten()
-            .filter_map(|p| normalize::phone_e164(p, region(f, default_region)).ok())
-            .collect()
-    };
-    let (pa, pb) = (phones(a), phones(b));
-    if pa.iter().any(|p| pb.contains(p)) {
-        reasons.push("same_phone".to_owned());
-        confidence = confidence.max(0.9);
-    }
-    let last = |f: &LeadFields| f.last_name.as_deref().map(name_key).unwrap_or_default();
-    let first = |f: &LeadFields| f.first_name.as_deref().map(name_key).unwrap_or_default();
-    let (la, lb) = (last(a), last(b));
-    let (fa, fb) = (first(a), first(b));
-    // Swapped first and last names count as the same name.
-    let swapped = !la.is_empty() && !lb.is_empty() && la == fb && lb == fa;
-    let last_sim = if la.is_empty() || lb.is_empty() {
-        0.0
-    } else {
-        strsim::jaro_winkler(&la, &lb)
-    };
-    let names_match = swapped || (last_sim >= 0.92 && first_names_agree(&fa, &fb));
-    if names_match {
-        reasons.push(
-            if swapped {
-                "swapped_name"
-            } else {
-                "similar_name"
-            }
-            .to_owned(),
-        );
-    }
-    let (ca, cb) = (company_keys(a), company_keys(b));
-    let same_company = ca.iter().any(|k| cb.contains(k));
-    if same_company {
-        reasons.push("same_company".to_owned());
-    }
-    if names_match && same_company {
-        confidence = confidence.max(0.8 + 0.15 * last_sim.max(if swapped { 1.0 } else { 0.0 }));
-    } else if names_match && !pa.is_empty() && pa.iter().any(|p| pb.contains(p)) {
-        confidence = confidence.max(0.95);
-    }
-    if !reasons.iter().any(|r| r == "same_email")
-        && let (Some(x), Some(y)) = (&ea, &eb)
-        && x.domain == y.domain
-        && !names_match
-        && confidence > 0.0
-    {
-        // Two different people at one company sharing a switchboard number.
-        confidence = confidence.min(0.6);
-    }
-    MatchResult {
-        confidence: (confidence * 1000.0).round() / 1000.0,
-        reasons,
-    }
+    Profile::of(a, default_region).compare(&Profile::of(b, default_region))
 }
 
 #[cfg(test)]
