@@ -73,7 +73,7 @@ pub fn derive(f: &LeadFields, default_region: Option<&str>) -> Vec<Enriched> {
     let blank = |v: &Option<String>| v.as_deref().is_none_or(|s| s.trim().is_empty());
     if let Some(e) = f.email.as_deref().and_then(normalize::email)
         && !verify::is_free_mail(&e.domain)
-        && !verify::is_disposable(&e.address, &e.domain, &[])
+        && !verify::is_disposable(&e.domain, &[])
         && let Some(d) = normalize::registrable_domain(&e.domain)
     {
         if blank(&f.website) {

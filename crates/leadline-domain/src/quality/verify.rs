@@ -183,7 +183,7 @@ pub fn is_role_address(local: &str) -> bool {
 }
 
 /// True when the domain is a throwaway mail service (bundled list plus the admin's).
-pub fn is_disposable(address: &str, domain: &str, extra: &[String]) -> bool {
+pub fn is_disposable(domain: &str, extra: &[String]) -> bool {
     let d = domain.to_lowercase();
     if extra.iter().any(|x| {
         let x = x.trim().to_lowercase();
@@ -191,10 +191,23 @@ pub fn is_disposable(address: &str, domain: &str, extra: &[String]) -> bool {
     }) {
         return true;
     }
-    // mailchecker answers false for invalid or disposable addresses; syntax is checked
-    // separately, so a false here on a well-formed address means disposable.
-    email_address::EmailAddress::is_valid(address) && !mailchecker::is_valid(address)
+    // The bundled list is mailchecker's; its own lookup scans the list (55,000 domains) for
+    // every suffix, so it is read once into a set.
+    let mut suffix = d.as_str();
+    loop {
+        if DISPOSABLE.contains(suffix) {
+            return true;
+        }
+        match suffix.split_once('.') {
+            Some((_, rest)) if rest.contains('.') => suffix = rest,
+            _ => return false,
+        }
+    }
 }
+
+/// mailchecker's disposable domains, as a set.
+static DISPOSABLE: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
+    std::sync::LazyLock::new(|| mailchecker::blacklist().into_iter().collect());
 
 const KEYBOARD_ROWS: &[&str] = &[
     "qwertyuiop",
@@ -293,7 +306,7 @@ pub fn verify(f: &LeadFields, ctx: &VerifyContext<'_>) -> Verification {
             Some(n) if email_address::EmailAddress::is_valid(&n.address) => {
                 reachable = true;
                 let local = n.address.rsplit_once('@').map(|(l, _)| l).unwrap_or("");
-                if is_disposable(&n.address, &n.domain, ctx.extra_disposable) {
+                if is_disposable(&n.domain, ctx.extra_disposable) {
                     add(
                         "disposable_email",
                         "email",
