@@ -72,3 +72,7 @@ CREATE TABLE lead_enrichment (
     enriched_at BIGINT NOT NULL,
     PRIMARY KEY (lead_id, field, provider)
 );
+
+-- Nothing reads lead_quality by status and check time (the overview counts by source in one
+-- pass; the review queue has its own index), and every imported lead paid for it.
+DROP INDEX lead_quality_status;
