@@ -15,6 +15,7 @@ pub mod lead;
 pub mod money;
 pub mod quality;
 pub mod role;
+pub mod scoring;
 pub mod source;
 pub mod stage;
 pub mod time;
