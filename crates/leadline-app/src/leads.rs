@@ -210,6 +210,10 @@ impl App {
             Value::Null,
         )
         .await?;
+        let lead = match crate::scoring::score_lead_in(&mut tx, lead.id, "created").await? {
+            Some(_) => leads::get(tx.conn(), lead.id).await?.unwrap_or(lead),
+            None => lead,
+        };
         tx.commit().await?;
         tracing::debug!(lead_id = %lead.id, "lead created");
         Ok(lead)
@@ -355,8 +359,12 @@ impl App {
             serde_json::to_value(&changes).unwrap_or(Value::Null),
         )
         .await?;
+        crate::scoring::score_lead_in(&mut tx, id, "edited").await?;
         tx.commit().await?;
-        Ok(lead)
+        // Scoring may have moved the lead on (a new fit grade can qualify it).
+        Ok(leads::get(self.db.acquire().await?.conn(), id)
+            .await?
+            .unwrap_or(lead))
     }
 
     /// Moves a lead to another stage if the lifecycle allows it.
@@ -471,6 +479,7 @@ impl App {
             created_at: t,
         };
         activities::insert(tx.conn(), &a).await?;
+        crate::scoring::score_lead_in(&mut tx, lead_id, &format!("activity {}", a.kind)).await?;
         tx.commit().await?;
         Ok(a)
     }

@@ -166,6 +166,12 @@ impl App {
                     },
                 )
                 .await?;
+                crate::scoring::score_lead_in(
+                    &mut tx,
+                    lead_id,
+                    &format!("activity {}", event.kind),
+                )
+                .await?;
                 Tracked::OnLead(lead_id)
             }
             None => {
@@ -234,6 +240,7 @@ impl App {
         };
         match (lead_id, &input.visitor_id) {
             (Some(lead_id), _) => {
+                let cause = format!("activity {}", input.kind);
                 activities::insert(
                     tx.conn(),
                     &Activity {
@@ -247,6 +254,7 @@ impl App {
                     },
                 )
                 .await?;
+                crate::scoring::score_lead_in(&mut tx, lead_id, &cause).await?;
             }
             (None, Some(v)) => {
                 store::insert_event(
@@ -384,6 +392,8 @@ impl App {
                         },
                     )
                     .await?;
+                    crate::scoring::score_lead_in(&mut tx, lead_id, "activity link_clicked")
+                        .await?;
                 }
             }
             if let Ok(mut u) = url::Url::parse(&link.url) {

@@ -309,7 +309,9 @@ pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> Store
         .map(str::trim)
         .enumerate()
         .skip(1)
-        .filter(|(_, c)| *c != "created_at")
+        // Scores and grades are the scoring engine's (`set_scores`): an edit made from a
+        // copy read before a re-score must not put the old score back.
+        .filter(|(_, c)| !matches!(*c, "created_at" | "score" | "grade"))
         .map(|(i, c)| format!("{c} = ${}", i + 1))
         .collect();
     let sql = format!(
@@ -317,7 +319,7 @@ pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> Store
         sets.join(", "),
         INSERT_ARITY + 1
     );
-    // created_at keeps its place in the bind list but is not in SET.
+    // created_at, score and grade keep their places in the bind list but are not in SET.
     let res = dispatch!(conn, |c| bind_lead!(
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
         lead

@@ -28,6 +28,7 @@ pub mod leads;
 pub mod merges;
 pub mod quality;
 pub mod saved_views;
+pub mod scoring;
 pub mod sessions;
 pub mod settings;
 pub mod sources;

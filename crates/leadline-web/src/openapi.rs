@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
-use crate::api::{accounts, admin, capture, duplicates, imports, leads, quality};
+use crate::api::{accounts, admin, capture, duplicates, imports, leads, quality, scoring};
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "accounts"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "accounts"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -66,6 +66,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(accounts::lead_account, accounts::set_lead_account))
         .routes(routes!(accounts::lead_enrichment))
         .routes(routes!(accounts::enrich))
+        .routes(routes!(scoring::lead_score, scoring::rescore_lead))
+        .routes(routes!(scoring::score_history))
+        .routes(routes!(scoring::models))
+        .routes(routes!(scoring::versions, scoring::save_version))
+        .routes(routes!(scoring::version))
+        .routes(routes!(scoring::activate))
+        .routes(routes!(scoring::make_default))
+        .routes(routes!(scoring::rescore))
+        .routes(routes!(scoring::export))
+        .routes(routes!(scoring::import))
+        .routes(routes!(scoring::jobs))
+        .routes(routes!(scoring::job))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

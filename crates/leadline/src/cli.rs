@@ -109,6 +109,11 @@ pub enum Command {
     },
     /// Undo a merge by its id.
     Unmerge { merge_id: uuid::Uuid },
+    /// Lead scoring: explain a lead's score, re-score everyone, rules files in and out.
+    Score {
+        #[command(subcommand)]
+        what: ScoreCmd,
+    },
     /// Email-to-lead from raw messages (.eml files): a new sender becomes a lead, a known
     /// one gets an `email_received` activity.
     ImportEml {
@@ -183,6 +188,31 @@ pub enum ExportCmd {
         /// Filters as in the API's list query, e.g. "stage=mql&source=google".
         #[arg(long, default_value = "")]
         query: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ScoreCmd {
+    /// Why a lead has its score and grade, point by point, and whether it is an MQL.
+    Explain { lead_id: uuid::Uuid },
+    /// Re-score every lead under a model now, with progress.
+    Rescore {
+        #[arg(long, default_value = "default")]
+        model: String,
+    },
+    /// Print a model's rules in force as TOML (or YAML).
+    Export {
+        #[arg(long, default_value = "default")]
+        model: String,
+        #[arg(long)]
+        yaml: bool,
+    },
+    /// Save a TOML or YAML rules file as a new version of the model it names; with
+    /// `--activate`, put it in force and re-score every lead.
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        activate: bool,
     },
 }
 
@@ -422,6 +452,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Score { what } => {
+            let app = open(&cli.db, &file).await?;
+            crate::score_cmd::run(&app, &system, what).await
+        }
         Command::ImportEml { files } => {
             let app = open(&cli.db, &file).await?;
             let by = Principal::system("import-eml");
@@ -454,7 +488,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
-fn describe(e: leadline_app::AppError) -> anyhow::Error {
+pub(crate) fn describe(e: leadline_app::AppError) -> anyhow::Error {
     match e {
         leadline_app::AppError::Validation(v) => anyhow::anyhow!("invalid input: {v}"),
         other => anyhow::anyhow!(other),

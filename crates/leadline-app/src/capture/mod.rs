@@ -269,6 +269,12 @@ pub(crate) async fn capture_in(
         },
     )
     .await?;
+    let cause = format!("captured via {}", s.channel.as_str());
+    let lead = match crate::scoring::score_lead_in(tx, lead.id, &cause).await? {
+        // The stored lead carries the new score (and stage, if it qualified).
+        Some(_) => leads::get(tx.conn(), lead.id).await?.unwrap_or(lead),
+        None => lead,
+    };
     if let Some(r) = s.referral.as_ref().filter(|r| !r.is_empty()) {
         store::set_referral(tx.conn(), lead.id, r, to_micros(t)).await?;
     }

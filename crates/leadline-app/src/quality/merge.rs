@@ -313,6 +313,7 @@ impl App {
         };
         let merged_ids: Vec<Uuid> = merged.iter().map(|l| l.id).collect();
         store::insert(tx.conn(), &row, &merged_ids).await?;
+        crate::scoring::score_lead_in(&mut tx, survivor.id, "merged").await?;
         audit(
             &mut tx,
             by,
@@ -411,6 +412,9 @@ impl App {
             .await?;
         }
         store::mark_undone(tx.conn(), merge_id, &by.label, to_micros(t)).await?;
+        for id in std::iter::once(survivor.id).chain(restored.iter().map(|l| l.id)) {
+            crate::scoring::score_lead_in(&mut tx, id, "unmerged").await?;
+        }
         audit(
             &mut tx,
             by,

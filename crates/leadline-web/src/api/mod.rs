@@ -7,6 +7,7 @@ pub mod duplicates;
 pub mod imports;
 pub mod leads;
 pub mod quality;
+pub mod scoring;
 
 use crate::error::{ApiError, ApiResult};
 use axum::extract::rejection::JsonRejection;

@@ -343,6 +343,57 @@ struct DetailPage {
     enrichment: Vec<Item>,
     duplicates: Vec<(Uuid, u64)>,
     merges: Vec<leadline_app::quality::MergeRecord>,
+    scores: Vec<leadline_app::scoring::LeadScore>,
+    chart: ScoreChart,
+}
+
+/// The default model's score over the last 90 days as an SVG line.
+struct ScoreChart {
+    /// `x,y` pairs for the polyline, in a 300×80 box.
+    points: String,
+    max: i32,
+    first: String,
+    last: String,
+    /// For screen readers: the scores in words.
+    summary: String,
+}
+
+impl ScoreChart {
+    fn new(curve: &[leadline_app::scoring::CurvePoint]) -> ScoreChart {
+        let max = curve.iter().map(|p| p.score).max().unwrap_or(0).max(10);
+        let n = curve.len().max(2) as f64 - 1.0;
+        let points = curve
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let x = i as f64 * 300.0 / n;
+                let y = 75.0 - f64::from(p.score.max(0)) / f64::from(max) * 70.0;
+                format!("{x:.1},{y:.1}")
+            })
+            .collect::<Vec<_>>()
+            .join(" ");
+        let date = |p: Option<&leadline_app::scoring::CurvePoint>| {
+            p.map(|p| p.at.format("%Y-%m-%d").to_string())
+                .unwrap_or_default()
+        };
+        ScoreChart {
+            points,
+            max,
+            first: date(curve.first()),
+            last: date(curve.last()),
+            summary: format!(
+                "Score from {} to {}: {}",
+                date(curve.first()),
+                date(curve.last()),
+                curve
+                    .iter()
+                    .step_by(5)
+                    .map(|p| p.score.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
 }
 
 fn item(label: &str, v: Option<String>) -> Option<Item> {
@@ -396,6 +447,14 @@ pub async fn detail(
         }
         Err(e) => return error_page(e),
     };
+    let (scores, curve) = match tokio::try_join!(
+        s.app.lead_score(&auth.principal, id),
+        s.app.score_curve(&auth.principal, id, 90, 31)
+    ) {
+        Ok(v) => v,
+        Err(e) => return error_page(e),
+    };
+    let chart = ScoreChart::new(&curve);
     let owners = owner_names(&users);
     let name_of = |o: Option<Uuid>| {
         o.and_then(|u| owners.get(&u).cloned())
@@ -628,6 +687,8 @@ pub async fn detail(
             .map(|(other, c)| (*other, (c * 100.0).round() as u64))
             .collect(),
         merges: d.merges.clone(),
+        scores,
+        chart,
     }
     .into_response()
 }

@@ -1,0 +1,256 @@
+//! Full re-scores: every lead under one model, page by page, in the background with
+//! progress; only scores that changed are written.
+
+use super::{active_models, events, qualification, transition};
+use crate::App;
+use crate::error::{AppError, AppResult};
+use chrono::{DateTime, Utc};
+use leadline_domain::Principal;
+use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_store::leads;
+use leadline_store::scoring::{self as store, EventRow, JobRow, ScoreRow};
+use serde::Serialize;
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// Leads per page of a re-score.
+const PAGE: i64 = 5_000;
+
+/// A re-score job as shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ScoringJob {
+    pub id: Uuid,
+    pub model_key: String,
+    pub version: i32,
+    /// `running`, `done` or `failed`.
+    pub state: String,
+    pub total: i64,
+    pub done: i64,
+    /// Leads whose score or grade changed.
+    pub changed: i64,
+    pub started_by: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub error: Option<String>,
+}
+
+impl From<JobRow> for ScoringJob {
+    fn from(j: JobRow) -> Self {
+        ScoringJob {
+            id: j.id,
+            model_key: j.model_key,
+            version: j.version,
+            state: j.state,
+            total: j.total,
+            done: j.done,
+            changed: j.changed,
+            started_by: j.started_by,
+            started_at: from_micros(j.started_at),
+            finished_at: j.finished_at.map(from_micros),
+            error: j.error,
+        }
+    }
+}
+
+impl App {
+    /// Creates a re-score job for a model's version in force.
+    async fn new_rescore_job(&self, by: &Principal, key: &str) -> AppResult<JobRow> {
+        let mut tx = self.db.begin().await?;
+        let m = active_models(&mut tx)
+            .await?
+            .into_iter()
+            .find(|m| m.row.key == key)
+            .ok_or_else(|| {
+                AppError::Conflict(format!("scoring model {key} has no version in force"))
+            })?;
+        let total = leads::count(tx.conn()).await?;
+        let t = to_micros(now());
+        let job = JobRow {
+            id: Uuid::now_v7(),
+            model_key: key.into(),
+            version: m.version,
+            state: "running".into(),
+            total,
+            done: 0,
+            changed: 0,
+            started_by: by.label.clone(),
+            started_at: t,
+            updated_at: t,
+            finished_at: None,
+            error: None,
+        };
+        store::insert_job(tx.conn(), &job).await?;
+        tx.commit().await?;
+        Ok(job)
+    }
+
+    /// Starts re-scoring every lead under a model in the background. Follow it with
+    /// [`App::scoring_job`].
+    pub async fn start_rescore(&self, by: &Principal, key: &str) -> AppResult<ScoringJob> {
+        let job = self.new_rescore_job(by, key).await?;
+        let app = self.clone();
+        let id = job.id;
+        tokio::spawn(async move {
+            if let Err(e) = app.run_rescore(id, |_| {}).await {
+                tracing::error!(job_id = %id, error = %e, "re-score failed");
+            }
+        });
+        Ok(job.into())
+    }
+
+    /// Re-scores every lead under a model now (the CLI and the benchmark; the server uses
+    /// [`App::start_rescore`]). `progress` gets the job after every page.
+    pub async fn rescore_all(
+        &self,
+        by: &Principal,
+        key: &str,
+        progress: impl FnMut(&ScoringJob),
+    ) -> AppResult<ScoringJob> {
+        let job = self.new_rescore_job(by, key).await?;
+        self.run_rescore(job.id, progress).await
+    }
+
+    async fn run_rescore(
+        &self,
+        id: Uuid,
+        mut progress: impl FnMut(&ScoringJob),
+    ) -> AppResult<ScoringJob> {
+        let mut job = {
+            let mut c = self.db.acquire().await?;
+            store::job(c.conn(), id)
+                .await?
+                .ok_or(AppError::NotFound("scoring job"))?
+        };
+        let result = self.rescore_pages(&mut job, &mut progress).await;
+        let t = to_micros(now());
+        job.updated_at = t;
+        job.finished_at = Some(t);
+        match &result {
+            Ok(()) => job.state = "done".into(),
+            Err(e) => {
+                job.state = "failed".into();
+                job.error = Some(e.to_string());
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        store::update_job(tx.conn(), &job).await?;
+        tx.commit().await?;
+        result?;
+        tracing::info!(job_id = %id, leads = job.done, changed = job.changed, "re-score done");
+        let out: ScoringJob = job.into();
+        progress(&out);
+        Ok(out)
+    }
+
+    async fn rescore_pages(
+        &self,
+        job: &mut JobRow,
+        progress: &mut impl FnMut(&ScoringJob),
+    ) -> AppResult<()> {
+        let m = {
+            let mut tx = self.db.begin().await?;
+            let m = active_models(&mut tx)
+                .await?
+                .into_iter()
+                .find(|m| m.row.key == job.model_key && m.version == job.version)
+                .ok_or_else(|| {
+                    AppError::Conflict("another version was activated meanwhile".into())
+                })?;
+            tx.commit().await?;
+            m
+        };
+        let kinds = m.scorer.activity_kinds();
+        let t = now();
+        let mut after = None;
+        loop {
+            let (page, events_rows, stored) = {
+                let mut c = self.db.acquire().await?;
+                let page = leads::page_by_id(c.conn(), after, PAGE).await?;
+                let (Some(first), Some(last)) = (page.first(), page.last()) else {
+                    break;
+                };
+                let (first, last) = (first.id, last.id);
+                let ev = store::events_in_range(c.conn(), first, last, &kinds).await?;
+                let stored = store::scores_in_range(c.conn(), &job.model_key, first, last).await?;
+                (page, ev, stored)
+            };
+            after = page.last().map(|l| l.id);
+            let mut by_lead: HashMap<Uuid, &[EventRow]> = HashMap::new();
+            for chunk in events_rows.chunk_by(|a, b| a.0 == b.0) {
+                by_lead.insert(chunk[0].0, chunk);
+            }
+            let stored: HashMap<Uuid, (i32, String, i32)> = stored
+                .into_iter()
+                .map(|(id, score, _fit, grade, version)| (id, (score, grade, version)))
+                .collect();
+            let mut scores = Vec::new();
+            let mut mirrored = Vec::new();
+            let mut moves = Vec::new();
+            for lead in &page {
+                let evs = by_lead.get(&lead.id).map(|r| events(r)).unwrap_or_default();
+                let s = m.scorer.score(&lead.fields, &evs, t);
+                let same = stored.get(&lead.id).is_some_and(|(score, grade, v)| {
+                    *score == s.score && grade == s.grade.as_str() && *v == m.version
+                });
+                if !same {
+                    scores.push(ScoreRow {
+                        lead_id: lead.id,
+                        model_key: job.model_key.clone(),
+                        score: s.score,
+                        fit: s.fit,
+                        grade: s.grade.as_str().into(),
+                        priority: s.priority.clone(),
+                        version: m.version,
+                        computed_at: to_micros(t),
+                    });
+                }
+                if m.row.is_default {
+                    if lead.score != s.score || lead.grade != Some(s.grade) {
+                        mirrored.push((lead.id, s.score, s.grade.as_str().to_owned()));
+                    }
+                    if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
+                        moves.push((lead.clone(), to, why));
+                    }
+                }
+            }
+            let mut tx = self.db.begin().await?;
+            store::upsert_scores(tx.conn(), &scores).await?;
+            store::set_lead_scores(tx.conn(), &mirrored).await?;
+            for (lead, to, why) in &moves {
+                transition(
+                    &mut tx,
+                    lead,
+                    *to,
+                    &format!("{why}; model {} v{}", job.model_key, m.version),
+                )
+                .await?;
+            }
+            job.done += page.len() as i64;
+            job.changed += scores.len().max(mirrored.len()) as i64;
+            job.updated_at = to_micros(now());
+            store::update_job(tx.conn(), job).await?;
+            tx.commit().await?;
+            progress(&job.clone().into());
+        }
+        Ok(())
+    }
+
+    /// One re-score job.
+    pub async fn scoring_job(&self, _by: &Principal, id: Uuid) -> AppResult<ScoringJob> {
+        let mut c = self.db.acquire().await?;
+        store::job(c.conn(), id)
+            .await?
+            .map(Into::into)
+            .ok_or(AppError::NotFound("scoring job"))
+    }
+
+    /// The newest re-score jobs.
+    pub async fn scoring_jobs(&self, _by: &Principal) -> AppResult<Vec<ScoringJob>> {
+        let mut c = self.db.acquire().await?;
+        Ok(store::recent_jobs(c.conn(), 20)
+            .await?
+            .into_iter()
+            .map(Into::into)
+            .collect())
+    }
+}

@@ -1,0 +1,281 @@
+//! Scoring end to end on SQLite and PostgreSQL: events move scores at once, models are
+//! versioned, activated and rolled back with a full re-score, files go in and out, and
+//! every point is explained.
+
+mod common;
+
+use serde_json::{Value, json};
+use std::time::Duration;
+
+async fn json_of(r: reqwest::Response) -> Value {
+    let status = r.status();
+    let body: Value = r.json().await.unwrap_or(Value::Null);
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
+async fn wait_job(t: &common::TestApp, id: &str) -> Value {
+    let mut job = Value::Null;
+    for _ in 0..400 {
+        job = json_of(
+            t.get(&format!("/api/v1/scoring/jobs/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if job["state"] != "running" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    job
+}
+
+#[tokio::test]
+async fn events_score_a_lead_at_once_and_every_point_is_explained() {
+    for t in common::apps().await {
+        let lead = json_of(
+            t.post("/api/v1/leads")
+                .json(
+                    &json!({"first_name": "Ana", "last_name": "Lima", "email": "ana@acme.example",
+                               "title": "VP Purchasing", "employees": 300}),
+                )
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let id = lead["id"].as_str().unwrap().to_owned();
+        // Fit from the starter rules: decision maker 25 + company size 20 → grade B.
+        assert_eq!(lead["grade"], "B", "{}: {lead}", t.name);
+        assert_eq!(lead["score"], 0);
+        for url in [
+            "https://acme.example/pricing",
+            "https://acme.example/pricing?x=1",
+        ] {
+            json_of(
+                t.post(&format!("/api/v1/leads/{id}/activities"))
+                    .json(&json!({"kind": "page_view", "properties": {"url": url}}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+        }
+        json_of(
+            t.post(&format!("/api/v1/leads/{id}/activities"))
+                .json(
+                    &json!({"kind": "webinar_attended", "properties": {"webinar": "Scoring 101"}}),
+                )
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let now = json_of(t.get(&format!("/api/v1/leads/{id}")).send().await.unwrap()).await;
+        // Pricing 2 × 10, page views 2 × 1, webinar 20.
+        assert_eq!(now["score"], 42, "{now}");
+        assert_eq!(now["stage"], "mql", "score 42 ≥ 40 and grade B ≥ C");
+        let stages = json_of(
+            t.get(&format!("/api/v1/leads/{id}/history"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let note = stages["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["to_stage"] == "mql")
+            .map(|s| s["note"].clone())
+            .unwrap_or(Value::Null);
+        assert!(
+            note.as_str().unwrap_or("").contains("model default v1"),
+            "{stages}"
+        );
+
+        let explained = json_of(
+            t.get(&format!("/api/v1/leads/{id}/score"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let d = &explained[0];
+        assert_eq!(d["model_key"], "default");
+        assert_eq!(d["mql"]["qualifies"], true);
+        let contributions = d["contributions"].as_array().unwrap();
+        let webinar = contributions
+            .iter()
+            .find(|c| c["rule_id"] == "webinar")
+            .unwrap();
+        assert!(webinar["activity_id"].is_string() && webinar["at"].is_string());
+        assert_eq!(webinar["points"], 20.0);
+        let history = json_of(
+            t.get(&format!("/api/v1/leads/{id}/score/history"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(history.as_array().unwrap().len() >= 3, "{history}");
+    }
+}
+
+#[tokio::test]
+async fn versions_activate_roll_back_and_rescore_everyone() {
+    for t in common::apps().await {
+        let mut ids = Vec::new();
+        for (i, country) in ["DE", "FR", "DE"].iter().enumerate() {
+            let l = json_of(
+                t.post("/api/v1/leads")
+                    .json(&json!({"last_name": format!("L{i}"), "country": country}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            ids.push(l["id"].as_str().unwrap().to_owned());
+        }
+        let versions = json_of(
+            t.get("/api/v1/scoring/models/default/versions")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let mut def = versions[0]["definition"].clone();
+        def["fit"] = json!([{"id": "dach", "name": "German-speaking", "field": "country",
+                             "op": "in", "values": ["DE", "AT", "CH"], "points": 70}]);
+        let r = t
+            .post("/api/v1/scoring/models/default/versions")
+            .json(&json!({"definition": def, "note": "DACH focus"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", t.name);
+        let v2 = json_of(r).await;
+        assert_eq!(v2["version"], 2);
+        assert_eq!(v2["active"], false);
+        // Not in force yet.
+        let l = json_of(
+            t.get(&format!("/api/v1/leads/{}", ids[0]))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(l["grade"], "F");
+
+        let job = json_of(
+            t.post("/api/v1/scoring/models/default/versions/2/activate")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let job = wait_job(&t, job["id"].as_str().unwrap()).await;
+        assert_eq!(job["state"], "done", "{job}");
+        assert_eq!(job["done"], 3);
+        assert_eq!(job["changed"], 3, "every score now records v2");
+        for (i, grade) in [(0, "A"), (1, "F"), (2, "A")] {
+            let l = json_of(
+                t.get(&format!("/api/v1/leads/{}", ids[i]))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            assert_eq!(l["grade"], grade, "{l}");
+        }
+        let s = json_of(
+            t.get(&format!("/api/v1/leads/{}/score", ids[0]))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s[0]["version"], 2);
+
+        // Roll back to v1.
+        let job = json_of(
+            t.post("/api/v1/scoring/models/default/versions/1/activate")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(
+            wait_job(&t, job["id"].as_str().unwrap()).await["state"],
+            "done"
+        );
+        let l = json_of(
+            t.get(&format!("/api/v1/leads/{}", ids[0]))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(l["grade"], "F");
+
+        // Files out and in.
+        let toml = t
+            .get("/api/v1/scoring/models/default/file?version=2")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            toml.contains("key = \"default\"") && toml.contains("German-speaking"),
+            "{toml}"
+        );
+        let yaml = toml.replace("German-speaking", "DACH");
+        let r = t
+            .post("/api/v1/scoring/import")
+            .header("content-type", "application/toml")
+            .body(yaml)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        assert_eq!(json_of(r).await["version"], 3);
+
+        // Broken rules are refused with the field named; the rules in force stay.
+        let mut bad = def.clone();
+        bad["half_life_days"] = json!(0);
+        bad["fit"][0]["op"] = json!("matches");
+        bad["fit"][0]["pattern"] = json!("(unclosed");
+        let r = t
+            .post("/api/v1/scoring/models/default/versions")
+            .json(&json!({"definition": bad}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let p: Value = r.json().await.unwrap();
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert!(
+            fields.contains(&"half_life_days") && fields.contains(&"fit[0].test"),
+            "{p}"
+        );
+        let r = t
+            .post("/api/v1/scoring/import")
+            .body("this is = not [toml")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422);
+        let models = json_of(t.get("/api/v1/scoring/models").send().await.unwrap()).await;
+        assert_eq!(models[0]["active_version"], 1);
+        assert_eq!(models[0]["latest_version"], 3);
+    }
+}
