@@ -501,6 +501,9 @@ impl App {
                 batch_stages.clear();
             }
         }
+        // Scores and grades from the rules in force, not the generator's dice.
+        self.rescore_all(&system, crate::scoring::DEFAULT_MODEL, |_| {})
+            .await?;
         Ok(summary)
     }
 }

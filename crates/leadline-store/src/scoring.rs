@@ -73,11 +73,11 @@ pub struct JobRow {
     pub error: Option<String>,
 }
 
-/// Adds a model.
-pub async fn insert_model(conn: Conn<'_>, m: &ModelRow) -> StoreResult<()> {
-    dispatch!(conn, |c| {
-        sqlx::query(
-        "INSERT INTO scoring_models (key, is_default, active_version, created_at) VALUES ($1, $2, $3, $4)"
+/// Adds a model unless one with its key exists. Returns whether it was added.
+pub async fn insert_model(conn: Conn<'_>, m: &ModelRow) -> StoreResult<bool> {
+    let n = dispatch!(conn, |c| sqlx::query(
+        "INSERT INTO scoring_models (key, is_default, active_version, created_at) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT (key) DO NOTHING"
     )
     .bind(&m.key)
     .bind(m.is_default)
@@ -85,9 +85,8 @@ pub async fn insert_model(conn: Conn<'_>, m: &ModelRow) -> StoreResult<()> {
     .bind(m.created_at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected())
-    })?;
-    Ok(())
+    .map(|r| r.rows_affected()))?;
+    Ok(n == 1)
 }
 
 /// Every model, the default first.

@@ -553,6 +553,25 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
+    // Scores decay: every model is re-scored when its last full re-score is a day old.
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            let by = Principal::system("nightly re-score");
+            loop {
+                every.tick().await;
+                match app.rescore_if_stale(&by, chrono::Duration::hours(24)).await {
+                    Ok(jobs) => {
+                        for j in jobs {
+                            tracing::info!(model = %j.model_key, leads = j.done, changed = j.changed, "scores refreshed");
+                        }
+                    }
+                    Err(e) => tracing::warn!(error = %e, "re-score failed"),
+                }
+            }
+        });
+    }
     // Jobs a crash interrupted; a failed job waits for a person to resume it.
     for job in app.unfinished_imports().await.map_err(describe)? {
         if job.status == leadline_domain::capture::import::ImportStatus::Failed {

@@ -757,7 +757,7 @@ async fn duplicate_pages_compare_merge_undo_and_accounts() {
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
         }
         assert!(page.contains("Compare &amp; merge"), "{}: {page}", t.name);
-        assert!(page.contains("same_phone"));
+        assert!(page.contains("same phone"), "reasons in words");
 
         // Side by side: the differing title is a choice, escaped.
         let page = c

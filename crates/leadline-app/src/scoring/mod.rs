@@ -40,7 +40,8 @@ async fn ensure_models(tx: &mut DbTx, by: &str) -> AppResult<()> {
         return Ok(());
     }
     let t = to_micros(now());
-    store::insert_model(
+    // Two first requests may race here: the one that adds the model writes its rules.
+    if !store::insert_model(
         tx.conn(),
         &ModelRow {
             key: DEFAULT_MODEL.into(),
@@ -49,7 +50,10 @@ async fn ensure_models(tx: &mut DbTx, by: &str) -> AppResult<()> {
             created_at: t,
         },
     )
-    .await?;
+    .await?
+    {
+        return Ok(());
+    }
     let def = serde_json::to_value(ModelDefinition::starter())
         .map_err(|e| AppError::Internal(e.to_string()))?;
     let v =

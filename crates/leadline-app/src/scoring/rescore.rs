@@ -235,6 +235,43 @@ impl App {
         Ok(())
     }
 
+    /// Re-scores under every model in force whose last full re-score finished more than
+    /// `max_age` ago (or never): decay lowers scores day by day, and thresholds (back to
+    /// nurture) must see it. Runs in the caller's task; returns the jobs run.
+    pub async fn rescore_if_stale(
+        &self,
+        by: &Principal,
+        max_age: chrono::Duration,
+    ) -> AppResult<Vec<ScoringJob>> {
+        let models = {
+            let mut tx = self.db.begin().await?;
+            let m: Vec<(String, i32)> = active_models(&mut tx)
+                .await?
+                .into_iter()
+                .map(|m| (m.row.key, m.version))
+                .collect();
+            tx.commit().await?;
+            m
+        };
+        let recent = {
+            let mut c = self.db.acquire().await?;
+            store::recent_jobs(c.conn(), 100).await?
+        };
+        let cutoff = to_micros(now() - max_age);
+        let mut out = Vec::new();
+        for (key, _) in models {
+            let fresh = recent.iter().any(|j| {
+                j.model_key == key
+                    && (j.state == "running" && j.updated_at >= cutoff
+                        || j.finished_at.is_some_and(|f| f >= cutoff) && j.state == "done")
+            });
+            if !fresh {
+                out.push(self.rescore_all(by, &key, |_| {}).await?);
+            }
+        }
+        Ok(out)
+    }
+
     /// One re-score job.
     pub async fn scoring_job(&self, _by: &Principal, id: Uuid) -> AppResult<ScoringJob> {
         let mut c = self.db.acquire().await?;
