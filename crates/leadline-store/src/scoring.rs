@@ -466,3 +466,18 @@ pub async fn recent_jobs(conn: Conn<'_>, limit: i64) -> StoreResult<Vec<JobRow>>
     .fetch_all(c)
     .await)?)
 }
+
+/// Known outcomes (`won`/`lost`) of the leads with ids from `first` to `last`.
+pub async fn outcomes_in_range(
+    conn: Conn<'_>,
+    first: Uuid,
+    last: Uuid,
+) -> StoreResult<Vec<(Uuid, String)>> {
+    Ok(dispatch!(conn, |c| sqlx::query_as(
+        "SELECT lead_id, outcome FROM lead_outcomes WHERE lead_id >= $1 AND lead_id <= $2"
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(c)
+    .await)?)
+}

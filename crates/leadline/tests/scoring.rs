@@ -279,3 +279,72 @@ async fn versions_activate_roll_back_and_rescore_everyone() {
         assert_eq!(models[0]["latest_version"], 3);
     }
 }
+
+#[tokio::test]
+async fn a_backtest_ranks_history_before_rules_go_live() {
+    for t in common::apps().await {
+        let mut outcomes = Vec::new();
+        for i in 0..10 {
+            let won = i % 2 == 0;
+            let l = json_of(
+                t.post("/api/v1/leads")
+                    .json(&json!({"last_name": format!("H{i}"), "country": if won { "DE" } else { "FR" }}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            let id: uuid::Uuid = l["id"].as_str().unwrap().parse().unwrap();
+            outcomes.push((
+                id,
+                if won {
+                    leadline_domain::lead::Outcome::Won
+                } else {
+                    leadline_domain::lead::Outcome::Lost
+                },
+            ));
+        }
+        {
+            let mut tx = t.app.db.begin().await.unwrap();
+            leadline_store::capture::set_outcomes(tx.conn(), &outcomes, "test", 0)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let versions = json_of(
+            t.get("/api/v1/scoring/models/default/versions")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let mut def = versions[0]["definition"].clone();
+        def["fit"] = json!([{"id": "dach", "name": "German-speaking", "field": "country",
+                             "op": "in", "values": ["DE", "AT", "CH"], "points": 70}]);
+        def["behaviour"] = json!([]);
+        def["qualification"] = json!({"mql_score": 0, "mql_grade": "A"});
+        let r = json_of(
+            t.post("/api/v1/scoring/backtest")
+                .json(&def)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r["with_outcome"], 10, "{}: {r}", t.name);
+        assert_eq!(r["converted"], 5);
+        assert_eq!(r["auc"], 1.0, "the DACH rule separates them perfectly");
+        assert_eq!(r["mql"]["qualified_conversion"], 1.0);
+        assert_eq!(r["mql"]["conversions_captured"], 1.0);
+        assert_eq!(r["deciles"][0]["lift"], 2.0);
+        // The starter rules know nothing of countries: no better than chance.
+        let r = json_of(
+            t.post("/api/v1/scoring/models/default/versions/1/backtest")
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(r["auc"], 0.5, "{r}");
+    }
+}

@@ -1,9 +1,11 @@
 //! Scoring use cases: models and their versions, scoring a lead when something happens to
 //! it, full re-scores in the background, qualification by threshold, and explanations.
 
+mod backtest;
 mod models;
 mod rescore;
 
+pub use backtest::BacktestReport;
 pub use models::{ModelSummary, VersionSummary};
 pub use rescore::ScoringJob;
 

@@ -249,3 +249,27 @@ pub async fn job(
 ) -> ApiResult<Json<ScoringJob>> {
     Ok(Json(s.app.scoring_job(&p, id).await?))
 }
+
+/// Back-test a saved version on the database's own history: AUC and lift by decile of
+/// converted against lost leads, the MQL threshold's effect, and how many open leads it
+/// would move today. Nothing is written.
+#[utoipa::path(post, path = "/scoring/models/{key}/versions/{version}/backtest", tag = "scoring", params(("key" = String, Path), ("version" = i32, Path)),
+    responses((status = 200, body = leadline_app::scoring::BacktestReport)), security(("bearer" = [])))]
+pub async fn backtest_version(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path((key, version)): Path<(String, i32)>,
+) -> ApiResult<Json<leadline_app::scoring::BacktestReport>> {
+    Ok(Json(s.app.backtest_version(&p, &key, version).await?))
+}
+
+/// Back-test rules before saving them (the body is a model definition).
+#[utoipa::path(post, path = "/scoring/backtest", tag = "scoring", request_body = ModelDefinition,
+    responses((status = 200, body = leadline_app::scoring::BacktestReport), (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn backtest_draft(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(def): ApiJson<ModelDefinition>,
+) -> ApiResult<Json<leadline_app::scoring::BacktestReport>> {
+    Ok(Json(s.app.backtest(&p, def).await?))
+}
