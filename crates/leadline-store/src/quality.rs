@@ -242,27 +242,50 @@ pub async fn add_keys(mut conn: Conn<'_>, items: &[(Uuid, Vec<String>)]) -> Stor
     Ok(())
 }
 
-/// The next `groups` keys after the key `after` that 2 to `max_group` leads share, with
-/// those leads, in key order (whole groups only).
+/// Key groups after the key `after`, read `rows` rows of the key index at a time (an index
+/// walk on both engines; a `GROUP BY … HAVING` per page made PostgreSQL aggregate the rest
+/// of the table every time). Returns the groups of 2 to `max_group` leads and the key to
+/// continue after; `None` when the index is exhausted.
 pub async fn shared_keys_page(
     conn: Conn<'_>,
-    max_group: i64,
+    max_group: usize,
     after: &str,
-    groups: i64,
-) -> StoreResult<Vec<(String, Uuid)>> {
-    let mut page: Vec<(String, Uuid)> = dispatch!(conn, |c| sqlx::query_as(
-        "SELECT k.key, k.lead_id FROM lead_keys k JOIN ( \
-            SELECT key FROM lead_keys WHERE key > $2 GROUP BY key \
-            HAVING COUNT(*) BETWEEN 2 AND $1 ORDER BY key LIMIT $3 \
-         ) g ON g.key = k.key ORDER BY k.key, k.lead_id"
+    rows: i64,
+) -> StoreResult<(Vec<(String, Vec<Uuid>)>, Option<String>)> {
+    // A page must hold more rows than a group may have, so a key filling a page is known
+    // to be over the limit.
+    let rows = rows.max(max_group as i64 + 1);
+    let page: Vec<(String, Uuid)> = dispatch!(conn, |c| sqlx::query_as(
+        "SELECT key, lead_id FROM lead_keys WHERE key > $1 ORDER BY key, lead_id LIMIT $2"
     )
-    .bind(max_group)
     .bind(after)
-    .bind(groups)
+    .bind(rows)
     .fetch_all(c)
     .await)?;
-    page.shrink_to_fit();
-    Ok(page)
+    let full = page.len() as i64 == rows;
+    let Some(last_key) = page.last().map(|(k, _)| k.clone()) else {
+        return Ok((Vec::new(), None));
+    };
+    let mut groups: Vec<(String, Vec<Uuid>)> = Vec::new();
+    for chunk in page.chunk_by(|a, b| a.0 == b.0) {
+        groups.push((
+            chunk[0].0.clone(),
+            chunk.iter().map(|(_, id)| *id).collect(),
+        ));
+    }
+    // The last group may go on in the next page: read it again from there, unless it
+    // filled the whole page (then it is over the limit: skip past it).
+    let next = if !full {
+        Some(last_key)
+    } else if groups.len() > 1 {
+        groups.pop();
+        groups.last().map(|(k, _)| k.clone())
+    } else {
+        groups.clear();
+        Some(last_key)
+    };
+    groups.retain(|(_, ids)| (2..=max_group).contains(&ids.len()));
+    Ok((groups, next))
 }
 
 /// Keys shared by more than `max_group` leads (not expanded into pairs).

@@ -599,3 +599,58 @@ async fn unicode_names_long_values_and_look_alikes_get_clear_results() {
         );
     }
 }
+
+#[tokio::test]
+async fn key_groups_are_read_whole_across_small_pages() {
+    for t in common::apps().await {
+        let mut ids = Vec::new();
+        for i in 0..7 {
+            let id = create(&t, json!({"last_name": format!("K{i}")})).await;
+            ids.push(id.parse::<uuid::Uuid>().unwrap());
+        }
+        // a: 3 leads, b: 1 (not shared), c: 2, d: 4 (over the limit of 3).
+        let plan: [(&str, &[usize]); 4] = [
+            ("a", &[0, 1, 2]),
+            ("b", &[3]),
+            ("c", &[4, 5]),
+            ("d", &[0, 1, 2, 6]),
+        ];
+        {
+            let mut tx = t.app.db.begin().await.unwrap();
+            let mut by_lead: std::collections::BTreeMap<uuid::Uuid, Vec<String>> =
+                Default::default();
+            for (k, members) in plan {
+                for m in members {
+                    by_lead.entry(ids[*m]).or_default().push(k.to_owned());
+                }
+            }
+            let items: Vec<(uuid::Uuid, Vec<String>)> = by_lead.into_iter().collect();
+            leadline_store::quality::set_keys_many(tx.conn(), &items)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        for rows in [2i64, 3, 5, 100] {
+            let mut after = String::new();
+            let mut seen = Vec::new();
+            for _ in 0..50 {
+                let mut c = t.app.db.acquire().await.unwrap();
+                let (groups, next) =
+                    leadline_store::quality::shared_keys_page(c.conn(), 3, &after, rows)
+                        .await
+                        .unwrap();
+                seen.extend(groups.into_iter().map(|(k, v)| (k, v.len())));
+                match next {
+                    Some(n) => after = n,
+                    None => break,
+                }
+            }
+            assert_eq!(
+                seen,
+                vec![("a".to_owned(), 3), ("c".to_owned(), 2)],
+                "{} with pages of {rows}",
+                t.name
+            );
+        }
+    }
+}

@@ -50,8 +50,8 @@ pub struct DuplicateReport {
 /// How many of the most certain pairs a scan's report lists (all are saved).
 pub const REPORT_PAIRS: usize = 1_000;
 
-/// Key groups read per page by a scan.
-const GROUPS_PER_PAGE: i64 = 5_000;
+/// Rows of the key index read per page by a scan.
+const KEY_ROWS_PER_PAGE: i64 = 20_000;
 
 /// A pair ordered by confidence, for the heap of the most certain ones.
 struct ByConfidence(DuplicatePair);
@@ -217,14 +217,29 @@ impl App {
         let mut best: BinaryHeap<Reverse<ByConfidence>> = BinaryHeap::new();
         let mut after_key = String::new();
         loop {
-            let rows = {
+            let (groups, next) = {
                 let mut c = self.db.acquire().await?;
-                quality::shared_keys_page(c.conn(), MAX_GROUP, &after_key, GROUPS_PER_PAGE).await?
+                quality::shared_keys_page(
+                    c.conn(),
+                    MAX_GROUP as usize,
+                    &after_key,
+                    KEY_ROWS_PER_PAGE,
+                )
+                .await?
             };
-            let Some((last_key, _)) = rows.last() else {
+            let Some(next) = next else { break };
+            let done = next == after_key;
+            after_key = next;
+            if done {
                 break;
-            };
-            after_key = last_key.clone();
+            }
+            let rows: Vec<(String, Uuid)> = groups
+                .into_iter()
+                .flat_map(|(k, ids)| ids.into_iter().map(move |id| (k.clone(), id)))
+                .collect();
+            if rows.is_empty() {
+                continue;
+            }
             let ids: Vec<Uuid> = rows
                 .iter()
                 .map(|(_, id)| *id)
