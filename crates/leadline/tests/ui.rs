@@ -862,3 +862,101 @@ async fn duplicate_pages_compare_merge_undo_and_accounts() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn scoring_page_edits_rules_as_toml_activates_and_backtests() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "ops@example.com", Role::Marketer).await;
+        let page = c
+            .get(t.url("/scoring"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Rules of <code>default</code>"),
+            "{}: {page}",
+            t.name
+        );
+        assert!(
+            page.contains("senior-title"),
+            "the starter rules are in the editor"
+        );
+        let toml = t
+            .app
+            .export_scoring_model(
+                &leadline_domain::Principal::system("t"),
+                "default",
+                None,
+                false,
+            )
+            .await
+            .unwrap();
+        // A broken file is shown again with the error, nothing saved.
+        let r = c
+            .post(t.url("/scoring/default/versions"))
+            .form(&[
+                ("toml", "key = \"default\"\nname = "),
+                ("note", ""),
+                ("action", "save"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let bad = toml.replace("half_life_days = 30.0", "half_life_days = -1.0");
+        let r = c
+            .post(t.url("/scoring/default/versions"))
+            .form(&[("toml", bad.as_str()), ("note", ""), ("action", "save")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("half_life_days"));
+        let changed = toml.replace("points = 25", "points = 30");
+        assert_ne!(changed, toml);
+        let r = c
+            .post(t.url("/scoring/default/versions"))
+            .form(&[
+                ("toml", changed.as_str()),
+                ("note", "more for seniors"),
+                ("action", "save"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = c
+            .get(t.url("/scoring?model=default&from=1&to=2"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("<span class=\"added\">+ points = 30"),
+            "{page}"
+        );
+        let r = c
+            .post(t.url("/scoring/default/versions/2/activate"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = c
+            .post(t.url("/scoring/default/versions/2/backtest"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("Back-test of version 2"));
+        let rep = signed_in(&t, "rep@example.com", Role::Rep).await;
+        assert_eq!(
+            rep.get(t.url("/scoring")).send().await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+}

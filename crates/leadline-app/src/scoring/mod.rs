@@ -6,7 +6,7 @@ mod models;
 mod rescore;
 
 pub use backtest::BacktestReport;
-pub use models::{ModelSummary, VersionSummary};
+pub use models::{DiffLine, ModelSummary, VersionSummary};
 pub use rescore::ScoringJob;
 
 use crate::App;

@@ -25,6 +25,14 @@ pub struct ModelSummary {
     pub created_at: DateTime<Utc>,
 }
 
+/// One line of a diff between two versions' rules files.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DiffLine {
+    /// `same`, `added` or `removed`.
+    pub change: &'static str,
+    pub text: String,
+}
+
 /// One saved version.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct VersionSummary {
@@ -277,6 +285,31 @@ impl App {
             definition: v.definition,
         };
         Ok(if yaml { file.to_yaml() } else { file.to_toml() })
+    }
+
+    /// The difference between two versions of a model, as lines of their TOML files.
+    pub async fn scoring_diff(
+        &self,
+        by: &Principal,
+        key: &str,
+        from: i32,
+        to: i32,
+    ) -> AppResult<Vec<DiffLine>> {
+        let a = self
+            .export_scoring_model(by, key, Some(from), false)
+            .await?;
+        let b = self.export_scoring_model(by, key, Some(to), false).await?;
+        Ok(similar::TextDiff::from_lines(&a, &b)
+            .iter_all_changes()
+            .map(|c| DiffLine {
+                change: match c.tag() {
+                    similar::ChangeTag::Equal => "same",
+                    similar::ChangeTag::Insert => "added",
+                    similar::ChangeTag::Delete => "removed",
+                },
+                text: c.value().trim_end_matches('\n').to_owned(),
+            })
+            .collect())
     }
 
     /// Reads a TOML or YAML rules file and saves it as a new version of the model it names

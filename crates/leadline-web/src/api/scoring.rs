@@ -273,3 +273,22 @@ pub async fn backtest_draft(
 ) -> ApiResult<Json<leadline_app::scoring::BacktestReport>> {
     Ok(Json(s.app.backtest(&p, def).await?))
 }
+
+/// The two versions to compare.
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct DiffQuery {
+    pub from: i32,
+    pub to: i32,
+}
+
+/// What changed between two versions, line by line of their TOML files.
+#[utoipa::path(get, path = "/scoring/models/{key}/diff", tag = "scoring", params(("key" = String, Path), DiffQuery),
+    responses((status = 200, body = Vec<leadline_app::scoring::DiffLine>)), security(("bearer" = [])))]
+pub async fn diff(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(key): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> ApiResult<Json<Vec<leadline_app::scoring::DiffLine>>> {
+    Ok(Json(s.app.scoring_diff(&p, &key, q.from, q.to).await?))
+}

@@ -7,6 +7,7 @@ mod capture;
 mod duplicates;
 mod lead_form;
 mod leads;
+mod scoring;
 mod session;
 mod settings;
 
@@ -58,6 +59,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(capture::router())
         .merge(duplicates::router())
         .merge(accounts::router())
+        .merge(scoring::router())
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -131,6 +133,7 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "merged" => Some("Leads merged."),
         "unmerged" => Some("Merge undone: the merged leads are back."),
         "merged_away" => Some("The lead you opened was merged into this one."),
+        "activated" => Some("Version in force; every lead is being re-scored."),
         _ => None,
     }
 }
