@@ -572,7 +572,7 @@ async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_ch
         wait_text(&c, "main", "Head of Purchasing").await;
         shot(&c, &format!("{tag}-9-merged")).await;
         c.goto(&t.url("/scoring")).await.unwrap();
-        wait_text(&c, "h2", "Rules of").await;
+        wait_text(&c, "form.card h2", "Rules of").await;
         shot(&c, &format!("{tag}-10-scoring")).await;
         c.close().await.unwrap();
     }
