@@ -392,6 +392,11 @@ impl App {
         let current = visible_lead(tx.conn(), by, id).await?;
         check_writable(by, &current, if_match)?;
         let to = current.stage.transition(t.to, t.reason)?;
+        if to == Stage::Sql {
+            crate::scoring::qualification_settings_in(&mut tx)
+                .await?
+                .check_sql(&current.fields)?;
+        }
         let at = now();
         let mut lead = current.clone();
         lead.stage = to;

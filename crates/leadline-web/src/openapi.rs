@@ -81,6 +81,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(scoring::backtest_version))
         .routes(routes!(scoring::backtest_draft))
         .routes(routes!(scoring::diff))
+        .routes(routes!(
+            scoring::get_qualification,
+            scoring::put_qualification
+        ))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

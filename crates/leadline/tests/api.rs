@@ -769,6 +769,8 @@ async fn openapi_document_describes_every_api_route() {
             "/scoring/backtest",
             "/scoring/jobs",
             "/scoring/jobs/{id}",
+            "/scoring/qualification",
+            "/scoring/models/{key}/diff",
             "/users",
             "/teams",
             "/api-keys",

@@ -348,3 +348,70 @@ async fn a_backtest_ranks_history_before_rules_go_live() {
         assert_eq!(r["auc"], 0.5, "{r}");
     }
 }
+
+#[tokio::test]
+async fn sql_needs_the_bant_fields_an_admin_requires() {
+    for t in common::apps().await {
+        let r = t
+            .client
+            .put(t.url("/api/v1/scoring/qualification"))
+            .bearer_auth(&t.key)
+            .json(&json!({"sql_requires": ["timeline", "need", "need"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            json_of(r).await["sql_requires"],
+            json!(["need", "timeline"])
+        );
+        let l = json_of(
+            t.post("/api/v1/leads")
+                .json(&json!({"last_name": "Q", "email": "q@acme.example"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let id = l["id"].as_str().unwrap().to_owned();
+        json_of(
+            t.post(&format!("/api/v1/leads/{id}/stage"))
+                .json(&json!({"to": "sal"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let r = t
+            .post(&format!("/api/v1/leads/{id}/stage"))
+            .json(&json!({"to": "sql"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{}", t.name);
+        let p: Value = r.json().await.unwrap();
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["need", "timeline"], "{p}");
+        json_of(
+            t.patch(&format!("/api/v1/leads/{id}"))
+                .json(&json!({"need": "Routing for 40 reps", "timeline": "within3_months"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let moved = json_of(
+            t.post(&format!("/api/v1/leads/{id}/stage"))
+                .json(&json!({"to": "sql"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(moved["stage"], "sql");
+    }
+}

@@ -14,6 +14,7 @@ use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use leadline_domain::lead::Grade;
 use leadline_domain::scoring::engine::{Contribution, Event, Scored, Scorer};
+use leadline_domain::scoring::qualification::QualificationSettings;
 use leadline_domain::scoring::rules::ModelDefinition;
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, Principal, Stage};
@@ -341,6 +342,57 @@ impl App {
                 cause: h.cause,
             })
             .collect())
+    }
+}
+
+const QUALIFICATION_KEY: &str = "qualification";
+
+/// The qualification settings, inside the caller's transaction.
+pub(crate) async fn qualification_settings_in(tx: &mut DbTx) -> AppResult<QualificationSettings> {
+    match leadline_store::settings::get(tx.conn(), QUALIFICATION_KEY).await? {
+        None => Ok(QualificationSettings::default()),
+        Some(v) => serde_json::from_value(v)
+            .map_err(|e| AppError::Internal(format!("stored qualification settings: {e}"))),
+    }
+}
+
+impl App {
+    /// The qualification settings (BANT fields required for `sql`).
+    pub async fn qualification_settings(&self) -> AppResult<QualificationSettings> {
+        let mut tx = self.db.begin().await?;
+        let s = qualification_settings_in(&mut tx).await?;
+        tx.commit().await?;
+        Ok(s)
+    }
+
+    /// Replaces the qualification settings (admins and managers).
+    pub async fn set_qualification_settings(
+        &self,
+        by: &Principal,
+        mut input: QualificationSettings,
+    ) -> AppResult<QualificationSettings> {
+        if !by.can_delete_leads() {
+            return Err(AppError::Forbidden(
+                "qualification rules are for admins and managers".into(),
+            ));
+        }
+        input.sql_requires.sort_by_key(|b| b.as_str());
+        input.sql_requires.dedup();
+        let value = serde_json::to_value(&input).map_err(|e| AppError::Internal(e.to_string()))?;
+        let mut tx = self.db.begin().await?;
+        leadline_store::settings::put(tx.conn(), QUALIFICATION_KEY, &value, to_micros(now()))
+            .await?;
+        crate::admin::audit(
+            &mut tx,
+            by,
+            "settings.qualification",
+            "settings",
+            None,
+            value,
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(input)
     }
 }
 

@@ -4,4 +4,5 @@
 
 pub mod backtest;
 pub mod engine;
+pub mod qualification;
 pub mod rules;

@@ -292,3 +292,24 @@ pub async fn diff(
 ) -> ApiResult<Json<Vec<leadline_app::scoring::DiffLine>>> {
     Ok(Json(s.app.scoring_diff(&p, &key, q.from, q.to).await?))
 }
+
+/// The BANT fields a lead must have before it may become `sql`.
+#[utoipa::path(get, path = "/scoring/qualification", tag = "scoring",
+    responses((status = 200, body = leadline_domain::scoring::qualification::QualificationSettings)), security(("bearer" = [])))]
+pub async fn get_qualification(
+    State(s): State<AppState>,
+    ApiAuth(_p): ApiAuth,
+) -> ApiResult<Json<leadline_domain::scoring::qualification::QualificationSettings>> {
+    Ok(Json(s.app.qualification_settings().await?))
+}
+
+/// Replace the BANT fields required for `sql` (admins and managers).
+#[utoipa::path(put, path = "/scoring/qualification", tag = "scoring", request_body = leadline_domain::scoring::qualification::QualificationSettings,
+    responses((status = 200, body = leadline_domain::scoring::qualification::QualificationSettings), (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn put_qualification(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(q): ApiJson<leadline_domain::scoring::qualification::QualificationSettings>,
+) -> ApiResult<Json<leadline_domain::scoring::qualification::QualificationSettings>> {
+    Ok(Json(s.app.set_qualification_settings(&p, q).await?))
+}

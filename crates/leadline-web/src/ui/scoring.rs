@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use leadline_app::AppError;
 use leadline_app::scoring::{BacktestReport, DiffLine, ModelSummary, ScoringJob, VersionSummary};
+use leadline_domain::scoring::qualification::{Bant, QualificationSettings};
 use leadline_domain::scoring::rules::ModelFile;
 use serde::Deserialize;
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route("/scoring/{key}/versions", post(save))
         .route("/scoring/{key}/versions/{version}/activate", post(activate))
         .route("/scoring/{key}/versions/{version}/backtest", post(backtest))
+        .route("/scoring/qualification", post(save_qualification))
 }
 
 #[derive(Deserialize, Default)]
@@ -62,6 +64,8 @@ struct ScoringPage {
     bars: Vec<Bar>,
     jobs: Vec<ScoringJob>,
     refresh: bool,
+    /// BANT fields and whether `sql` requires each.
+    bant: Vec<(&'static str, bool)>,
 }
 
 fn bars(r: &BacktestReport) -> Vec<Bar> {
@@ -101,11 +105,14 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
         .clone()
         .or_else(|| models.iter().find(|m| m.is_default).map(|m| m.key.clone()))
         .unwrap_or_else(|| "default".into());
-    let (versions, jobs) =
-        match tokio::try_join!(s.app.scoring_versions(p, &key), s.app.scoring_jobs(p)) {
-            Ok(x) => x,
-            Err(e) => return error_page(e),
-        };
+    let (versions, jobs, qualification) = match tokio::try_join!(
+        s.app.scoring_versions(p, &key),
+        s.app.scoring_jobs(p),
+        s.app.qualification_settings()
+    ) {
+        Ok(x) => x,
+        Err(e) => return error_page(e),
+    };
     let toml = extra.toml.unwrap_or_else(|| {
         versions
             .first()
@@ -141,6 +148,10 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
             notice: notice(q.done.as_deref()),
             error: extra.error,
             refresh: jobs.iter().any(|j| j.state == "running"),
+            bant: Bant::ALL
+                .iter()
+                .map(|b| (b.as_str(), qualification.sql_requires.contains(b)))
+                .collect(),
             bars: report.as_ref().map(bars).unwrap_or_default(),
             models,
             key,
@@ -316,6 +327,29 @@ async fn backtest(
             )
             .await
         }
+        Err(e) => error_page(e),
+    }
+}
+
+async fn save_qualification(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    axum::Form(pairs): axum::Form<Vec<(String, String)>>,
+) -> Response {
+    let sql_requires = Bant::ALL
+        .into_iter()
+        .filter(|b| {
+            pairs
+                .iter()
+                .any(|(k, v)| k == "sql_requires" && v == b.as_str())
+        })
+        .collect();
+    match s
+        .app
+        .set_qualification_settings(&auth.principal, QualificationSettings { sql_requires })
+        .await
+    {
+        Ok(_) => done("/scoring", "saved"),
         Err(e) => error_page(e),
     }
 }
