@@ -670,3 +670,33 @@ pub async fn get_many(mut conn: Conn<'_>, ids: &[Uuid]) -> StoreResult<Vec<Lead>
     }
     Ok(out)
 }
+
+/// Moves leads to another stage when they are still in the stage they were read in (the
+/// scoring engine's automatic qualification; the caller records the history). Returns the
+/// ids moved. Clears a disqualification reason.
+pub async fn set_stages(
+    mut conn: Conn<'_>,
+    items: &[(Uuid, &str, &str)],
+    at: Micros,
+) -> StoreResult<Vec<Uuid>> {
+    let mut moved = Vec::with_capacity(items.len());
+    for (id, from, to) in items {
+        let n = dispatch!(conn.reborrow(), |c| {
+            sqlx::query(
+            "UPDATE leads SET stage = $3, disqualify_reason = NULL, updated_at = $4, version = version + 1 \
+             WHERE id = $1 AND stage = $2 AND deleted_at IS NULL"
+        )
+        .bind(id)
+        .bind(from)
+        .bind(to)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
+        })?;
+        if n == 1 {
+            moved.push(*id);
+        }
+    }
+    Ok(moved)
+}

@@ -230,7 +230,7 @@ async fn transition(tx: &mut DbTx, lead: &Lead, to: Stage, why: &str) -> AppResu
         },
     )
     .await?;
-    tracing::info!(lead_id = %lead.id, to = to.as_str(), "qualified by score");
+    tracing::debug!(lead_id = %lead.id, to = to.as_str(), "stage changed by score");
     Ok(())
 }
 

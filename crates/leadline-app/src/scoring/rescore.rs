@@ -1,14 +1,15 @@
 //! Full re-scores: every lead under one model, page by page, in the background with
 //! progress; only scores that changed are written.
 
-use super::{active_models, events, qualification, transition};
+use super::{active_models, events, qualification};
 use crate::App;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
 use leadline_domain::Principal;
 use leadline_domain::time::{from_micros, now, to_micros};
-use leadline_store::leads;
+use leadline_store::history::StageChange;
 use leadline_store::scoring::{self as store, EventRow, JobRow, ScoreRow};
+use leadline_store::{history, leads};
 use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -161,6 +162,7 @@ impl App {
         };
         let kinds = m.scorer.activity_kinds();
         let t = now();
+        let mut job_moved = 0u64;
         let mut after = None;
         loop {
             let (page, events_rows, stored) = {
@@ -216,14 +218,29 @@ impl App {
             let mut tx = self.db.begin().await?;
             store::upsert_scores(tx.conn(), &scores).await?;
             store::set_lead_scores(tx.conn(), &mirrored).await?;
-            for (lead, to, why) in &moves {
-                transition(
-                    &mut tx,
-                    lead,
-                    *to,
-                    &format!("{why}; model {} v{}", job.model_key, m.version),
-                )
-                .await?;
+            if !moves.is_empty() {
+                let at = now();
+                let items: Vec<(Uuid, &str, &str)> = moves
+                    .iter()
+                    .map(|(l, to, _)| (l.id, l.stage.as_str(), to.as_str()))
+                    .collect();
+                let moved = leads::set_stages(tx.conn(), &items, to_micros(at)).await?;
+                let changes: Vec<StageChange> = moves
+                    .iter()
+                    .filter(|(l, _, _)| moved.contains(&l.id))
+                    .map(|(l, to, why)| StageChange {
+                        id: Uuid::now_v7(),
+                        lead_id: l.id,
+                        from_stage: Some(l.stage.as_str().into()),
+                        to_stage: to.as_str().into(),
+                        reason: None,
+                        note: Some(format!("{why}; model {} v{}", job.model_key, m.version)),
+                        actor: "scoring".into(),
+                        at,
+                    })
+                    .collect();
+                history::record_stages(tx.conn(), &changes).await?;
+                job_moved += changes.len() as u64;
             }
             job.done += page.len() as i64;
             job.changed += scores.len().max(mirrored.len()) as i64;
@@ -231,6 +248,9 @@ impl App {
             store::update_job(tx.conn(), job).await?;
             tx.commit().await?;
             progress(&job.clone().into());
+        }
+        if job_moved > 0 {
+            tracing::info!(model = %job.model_key, moved = job_moved, "stages changed by score thresholds");
         }
         Ok(())
     }
