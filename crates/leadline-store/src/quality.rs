@@ -87,6 +87,31 @@ pub async fn insert_many(
     items: &[(Uuid, Verification, Action)],
     at: Micros,
 ) -> StoreResult<()> {
+    if items.is_empty() {
+        return Ok(());
+    }
+    // PostgreSQL: one statement over arrays (a VALUES list of thousands of parameters costs
+    // more to plan than to run).
+    if let Conn::Postgres(c) = conn.reborrow() {
+        let ids: Vec<Uuid> = items.iter().map(|(id, _, _)| *id).collect();
+        let statuses: Vec<&str> = items.iter().map(|(_, v, _)| v.status.as_str()).collect();
+        let findings: Vec<Json<&Vec<Finding>>> =
+            items.iter().map(|(_, v, _)| Json(&v.findings)).collect();
+        let actions: Vec<&str> = items.iter().map(|(_, _, a)| a.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO lead_quality (lead_id, status, findings, action, checked_at) \
+             SELECT *, $5 FROM UNNEST($1::uuid[], $2::text[], $3::jsonb[], $4::text[]) \
+             ON CONFLICT (lead_id) DO NOTHING",
+        )
+        .bind(&ids)
+        .bind(&statuses)
+        .bind(&findings)
+        .bind(&actions)
+        .bind(at)
+        .execute(c)
+        .await?;
+        return Ok(());
+    }
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 5)) {
         let sql = format!(
             "INSERT INTO lead_quality (lead_id, status, findings, action, checked_at) VALUES {} \
@@ -226,6 +251,19 @@ pub async fn add_keys(mut conn: Conn<'_>, items: &[(Uuid, Vec<String>)]) -> Stor
         .iter()
         .flat_map(|(id, keys)| keys.iter().map(move |k| (k, *id)))
         .collect();
+    if let Conn::Postgres(c) = conn.reborrow() {
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        let ids: Vec<Uuid> = pairs.iter().map(|(_, id)| *id).collect();
+        sqlx::query(
+            "INSERT INTO lead_keys (key, lead_id) SELECT * FROM UNNEST($1::text[], $2::uuid[]) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&keys)
+        .bind(&ids)
+        .execute(c)
+        .await?;
+        return Ok(());
+    }
     for chunk in pairs.chunks(crate::sql::bulk_rows(conn.backend(), 2)) {
         let sql = format!(
             "INSERT INTO lead_keys (key, lead_id) VALUES {} ON CONFLICT DO NOTHING",

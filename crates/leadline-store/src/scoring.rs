@@ -210,6 +210,30 @@ pub async fn versions(conn: Conn<'_>, key: &str) -> StoreResult<Vec<VersionRow>>
 
 /// Records scores (one per lead and model), replacing earlier ones.
 pub async fn upsert_scores(mut conn: Conn<'_>, rows: &[ScoreRow]) -> StoreResult<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    if let Conn::Postgres(c) = conn.reborrow() {
+        sqlx::query(
+            "INSERT INTO lead_scores (lead_id, model_key, score, fit, grade, priority, version, computed_at) \
+             SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::int[], $4::int[], $5::text[], $6::text[], \
+                                  $7::int[], $8::bigint[]) \
+             ON CONFLICT (lead_id, model_key) DO UPDATE SET score = excluded.score, \
+             fit = excluded.fit, grade = excluded.grade, priority = excluded.priority, \
+             version = excluded.version, computed_at = excluded.computed_at",
+        )
+        .bind(rows.iter().map(|r| r.lead_id).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.model_key.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.score).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.fit).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.grade.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.priority.as_str()).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.version).collect::<Vec<_>>())
+        .bind(rows.iter().map(|r| r.computed_at).collect::<Vec<_>>())
+        .execute(c)
+        .await?;
+        return Ok(());
+    }
     for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 8)) {
         let sql = format!(
             "INSERT INTO lead_scores (lead_id, model_key, score, fit, grade, priority, version, computed_at) \
@@ -290,17 +314,43 @@ pub async fn set_lead_scores(mut conn: Conn<'_>, rows: &[(Uuid, i32, String)]) -
         .await?;
         return Ok(());
     }
-    for (id, score, grade) in rows {
-        dispatch!(conn.reborrow(), |c| sqlx::query(
-            "UPDATE leads SET score = $2, grade = $3 WHERE id = $1"
-        )
-        .bind(id)
-        .bind(score)
-        .bind(grade)
+    // SQLite: the new values into a temporary table with multi-row inserts, then one
+    // UPDATE, instead of a statement per lead.
+    dispatch!(conn.reborrow(), |c| {
+        sqlx::query(
+        "CREATE TEMP TABLE IF NOT EXISTS new_scores (id BLOB PRIMARY KEY, score INTEGER, grade TEXT)"
+    )
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 3)) {
+        let sql = format!(
+            "INSERT OR REPLACE INTO new_scores (id, score, grade) VALUES {}",
+            crate::sql::values_rows(chunk.len(), 3)
+        );
+        dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (id, score, grade) in chunk {
+                q = q.bind(id).bind(score).bind(grade);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    dispatch!(conn.reborrow(), |c| sqlx::query(
+        // Written so SQLite walks the new scores and looks each lead up (`UPDATE … FROM`
+        // scanned every lead).
+        "UPDATE leads SET (score, grade) = \
+           (SELECT n.score, n.grade FROM new_scores n WHERE n.id = leads.id) \
+         WHERE leads.id IN (SELECT id FROM new_scores)"
+    )
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    dispatch!(conn, |c| sqlx::query("DELETE FROM new_scores")
         .execute(c)
         .await
         .map(|r| r.rows_affected()))?;
-    }
     Ok(())
 }
 
