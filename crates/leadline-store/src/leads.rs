@@ -649,6 +649,37 @@ pub async fn page_by_id(conn: Conn<'_>, after: Option<Uuid>, limit: i64) -> Stor
     rows.into_iter().map(LeadRow::into_lead).collect()
 }
 
+/// Live leads created at or after `since` that were never verified (an import's, for the
+/// verification pass after it), in creation order after `after`.
+pub async fn unverified_since(
+    conn: Conn<'_>,
+    since: Micros,
+    after: Option<(Micros, Uuid)>,
+    limit: i64,
+) -> StoreResult<Vec<Lead>> {
+    let (t, id) = after.unwrap_or((since, Uuid::nil()));
+    let sql = format!(
+        "SELECT {} FROM leads l WHERE l.deleted_at IS NULL AND l.created_at >= $1 \
+         AND (l.created_at > $2 OR (l.created_at = $2 AND l.id > $3)) \
+         AND NOT EXISTS (SELECT 1 FROM lead_quality q WHERE q.lead_id = l.id) \
+         ORDER BY l.created_at, l.id LIMIT $4",
+        COLUMNS
+            .split(", ")
+            .map(|c| format!("l.{}", c.trim()))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let rows: Vec<LeadRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(since)
+            .bind(t)
+            .bind(id)
+            .bind(limit)
+            .fetch_all(c)
+            .await)?;
+    rows.into_iter().map(LeadRow::into_lead).collect()
+}
+
 /// Live leads with these ids (any order).
 pub async fn get_many(mut conn: Conn<'_>, ids: &[Uuid]) -> StoreResult<Vec<Lead>> {
     let mut out = Vec::with_capacity(ids.len());

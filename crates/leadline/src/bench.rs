@@ -406,7 +406,7 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     }
     // Import with dedupe against N leads vs the raw batched insert of as many rows; after
     // the lists, so they measure the same N leads as always.
-    rows.push(bench_import(&app, args.import_rows, &reps).await?);
+    rows.extend(bench_import(&app, args.import_rows, &reps).await?);
     // The lists most sensitive to a large import of similar rows, measured again.
     for (label, qs) in [
         ("source + stage", "source=linkedin&stage=new"),
@@ -646,7 +646,11 @@ fn form_urlencoded_q(needle: &str) -> String {
 /// Imports `n` generated rows (every tenth an existing lead's email) through the import
 /// job, after timing the raw batched insert of `n` leads with the same fields into the
 /// same table.
-async fn bench_import(app: &App, n: usize, reps: &[uuid::Uuid]) -> anyhow::Result<[String; 4]> {
+async fn bench_import(
+    app: &App,
+    n: usize,
+    reps: &[uuid::Uuid],
+) -> anyhow::Result<Vec<[String; 4]>> {
     // Existing emails: the first leads of the bulk load (same seed, same sequence).
     let mut existing = LeadGenerator::new(11, reps.to_vec());
     let mut fresh = LeadGenerator::new(29, Vec::new());
@@ -760,16 +764,30 @@ async fn bench_import(app: &App, n: usize, reps: &[uuid::Uuid]) -> anyhow::Resul
         .map_err(|e| anyhow::anyhow!(e))?
         .context("the import job was taken by another runner")?;
     let import_rate = n as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let verified = app
+        .verify_unchecked(done.created_at)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let verify_rate = verified as f64 / t.elapsed().as_secs_f64();
     raw_time += raw_insert(second_half).await?;
     let raw_rate = n as f64 / raw_time.as_secs_f64();
-    Ok([
-        format!(
-            "CSV import of {n} rows ({} new, {} already leads: skipped)",
-            done.created, done.skipped
-        ),
-        format!("{import_rate:.0} rows/s"),
-        format!("raw batched insert {raw_rate:.0} rows/s ({batch} per transaction)"),
-        format!("{:.2} (target ≥ 0.50)", import_rate / raw_rate),
+    Ok(vec![
+        [
+            format!(
+                "CSV import of {n} rows ({} new, {} already leads: skipped)",
+                done.created, done.skipped
+            ),
+            format!("{import_rate:.0} rows/s"),
+            format!("raw batched insert {raw_rate:.0} rows/s ({batch} per transaction)"),
+            format!("{:.2} (target ≥ 0.50)", import_rate / raw_rate),
+        ],
+        [
+            format!("verification of the {verified} imported leads, after the import"),
+            format!("{verify_rate:.0} leads/s"),
+            format!("raw batched insert {raw_rate:.0} rows/s"),
+            format!("{:.2}", verify_rate / raw_rate),
+        ],
     ])
 }
 

@@ -580,8 +580,14 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
         let app = app.clone();
         tokio::spawn(async move {
             tracing::info!(import_id = %job.id, at_row = job.processed_rows, "resuming import");
-            if let Err(e) = app.run_import(job.id, |_| {}).await {
-                tracing::error!(import_id = %job.id, error = %e, "import failed");
+            match app.run_import(job.id, |_| {}).await {
+                Ok(Some(done)) => {
+                    if let Err(e) = app.verify_unchecked(done.created_at).await {
+                        tracing::error!(import_id = %job.id, error = %e, "verifying the import failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(import_id = %job.id, error = %e, "import failed"),
             }
         });
     }

@@ -193,6 +193,17 @@ pub async fn run(app: &App, args: ImportArgs) -> anyhow::Result<()> {
         done.skipped,
         done.failed
     );
+    let started = std::time::Instant::now();
+    let verified = app
+        .verify_unchecked(done.created_at)
+        .await
+        .map_err(describe)?;
+    if verified > 0 {
+        println!(
+            "verified {verified} new leads in {:.1}s (Capture → Data quality shows the result)",
+            started.elapsed().as_secs_f64()
+        );
+    }
     if done.failed > 0 {
         let report = app
             .import_error_report(&by, done.id)

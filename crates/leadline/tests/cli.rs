@@ -275,8 +275,9 @@ fn dedupe_merge_and_unmerge_from_the_command_line() {
          Bruno,Costa,bruno@acme.example,,\n",
     )
     .unwrap();
-    let (ok, _, err) = run(dir.path(), &["import", file.to_str().unwrap()]);
+    let (ok, out, err) = run(dir.path(), &["import", file.to_str().unwrap()]);
     assert!(ok, "{err}");
+    assert!(out.contains("verified 3 new leads"), "{out}");
     let (ok, out, err) = run(dir.path(), &["dedupe", "--dry-run"]);
     assert!(ok, "{err}");
     assert!(out.contains("3 leads scanned"), "{out}");

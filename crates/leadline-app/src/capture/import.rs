@@ -555,12 +555,11 @@ impl App {
         let defs = self.custom_fields().await?;
         let mapper = RowMapper::new(&file.headers, &job.options, &defs)?;
         let actor = Principal::system(&format!("import {}", job.file_name));
-        let quality = self.quality_settings().await?;
         let mut next = job.processed_rows.max(0) as usize;
         progress(&job);
         while next < file.rows.len() {
             let end = (next + batch_rows(self.db.backend())).min(file.rows.len());
-            self.import_batch(&job, &mapper, &file.rows[next..end], next, &actor, &quality)
+            self.import_batch(&job, &mapper, &file.rows[next..end], next, &actor)
                 .await?;
             next = end;
             let mut c = self.db.acquire().await?;
@@ -594,7 +593,6 @@ impl App {
         rows: &[Vec<String>],
         first: usize,
         actor: &Principal,
-        quality: &leadline_domain::quality::QualitySettings,
     ) -> AppResult<()> {
         let started = std::time::Instant::now();
         let policy = job.options.duplicates;
@@ -777,7 +775,6 @@ impl App {
         }
         let planned_at = started.elapsed();
         leads::insert_many(tx.conn(), &new_leads).await?;
-        crate::quality::verify_many_in(&mut tx, &new_leads, quality).await?;
         let leads_at = started.elapsed();
         history::record_stages(tx.conn(), &stages).await?;
         activities::insert_many(tx.conn(), &acts).await?;

@@ -99,7 +99,7 @@ pub(crate) async fn verify_in(
     Ok((v, action))
 }
 
-/// Verifies new leads in bulk (an import's batch) and files them under their matching
+/// Verifies new leads in bulk (a page of an import's leads) and files them under their matching
 /// keys, inside the caller's transaction: the same result as [`verify_in`] per lead, in a
 /// few multi-row statements.
 pub(crate) async fn verify_many_in(
@@ -132,6 +132,34 @@ pub(crate) async fn verify_many_in(
     store::insert_many(tx.conn(), &rows, at).await?;
     store::add_keys(tx.conn(), &keys).await?;
     Ok(())
+}
+
+impl App {
+    /// Verifies the leads created since `since` that were never checked (an import's,
+    /// right after it: verifying inside the import's batches halved its rate) and files
+    /// them under their matching keys. Resumable: it picks up whatever is still unchecked.
+    /// Returns how many it verified.
+    pub async fn verify_unchecked(&self, since: DateTime<Utc>) -> AppResult<u64> {
+        let s = self.quality_settings().await?;
+        let mut after = None;
+        let mut done = 0u64;
+        loop {
+            let page = {
+                let mut c = self.db.acquire().await?;
+                leads::unverified_since(c.conn(), to_micros(since), after, 2_000).await?
+            };
+            let Some(last) = page.last() else { break };
+            after = Some((to_micros(last.created_at), last.id));
+            let mut tx = self.db.begin().await?;
+            verify_many_in(&mut tx, &page, &s).await?;
+            tx.commit().await?;
+            done += page.len() as u64;
+        }
+        if done > 0 {
+            tracing::info!(leads = done, "imported leads verified");
+        }
+        Ok(done)
+    }
 }
 
 pub(crate) fn region_of<'a>(f: &'a LeadFields, s: &'a QualitySettings) -> Option<&'a str> {

@@ -117,12 +117,18 @@ pub async fn create_import(
     Ok((StatusCode::ACCEPTED, Json(job)).into_response())
 }
 
-/// Runs an import in the background.
+/// Runs an import in the background, then verifies the leads it created.
 pub fn spawn_run(s: &AppState, id: Uuid) {
     let app = s.app.clone();
     tokio::spawn(async move {
-        if let Err(e) = app.run_import(id, |_| {}).await {
-            tracing::error!(import_id = %id, error = %e, "import failed");
+        match app.run_import(id, |_| {}).await {
+            Ok(Some(job)) => {
+                if let Err(e) = app.verify_unchecked(job.created_at).await {
+                    tracing::error!(import_id = %id, error = %e, "verifying the import failed");
+                }
+            }
+            Ok(None) => {}
+            Err(e) => tracing::error!(import_id = %id, error = %e, "import failed"),
         }
     });
 }
