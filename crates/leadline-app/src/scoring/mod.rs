@@ -65,15 +65,20 @@ async fn ensure_models(tx: &mut DbTx, by: &str) -> AppResult<()> {
     Ok(())
 }
 
-/// The models in force, the default first.
+/// The models in force, the default first (creating the starter model on first use).
 pub(crate) async fn active_models(tx: &mut DbTx) -> AppResult<Vec<Active>> {
     ensure_models(tx, "system").await?;
+    models_in(tx.conn()).await
+}
+
+/// The models in force, read on any connection.
+async fn models_in(mut conn: leadline_store::Conn<'_>) -> AppResult<Vec<Active>> {
     let mut out = Vec::new();
-    for row in store::models(tx.conn()).await? {
+    for row in store::models(conn.reborrow()).await? {
         let Some(v) = row.active_version else {
             continue;
         };
-        let Some(ver) = store::version(tx.conn(), &row.key, v).await? else {
+        let Some(ver) = store::version(conn.reborrow(), &row.key, v).await? else {
             continue;
         };
         let def: ModelDefinition = serde_json::from_value(ver.definition.0).map_err(|e| {
@@ -86,6 +91,24 @@ pub(crate) async fn active_models(tx: &mut DbTx) -> AppResult<Vec<Active>> {
         });
     }
     Ok(out)
+}
+
+impl App {
+    /// The models in force for reading: on a read connection, unless the starter model
+    /// still has to be created (a page view should not queue behind SQLite's writer).
+    async fn read_models(&self) -> AppResult<Vec<Active>> {
+        {
+            let mut c = self.db.acquire().await?;
+            let m = models_in(c.conn()).await?;
+            if !m.is_empty() {
+                return Ok(m);
+            }
+        }
+        let mut tx = self.db.begin().await?;
+        let m = active_models(&mut tx).await?;
+        tx.commit().await?;
+        Ok(m)
+    }
 }
 
 /// Events as the engine reads them, borrowing the rows.
@@ -267,13 +290,13 @@ impl App {
     /// with why it is or is not an MQL.
     pub async fn lead_score(&self, by: &Principal, id: Uuid) -> AppResult<Vec<LeadScore>> {
         let lead = self.get_lead(by, id).await?;
-        let mut tx = self.db.begin().await?;
-        let models = active_models(&mut tx).await?;
+        let models = self.read_models().await?;
+        let mut c = self.db.acquire().await?;
         let t = now();
         let mut out = Vec::new();
         for m in models {
             let rows =
-                store::events_of(tx.conn(), id, &m.scorer.activity_kinds(), MAX_EVENTS).await?;
+                store::events_of(c.conn(), id, &m.scorer.activity_kinds(), MAX_EVENTS).await?;
             let s = m.scorer.score(&lead.fields, &events(&rows), t);
             let q = m.scorer.model.qualification;
             let qualifies = s.score >= q.mql_score && s.grade <= q.mql_grade;
@@ -309,7 +332,6 @@ impl App {
                 },
             });
         }
-        tx.commit().await?;
         Ok(out)
     }
 
@@ -416,13 +438,14 @@ impl App {
         points: i64,
     ) -> AppResult<Vec<CurvePoint>> {
         let lead = self.get_lead(by, id).await?;
-        let mut tx = self.db.begin().await?;
-        let models = active_models(&mut tx).await?;
+        let models = self.read_models().await?;
         let Some(m) = models.into_iter().find(|m| m.row.is_default) else {
             return Ok(Vec::new());
         };
-        let rows = store::events_of(tx.conn(), id, &m.scorer.activity_kinds(), MAX_EVENTS).await?;
-        tx.commit().await?;
+        let rows = {
+            let mut c = self.db.acquire().await?;
+            store::events_of(c.conn(), id, &m.scorer.activity_kinds(), MAX_EVENTS).await?
+        };
         let evs = events(&rows);
         let t = now();
         let (days, points) = (days.clamp(1, 3650), points.clamp(2, 200));
