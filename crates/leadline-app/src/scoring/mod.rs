@@ -34,7 +34,7 @@ pub const MAX_EVENTS: i64 = 5_000;
 pub(crate) struct Active {
     pub row: ModelRow,
     pub version: i32,
-    pub scorer: Scorer,
+    pub scorer: std::sync::Arc<Scorer>,
 }
 
 /// Creates the starter model when no model exists yet, inside the caller's transaction.
@@ -71,6 +71,37 @@ pub(crate) async fn active_models(tx: &mut DbTx) -> AppResult<Vec<Active>> {
     models_in(tx.conn()).await
 }
 
+/// Prepared scorers by their definition's text: preparing one (patterns compiled) costs
+/// more than scoring a lead, and every event scores one. Keyed by content, so several
+/// databases in one process (tests) never share a wrong scorer.
+static PREPARED: std::sync::LazyLock<
+    std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<Scorer>>>,
+> = std::sync::LazyLock::new(Default::default);
+
+fn prepared(
+    key: &str,
+    version: i32,
+    definition: serde_json::Value,
+) -> AppResult<std::sync::Arc<Scorer>> {
+    let text = definition.to_string();
+    if let Ok(cache) = PREPARED.lock()
+        && let Some(s) = cache.get(&text)
+    {
+        return Ok(s.clone());
+    }
+    let def: ModelDefinition = serde_json::from_value(definition)
+        .map_err(|e| AppError::Internal(format!("stored scoring model {key} v{version}: {e}")))?;
+    let scorer = std::sync::Arc::new(Scorer::new(def));
+    if let Ok(mut cache) = PREPARED.lock() {
+        // Versions are few; a bound keeps a long-running process from growing without end.
+        if cache.len() > 256 {
+            cache.clear();
+        }
+        cache.insert(text, scorer.clone());
+    }
+    Ok(scorer)
+}
+
 /// The models in force, read on any connection.
 async fn models_in(mut conn: leadline_store::Conn<'_>) -> AppResult<Vec<Active>> {
     let mut out = Vec::new();
@@ -81,11 +112,8 @@ async fn models_in(mut conn: leadline_store::Conn<'_>) -> AppResult<Vec<Active>>
         let Some(ver) = store::version(conn.reborrow(), &row.key, v).await? else {
             continue;
         };
-        let def: ModelDefinition = serde_json::from_value(ver.definition.0).map_err(|e| {
-            AppError::Internal(format!("stored scoring model {} v{v}: {e}", row.key))
-        })?;
         out.push(Active {
-            scorer: Scorer::new(def),
+            scorer: prepared(&row.key, v, ver.definition.0)?,
             version: v,
             row,
         });

@@ -339,7 +339,7 @@ impl App {
         models
             .into_iter()
             .find(|m| m.row.is_default || m.row.key == DEFAULT_MODEL)
-            .map(|m| m.scorer.model)
+            .map(|m| m.scorer.model.clone())
             .ok_or(AppError::NotFound("scoring model"))
     }
 }
