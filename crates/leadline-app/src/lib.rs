@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod admin;
+pub mod aging;
 pub mod auth;
 pub mod capture;
 pub mod demo;

@@ -48,6 +48,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(leads::history))
         .routes(routes!(leads::attribution))
         .routes(routes!(leads::quality))
+        .routes(routes!(leads::aging))
+        .routes(routes!(leads::aging_report))
         .routes(routes!(quality::get_settings, quality::put_settings))
         .routes(routes!(quality::queue))
         .routes(routes!(quality::review))

@@ -770,6 +770,8 @@ async fn openapi_document_describes_every_api_route() {
             "/scoring/jobs",
             "/scoring/jobs/{id}",
             "/scoring/qualification",
+            "/leads/{id}/aging",
+            "/reports/aging",
             "/scoring/models/{key}/diff",
             "/users",
             "/teams",

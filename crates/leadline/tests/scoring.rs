@@ -415,3 +415,78 @@ async fn sql_needs_the_bant_fields_an_admin_requires() {
         assert_eq!(moved["stage"], "sql");
     }
 }
+
+#[tokio::test]
+async fn aging_shows_each_lead_and_stale_ones_by_stage_and_owner() {
+    for t in common::apps().await {
+        let old = chrono::Utc::now() - chrono::Duration::days(10);
+        let lead = leadline_domain::Lead {
+            id: uuid::Uuid::now_v7(),
+            fields: leadline_domain::LeadFields {
+                last_name: Some("Old".into()),
+                ..Default::default()
+            },
+            stage: leadline_domain::Stage::New,
+            disqualify_reason: None,
+            score: 0,
+            grade: None,
+            created_at: old,
+            updated_at: old,
+            version: 1,
+        };
+        {
+            let mut tx = t.app.db.begin().await.unwrap();
+            leadline_store::leads::insert(tx.conn(), &lead)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        json_of(
+            t.post("/api/v1/leads")
+                .json(&json!({"last_name": "Fresh"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let a = json_of(
+            t.get(&format!("/api/v1/leads/{}/aging", lead.id))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a["since_created"], 10, "{}: {a}", t.name);
+        assert_eq!(a["stale"], true, "new and untouched for 10 days (limit 2)");
+        let r = json_of(t.get("/api/v1/reports/aging").send().await.unwrap()).await;
+        let row = r["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["stage"] == "new" && x["owner_id"].is_null())
+            .cloned()
+            .unwrap();
+        assert_eq!(row["leads"], 2, "{r}");
+        assert_eq!(row["stale"], 1);
+        assert_eq!(row["by_age"], json!([1, 0, 1, 0, 0]));
+        assert_eq!(r["total_stale"], 1);
+        // An activity today makes it fresh again.
+        json_of(
+            t.post(&format!("/api/v1/leads/{}/activities", lead.id))
+                .json(&json!({"kind": "call", "properties": {"outcome": "connected"}}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let a = json_of(
+            t.get(&format!("/api/v1/leads/{}/aging", lead.id))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(a["stale"], false);
+        assert_eq!(a["since_activity"], 0);
+    }
+}

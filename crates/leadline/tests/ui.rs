@@ -958,5 +958,18 @@ async fn scoring_page_edits_rules_as_toml_activates_and_backtests() {
             rep.get(t.url("/scoring")).send().await.unwrap().status(),
             StatusCode::FORBIDDEN
         );
+        // The aging report is for everyone (a rep sees their own and unassigned leads).
+        let page = rep
+            .get(t.url("/leads/aging"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Lead aging") && page.contains("open leads are stale"),
+            "{page}"
+        );
     }
 }

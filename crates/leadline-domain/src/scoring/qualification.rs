@@ -46,6 +46,8 @@ impl Bant {
 pub struct QualificationSettings {
     /// BANT fields a lead must have before it may move to `sql`.
     pub sql_requires: Vec<Bant>,
+    /// Days without activity after which an open lead is stale, per stage.
+    pub stale_after: crate::aging::StaleAfter,
 }
 
 impl QualificationSettings {
@@ -76,6 +78,7 @@ mod tests {
     fn missing_bant_fields_are_named() {
         let s = QualificationSettings {
             sql_requires: Bant::ALL.to_vec(),
+            ..QualificationSettings::default()
         };
         let f = LeadFields {
             budget: Some(500_000),
@@ -85,12 +88,6 @@ mod tests {
         let e = s.check_sql(&f).unwrap_err();
         let fields: Vec<&str> = e.0.iter().map(|x| x.field.as_str()).collect();
         assert_eq!(fields, ["authority", "need", "timeline"]);
-        assert!(
-            QualificationSettings {
-                sql_requires: vec![]
-            }
-            .check_sql(&f)
-            .is_ok()
-        );
+        assert!(QualificationSettings::default().check_sql(&f).is_ok());
     }
 }

@@ -236,3 +236,26 @@ pub async fn history(
     let (stages, owners) = s.app.lead_history(&p, id).await?;
     Ok(Json(LeadHistory { stages, owners }))
 }
+
+/// A lead's ages in days — since creation, since its last activity, in its stage — and
+/// whether it is stale (no activity for longer than its stage allows).
+#[utoipa::path(get, path = "/leads/{id}/aging", tag = "leads", params(("id" = Uuid, Path)),
+    responses((status = 200, body = leadline_domain::aging::Ages), (status = 404, body = crate::error::Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn aging(
+    axum::extract::State(s): axum::extract::State<crate::state::AppState>,
+    crate::auth::ApiAuth(p): crate::auth::ApiAuth,
+    axum::extract::Path(id): axum::extract::Path<Uuid>,
+) -> crate::error::ApiResult<axum::Json<leadline_domain::aging::Ages>> {
+    Ok(axum::Json(s.app.lead_ages(&p, id).await?))
+}
+
+/// The aging report: leads by stage and owner, by days since their last activity, with the
+/// stale ones counted (limits per stage in `/scoring/qualification`).
+#[utoipa::path(get, path = "/reports/aging", tag = "leads",
+    responses((status = 200, body = leadline_app::aging::AgingReport)), security(("bearer" = [])))]
+pub async fn aging_report(
+    axum::extract::State(s): axum::extract::State<crate::state::AppState>,
+    crate::auth::ApiAuth(p): crate::auth::ApiAuth,
+) -> crate::error::ApiResult<axum::Json<leadline_app::aging::AgingReport>> {
+    Ok(axum::Json(s.app.aging_report(&p).await?))
+}

@@ -345,6 +345,7 @@ struct DetailPage {
     merges: Vec<leadline_app::quality::MergeRecord>,
     scores: Vec<leadline_app::scoring::LeadScore>,
     chart: ScoreChart,
+    ages: leadline_domain::aging::Ages,
 }
 
 /// The default model's score over the last 90 days as an SVG line.
@@ -447,9 +448,10 @@ pub async fn detail(
         }
         Err(e) => return error_page(e),
     };
-    let (scores, curve) = match tokio::try_join!(
+    let (scores, curve, ages) = match tokio::try_join!(
         s.app.lead_score(&auth.principal, id),
-        s.app.score_curve(&auth.principal, id, 90, 31)
+        s.app.score_curve(&auth.principal, id, 90, 31),
+        s.app.lead_ages(&auth.principal, id)
     ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
@@ -689,6 +691,7 @@ pub async fn detail(
         merges: d.merges.clone(),
         scores,
         chart,
+        ages,
     }
     .into_response()
 }
@@ -792,6 +795,25 @@ pub async fn add_activity(
         .await
     {
         Ok(_) => Redirect::to(&format!("/leads/{id}?done=logged")).into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(askama::Template, askama_web::WebTemplate)]
+#[template(path = "aging.html")]
+struct AgingPage {
+    frame: Frame,
+    r: leadline_app::aging::AgingReport,
+}
+
+/// The aging report page.
+pub async fn aging(State(s): State<AppState>, auth: UiAuth) -> Response {
+    match s.app.aging_report(&auth.principal).await {
+        Ok(r) => AgingPage {
+            frame: Frame::new(&auth.user, "leads"),
+            r,
+        }
+        .into_response(),
         Err(e) => error_page(e),
     }
 }

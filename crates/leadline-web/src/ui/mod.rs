@@ -35,6 +35,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
             get(lead_form::new_form).post(lead_form::create),
         )
         .route("/leads/views", post(leads::save_view))
+        .route("/leads/aging", get(leads::aging))
         .route("/leads/views/{id}/delete", post(leads::delete_view))
         .route("/leads/{id}", get(leads::detail))
         .route(

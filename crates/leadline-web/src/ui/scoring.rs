@@ -336,6 +336,10 @@ async fn save_qualification(
     auth: UiAuth,
     axum::Form(pairs): axum::Form<Vec<(String, String)>>,
 ) -> Response {
+    let current = match s.app.qualification_settings().await {
+        Ok(c) => c,
+        Err(e) => return error_page(e),
+    };
     let sql_requires = Bant::ALL
         .into_iter()
         .filter(|b| {
@@ -346,7 +350,13 @@ async fn save_qualification(
         .collect();
     match s
         .app
-        .set_qualification_settings(&auth.principal, QualificationSettings { sql_requires })
+        .set_qualification_settings(
+            &auth.principal,
+            QualificationSettings {
+                sql_requires,
+                ..current
+            },
+        )
         .await
     {
         Ok(_) => done("/scoring", "saved"),

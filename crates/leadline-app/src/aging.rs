@@ -1,0 +1,114 @@
+//! Lead aging: each lead's ages and staleness, and the aging report by stage and owner.
+
+use crate::App;
+use crate::error::AppResult;
+use leadline_domain::aging::{Ages, BUCKETS, ages};
+use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_domain::{Principal, Stage};
+use leadline_store::aging as store;
+use serde::Serialize;
+use uuid::Uuid;
+
+/// A row of the aging report: one stage and owner.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgingRow {
+    pub stage: Stage,
+    /// `null`: unassigned.
+    pub owner_id: Option<Uuid>,
+    pub owner_name: Option<String>,
+    pub leads: i64,
+    /// Open leads without activity for longer than their stage allows.
+    pub stale: i64,
+    /// Leads by days since their last activity, in the buckets of `AgingReport::buckets`.
+    pub by_age: Vec<i64>,
+}
+
+/// The aging report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AgingReport {
+    /// Bucket labels, e.g. `1–7 days`.
+    pub buckets: Vec<String>,
+    pub rows: Vec<AgingRow>,
+    pub total_stale: i64,
+}
+
+impl App {
+    /// A lead's ages (since creation, last activity and stage change) and whether it is
+    /// stale.
+    pub async fn lead_ages(&self, by: &Principal, id: Uuid) -> AppResult<Ages> {
+        let lead = self.get_lead(by, id).await?;
+        let policy = self.qualification_settings().await?.stale_after;
+        let mut c = self.db.acquire().await?;
+        let (activity, stage) = store::lead_times(c.conn(), id).await?;
+        Ok(ages(
+            lead.stage,
+            lead.created_at,
+            activity.map(from_micros),
+            stage.map(from_micros),
+            now(),
+            &policy,
+        ))
+    }
+
+    /// Leads by stage and owner with their ages since the last activity and the stale ones.
+    /// Reps see their own and unassigned leads' rows only.
+    pub async fn aging_report(&self, by: &Principal) -> AppResult<AgingReport> {
+        let policy = self.qualification_settings().await?.stale_after;
+        let bounds: Vec<i64> = BUCKETS.iter().filter_map(|(_, b)| *b).collect();
+        let stale: Vec<(&str, i64)> = Stage::ALL
+            .iter()
+            .filter_map(|s| policy.days(*s).map(|d| (s.as_str(), i64::from(d))))
+            .collect();
+        let counts = {
+            let mut c = self.db.acquire().await?;
+            store::report(c.conn(), to_micros(now()), &bounds, &stale).await?
+        };
+        let users = self.list_users().await?;
+        let mut rows: Vec<AgingRow> = Vec::new();
+        for c in counts {
+            let Ok(stage) = c.stage.parse::<Stage>() else {
+                continue;
+            };
+            if !by.can_see_lead(c.owner_id) {
+                continue;
+            }
+            if rows
+                .last()
+                .is_none_or(|r| r.stage != stage || r.owner_id != c.owner_id)
+            {
+                rows.push(AgingRow {
+                    stage,
+                    owner_id: c.owner_id,
+                    owner_name: c
+                        .owner_id
+                        .and_then(|o| users.iter().find(|u| u.id == o).map(|u| u.name.clone())),
+                    leads: 0,
+                    stale: 0,
+                    by_age: vec![0; BUCKETS.len()],
+                });
+            }
+            if let Some(r) = rows.last_mut() {
+                r.leads += c.leads;
+                if c.stale == 1 {
+                    r.stale += c.leads;
+                }
+                if let Some(b) = r.by_age.get_mut(c.bucket.max(0) as usize) {
+                    *b += c.leads;
+                }
+            }
+        }
+        let order = |s: Stage| Stage::ALL.iter().position(|x| *x == s).unwrap_or(0);
+        rows.sort_by_key(|r| {
+            (
+                order(r.stage),
+                std::cmp::Reverse(r.stale),
+                r.owner_name.clone(),
+            )
+        });
+        Ok(AgingReport {
+            buckets: BUCKETS.iter().map(|(l, _)| (*l).to_owned()).collect(),
+            total_stale: rows.iter().map(|r| r.stale).sum(),
+            rows,
+        })
+    }
+}
