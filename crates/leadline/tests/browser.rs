@@ -574,6 +574,9 @@ async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_ch
         c.goto(&t.url("/scoring")).await.unwrap();
         wait_text(&c, "form.card h2", "Rules of").await;
         shot(&c, &format!("{tag}-10-scoring")).await;
+        c.goto(&t.url("/leads/aging")).await.unwrap();
+        wait_text(&c, "h1", "Lead aging").await;
+        shot(&c, &format!("{tag}-11-aging")).await;
         c.close().await.unwrap();
     }
 }
