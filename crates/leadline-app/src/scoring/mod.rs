@@ -66,7 +66,12 @@ async fn ensure_models(tx: &mut DbTx, by: &str) -> AppResult<()> {
 }
 
 /// The models in force, the default first (creating the starter model on first use).
+/// Every event scores through here, so the usual case is one read.
 pub(crate) async fn active_models(tx: &mut DbTx) -> AppResult<Vec<Active>> {
+    let models = models_in(tx.conn()).await?;
+    if !models.is_empty() {
+        return Ok(models);
+    }
     ensure_models(tx, "system").await?;
     models_in(tx.conn()).await
 }
