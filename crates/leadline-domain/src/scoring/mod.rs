@@ -4,5 +4,6 @@
 
 pub mod backtest;
 pub mod engine;
+pub mod predict;
 pub mod qualification;
 pub mod rules;
