@@ -292,9 +292,14 @@ fn dedupe_merge_and_unmerge_from_the_command_line() {
         h.iter().position(|x| x == "id").unwrap(),
         h.iter().position(|x| x == "last_name").unwrap(),
     );
-    let anas: Vec<String> = reader
-        .records()
-        .map(|r| r.unwrap())
+    let grade = h.iter().position(|x| x == "grade").unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+    assert!(
+        records.iter().all(|r| !r[grade].is_empty()),
+        "imported leads are graded right after the import"
+    );
+    let anas: Vec<String> = records
+        .iter()
         .filter(|r| &r[last] == "Lima")
         .map(|r| r[id].to_owned())
         .collect();

@@ -136,9 +136,9 @@ pub(crate) async fn verify_many_in(
 
 impl App {
     /// Verifies the leads created since `since` that were never checked (an import's,
-    /// right after it: verifying inside the import's batches halved its rate) and files
-    /// them under their matching keys. Resumable: it picks up whatever is still unchecked.
-    /// Returns how many it verified.
+    /// right after it: verifying inside the import's batches halved its rate), files them
+    /// under their matching keys and scores them. Resumable: it picks up whatever is still
+    /// unchecked. Returns how many it verified.
     pub async fn verify_unchecked(&self, since: DateTime<Utc>) -> AppResult<u64> {
         let s = self.quality_settings().await?;
         let mut after = None;
@@ -152,6 +152,7 @@ impl App {
             after = Some((to_micros(last.created_at), last.id));
             let mut tx = self.db.begin().await?;
             verify_many_in(&mut tx, &page, &s).await?;
+            App::score_unscored_in(&mut tx, &page).await?;
             tx.commit().await?;
             done += page.len() as u64;
         }

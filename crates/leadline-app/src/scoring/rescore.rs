@@ -53,7 +53,109 @@ impl From<JobRow> for ScoringJob {
     }
 }
 
+/// Scores a page of leads under one model and writes what changed, inside `tx`: the score
+/// rows, the default model's score and grade on the leads, and stage moves by threshold
+/// (recorded in the stage history). `stored` are the page's scores as (lead, score, fit,
+/// grade, version). Returns (scores changed, leads moved).
+pub(crate) async fn write_page(
+    tx: &mut leadline_store::DbTx,
+    m: &super::Active,
+    page: &[leadline_domain::Lead],
+    events_rows: &[EventRow],
+    stored: Vec<(Uuid, i32, i32, String, i32)>,
+    t: DateTime<Utc>,
+) -> AppResult<(usize, u64)> {
+    let mut by_lead: HashMap<Uuid, &[EventRow]> = HashMap::new();
+    for chunk in events_rows.chunk_by(|a, b| a.0 == b.0) {
+        by_lead.insert(chunk[0].0, chunk);
+    }
+    let stored: HashMap<Uuid, (i32, String, i32)> = stored
+        .into_iter()
+        .map(|(id, score, _fit, grade, version)| (id, (score, grade, version)))
+        .collect();
+    let mut scores = Vec::new();
+    let mut mirrored = Vec::new();
+    let mut moves = Vec::new();
+    for lead in page {
+        let evs = by_lead.get(&lead.id).map(|r| events(r)).unwrap_or_default();
+        let s = m.scorer.score(&lead.fields, &evs, t);
+        let same = stored.get(&lead.id).is_some_and(|(score, grade, v)| {
+            *score == s.score && grade == s.grade.as_str() && *v == m.version
+        });
+        if !same {
+            scores.push(ScoreRow {
+                lead_id: lead.id,
+                model_key: m.row.key.clone(),
+                score: s.score,
+                fit: s.fit,
+                grade: s.grade.as_str().into(),
+                priority: s.priority.clone(),
+                version: m.version,
+                computed_at: to_micros(t),
+            });
+        }
+        if m.row.is_default {
+            if lead.score != s.score || lead.grade != Some(s.grade) {
+                mirrored.push((lead.id, s.score, s.grade.as_str().to_owned()));
+            }
+            if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
+                moves.push((lead, to, why));
+            }
+        }
+    }
+    store::upsert_scores(tx.conn(), &scores).await?;
+    store::set_lead_scores(tx.conn(), &mirrored).await?;
+    let mut moved_count = 0u64;
+    if !moves.is_empty() {
+        let at = now();
+        let items: Vec<(Uuid, &str, &str)> = moves
+            .iter()
+            .map(|(l, to, _)| (l.id, l.stage.as_str(), to.as_str()))
+            .collect();
+        let moved = leads::set_stages(tx.conn(), &items, to_micros(at)).await?;
+        let changes: Vec<StageChange> = moves
+            .iter()
+            .filter(|(l, _, _)| moved.contains(&l.id))
+            .map(|(l, to, why)| StageChange {
+                id: Uuid::now_v7(),
+                lead_id: l.id,
+                from_stage: Some(l.stage.as_str().into()),
+                to_stage: to.as_str().into(),
+                reason: None,
+                note: Some(format!("{why}; model {} v{}", m.row.key, m.version)),
+                actor: "scoring".into(),
+                at,
+            })
+            .collect();
+        history::record_stages(tx.conn(), &changes).await?;
+        moved_count = changes.len() as u64;
+    }
+    Ok((scores.len().max(mirrored.len()), moved_count))
+}
+
 impl App {
+    /// Scores leads that were written without scoring (an import's), under every model in
+    /// force, inside `tx`.
+    pub(crate) async fn score_unscored_in(
+        tx: &mut leadline_store::DbTx,
+        page: &[leadline_domain::Lead],
+    ) -> AppResult<()> {
+        let (Some(first), Some(last)) = (
+            page.iter().map(|l| l.id).min(),
+            page.iter().map(|l| l.id).max(),
+        ) else {
+            return Ok(());
+        };
+        let t = now();
+        for m in active_models(tx).await? {
+            let ev =
+                store::events_in_range(tx.conn(), first, last, &m.scorer.activity_kinds()).await?;
+            let stored = store::scores_in_range(tx.conn(), &m.row.key, first, last).await?;
+            write_page(tx, &m, page, &ev, stored, t).await?;
+        }
+        Ok(())
+    }
+
     /// Creates a re-score job for a model's version in force.
     async fn new_rescore_job(&self, by: &Principal, key: &str) -> AppResult<JobRow> {
         let mut tx = self.db.begin().await?;
@@ -177,73 +279,11 @@ impl App {
                 (page, ev, stored)
             };
             after = page.last().map(|l| l.id);
-            let mut by_lead: HashMap<Uuid, &[EventRow]> = HashMap::new();
-            for chunk in events_rows.chunk_by(|a, b| a.0 == b.0) {
-                by_lead.insert(chunk[0].0, chunk);
-            }
-            let stored: HashMap<Uuid, (i32, String, i32)> = stored
-                .into_iter()
-                .map(|(id, score, _fit, grade, version)| (id, (score, grade, version)))
-                .collect();
-            let mut scores = Vec::new();
-            let mut mirrored = Vec::new();
-            let mut moves = Vec::new();
-            for lead in &page {
-                let evs = by_lead.get(&lead.id).map(|r| events(r)).unwrap_or_default();
-                let s = m.scorer.score(&lead.fields, &evs, t);
-                let same = stored.get(&lead.id).is_some_and(|(score, grade, v)| {
-                    *score == s.score && grade == s.grade.as_str() && *v == m.version
-                });
-                if !same {
-                    scores.push(ScoreRow {
-                        lead_id: lead.id,
-                        model_key: job.model_key.clone(),
-                        score: s.score,
-                        fit: s.fit,
-                        grade: s.grade.as_str().into(),
-                        priority: s.priority.clone(),
-                        version: m.version,
-                        computed_at: to_micros(t),
-                    });
-                }
-                if m.row.is_default {
-                    if lead.score != s.score || lead.grade != Some(s.grade) {
-                        mirrored.push((lead.id, s.score, s.grade.as_str().to_owned()));
-                    }
-                    if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
-                        moves.push((lead.clone(), to, why));
-                    }
-                }
-            }
             let mut tx = self.db.begin().await?;
-            store::upsert_scores(tx.conn(), &scores).await?;
-            store::set_lead_scores(tx.conn(), &mirrored).await?;
-            if !moves.is_empty() {
-                let at = now();
-                let items: Vec<(Uuid, &str, &str)> = moves
-                    .iter()
-                    .map(|(l, to, _)| (l.id, l.stage.as_str(), to.as_str()))
-                    .collect();
-                let moved = leads::set_stages(tx.conn(), &items, to_micros(at)).await?;
-                let changes: Vec<StageChange> = moves
-                    .iter()
-                    .filter(|(l, _, _)| moved.contains(&l.id))
-                    .map(|(l, to, why)| StageChange {
-                        id: Uuid::now_v7(),
-                        lead_id: l.id,
-                        from_stage: Some(l.stage.as_str().into()),
-                        to_stage: to.as_str().into(),
-                        reason: None,
-                        note: Some(format!("{why}; model {} v{}", job.model_key, m.version)),
-                        actor: "scoring".into(),
-                        at,
-                    })
-                    .collect();
-                history::record_stages(tx.conn(), &changes).await?;
-                job_moved += changes.len() as u64;
-            }
+            let (changed, moved) = write_page(&mut tx, &m, &page, &events_rows, stored, t).await?;
+            job_moved += moved;
             job.done += page.len() as i64;
-            job.changed += scores.len().max(mirrored.len()) as i64;
+            job.changed += changed as i64;
             job.updated_at = to_micros(now());
             store::update_job(tx.conn(), job).await?;
             tx.commit().await?;
