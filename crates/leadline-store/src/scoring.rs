@@ -531,3 +531,19 @@ pub async fn outcomes_in_range(
     .fetch_all(c)
     .await)?)
 }
+
+/// Activities by kind of the leads with ids from `first` to `last`.
+pub async fn activity_counts_in_range(
+    conn: Conn<'_>,
+    first: Uuid,
+    last: Uuid,
+) -> StoreResult<Vec<(Uuid, String, i64)>> {
+    Ok(dispatch!(conn, |c| sqlx::query_as(
+        "SELECT lead_id, kind, COUNT(*) FROM activities WHERE lead_id >= $1 AND lead_id <= $2 \
+         GROUP BY lead_id, kind"
+    )
+    .bind(first)
+    .bind(last)
+    .fetch_all(c)
+    .await)?)
+}

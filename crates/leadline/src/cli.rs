@@ -109,6 +109,12 @@ pub enum Command {
     },
     /// Undo a merge by its id.
     Unmerge { merge_id: uuid::Uuid },
+    /// The predictive model (groundwork): train on the leads with a known outcome and
+    /// report held-out AUC, calibration and the features that matter.
+    Model {
+        #[command(subcommand)]
+        what: ModelCmd,
+    },
     /// Lead scoring: explain a lead's score, re-score everyone, rules files in and out.
     Score {
         #[command(subcommand)]
@@ -188,6 +194,17 @@ pub enum ExportCmd {
         /// Filters as in the API's list query, e.g. "stage=mql&source=google".
         #[arg(long, default_value = "")]
         query: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ModelCmd {
+    /// Train on history and print the report (the model is not stored yet).
+    Train {
+        /// A field the model must not use (by name, or a custom field's key or label);
+        /// fields that leak the outcome belong here. Repeat for several.
+        #[arg(long)]
+        exclude: Vec<String>,
     },
 }
 
@@ -450,6 +467,28 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                     format!("; survivor kept its newer {}", r.kept_fields.join(", "))
                 }
             );
+            Ok(())
+        }
+        Command::Model {
+            what: ModelCmd::Train { exclude },
+        } => {
+            let app = open(&cli.db, &file).await?;
+            let r = app
+                .train_prediction(&system, &exclude)
+                .await
+                .map_err(describe)?;
+            println!(
+                "trained on {} leads ({} converted); held-out AUC {:.3} on {} leads",
+                r.leads, r.converted, r.holdout_auc, r.holdout
+            );
+            println!("calibration (predicted → actual, leads):");
+            for b in &r.calibration {
+                println!("  {:.2} → {:.2}  {}", b.predicted, b.actual, b.leads);
+            }
+            println!("features that matter most:");
+            for (name, v) in r.importance.iter().take(10) {
+                println!("  {v:.3}  {name}");
+            }
             Ok(())
         }
         Command::Score { what } => {

@@ -328,3 +328,60 @@ fn dedupe_merge_and_unmerge_from_the_command_line() {
     assert!(!ok);
     assert!(err.contains("merged into itself"), "{err}");
 }
+
+#[test]
+fn a_predictive_model_trains_on_imported_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run(dir.path(), &["model", "train"]);
+    assert!(!ok);
+    assert!(err.contains("too few outcomes"), "{err}");
+    let data = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/data/leads_x_education.csv"
+    );
+    if !std::path::Path::new(data).exists() {
+        eprintln!("skipped: {data} is not here");
+        return;
+    }
+    let (ok, _, err) = run(
+        dir.path(),
+        &[
+            "import",
+            data,
+            "--custom-fields",
+            "auto",
+            "--outcome-column",
+            "Converted",
+        ],
+    );
+    assert!(ok, "{err}");
+    // The fields SOURCES.md says leak the outcome, by their labels.
+    let mut args = vec!["model", "train"];
+    for f in [
+        "Prospect ID",
+        "Lead Number",
+        "Tags",
+        "Lead Quality",
+        "Lead Profile",
+        "Asymmetrique Activity Index",
+        "Asymmetrique Profile Index",
+        "Asymmetrique Activity Score",
+        "Asymmetrique Profile Score",
+        "Last Notable Activity",
+    ] {
+        args.extend(["--exclude", f]);
+    }
+    let (ok, out, err) = run(dir.path(), &args);
+    assert!(ok, "{err}");
+    let auc: f64 = out
+        .split("held-out AUC ")
+        .nth(1)
+        .and_then(|s| s.split_whitespace().next())
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0.0);
+    assert!(auc >= 0.88, "{out}");
+    assert!(
+        !out.contains("Tags"),
+        "an excluded field is not used: {out}"
+    );
+}

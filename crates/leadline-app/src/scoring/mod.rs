@@ -3,6 +3,7 @@
 
 mod backtest;
 mod models;
+mod predict;
 mod rescore;
 
 pub use backtest::BacktestReport;
