@@ -791,20 +791,26 @@ async fn bench_import(
     ])
 }
 
-/// Full re-scores of every lead under the default model (the first writes every score, the
-/// second finds nothing changed) against one plain read of every lead.
-async fn bench_rescore(app: &App) -> anyhow::Result<Vec<[String; 4]>> {
+/// The baseline of the scan scenarios: one plain read of every lead, by pages of 2,000 in
+/// id order. Returns the leads read and the seconds it took.
+async fn read_every_lead(app: &App) -> anyhow::Result<(usize, f64)> {
     let t = Instant::now();
     let mut after = None;
     let mut read = 0usize;
     loop {
         let mut c = app.db.acquire().await?;
-        let page = leads::page_by_id(c.conn(), after, 5_000).await?;
+        let page = leads::page_by_id(c.conn(), after, 2_000).await?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
         read += page.len();
     }
-    let read_secs = t.elapsed().as_secs_f64();
+    Ok((read, t.elapsed().as_secs_f64()))
+}
+
+/// Full re-scores of every lead under the default model (the first writes every score, the
+/// second finds nothing changed) against one plain read of every lead.
+async fn bench_rescore(app: &App) -> anyhow::Result<Vec<[String; 4]>> {
+    let (read, read_secs) = read_every_lead(app).await?;
     let by = Principal::system("bench");
     let mut out = Vec::new();
     for label in ["first", "again"] {
@@ -832,17 +838,7 @@ async fn bench_rescore(app: &App) -> anyhow::Result<Vec<[String; 4]>> {
 /// The duplicate scan over every lead against one plain read of every lead, and matching's
 /// precision and recall on the labelled set.
 async fn bench_dedupe(app: &App) -> anyhow::Result<Vec<[String; 4]>> {
-    let t = Instant::now();
-    let mut after = None;
-    let mut read = 0usize;
-    loop {
-        let mut c = app.db.acquire().await?;
-        let page = leads::page_by_id(c.conn(), after, 2_000).await?;
-        let Some(last) = page.last() else { break };
-        after = Some(last.id);
-        read += page.len();
-    }
-    let read_secs = t.elapsed().as_secs_f64();
+    let (read, read_secs) = read_every_lead(app).await?;
     eprintln!("  duplicate scan over {read} leads");
     let t = Instant::now();
     let r = app

@@ -1,7 +1,7 @@
 //! Enrichment of leads: derived values and account links at capture, and the optional
 //! outside enrichment service called after a new lead is stored.
 
-use super::{load_settings, region_of};
+use super::region_of;
 use crate::App;
 use crate::error::{AppError, AppResult};
 use leadline_domain::quality::QualitySettings;
@@ -109,12 +109,7 @@ impl App {
     /// the answer. Every answered value is stored with its provenance (the service's host),
     /// applied or not. Returns the values applied; nothing when no service is configured.
     pub async fn enrich_from_hook(&self, lead_id: Uuid) -> AppResult<Vec<Enriched>> {
-        let s = {
-            let mut tx = self.db.begin().await?;
-            let s = load_settings(&mut tx).await?;
-            tx.commit().await?;
-            s
-        };
+        let s = self.quality_settings().await?;
         let Some(url) = s.enrichment_hook_url.clone() else {
             return Ok(Vec::new());
         };

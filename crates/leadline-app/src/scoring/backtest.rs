@@ -34,7 +34,9 @@ pub struct BacktestReport {
     pub would_nurture: u64,
 }
 
-fn label(stage: Stage, outcome: Option<&str>) -> Option<bool> {
+/// Whether a lead converted, when known: its recorded outcome (`won`/`lost`), else its
+/// stage (converted against disqualified).
+pub(crate) fn label(stage: Stage, outcome: Option<&str>) -> Option<bool> {
     match outcome {
         Some("won") => Some(true),
         Some(_) => Some(false),

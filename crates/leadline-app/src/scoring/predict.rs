@@ -4,8 +4,8 @@
 
 use crate::App;
 use crate::error::AppResult;
+use leadline_domain::Principal;
 use leadline_domain::scoring::predict::{Example, TrainingReport, train};
-use leadline_domain::{Principal, Stage};
 use leadline_store::leads;
 use leadline_store::scoring as store;
 use std::collections::{BTreeMap, HashMap};
@@ -53,16 +53,9 @@ impl App {
             }
             after = Some(last);
             for lead in page {
-                let label = match outcomes.get(&lead.id).map(String::as_str) {
-                    Some("won") => Some(true),
-                    Some(_) => Some(false),
-                    None => match lead.stage {
-                        Stage::Converted => Some(true),
-                        Stage::Disqualified => Some(false),
-                        _ => None,
-                    },
-                };
-                if let Some(y) = label {
+                if let Some(y) =
+                    super::backtest::label(lead.stage, outcomes.get(&lead.id).map(String::as_str))
+                {
                     let c = counts.remove(&lead.id).unwrap_or_default();
                     history.push((lead.fields, c, y));
                 }
