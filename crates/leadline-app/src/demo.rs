@@ -4,7 +4,7 @@
 
 use crate::App;
 use crate::admin::NewUser;
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use leadline_domain::account::Team;
 use leadline_domain::time::now;
@@ -504,6 +504,11 @@ impl App {
         // Scores and grades from the rules in force, not the generator's dice.
         self.rescore_all(&system, crate::scoring::DEFAULT_MODEL, |_| {})
             .await?;
+        // A predictive model from the demo's own history, when it holds enough outcomes.
+        match self.train_prediction(&system, &[], |_| {}).await {
+            Ok(_) | Err(AppError::Validation(_)) => {}
+            Err(e) => return Err(e),
+        }
         Ok(summary)
     }
 }

@@ -59,6 +59,7 @@ const FIXED: &[&str] = &[
     "disqualify_reason",
     "score",
     "grade",
+    "predicted_conversion",
     "created_at",
     "updated_at",
 ];
@@ -70,7 +71,7 @@ fn enum_str<T: serde::Serialize>(v: &Option<T>) -> String {
         .unwrap_or_default()
 }
 
-fn row(l: &Lead, custom_keys: &[String]) -> Vec<String> {
+fn row(l: &Lead, predicted: Option<f64>, custom_keys: &[String]) -> Vec<String> {
     let f = &l.fields;
     let o = |v: &Option<String>| v.clone().unwrap_or_default();
     let n = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
@@ -119,6 +120,7 @@ fn row(l: &Lead, custom_keys: &[String]) -> Vec<String> {
             .unwrap_or_default(),
         l.score.to_string(),
         l.grade.map(|g| g.as_str().to_owned()).unwrap_or_default(),
+        predicted.map(|p| format!("{p:.4}")).unwrap_or_default(),
         l.created_at.to_rfc3339(),
         l.updated_at.to_rfc3339(),
     ];
@@ -158,8 +160,10 @@ impl App {
         let mut n = 0u64;
         loop {
             let page = self.list_leads(by, &query).await?;
+            let ids: Vec<uuid::Uuid> = page.leads.iter().map(|l| l.id).collect();
+            let predicted = self.predictions_of(&ids).await?;
             for l in &page.leads {
-                let cells = row(l, &keys);
+                let cells = row(l, predicted.get(&l.id).copied(), &keys);
                 w.write_record(cells.iter().map(|c| csv_safe(c).into_owned()))
                     .map_err(|e| AppError::Internal(e.to_string()))?;
                 n += 1;

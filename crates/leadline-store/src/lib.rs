@@ -27,6 +27,7 @@ pub mod history;
 pub mod imports;
 pub mod leads;
 pub mod merges;
+pub mod prediction;
 pub mod quality;
 pub mod saved_views;
 pub mod scoring;

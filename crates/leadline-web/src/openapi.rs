@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
-use crate::api::{accounts, admin, capture, duplicates, imports, leads, quality, scoring};
+use crate::api::{
+    accounts, admin, capture, duplicates, imports, leads, prediction, quality, scoring,
+};
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
@@ -13,7 +15,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "accounts"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "accounts"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -87,6 +89,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             scoring::get_qualification,
             scoring::put_qualification
         ))
+        .routes(routes!(prediction::status))
+        .routes(routes!(prediction::train))
+        .routes(routes!(prediction::model))
+        .routes(routes!(prediction::get_settings, prediction::put_settings))
+        .routes(routes!(prediction::lead_prediction))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

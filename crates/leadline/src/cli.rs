@@ -199,13 +199,17 @@ pub enum ExportCmd {
 
 #[derive(Subcommand, Debug)]
 pub enum ModelCmd {
-    /// Train on history and print the report (the model is not stored yet).
+    /// Train on the leads with a known outcome, print how the model measured, put it in
+    /// force and predict every lead.
     Train {
-        /// A field the model must not use (by name, or a custom field's key or label);
-        /// fields that leak the outcome belong here. Repeat for several.
+        /// A field the model must not use (by name, or a custom field's key or label), on
+        /// top of those marked "not for prediction"; fields that leak the outcome belong
+        /// here. Repeat for several.
         #[arg(long)]
         exclude: Vec<String>,
     },
+    /// The model in force: when it was trained, how it measured, what it left out.
+    Status,
 }
 
 #[derive(Subcommand, Debug)]
@@ -469,27 +473,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        Command::Model {
-            what: ModelCmd::Train { exclude },
-        } => {
+        Command::Model { what } => {
             let app = open(&cli.db, &file).await?;
-            let r = app
-                .train_prediction(&system, &exclude)
-                .await
-                .map_err(describe)?;
-            println!(
-                "trained on {} leads ({} converted); held-out AUC {:.3} on {} leads",
-                r.leads, r.converted, r.holdout_auc, r.holdout
-            );
-            println!("calibration (predicted → actual, leads):");
-            for b in &r.calibration {
-                println!("  {:.2} → {:.2}  {}", b.predicted, b.actual, b.leads);
-            }
-            println!("features that matter most:");
-            for (name, v) in r.importance.iter().take(10) {
-                println!("  {v:.3}  {name}");
-            }
-            Ok(())
+            crate::model_cmd::run(&app, &system, what).await
         }
         Command::Score { what } => {
             let app = open(&cli.db, &file).await?;
@@ -607,6 +593,12 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
                         }
                     }
                     Err(e) => tracing::warn!(error = %e, "re-score failed"),
+                }
+                // Outcomes keep arriving: a trained model learns from them weekly.
+                match app.retrain_if_stale(&by, chrono::Duration::days(7)).await {
+                    Ok(Some(m)) => tracing::info!(model_id = %m.id, "predictive model retrained"),
+                    Ok(None) => {}
+                    Err(e) => tracing::warn!(error = %e, "retraining failed"),
                 }
             }
         });

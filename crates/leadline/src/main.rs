@@ -4,6 +4,7 @@ mod bench;
 mod cli;
 mod config;
 mod import_cmd;
+mod model_cmd;
 mod score_cmd;
 mod telemetry;
 

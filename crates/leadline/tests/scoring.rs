@@ -490,3 +490,157 @@ async fn aging_shows_each_lead_and_stale_ones_by_stage_and_owner() {
         assert_eq!(a["since_activity"], 0);
     }
 }
+
+async fn wait_training(t: &common::TestApp, id: &str) -> Value {
+    let mut run = Value::Null;
+    for _ in 0..800 {
+        run = json_of(
+            t.get(&format!("/api/v1/prediction/models/{id}"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        if run["state"] == "ready" || run["state"] == "failed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    run
+}
+
+#[tokio::test]
+async fn a_predictive_model_trains_in_the_background_and_explains_each_lead() {
+    for t in common::apps().await {
+        // Without outcomes, training fails with the reason and nothing is in force.
+        let run = json_of(
+            t.post("/api/v1/prediction/train")
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let run = wait_training(&t, run["id"].as_str().unwrap()).await;
+        assert_eq!(run["state"], "failed", "{}: {run}", t.name);
+        assert!(
+            run["error"].as_str().unwrap().contains("too few outcomes"),
+            "{run}"
+        );
+        let status = json_of(t.get("/api/v1/prediction").send().await.unwrap()).await;
+        assert!(status["active"].is_null(), "{status}");
+
+        // History: software companies that read the pricing page bought; retailers did not.
+        let mut outcomes = Vec::new();
+        for i in 0..60 {
+            let won = i % 2 == 0;
+            let l = json_of(
+                t.post("/api/v1/leads")
+                    .json(&json!({"last_name": format!("H{i}"),
+                                  "industry": if won { "Software" } else { "Retail" },
+                                  "city": if i % 3 == 0 { "Lyon" } else { "Porto" }}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            let id: uuid::Uuid = l["id"].as_str().unwrap().parse().unwrap();
+            outcomes.push((
+                id,
+                if won {
+                    leadline_domain::lead::Outcome::Won
+                } else {
+                    leadline_domain::lead::Outcome::Lost
+                },
+            ));
+        }
+        {
+            let mut tx = t.app.db.begin().await.unwrap();
+            leadline_store::capture::set_outcomes(tx.conn(), &outcomes, "test", 0)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        // An unknown field cannot be kept out; a known one can.
+        let r = t
+            .put("/api/v1/prediction/settings")
+            .json(&json!({"excluded": ["shoe_size"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{}", t.name);
+        let s = json_of(
+            t.put("/api/v1/prediction/settings")
+                .json(&json!({"excluded": ["City"]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(s["excluded"], json!(["city"]));
+
+        let run = json_of(
+            t.post("/api/v1/prediction/train")
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let model_id = run["id"].as_str().unwrap().to_owned();
+        let run = wait_training(&t, &model_id).await;
+        assert_eq!(run["state"], "ready", "{}: {run}", t.name);
+        assert_eq!(run["report"]["excluded"], json!(["city"]));
+        assert_eq!(run["report"]["holdout_auc"], 1.0, "{run}");
+        assert_eq!(run["done"], run["total"]);
+        let status = json_of(t.get("/api/v1/prediction").send().await.unwrap()).await;
+        assert_eq!(status["active"]["id"], model_id.as_str());
+        assert_eq!(status["predicted_leads"], 60);
+        assert_eq!(status["top_features"][0]["label"], "Industry", "{status}");
+        assert!(
+            status["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["name"] == "city" && f["excluded"] == true)
+        );
+
+        // A new lead is predicted when it arrives, and explained.
+        let mut p = Vec::new();
+        for industry in ["Software", "Retail"] {
+            let l = json_of(
+                t.post("/api/v1/leads")
+                    .json(&json!({"last_name": "New", "industry": industry}))
+                    .send()
+                    .await
+                    .unwrap(),
+            )
+            .await;
+            let pred = json_of(
+                t.get(&format!(
+                    "/api/v1/leads/{}/prediction",
+                    l["id"].as_str().unwrap()
+                ))
+                .send()
+                .await
+                .unwrap(),
+            )
+            .await;
+            assert_eq!(pred["model_id"], model_id.as_str());
+            assert_eq!(pred["reasons"][0]["label"], "Industry", "{pred}");
+            assert_eq!(pred["reasons"][0]["value"], industry);
+            p.push(pred["probability"].as_f64().unwrap());
+        }
+        assert!(p[0] > 0.5 && p[1] < 0.5, "{}: {p:?}", t.name);
+        let stored = {
+            let mut c = t.app.db.acquire().await.unwrap();
+            leadline_store::prediction::count_by_model(c.conn(), model_id.parse().unwrap())
+                .await
+                .unwrap()
+        };
+        assert_eq!(
+            stored, 62,
+            "leads created after training are predicted at once"
+        );
+    }
+}

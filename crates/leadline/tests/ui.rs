@@ -973,3 +973,90 @@ async fn scoring_page_edits_rules_as_toml_activates_and_backtests() {
         );
     }
 }
+
+#[tokio::test]
+async fn prediction_page_trains_a_model_and_the_lead_page_explains_it() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "admin@example.com", Role::Admin).await;
+        let text = |r: reqwest::Response| async move { r.text().await.unwrap() };
+        let page = text(c.get(t.url("/scoring/prediction")).send().await.unwrap()).await;
+        assert!(page.contains("No model yet"), "{}: {page}", t.name);
+        assert!(page.contains("value=\"industry\""), "{page}");
+        let r = c
+            .post(t.url("/scoring/prediction/settings"))
+            .form(&[("excluded", "city")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = text(c.get(t.url("/scoring/prediction")).send().await.unwrap()).await;
+        assert!(page.contains("value=\"city\" checked"), "{page}");
+
+        let mut outcomes = Vec::new();
+        let mut last = String::new();
+        for i in 0..60 {
+            let won = i % 2 == 0;
+            let l: serde_json::Value = t
+                .post("/api/v1/leads")
+                .json(&serde_json::json!({"last_name": format!("P{i}"),
+                    "industry": if won { "Software" } else { "Retail" }}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            last = l["id"].as_str().unwrap().to_owned();
+            outcomes.push((
+                last.parse().unwrap(),
+                if won {
+                    leadline_domain::lead::Outcome::Won
+                } else {
+                    leadline_domain::lead::Outcome::Lost
+                },
+            ));
+        }
+        {
+            let mut tx = t.app.db.begin().await.unwrap();
+            leadline_store::capture::set_outcomes(tx.conn(), &outcomes, "test", 0)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        let r = c
+            .post(t.url("/scoring/prediction/train"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let mut page = String::new();
+        for _ in 0..400 {
+            page = text(c.get(t.url("/scoring/prediction")).send().await.unwrap()).await;
+            if !page.contains("http-equiv=\"refresh\"") {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        assert!(page.contains("Model in force"), "{}: {page}", t.name);
+        assert!(page.contains("Held-out AUC"), "{page}");
+        assert!(page.contains("left out: city"), "{page}");
+        assert!(page.contains("aria-label=\"Calibration"), "{page}");
+        let lead = text(
+            c.get(t.url(&format!("/leads/{last}")))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(lead.contains("Chance to convert"), "{lead}");
+        assert!(lead.contains("What moved it most"), "{lead}");
+        assert!(
+            lead.contains("<td>Industry</td><td>Retail</td><td>lowers"),
+            "{lead}"
+        );
+
+        let rep = signed_in(&t, "rep@example.com", Role::Rep).await;
+        let r = rep.get(t.url("/scoring/prediction")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+}

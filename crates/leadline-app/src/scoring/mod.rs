@@ -8,6 +8,10 @@ mod rescore;
 
 pub use backtest::BacktestReport;
 pub use models::{DiffLine, ModelSummary, VersionSummary};
+pub use predict::{
+    FeatureShare, LeadPrediction, PredictionField, PredictionModel, PredictionSettings,
+    PredictionStatus, ShownReason,
+};
 pub use rescore::ScoringJob;
 
 use crate::App;
@@ -253,6 +257,7 @@ pub(crate) async fn score_lead_in(
             default_score = Some(s);
         }
     }
+    predict::predict_lead_in(tx, &lead).await?;
     Ok(default_score)
 }
 

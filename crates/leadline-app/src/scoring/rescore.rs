@@ -153,6 +153,7 @@ impl App {
             let stored = store::scores_in_range(tx.conn(), &m.row.key, first, last).await?;
             write_page(tx, &m, page, &ev, stored, t).await?;
         }
+        super::predict::predict_unscored_in(tx, page).await?;
         Ok(())
     }
 

@@ -1,9 +1,8 @@
 //! Predictive scoring: a gradient-boosted model (`forust-ml`) trained on the database's own
 //! history — leads with a known outcome — from their profile, source, custom fields and
 //! activity counts, with a held-out AUC, a calibration table and the features that matter.
-//!
-//! Groundwork for issue 6: the trainer and its measurement; storing, serving and
-//! explaining predictions come next.
+//! A trained model is one JSON document (columns and trees) so it can be stored and served;
+//! each prediction is explained by its features' Shapley values.
 
 use crate::lead::LeadFields;
 use forust_ml::{GradientBooster, Matrix};
@@ -33,6 +32,8 @@ pub enum PredictError {
     NoFeatures,
     #[error("training failed: {0}")]
     Training(String),
+    #[error("the stored model cannot be read: {0}")]
+    Stored(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,7 +73,7 @@ fn missing(v: &str) -> bool {
 }
 
 /// Profile fields a model may learn from (identity fields never: names, email, phone).
-const PROFILE: [&str; 11] = [
+pub const PROFILE_FIELDS: [&str; 11] = [
     "title",
     "industry",
     "employees",
@@ -100,6 +101,22 @@ impl Column {
             Column::Activity { kind } => {
                 f64::from(e.activity_counts.get(kind).copied().unwrap_or(0))
             }
+        }
+    }
+
+    /// The lead's value as a person reads it.
+    fn shown(&self, e: &Example<'_>) -> Option<String> {
+        match self {
+            Column::Number { name } | Column::Category { name, .. } => {
+                field_text(e.fields, name).filter(|v| !missing(v))
+            }
+            Column::Activity { kind } => Some(
+                e.activity_counts
+                    .get(kind)
+                    .copied()
+                    .unwrap_or(0)
+                    .to_string(),
+            ),
         }
     }
 
@@ -136,6 +153,7 @@ pub struct TrainingReport {
 }
 
 /// A trained model.
+#[derive(Serialize, Deserialize)]
 pub struct Trained {
     columns: Vec<Column>,
     booster: GradientBooster,
@@ -183,7 +201,7 @@ pub fn train(
             x.eq_ignore_ascii_case(n) || x.eq_ignore_ascii_case(n.trim_start_matches("custom."))
         })
     };
-    let mut names: Vec<String> = PROFILE.iter().map(|s| (*s).to_owned()).collect();
+    let mut names: Vec<String> = PROFILE_FIELDS.iter().map(|s| (*s).to_owned()).collect();
     let custom: std::collections::BTreeSet<String> = examples
         .iter()
         .flat_map(|e| e.fields.custom.keys().map(|k| format!("custom.{k}")))
@@ -301,20 +319,92 @@ pub fn train(
     })
 }
 
+/// One feature's push on a lead's prediction.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Reason {
+    /// The feature: a lead field (`industry`), a custom field (`custom.lead_source`) or
+    /// `activities: KIND`.
+    pub feature: String,
+    /// The lead's value of it; `None` when the lead has none.
+    pub value: Option<String>,
+    /// Its share of the prediction in log-odds (Shapley value): above zero raises the
+    /// probability, below lowers it.
+    pub effect: f64,
+}
+
 impl Trained {
     /// The probability that a lead converts.
     pub fn probability(&self, fields: &LeadFields, activity_counts: &BTreeMap<String, u32>) -> f64 {
+        self.probabilities(&[(fields, activity_counts)])
+            .first()
+            .copied()
+            .unwrap_or(0.0)
+    }
+
+    /// Probabilities for many leads at once (a page of a scoring pass).
+    pub fn probabilities(&self, leads: &[(&LeadFields, &BTreeMap<String, u32>)]) -> Vec<f64> {
+        if leads.is_empty() {
+            return Vec::new();
+        }
+        let examples: Vec<Example<'_>> = leads
+            .iter()
+            .map(|(fields, activity_counts)| Example {
+                fields,
+                activity_counts,
+                converted: false,
+            })
+            .collect();
+        let refs: Vec<&Example<'_>> = examples.iter().collect();
+        let x = matrix_data(&self.columns, &refs);
+        self.booster
+            .predict(&Matrix::new(&x, refs.len(), self.columns.len()), false)
+            .into_iter()
+            .map(sigmoid)
+            .collect()
+    }
+
+    /// The `n` features that moved this lead's prediction most, strongest first.
+    pub fn reasons(
+        &self,
+        fields: &LeadFields,
+        activity_counts: &BTreeMap<String, u32>,
+        n: usize,
+    ) -> Vec<Reason> {
         let e = Example {
             fields,
             activity_counts,
             converted: false,
         };
-        let x: Vec<f64> = self.columns.iter().map(|c| c.value(&e)).collect();
-        self.booster
-            .predict(&Matrix::new(&x, 1, self.columns.len()), false)
-            .first()
-            .copied()
-            .map_or(0.0, sigmoid)
+        let x = matrix_data(&self.columns, &[&e]);
+        let contributions = self.booster.predict_contributions(
+            &Matrix::new(&x, 1, self.columns.len()),
+            forust_ml::gradientbooster::ContributionsMethod::Shapley,
+            false,
+        );
+        let mut out: Vec<Reason> = self
+            .columns
+            .iter()
+            .zip(contributions)
+            .filter(|(_, effect)| effect.abs() >= 0.01)
+            .map(|(c, effect)| Reason {
+                feature: c.name(),
+                value: c.shown(&e),
+                effect,
+            })
+            .collect();
+        out.sort_by(|a, b| b.effect.abs().total_cmp(&a.effect.abs()));
+        out.truncate(n);
+        out
+    }
+
+    /// The model as one JSON document, to store.
+    pub fn to_json(&self) -> Result<String, PredictError> {
+        serde_json::to_string(self).map_err(|e| PredictError::Stored(e.to_string()))
+    }
+
+    /// A stored model.
+    pub fn from_json(text: &str) -> Result<Self, PredictError> {
+        serde_json::from_str(text).map_err(|e| PredictError::Stored(e.to_string()))
     }
 }
 
@@ -406,5 +496,18 @@ mod tests {
         assert!(m.report.holdout_auc >= 0.88, "{:?}", m.report);
         let p = m.probability(&leads[0], &counts);
         assert!((0.0..=1.0).contains(&p));
+        // Stored and read back, the model predicts the same.
+        let back = Trained::from_json(&m.to_json().unwrap()).unwrap();
+        assert!((back.probability(&leads[0], &counts) - p).abs() < 1e-12);
+        // Shapley values sum to the log-odds: the reasons explain the prediction.
+        let all = m.reasons(&leads[0], &counts, usize::MAX);
+        assert!(!all.is_empty());
+        assert!(
+            all.windows(2)
+                .all(|w| w[0].effect.abs() >= w[1].effect.abs())
+        );
+        let top = m.reasons(&leads[0], &counts, 3);
+        assert_eq!(top.len(), 3);
+        assert_eq!(top[..], all[..3]);
     }
 }

@@ -6,6 +6,7 @@ pub mod capture;
 pub mod duplicates;
 pub mod imports;
 pub mod leads;
+pub mod prediction;
 pub mod quality;
 pub mod scoring;
 

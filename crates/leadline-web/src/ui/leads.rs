@@ -344,6 +344,10 @@ struct DetailPage {
     duplicates: Vec<(Uuid, u64)>,
     merges: Vec<leadline_app::quality::MergeRecord>,
     scores: Vec<leadline_app::scoring::LeadScore>,
+    /// The predicted conversion, when a model was trained.
+    prediction: Option<leadline_app::scoring::LeadPrediction>,
+    /// The prediction as a percentage.
+    predicted: String,
     chart: ScoreChart,
     ages: leadline_domain::aging::Ages,
 }
@@ -448,10 +452,11 @@ pub async fn detail(
         }
         Err(e) => return error_page(e),
     };
-    let (scores, curve, ages) = match tokio::try_join!(
+    let (scores, curve, ages, prediction) = match tokio::try_join!(
         s.app.lead_score(&auth.principal, id),
         s.app.score_curve(&auth.principal, id, 90, 31),
-        s.app.lead_ages(&auth.principal, id)
+        s.app.lead_ages(&auth.principal, id),
+        s.app.lead_prediction(&auth.principal, id)
     ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
@@ -689,6 +694,11 @@ pub async fn detail(
             .map(|(other, c)| (*other, (c * 100.0).round() as u64))
             .collect(),
         merges: d.merges.clone(),
+        predicted: prediction
+            .as_ref()
+            .map(|p| format!("{:.0}%", p.probability * 100.0))
+            .unwrap_or_default(),
+        prediction,
         scores,
         chart,
         ages,

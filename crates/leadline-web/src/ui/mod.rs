@@ -7,6 +7,7 @@ mod capture;
 mod duplicates;
 mod lead_form;
 mod leads;
+mod prediction;
 mod scoring;
 mod session;
 mod settings;
@@ -61,6 +62,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(duplicates::router())
         .merge(accounts::router())
         .merge(scoring::router())
+        .merge(prediction::router())
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -135,6 +137,7 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "unmerged" => Some("Merge undone: the merged leads are back."),
         "merged_away" => Some("The lead you opened was merged into this one."),
         "activated" => Some("Version in force; every lead is being re-scored."),
+        "training" => Some("Training started; the page follows its progress."),
         _ => None,
     }
 }

@@ -37,6 +37,9 @@ impl TestApp {
     pub fn post(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.post(self.url(path)).bearer_auth(&self.key)
     }
+    pub fn put(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client.put(self.url(path)).bearer_auth(&self.key)
+    }
     pub fn patch(&self, path: &str) -> reqwest::RequestBuilder {
         self.client.patch(self.url(path)).bearer_auth(&self.key)
     }
