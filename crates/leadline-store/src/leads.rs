@@ -17,7 +17,18 @@ const COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, title, c
     budget, authority, need, timeline, email_opt_out, \
     first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
     last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
-    owner_id, team_id, stage, disqualify_reason, score, grade, custom, external_id, created_at, updated_at, version";
+    owner_id, team_id, stage, disqualify_reason, COALESCE(ds.score, 0) AS score, ds.grade AS grade, custom, \
+    external_id, created_at, updated_at, leads.version AS version";
+
+/// Leads with their score and grade under the default model (scores live in `lead_scores`
+/// only: a full re-score then writes narrow rows instead of rewriting every lead). A lead
+/// not scored yet reads as score 0, no grade.
+const FROM: &str = "leads LEFT JOIN lead_scores ds ON ds.lead_id = leads.id \
+    AND ds.model_key = (SELECT key FROM scoring_models WHERE is_default)";
+
+/// The same, only scored leads: lists sorted by score walk `lead_scores_rank`.
+const FROM_SCORED: &str = "leads JOIN lead_scores ds ON ds.lead_id = leads.id \
+    AND ds.model_key = (SELECT key FROM scoring_models WHERE is_default)";
 
 /// Columns written on insert, in bind order (`id` first, then the derived ones).
 const INSERT_COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, title, company, website, industry, \
@@ -25,7 +36,7 @@ const INSERT_COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, t
     budget, authority, need, timeline, email_opt_out, \
     first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
     last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
-    owner_id, team_id, stage, disqualify_reason, score, grade, custom, external_id, \
+    owner_id, team_id, stage, disqualify_reason, custom, external_id, \
     search_text, name_key, company_key, email_key, created_at, updated_at, version";
 
 #[derive(sqlx::FromRow)]
@@ -239,8 +250,6 @@ macro_rules! bind_lead {
             .bind(f.team_id)
             .bind(l.stage.as_str())
             .bind(l.disqualify_reason.map(|r| r.as_str()))
-            .bind(l.score)
-            .bind(l.grade.map(|g| g.as_str()))
             .bind(Json(f.custom.clone()))
             .bind(f.external_id.clone())
             .bind(search_text(f))
@@ -253,7 +262,7 @@ macro_rules! bind_lead {
     }};
 }
 
-const INSERT_ARITY: usize = 50;
+const INSERT_ARITY: usize = 48;
 
 /// Inserts one lead.
 pub async fn insert(conn: Conn<'_>, lead: &Lead) -> StoreResult<()> {
@@ -292,7 +301,7 @@ pub async fn insert_many(mut conn: Conn<'_>, leads: &[Lead]) -> StoreResult<()> 
 
 /// Reads a lead that is not deleted.
 pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<Lead>> {
-    let sql = format!("SELECT {COLUMNS} FROM leads WHERE id = $1 AND deleted_at IS NULL");
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE id = $1 AND deleted_at IS NULL");
     let row: Option<LeadRow> =
         dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id)
@@ -309,9 +318,7 @@ pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> Store
         .map(str::trim)
         .enumerate()
         .skip(1)
-        // Scores and grades are the scoring engine's (`set_scores`): an edit made from a
-        // copy read before a re-score must not put the old score back.
-        .filter(|(_, c)| !matches!(*c, "created_at" | "score" | "grade"))
+        .filter(|(_, c)| *c != "created_at")
         .map(|(i, c)| format!("{c} = ${}", i + 1))
         .collect();
     let sql = format!(
@@ -319,7 +326,7 @@ pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> Store
         sets.join(", "),
         INSERT_ARITY + 1
     );
-    // created_at, score and grade keep their places in the bind list but are not in SET.
+    // created_at keeps its place in the bind list but is not in SET.
     let res = dispatch!(conn, |c| bind_lead!(
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
         lead
@@ -361,7 +368,7 @@ pub async fn restore(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bool> 
 
 /// Reads a lead whether deleted or not (a merged-away lead, for an unmerge).
 pub async fn get_including_deleted(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<Lead>> {
-    let sql = format!("SELECT {COLUMNS} FROM leads WHERE id = $1");
+    let sql = format!("SELECT {COLUMNS} FROM {FROM} WHERE id = $1");
     let row: Option<LeadRow> =
         dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(id)
@@ -373,7 +380,7 @@ pub async fn get_including_deleted(conn: Conn<'_>, id: Uuid) -> StoreResult<Opti
 /// Finds live leads by email (case-insensitive).
 pub async fn find_by_email(conn: Conn<'_>, email: &str) -> StoreResult<Vec<Lead>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM leads WHERE email_key = $1 AND deleted_at IS NULL ORDER BY created_at"
+        "SELECT {COLUMNS} FROM {FROM} WHERE email_key = $1 AND deleted_at IS NULL ORDER BY created_at"
     );
     let key = email_key(Some(email)).unwrap_or_default();
     let rows: Vec<LeadRow> =
@@ -403,7 +410,7 @@ fn sort_column(f: SortField) -> &'static str {
     match f {
         SortField::CreatedAt => "created_at",
         SortField::UpdatedAt => "updated_at",
-        SortField::Score => "score",
+        SortField::Score => "ds.score",
         SortField::Name => "name_key",
         SortField::Company => "company_key",
     }
@@ -498,15 +505,15 @@ fn where_clause(
         sql.bind(Bind::Text(s.clone()));
     }
     if let Some(n) = f.score_min {
-        sql.push(" AND score >= ");
+        sql.push(" AND COALESCE(ds.score, 0) >= ");
         sql.bind(Bind::Int(n.into()));
     }
     if let Some(n) = f.score_max {
-        sql.push(" AND score <= ");
+        sql.push(" AND COALESCE(ds.score, 0) <= ");
         sql.bind(Bind::Int(n.into()));
     }
     if !f.grades.is_empty() {
-        sql.push(" AND grade IN (");
+        sql.push(" AND ds.grade IN (");
         for (i, g) in f.grades.iter().enumerate() {
             if i > 0 {
                 sql.push(", ");
@@ -579,15 +586,18 @@ pub async fn list(
 ) -> StoreResult<Page> {
     let backend = conn.backend();
     let plan = search_plan(conn.reborrow(), query).await?;
-    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM leads"));
+    let by_score = query.sort.field == SortField::Score;
+    let from = if by_score { FROM_SCORED } else { FROM };
+    let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM {from}"));
     where_clause(&mut sql, backend, query, visibility, me, plan);
     let col = sort_column(query.sort.field);
+    let id = if by_score { "ds.lead_id" } else { "leads.id" };
     let (cmp, dir) = match query.sort.direction {
         SortDirection::Asc => (">", "ASC"),
         SortDirection::Desc => ("<", "DESC"),
     };
     if let Some(c) = &query.cursor {
-        sql.push(&format!(" AND ({col}, id) {cmp} ("));
+        sql.push(&format!(" AND ({col}, {id}) {cmp} ("));
         sql.bind(match &c.value {
             CursorValue::Int(i) => Bind::Int(*i),
             CursorValue::Text(t) => Bind::Text(t.clone()),
@@ -596,7 +606,7 @@ pub async fn list(
         sql.bind(Bind::Uuid(c.id));
         sql.push(")");
     }
-    sql.push(&format!(" ORDER BY {col} {dir}, id {dir} LIMIT "));
+    sql.push(&format!(" ORDER BY {col} {dir}, {id} {dir} LIMIT "));
     sql.bind(Bind::Int(i64::from(query.limit) + 1));
     let Sql { text, binds } = sql;
     let rows: Vec<LeadRow> = dispatch!(conn, |c| bind_all!(
@@ -638,7 +648,7 @@ pub async fn count(conn: Conn<'_>) -> StoreResult<i64> {
 /// Live leads in id order after `after` (a full scan in pages, for batch jobs).
 pub async fn page_by_id(conn: Conn<'_>, after: Option<Uuid>, limit: i64) -> StoreResult<Vec<Lead>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM leads WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
+        "SELECT {COLUMNS} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
     );
     let rows: Vec<LeadRow> =
         dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -659,15 +669,10 @@ pub async fn unverified_since(
 ) -> StoreResult<Vec<Lead>> {
     let (t, id) = after.unwrap_or((since, Uuid::nil()));
     let sql = format!(
-        "SELECT {} FROM leads l WHERE l.deleted_at IS NULL AND l.created_at >= $1 \
-         AND (l.created_at > $2 OR (l.created_at = $2 AND l.id > $3)) \
-         AND NOT EXISTS (SELECT 1 FROM lead_quality q WHERE q.lead_id = l.id) \
-         ORDER BY l.created_at, l.id LIMIT $4",
-        COLUMNS
-            .split(", ")
-            .map(|c| format!("l.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ")
+        "SELECT {COLUMNS} FROM {FROM} WHERE leads.deleted_at IS NULL AND leads.created_at >= $1 \
+         AND (leads.created_at > $2 OR (leads.created_at = $2 AND leads.id > $3)) \
+         AND NOT EXISTS (SELECT 1 FROM lead_quality q WHERE q.lead_id = leads.id) \
+         ORDER BY leads.created_at, leads.id LIMIT $4"
     );
     let rows: Vec<LeadRow> =
         dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
@@ -685,7 +690,7 @@ pub async fn get_many(mut conn: Conn<'_>, ids: &[Uuid]) -> StoreResult<Vec<Lead>
     let mut out = Vec::with_capacity(ids.len());
     for chunk in ids.chunks(500) {
         let sql = format!(
-            "SELECT {COLUMNS} FROM leads WHERE deleted_at IS NULL AND id IN ({})",
+            "SELECT {COLUMNS} FROM {FROM} WHERE deleted_at IS NULL AND id IN ({})",
             crate::sql::placeholders(chunk.len(), 0)
         );
         let rows: Vec<LeadRow> = dispatch!(conn.reborrow(), |c| {

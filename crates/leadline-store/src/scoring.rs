@@ -1,6 +1,5 @@
 //! Scoring models and their versions, each lead's scores, score history and re-score jobs.
 
-use crate::Backend;
 use crate::db::Conn;
 use crate::error::StoreResult;
 use leadline_domain::time::Micros;
@@ -288,70 +287,6 @@ pub async fn scores_in_range(
     .bind(last)
     .fetch_all(c)
     .await)?)
-}
-
-/// Writes the default model's score and grade onto the leads (lists sort and filter by
-/// them). Leaves `version` alone: a score is not an edit.
-pub async fn set_lead_scores(mut conn: Conn<'_>, rows: &[(Uuid, i32, String)]) -> StoreResult<()> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    if conn.backend() == Backend::Postgres
-        && let Conn::Postgres(c) = conn.reborrow()
-    {
-        let ids: Vec<Uuid> = rows.iter().map(|r| r.0).collect();
-        let scores: Vec<i32> = rows.iter().map(|r| r.1).collect();
-        let grades: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
-        sqlx::query(
-            "UPDATE leads SET score = v.score, grade = v.grade \
-             FROM (SELECT UNNEST($1::uuid[]) AS id, UNNEST($2::int[]) AS score, \
-                          UNNEST($3::text[]) AS grade) v WHERE leads.id = v.id",
-        )
-        .bind(&ids)
-        .bind(&scores)
-        .bind(&grades)
-        .execute(c)
-        .await?;
-        return Ok(());
-    }
-    // SQLite: the new values into a temporary table with multi-row inserts, then one
-    // UPDATE, instead of a statement per lead.
-    dispatch!(conn.reborrow(), |c| {
-        sqlx::query(
-        "CREATE TEMP TABLE IF NOT EXISTS new_scores (id BLOB PRIMARY KEY, score INTEGER, grade TEXT)"
-    )
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected())
-    })?;
-    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 3)) {
-        let sql = format!(
-            "INSERT OR REPLACE INTO new_scores (id, score, grade) VALUES {}",
-            crate::sql::values_rows(chunk.len(), 3)
-        );
-        dispatch!(conn.reborrow(), |c| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
-            for (id, score, grade) in chunk {
-                q = q.bind(id).bind(score).bind(grade);
-            }
-            q.execute(c).await.map(|r| r.rows_affected())
-        })?;
-    }
-    dispatch!(conn.reborrow(), |c| sqlx::query(
-        // Written so SQLite walks the new scores and looks each lead up (`UPDATE … FROM`
-        // scanned every lead).
-        "UPDATE leads SET (score, grade) = \
-           (SELECT n.score, n.grade FROM new_scores n WHERE n.id = leads.id) \
-         WHERE leads.id IN (SELECT id FROM new_scores)"
-    )
-    .execute(c)
-    .await
-    .map(|r| r.rows_affected()))?;
-    dispatch!(conn, |c| sqlx::query("DELETE FROM new_scores")
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
 }
 
 /// Records a score change.

@@ -94,6 +94,34 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
         for l in &all[20..] {
             leads::insert(tx.conn(), l).await.unwrap();
         }
+        // Scores live in lead_scores; leads read the default model's.
+        leadline_store::scoring::insert_model(
+            tx.conn(),
+            &leadline_store::scoring::ModelRow {
+                key: "default".into(),
+                is_default: true,
+                active_version: None,
+                created_at: 0,
+            },
+        )
+        .await
+        .unwrap();
+        let rows: Vec<leadline_store::scoring::ScoreRow> = all
+            .iter()
+            .map(|l| leadline_store::scoring::ScoreRow {
+                lead_id: l.id,
+                model_key: "default".into(),
+                score: l.score,
+                fit: 0,
+                grade: l.grade.map_or("F", |g| g.as_str()).into(),
+                priority: String::new(),
+                version: 1,
+                computed_at: 0,
+            })
+            .collect();
+        leadline_store::scoring::upsert_scores(tx.conn(), &rows)
+            .await
+            .unwrap();
         tx.commit().await.unwrap();
 
         let mut c = db.acquire().await.unwrap();

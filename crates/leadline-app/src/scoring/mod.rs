@@ -187,8 +187,8 @@ pub(crate) fn qualification(scorer: &Scorer, stage: Stage, s: &Scored) -> Option
 }
 
 /// Re-scores one lead under every model in force, inside the caller's transaction: stores
-/// the scores, records changes in the score history with `cause`, mirrors the default
-/// model's score and grade on the lead and moves it to `mql` or `nurture` when a threshold
+/// the scores (lists read the default model's from there), records changes in the score
+/// history with `cause`, and moves the lead to `mql` or `nurture` when a threshold
 /// is crossed. Returns the lead's default-model score.
 pub(crate) async fn score_lead_in(
     tx: &mut DbTx,
@@ -241,10 +241,6 @@ pub(crate) async fn score_lead_in(
             .await?;
         }
         if m.row.is_default {
-            if lead.score != s.score || lead.grade != Some(s.grade) {
-                store::set_lead_scores(tx.conn(), &[(lead_id, s.score, s.grade.as_str().into())])
-                    .await?;
-            }
             if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
                 transition(
                     tx,

@@ -54,7 +54,7 @@ impl From<JobRow> for ScoringJob {
 }
 
 /// Scores a page of leads under one model and writes what changed, inside `tx`: the score
-/// rows, the default model's score and grade on the leads, and stage moves by threshold
+/// rows and stage moves by threshold
 /// (recorded in the stage history). `stored` are the page's scores as (lead, score, fit,
 /// grade, version). Returns (scores changed, leads moved).
 pub(crate) async fn write_page(
@@ -74,7 +74,6 @@ pub(crate) async fn write_page(
         .map(|(id, score, _fit, grade, version)| (id, (score, grade, version)))
         .collect();
     let mut scores = Vec::new();
-    let mut mirrored = Vec::new();
     let mut moves = Vec::new();
     for lead in page {
         let evs = by_lead.get(&lead.id).map(|r| events(r)).unwrap_or_default();
@@ -95,16 +94,12 @@ pub(crate) async fn write_page(
             });
         }
         if m.row.is_default {
-            if lead.score != s.score || lead.grade != Some(s.grade) {
-                mirrored.push((lead.id, s.score, s.grade.as_str().to_owned()));
-            }
             if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
                 moves.push((lead, to, why));
             }
         }
     }
     store::upsert_scores(tx.conn(), &scores).await?;
-    store::set_lead_scores(tx.conn(), &mirrored).await?;
     let mut moved_count = 0u64;
     if !moves.is_empty() {
         let at = now();
@@ -130,7 +125,51 @@ pub(crate) async fn write_page(
         history::record_stages(tx.conn(), &changes).await?;
         moved_count = changes.len() as u64;
     }
-    Ok((scores.len().max(mirrored.len()), moved_count))
+    Ok((scores.len(), moved_count))
+}
+
+/// A page of a re-score: the leads, their events and their stored scores.
+type ReadPage = (
+    Vec<leadline_domain::Lead>,
+    Vec<EventRow>,
+    Vec<(Uuid, i32, i32, String, i32)>,
+);
+
+/// Reads every lead in pages, with what scoring them needs, into `out` until the end, an
+/// error (sent on) or the receiver is gone.
+async fn read_pages(
+    db: leadline_store::Db,
+    kinds: Vec<String>,
+    model_key: String,
+    out: tokio::sync::mpsc::Sender<AppResult<ReadPage>>,
+) {
+    let mut after = None;
+    loop {
+        let next: AppResult<Option<ReadPage>> = async {
+            let mut c = db.acquire().await?;
+            let page = leads::page_by_id(c.conn(), after, PAGE).await?;
+            let (Some(first), Some(last)) = (page.first(), page.last()) else {
+                return Ok(None);
+            };
+            let (first, last) = (first.id, last.id);
+            let ev = store::events_in_range(c.conn(), first, last, &kinds).await?;
+            let stored = store::scores_in_range(c.conn(), &model_key, first, last).await?;
+            Ok(Some((page, ev, stored)))
+        }
+        .await;
+        let done = !matches!(next, Ok(Some(_)));
+        if let Ok(Some((page, _, _))) = &next {
+            after = page.last().map(|l| l.id);
+        }
+        let item = match next {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => break,
+            Err(e) => Err(e),
+        };
+        if out.send(item).await.is_err() || done {
+            break;
+        }
+    }
 }
 
 impl App {
@@ -263,23 +302,19 @@ impl App {
             tx.commit().await?;
             m
         };
-        let kinds = m.scorer.activity_kinds();
         let t = now();
         let mut job_moved = 0u64;
-        let mut after = None;
-        loop {
-            let (page, events_rows, stored) = {
-                let mut c = self.db.acquire().await?;
-                let page = leads::page_by_id(c.conn(), after, PAGE).await?;
-                let (Some(first), Some(last)) = (page.first(), page.last()) else {
-                    break;
-                };
-                let (first, last) = (first.id, last.id);
-                let ev = store::events_in_range(c.conn(), first, last, &kinds).await?;
-                let stored = store::scores_in_range(c.conn(), &job.model_key, first, last).await?;
-                (page, ev, stored)
-            };
-            after = page.last().map(|l| l.id);
+        // The next pages are read while this one is scored and written (two cores, and
+        // SQLite readers do not wait for its writer).
+        let (pages, mut incoming) = tokio::sync::mpsc::channel(2);
+        let reader = tokio::spawn(read_pages(
+            self.db.clone(),
+            m.scorer.activity_kinds(),
+            job.model_key.clone(),
+            pages,
+        ));
+        while let Some(next) = incoming.recv().await {
+            let (page, events_rows, stored) = next?;
             let mut tx = self.db.begin().await?;
             let (changed, moved) = write_page(&mut tx, &m, &page, &events_rows, stored, t).await?;
             job_moved += moved;
@@ -290,6 +325,9 @@ impl App {
             tx.commit().await?;
             progress(&job.clone().into());
         }
+        reader
+            .await
+            .map_err(|e| AppError::Internal(format!("re-score reader stopped: {e}")))?;
         if job_moved > 0 {
             tracing::info!(model = %job.model_key, moved = job_moved, "stages changed by score thresholds");
         }
