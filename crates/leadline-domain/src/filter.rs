@@ -157,6 +157,9 @@ pub struct LeadFilter {
     pub source: Option<String>,
     /// First-touch campaign, exact.
     pub campaign: Option<String>,
+    /// Score bounds under the default model; with them (or grades, or a sort by score) a
+    /// list holds scored leads only (every lead is scored when it arrives; imported ones in
+    /// the pass right after the import).
     pub score_min: Option<i32>,
     pub score_max: Option<i32>,
     pub grades: Vec<Grade>,

@@ -12,21 +12,41 @@ use serde_json::{Map, Value};
 use sqlx::types::Json;
 use uuid::Uuid;
 
-const COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, title, company, website, industry, \
-    employees, annual_revenue, currency, street, city, state, postal_code, country, time_zone, description, \
-    budget, authority, need, timeline, email_opt_out, \
-    first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
-    last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
-    owner_id, team_id, stage, disqualify_reason, COALESCE(ds.score, 0) AS score, ds.grade AS grade, custom, \
-    external_id, created_at, updated_at, leads.version AS version";
+macro_rules! lead_columns {
+    ($score:literal) => {
+        concat!(
+            "id, first_name, last_name, email, phone, mobile, title, company, website, industry, \
+             employees, annual_revenue, currency, street, city, state, postal_code, country, \
+             time_zone, description, budget, authority, need, timeline, email_opt_out, \
+             first_source, first_medium, first_campaign, first_referrer, first_landing_page, \
+             last_source, last_medium, last_campaign, last_referrer, last_landing_page, \
+             owner_id, team_id, stage, disqualify_reason, ",
+            $score,
+            ", custom, external_id, created_at, updated_at, leads.version AS version"
+        )
+    };
+}
 
-/// Leads with their score and grade under the default model (scores live in `lead_scores`
-/// only: a full re-score then writes narrow rows instead of rewriting every lead). A lead
-/// not scored yet reads as score 0, no grade.
-const FROM: &str = "leads LEFT JOIN lead_scores ds ON ds.lead_id = leads.id \
-    AND ds.model_key = (SELECT key FROM scoring_models WHERE is_default)";
+const COLUMNS: &str = lead_columns!(
+    "COALESCE((SELECT s.score FROM lead_scores s WHERE s.lead_id = leads.id \
+               AND s.model_key = (SELECT key FROM scoring_models WHERE is_default)), 0) AS score, \
+     (SELECT s.grade FROM lead_scores s WHERE s.lead_id = leads.id \
+      AND s.model_key = (SELECT key FROM scoring_models WHERE is_default)) AS grade"
+);
 
-/// The same, only scored leads: lists sorted by score walk `lead_scores_rank`.
+/// The columns without the score lookups, for pages of a batch walk: their scores are
+/// read for the whole id range at once.
+const COLUMNS_UNSCORED: &str = lead_columns!("0 AS score, CAST(NULL AS TEXT) AS grade");
+
+// A lead's score and grade are its default model's, read from `lead_scores` (scores live
+// there only: a full re-score writes narrow rows instead of rewriting every lead); a lead
+// not scored yet reads as score 0, no grade. They are looked up per row (two index
+// probes) rather than joined: a join lets the planner merge-scan every score from the
+// start for each page of a batch walk.
+const FROM: &str = "leads";
+
+/// Scored leads only, with their default-model score as `ds`: lists sorted or filtered by
+/// score or grade (a score-sorted list walks `lead_scores_rank`).
 const FROM_SCORED: &str = "leads JOIN lead_scores ds ON ds.lead_id = leads.id \
     AND ds.model_key = (SELECT key FROM scoring_models WHERE is_default)";
 
@@ -505,11 +525,11 @@ fn where_clause(
         sql.bind(Bind::Text(s.clone()));
     }
     if let Some(n) = f.score_min {
-        sql.push(" AND COALESCE(ds.score, 0) >= ");
+        sql.push(" AND ds.score >= ");
         sql.bind(Bind::Int(n.into()));
     }
     if let Some(n) = f.score_max {
-        sql.push(" AND COALESCE(ds.score, 0) <= ");
+        sql.push(" AND ds.score <= ");
         sql.bind(Bind::Int(n.into()));
     }
     if !f.grades.is_empty() {
@@ -587,7 +607,9 @@ pub async fn list(
     let backend = conn.backend();
     let plan = search_plan(conn.reborrow(), query).await?;
     let by_score = query.sort.field == SortField::Score;
-    let from = if by_score { FROM_SCORED } else { FROM };
+    let f = &query.filter;
+    let scored = by_score || f.score_min.is_some() || f.score_max.is_some() || !f.grades.is_empty();
+    let from = if scored { FROM_SCORED } else { FROM };
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM {from}"));
     where_clause(&mut sql, backend, query, visibility, me, plan);
     let col = sort_column(query.sort.field);
@@ -646,17 +668,48 @@ pub async fn count(conn: Conn<'_>) -> StoreResult<i64> {
 }
 
 /// Live leads in id order after `after` (a full scan in pages, for batch jobs).
-pub async fn page_by_id(conn: Conn<'_>, after: Option<Uuid>, limit: i64) -> StoreResult<Vec<Lead>> {
+pub async fn page_by_id(
+    mut conn: Conn<'_>,
+    after: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Lead>> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
+        "SELECT {COLUMNS_UNSCORED} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
     );
-    let rows: Vec<LeadRow> =
-        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(after.unwrap_or(Uuid::nil()))
-            .bind(limit)
-            .fetch_all(c)
-            .await)?;
-    rows.into_iter().map(LeadRow::into_lead).collect()
+    let rows: Vec<LeadRow> = dispatch!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(after.unwrap_or(Uuid::nil()))
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    let mut page = rows
+        .into_iter()
+        .map(LeadRow::into_lead)
+        .collect::<StoreResult<Vec<_>>>()?;
+    let (Some(first), Some(last)) = (page.first(), page.last()) else {
+        return Ok(page);
+    };
+    let scores: Vec<(Uuid, i32, String)> = dispatch!(conn, |c| sqlx::query_as(
+        "SELECT lead_id, score, grade FROM lead_scores \
+         WHERE model_key = (SELECT key FROM scoring_models WHERE is_default) \
+         AND lead_id >= $1 AND lead_id <= $2"
+    )
+    .bind(first.id)
+    .bind(last.id)
+    .fetch_all(c)
+    .await)?;
+    let scores: std::collections::HashMap<Uuid, (i32, String)> = scores
+        .into_iter()
+        .map(|(id, score, grade)| (id, (score, grade)))
+        .collect();
+    for l in &mut page {
+        if let Some((score, grade)) = scores.get(&l.id) {
+            l.score = *score;
+            l.grade = grade.parse().ok();
+        }
+    }
+    Ok(page)
 }
 
 /// Live leads created at or after `since` that were never verified (an import's, for the
