@@ -504,7 +504,16 @@ impl App {
         // Scores and grades from the rules in force, not the generator's dice.
         self.rescore_all(&system, crate::scoring::DEFAULT_MODEL, |_| {})
             .await?;
-        // A predictive model from the demo's own history, when it holds enough outcomes.
+        // A predictive model from the demo's own history, when it holds enough outcomes. The
+        // generator fills BANT in only for leads sales qualified: a leak by construction, so
+        // the demo marks those fields not for prediction, as an admin would.
+        self.set_prediction_settings(
+            &system,
+            crate::scoring::PredictionSettings {
+                excluded: vec!["budget".into(), "authority".into(), "timeline".into()],
+            },
+        )
+        .await?;
         match self.train_prediction(&system, &[], |_| {}).await {
             Ok(_) | Err(AppError::Validation(_)) => {}
             Err(e) => return Err(e),

@@ -807,13 +807,32 @@ async fn read_every_lead(app: &App) -> anyhow::Result<(usize, f64)> {
     Ok((read, t.elapsed().as_secs_f64()))
 }
 
-/// Full re-scores of every lead under the default model (the first writes every score, the
-/// second finds nothing changed) against one plain read of every lead.
+/// Full re-scores of every lead under the default model (the first writes every score and
+/// moves leads across thresholds, the second finds nothing changed, the third follows a rule
+/// change: every score row written again) against one plain read of every lead.
 async fn bench_rescore(app: &App) -> anyhow::Result<Vec<[String; 4]>> {
     let (read, read_secs) = read_every_lead(app).await?;
     let by = Principal::system("bench");
     let mut out = Vec::new();
-    for label in ["first", "again"] {
+    for label in ["first", "again", "rule change"] {
+        if label == "rule change" {
+            // What an admin's edit does: a new version in force, so every score row is
+            // written again (with its new version), whatever its value.
+            let mut def = app
+                .default_scoring_model()
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            if let Some(r) = def.behaviour.first_mut() {
+                r.points += 1;
+            }
+            let v = app
+                .save_scoring_version(&by, "default", def, Some("bench".into()))
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+            app.put_scoring_version_in_force(&by, "default", v.version)
+                .await
+                .map_err(|e| anyhow::anyhow!(e))?;
+        }
         eprintln!("  re-score ({label}) of {read} leads");
         let t = Instant::now();
         let job = app

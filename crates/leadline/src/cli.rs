@@ -578,6 +578,8 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
+    // A training run a stop cut short is over; the weekly retraining below may start anew.
+    app.fail_interrupted_training().await.map_err(describe)?;
     // Scores decay: every model is re-scored when its last full re-score is a day old.
     {
         let app = app.clone();

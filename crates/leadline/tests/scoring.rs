@@ -644,3 +644,41 @@ async fn a_predictive_model_trains_in_the_background_and_explains_each_lead() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_training_run_cut_short_by_a_stop_is_marked_failed_at_start() {
+    for t in common::apps().await {
+        let run = leadline_store::prediction::ModelRow {
+            id: uuid::Uuid::now_v7(),
+            state: "training".into(),
+            active: false,
+            excluded: vec![],
+            report: None,
+            error: None,
+            total: 0,
+            done: 0,
+            started_by: "test".into(),
+            started_at: 1,
+            updated_at: 1,
+            finished_at: None,
+        };
+        {
+            let mut tx = t.app.db.begin().await.unwrap();
+            leadline_store::prediction::insert(tx.conn(), &run)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        assert_eq!(t.app.fail_interrupted_training().await.unwrap(), 1);
+        let got = json_of(
+            t.get(&format!("/api/v1/prediction/models/{}", run.id))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(got["state"], "failed", "{}: {got}", t.name);
+        assert!(got["error"].as_str().unwrap().contains("interrupted"));
+        assert_eq!(t.app.fail_interrupted_training().await.unwrap(), 0);
+    }
+}

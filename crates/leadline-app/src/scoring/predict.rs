@@ -166,6 +166,22 @@ fn counts_by_kind(rows: Vec<(String, i64)>) -> BTreeMap<String, u32> {
         .collect()
 }
 
+/// Activities by kind of each lead with an id from `first` to `last`.
+async fn counts_in_range(
+    conn: leadline_store::Conn<'_>,
+    first: Uuid,
+    last: Uuid,
+) -> AppResult<HashMap<Uuid, BTreeMap<String, u32>>> {
+    let mut counts: HashMap<Uuid, BTreeMap<String, u32>> = HashMap::new();
+    for (id, kind, n) in activity_counts_in_range(conn, first, last).await? {
+        counts
+            .entry(id)
+            .or_default()
+            .insert(kind, u32::try_from(n).unwrap_or(u32::MAX));
+    }
+    Ok(counts)
+}
+
 /// Predicts a page of leads with `model` and stores the probabilities, inside `tx`.
 async fn predict_page_in(
     tx: &mut DbTx,
@@ -179,13 +195,7 @@ async fn predict_page_in(
     ) else {
         return Ok(());
     };
-    let mut counts: HashMap<Uuid, BTreeMap<String, u32>> = HashMap::new();
-    for (id, kind, n) in activity_counts_in_range(tx.conn(), first, last).await? {
-        counts
-            .entry(id)
-            .or_default()
-            .insert(kind, u32::try_from(n).unwrap_or(u32::MAX));
-    }
+    let counts = counts_in_range(tx.conn(), first, last).await?;
     let none = BTreeMap::new();
     let input: Vec<_> = page
         .iter()
@@ -441,6 +451,32 @@ impl App {
         self.train_prediction(by, &[], |_| {}).await.map(Some)
     }
 
+    /// Marks training runs a stopped process left unfinished as failed (at start, before
+    /// anything can be training), so no page waits on them.
+    pub async fn fail_interrupted_training(&self) -> AppResult<usize> {
+        let runs = {
+            let mut c = self.db.acquire().await?;
+            store::recent(c.conn(), 50).await?
+        };
+        let mut n = 0;
+        for mut r in runs
+            .into_iter()
+            .filter(|r| matches!(r.state.as_str(), "training" | "scoring"))
+        {
+            let t = to_micros(now());
+            // A model that was trained and put in force stays; only its pass was cut short.
+            r.state = if r.active { "ready" } else { "failed" }.into();
+            r.error = Some("interrupted: the server stopped during this run".into());
+            r.updated_at = t;
+            r.finished_at = Some(t);
+            let mut tx = self.db.begin().await?;
+            store::update(tx.conn(), &r).await?;
+            tx.commit().await?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     async fn run_training(
         &self,
         id: Uuid,
@@ -556,13 +592,7 @@ impl App {
                 .await?
                 .into_iter()
                 .collect();
-            let mut counts: HashMap<Uuid, BTreeMap<String, u32>> = HashMap::new();
-            for (id, kind, n) in activity_counts_in_range(c.conn(), first, last).await? {
-                counts
-                    .entry(id)
-                    .or_default()
-                    .insert(kind, u32::try_from(n).unwrap_or(u32::MAX));
-            }
+            let mut counts = counts_in_range(c.conn(), first, last).await?;
             after = Some(last);
             for lead in page {
                 if let Some(y) =

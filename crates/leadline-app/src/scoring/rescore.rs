@@ -93,10 +93,10 @@ pub(crate) async fn write_page(
                 computed_at: to_micros(t),
             });
         }
-        if m.row.is_default {
-            if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
-                moves.push((lead, to, why));
-            }
+        if m.row.is_default
+            && let Some((to, why)) = qualification(&m.scorer, lead.stage, &s)
+        {
+            moves.push((lead, to, why));
         }
     }
     store::upsert_scores(tx.conn(), &scores).await?;
