@@ -712,6 +712,70 @@ pub async fn page_by_id(
     Ok(page)
 }
 
+/// Live leads in id order after `after`, reading only the fields in `fields` (names as
+/// scoring rules give them: `title`, `first_touch.source`, `custom.KEY`) besides id, stage,
+/// owner, team and times; every other field reads as empty. For batch work that needs a
+/// few fields of every lead (a full re-score): decoding a wide row costs more than
+/// scoring it.
+pub async fn page_by_id_with(
+    mut conn: Conn<'_>,
+    after: Option<Uuid>,
+    limit: i64,
+    fields: &[String],
+) -> StoreResult<Vec<Lead>> {
+    let backend = conn.backend();
+    let wanted = |c: &str| {
+        fields.iter().any(|f| {
+            let f = f.as_str();
+            f == c
+                || (c == "custom" && f.starts_with("custom."))
+                || f.strip_prefix("first_touch.")
+                    .is_some_and(|rest| c.strip_prefix("first_").is_some_and(|x| x == rest))
+                || f.strip_prefix("last_touch.")
+                    .is_some_and(|rest| c.strip_prefix("last_").is_some_and(|x| x == rest))
+        })
+    };
+    let columns: Vec<String> = COLUMNS_UNSCORED
+        .split(", ")
+        .map(str::trim)
+        .map(|c| {
+            let always = c.contains(" AS ")
+                || matches!(
+                    c,
+                    "id" | "stage"
+                        | "disqualify_reason"
+                        | "owner_id"
+                        | "team_id"
+                        | "email_opt_out"
+                        | "created_at"
+                        | "updated_at"
+                );
+            if always || wanted(c) {
+                return c.to_owned();
+            }
+            match (c, backend) {
+                ("employees", _) => "CAST(NULL AS INTEGER) AS employees".to_owned(),
+                ("annual_revenue" | "budget", _) => format!("CAST(NULL AS BIGINT) AS {c}"),
+                ("custom", Backend::Postgres) => "CAST('{}' AS JSONB) AS custom".to_owned(),
+                ("custom", Backend::Sqlite) => "'{}' AS custom".to_owned(),
+                _ => format!("CAST(NULL AS TEXT) AS {c}"),
+            }
+        })
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
+        columns.join(", ")
+    );
+    let rows: Vec<LeadRow> = dispatch!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(after.unwrap_or(Uuid::nil()))
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    rows.into_iter().map(LeadRow::into_lead).collect()
+}
+
 /// Live leads created at or after `since` that were never verified (an import's, for the
 /// verification pass after it), in creation order after `after`.
 pub async fn unverified_since(

@@ -127,6 +127,26 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
         let mut c = db.acquire().await.unwrap();
         let got = leads::get(c.conn(), all[3].id).await.unwrap().unwrap();
         assert_eq!(got, all[3], "{}: round trip", t.name);
+
+        // A batch walk can read only the fields it needs; the rest read as empty.
+        let fields = vec![
+            "company".to_owned(),
+            "first_touch.source".into(),
+            "custom.segment".into(),
+        ];
+        let slim = leads::page_by_id_with(c.conn(), None, 100, &fields)
+            .await
+            .unwrap();
+        assert_eq!(slim.len(), 25);
+        let full = leads::page_by_id(c.conn(), None, 100).await.unwrap();
+        for (s, f) in slim.iter().zip(&full) {
+            assert_eq!((s.id, s.stage), (f.id, f.stage), "{}", t.name);
+            assert_eq!(s.fields.company, f.fields.company);
+            assert_eq!(s.fields.first_touch.source, f.fields.first_touch.source);
+            assert_eq!(s.fields.custom, f.fields.custom);
+            assert_eq!(s.fields.email, None);
+            assert_eq!(s.fields.first_name, None);
+        }
         assert_eq!(leads::count(c.conn()).await.unwrap(), 25);
 
         // Keyset pagination walks every lead exactly once, in order.

@@ -135,10 +135,12 @@ type ReadPage = (
     Vec<(Uuid, i32, i32, String, i32)>,
 );
 
-/// Reads every lead in pages, with what scoring them needs, into `out` until the end, an
-/// error (sent on) or the receiver is gone.
+/// Reads every lead in pages (only the `fields` the rules test), with the events of `kinds`
+/// and the stored scores, into `out` until the end, an error (sent on) or the receiver is
+/// gone.
 async fn read_pages(
     db: leadline_store::Db,
+    fields: Vec<String>,
     kinds: Vec<String>,
     model_key: String,
     out: tokio::sync::mpsc::Sender<AppResult<ReadPage>>,
@@ -147,7 +149,8 @@ async fn read_pages(
     loop {
         let next: AppResult<Option<ReadPage>> = async {
             let mut c = db.acquire().await?;
-            let page = leads::page_by_id(c.conn(), after, PAGE).await?;
+            // Only the fields the fit rules test: the rest would only be decoded.
+            let page = leads::page_by_id_with(c.conn(), after, PAGE, &fields).await?;
             let (Some(first), Some(last)) = (page.first(), page.last()) else {
                 return Ok(None);
             };
@@ -309,6 +312,7 @@ impl App {
         let (pages, mut incoming) = tokio::sync::mpsc::channel(2);
         let reader = tokio::spawn(read_pages(
             self.db.clone(),
+            m.scorer.fields_used(),
             m.scorer.activity_kinds(),
             job.model_key.clone(),
             pages,

@@ -261,6 +261,15 @@ impl Scorer {
         }
     }
 
+    /// Lead fields the fit rules test (`title`, `custom.segment`…): a full re-score reads
+    /// only these.
+    pub fn fields_used(&self) -> Vec<String> {
+        let mut f: Vec<String> = self.fit.iter().map(|(r, _)| r.field.clone()).collect();
+        f.sort();
+        f.dedup();
+        f
+    }
+
     /// Activity kinds any behaviour rule looks at (a full re-score reads only these).
     pub fn activity_kinds(&self) -> Vec<String> {
         let mut k: Vec<String> = self

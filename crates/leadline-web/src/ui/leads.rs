@@ -696,7 +696,12 @@ pub async fn detail(
         merges: d.merges.clone(),
         predicted: prediction
             .as_ref()
-            .map(|p| format!("{:.0}%", p.probability * 100.0))
+            .map(|p| match p.probability {
+                // Rounding would say "certain" of what is only very likely.
+                x if x > 0.99 => "over 99%".to_owned(),
+                x if x < 0.01 => "under 1%".to_owned(),
+                x => format!("{:.0}%", x * 100.0),
+            })
             .unwrap_or_default(),
         prediction,
         scores,
