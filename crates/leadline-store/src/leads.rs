@@ -673,20 +673,7 @@ pub async fn page_by_id(
     after: Option<Uuid>,
     limit: i64,
 ) -> StoreResult<Vec<Lead>> {
-    let sql = format!(
-        "SELECT {COLUMNS_UNSCORED} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
-    );
-    let rows: Vec<LeadRow> = dispatch!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(after.unwrap_or(Uuid::nil()))
-    .bind(limit)
-    .fetch_all(c)
-    .await)?;
-    let mut page = rows
-        .into_iter()
-        .map(LeadRow::into_lead)
-        .collect::<StoreResult<Vec<_>>>()?;
+    let mut page = page_of(conn.reborrow(), COLUMNS_UNSCORED, after, limit).await?;
     let (Some(first), Some(last)) = (page.first(), page.last()) else {
         return Ok(page);
     };
@@ -718,7 +705,7 @@ pub async fn page_by_id(
 /// few fields of every lead (a full re-score): decoding a wide row costs more than
 /// scoring it.
 pub async fn page_by_id_with(
-    mut conn: Conn<'_>,
+    conn: Conn<'_>,
     after: Option<Uuid>,
     limit: i64,
     fields: &[String],
@@ -762,17 +749,25 @@ pub async fn page_by_id_with(
             }
         })
         .collect();
+    page_of(conn, &columns.join(", "), after, limit).await
+}
+
+/// Live leads in id order after `after`, read as `columns`.
+async fn page_of(
+    conn: Conn<'_>,
+    columns: &str,
+    after: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<Lead>> {
     let sql = format!(
-        "SELECT {} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2",
-        columns.join(", ")
+        "SELECT {columns} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
     );
-    let rows: Vec<LeadRow> = dispatch!(conn.reborrow(), |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(after.unwrap_or(Uuid::nil()))
-    .bind(limit)
-    .fetch_all(c)
-    .await)?;
+    let rows: Vec<LeadRow> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(after.unwrap_or(Uuid::nil()))
+            .bind(limit)
+            .fetch_all(c)
+            .await)?;
     rows.into_iter().map(LeadRow::into_lead).collect()
 }
 

@@ -283,34 +283,19 @@ async fn versions_activate_roll_back_and_rescore_everyone() {
 #[tokio::test]
 async fn a_backtest_ranks_history_before_rules_go_live() {
     for t in common::apps().await {
-        let mut outcomes = Vec::new();
-        for i in 0..10 {
-            let won = i % 2 == 0;
-            let l = json_of(
-                t.post("/api/v1/leads")
-                    .json(&json!({"last_name": format!("H{i}"), "country": if won { "DE" } else { "FR" }}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
-            let id: uuid::Uuid = l["id"].as_str().unwrap().parse().unwrap();
-            outcomes.push((
-                id,
-                if won {
-                    leadline_domain::lead::Outcome::Won
-                } else {
-                    leadline_domain::lead::Outcome::Lost
-                },
-            ));
-        }
-        {
-            let mut tx = t.app.db.begin().await.unwrap();
-            leadline_store::capture::set_outcomes(tx.conn(), &outcomes, "test", 0)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-        }
+        t.history(
+            (0..10)
+                .map(|i| {
+                    let won = i % 2 == 0;
+                    let country = if won { "DE" } else { "FR" };
+                    (
+                        json!({"last_name": format!("H{i}"), "country": country}),
+                        won,
+                    )
+                })
+                .collect(),
+        )
+        .await;
         let versions = json_of(
             t.get("/api/v1/scoring/models/default/versions")
                 .send()
@@ -530,37 +515,21 @@ async fn a_predictive_model_trains_in_the_background_and_explains_each_lead() {
         let status = json_of(t.get("/api/v1/prediction").send().await.unwrap()).await;
         assert!(status["active"].is_null(), "{status}");
 
-        // History: software companies that read the pricing page bought; retailers did not.
-        let mut outcomes = Vec::new();
-        for i in 0..60 {
-            let won = i % 2 == 0;
-            let l = json_of(
-                t.post("/api/v1/leads")
-                    .json(&json!({"last_name": format!("H{i}"),
-                                  "industry": if won { "Software" } else { "Retail" },
-                                  "city": if i % 3 == 0 { "Lyon" } else { "Porto" }}))
-                    .send()
-                    .await
-                    .unwrap(),
-            )
-            .await;
-            let id: uuid::Uuid = l["id"].as_str().unwrap().parse().unwrap();
-            outcomes.push((
-                id,
-                if won {
-                    leadline_domain::lead::Outcome::Won
-                } else {
-                    leadline_domain::lead::Outcome::Lost
-                },
-            ));
-        }
-        {
-            let mut tx = t.app.db.begin().await.unwrap();
-            leadline_store::capture::set_outcomes(tx.conn(), &outcomes, "test", 0)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-        }
+        // History: software companies bought; retailers did not.
+        t.history(
+            (0..60)
+                .map(|i| {
+                    let won = i % 2 == 0;
+                    let industry = if won { "Software" } else { "Retail" };
+                    let city = if i % 3 == 0 { "Lyon" } else { "Porto" };
+                    (
+                        json!({"last_name": format!("H{i}"), "industry": industry, "city": city}),
+                        won,
+                    )
+                })
+                .collect(),
+        )
+        .await;
         // An unknown field cannot be kept out; a known one can.
         let r = t
             .put("/api/v1/prediction/settings")

@@ -992,37 +992,21 @@ async fn prediction_page_trains_a_model_and_the_lead_page_explains_it() {
         let page = text(c.get(t.url("/scoring/prediction")).send().await.unwrap()).await;
         assert!(page.contains("value=\"city\" checked"), "{page}");
 
-        let mut outcomes = Vec::new();
-        let mut last = String::new();
-        for i in 0..60 {
-            let won = i % 2 == 0;
-            let l: serde_json::Value = t
-                .post("/api/v1/leads")
-                .json(&serde_json::json!({"last_name": format!("P{i}"),
-                    "industry": if won { "Software" } else { "Retail" }}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            last = l["id"].as_str().unwrap().to_owned();
-            outcomes.push((
-                last.parse().unwrap(),
-                if won {
-                    leadline_domain::lead::Outcome::Won
-                } else {
-                    leadline_domain::lead::Outcome::Lost
-                },
-            ));
-        }
-        {
-            let mut tx = t.app.db.begin().await.unwrap();
-            leadline_store::capture::set_outcomes(tx.conn(), &outcomes, "test", 0)
-                .await
-                .unwrap();
-            tx.commit().await.unwrap();
-        }
+        let ids = t
+            .history(
+                (0..60)
+                    .map(|i| {
+                        let won = i % 2 == 0;
+                        let industry = if won { "Software" } else { "Retail" };
+                        (
+                            serde_json::json!({"last_name": format!("P{i}"), "industry": industry}),
+                            won,
+                        )
+                    })
+                    .collect(),
+            )
+            .await;
+        let last = ids.last().unwrap().to_string();
         let r = c
             .post(t.url("/scoring/prediction/train"))
             .send()

@@ -47,6 +47,33 @@ impl TestApp {
         self.client.delete(self.url(path)).bearer_auth(&self.key)
     }
 
+    /// Creates leads through the API from `bodies` and records each one's outcome (won when
+    /// its flag is set, else lost): history for back-tests and training. Returns their ids.
+    #[allow(dead_code)]
+    pub async fn history(&self, bodies: Vec<(serde_json::Value, bool)>) -> Vec<uuid::Uuid> {
+        let mut outcomes = Vec::new();
+        for (body, won) in bodies {
+            let r = self.post("/api/v1/leads").json(&body).send().await.unwrap();
+            assert!(r.status().is_success(), "{}: {}", self.name, r.status());
+            let l: serde_json::Value = r.json().await.unwrap();
+            let id: uuid::Uuid = l["id"].as_str().unwrap().parse().unwrap();
+            outcomes.push((
+                id,
+                if won {
+                    leadline_domain::lead::Outcome::Won
+                } else {
+                    leadline_domain::lead::Outcome::Lost
+                },
+            ));
+        }
+        let mut tx = self.app.db.begin().await.unwrap();
+        leadline_store::capture::set_outcomes(tx.conn(), &outcomes, "test", 0)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        outcomes.into_iter().map(|(id, _)| id).collect()
+    }
+
     /// Creates a user and an API key acting for them.
     pub async fn user_with_key(&self, email: &str, role: Role) -> (uuid::Uuid, String) {
         let system = Principal::system("test");
