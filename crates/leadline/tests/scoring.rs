@@ -649,5 +649,30 @@ async fn a_training_run_cut_short_by_a_stop_is_marked_failed_at_start() {
         assert_eq!(got["state"], "failed", "{}: {got}", t.name);
         assert!(got["error"].as_str().unwrap().contains("interrupted"));
         assert_eq!(t.app.fail_interrupted_training().await.unwrap(), 0);
+
+        // Weekly retraining only retrains a model somebody trained, once it is old.
+        let by = leadline_domain::Principal::system("test");
+        let week = chrono::Duration::days(7);
+        assert!(t.app.retrain_if_stale(&by, week).await.unwrap().is_none());
+        let old = leadline_store::prediction::ModelRow {
+            id: uuid::Uuid::now_v7(),
+            state: "ready".into(),
+            ..run
+        };
+        {
+            let mut tx = t.app.db.begin().await.unwrap();
+            leadline_store::prediction::insert(tx.conn(), &old)
+                .await
+                .unwrap();
+            leadline_store::prediction::activate(tx.conn(), old.id)
+                .await
+                .unwrap();
+            tx.commit().await.unwrap();
+        }
+        // It tries (and, with no outcomes in this database, fails and keeps the old one).
+        let err = t.app.retrain_if_stale(&by, week).await.unwrap_err();
+        assert!(err.to_string().contains("too few outcomes"), "{err}");
+        let status = json_of(t.get("/api/v1/prediction").send().await.unwrap()).await;
+        assert_eq!(status["active"]["id"], old.id.to_string(), "{}", t.name);
     }
 }

@@ -434,12 +434,15 @@ impl App {
         by: &Principal,
         max_age: chrono::Duration,
     ) -> AppResult<Option<PredictionModel>> {
-        let runs = {
+        let (active, runs) = {
             let mut c = self.db.acquire().await?;
-            store::recent(c.conn(), 10).await?
+            (
+                store::active(c.conn()).await?,
+                store::recent(c.conn(), 10).await?,
+            )
         };
         let cutoff = to_micros(now() - max_age);
-        let Some(active) = runs.iter().find(|r| r.active) else {
+        let Some(active) = active else {
             return Ok(None);
         };
         let busy = runs
