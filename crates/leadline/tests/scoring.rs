@@ -14,22 +14,21 @@ async fn json_of(r: reqwest::Response) -> Value {
     body
 }
 
-async fn wait_job(t: &common::TestApp, id: &str) -> Value {
-    let mut job = Value::Null;
-    for _ in 0..400 {
-        job = json_of(
-            t.get(&format!("/api/v1/scoring/jobs/{id}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if job["state"] != "running" {
+/// Polls `url` until the background work it shows has left the `busy` states.
+async fn wait_until_done(t: &common::TestApp, url: &str, busy: &[&str]) -> Value {
+    let mut v = Value::Null;
+    for _ in 0..800 {
+        v = json_of(t.get(url).send().await.unwrap()).await;
+        if !busy.iter().any(|b| v["state"] == *b) {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    job
+    v
+}
+
+async fn wait_job(t: &common::TestApp, id: &str) -> Value {
+    wait_until_done(t, &format!("/api/v1/scoring/jobs/{id}"), &["running"]).await
 }
 
 #[tokio::test]
@@ -477,21 +476,12 @@ async fn aging_shows_each_lead_and_stale_ones_by_stage_and_owner() {
 }
 
 async fn wait_training(t: &common::TestApp, id: &str) -> Value {
-    let mut run = Value::Null;
-    for _ in 0..800 {
-        run = json_of(
-            t.get(&format!("/api/v1/prediction/models/{id}"))
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
-        if run["state"] == "ready" || run["state"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    run
+    wait_until_done(
+        t,
+        &format!("/api/v1/prediction/models/{id}"),
+        &["training", "scoring"],
+    )
+    .await
 }
 
 #[tokio::test]
