@@ -58,7 +58,7 @@ pub async fn insert_many(mut conn: Conn<'_>, items: &[Activity]) -> StoreResult<
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 7)) {
         let sql = format!(
             "INSERT INTO activities (id, lead_id, kind, occurred_at, properties, recorded_by, created_at) VALUES {}",
-            crate::sql::values_rows(chunk.len(), 7)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 7)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

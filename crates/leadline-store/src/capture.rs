@@ -53,7 +53,7 @@ pub async fn add_fingerprints(mut conn: Conn<'_>, items: &[(String, Uuid)]) -> S
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 2)) {
         let sql = format!(
             "INSERT INTO lead_fingerprints (fingerprint, lead_id) VALUES {} ON CONFLICT (fingerprint) DO NOTHING",
-            crate::sql::values_rows(chunk.len(), 2)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 2)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -78,7 +78,7 @@ pub async fn set_outcomes(
             "INSERT INTO lead_outcomes (lead_id, outcome, origin, recorded_at) VALUES {} \
              ON CONFLICT (lead_id) DO UPDATE SET outcome = excluded.outcome, origin = excluded.origin, \
              recorded_at = excluded.recorded_at",
-            crate::sql::values_rows(chunk.len(), 4)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 4)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

@@ -153,6 +153,9 @@ impl Db {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10))
+            // The driver's worker thread hands rows over through this channel; at the
+            // default 50 a batch read wakes the reading task every 50 rows.
+            .row_buffer_size(1024)
             .pragma("temp_store", "memory");
         let write = SqlitePoolOptions::new()
             .max_connections(1)

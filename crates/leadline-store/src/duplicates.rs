@@ -53,7 +53,7 @@ pub async fn upsert(mut conn: Conn<'_>, pairs: &[PairRow]) -> StoreResult<()> {
             "INSERT INTO duplicate_pairs (lead_a, lead_b, confidence, reasons, status, found_by, found_at) \
              VALUES {} ON CONFLICT (lead_a, lead_b) DO UPDATE SET confidence = excluded.confidence, \
              reasons = excluded.reasons WHERE duplicate_pairs.status = 'open'",
-            crate::sql::values_rows(chunk.len(), 7)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 7)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

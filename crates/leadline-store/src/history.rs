@@ -54,7 +54,7 @@ pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreRe
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 8)) {
         let sql = format!(
             "INSERT INTO stage_history (id, lead_id, from_stage, to_stage, reason, note, actor, at) VALUES {}",
-            crate::sql::values_rows(chunk.len(), 8)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 8)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

@@ -204,7 +204,7 @@ pub async fn add_errors(
     for chunk in items.chunks(crate::sql::bulk_rows(conn.backend(), 7)) {
         let sql = format!(
             "INSERT INTO import_errors (id, import_id, row_number, field, code, message, raw) VALUES {}",
-            crate::sql::values_rows(chunk.len(), 7)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 7)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

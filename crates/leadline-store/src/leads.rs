@@ -59,7 +59,10 @@ const INSERT_COLUMNS: &str = "id, first_name, last_name, email, phone, mobile, t
     owner_id, team_id, stage, disqualify_reason, custom, external_id, \
     search_text, name_key, company_key, email_key, created_at, updated_at, version";
 
-#[derive(sqlx::FromRow)]
+// Columns a query leaves out read as empty (`#[sqlx(default)]`): batch work selects only
+// the fields it uses (see `page_by_id_with`). Every other query selects `COLUMNS`.
+#[derive(sqlx::FromRow, Default)]
+#[sqlx(default)]
 struct LeadRow {
     id: Uuid,
     first_name: Option<String>,
@@ -306,7 +309,7 @@ pub async fn insert_many(mut conn: Conn<'_>, leads: &[Lead]) -> StoreResult<()> 
     for chunk in leads.chunks(crate::sql::bulk_rows(conn.backend(), INSERT_ARITY)) {
         let sql = format!(
             "INSERT INTO leads ({INSERT_COLUMNS}) VALUES {}",
-            crate::sql::values_rows(chunk.len(), INSERT_ARITY)
+            crate::sql::values_rows(conn.backend(), chunk.len(), INSERT_ARITY)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -673,7 +676,7 @@ pub async fn page_by_id(
     after: Option<Uuid>,
     limit: i64,
 ) -> StoreResult<Vec<Lead>> {
-    let mut page = page_of(conn.reborrow(), COLUMNS_UNSCORED, after, limit).await?;
+    let mut page = page_of(conn.reborrow(), COLUMNS_UNSCORED, after, None, limit).await?;
     let (Some(first), Some(last)) = (page.first(), page.last()) else {
         return Ok(page);
     };
@@ -699,18 +702,28 @@ pub async fn page_by_id(
     Ok(page)
 }
 
-/// Live leads in id order after `after`, reading only the fields in `fields` (names as
-/// scoring rules give them: `title`, `first_touch.source`, `custom.KEY`) besides id, stage,
-/// owner, team and times; every other field reads as empty. For batch work that needs a
-/// few fields of every lead (a full re-score): decoding a wide row costs more than
-/// scoring it.
+/// The id of the live lead at `offset` in id order (where to split a batch walk).
+pub async fn id_at(conn: Conn<'_>, offset: i64) -> StoreResult<Option<Uuid>> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT id FROM leads WHERE deleted_at IS NULL ORDER BY id LIMIT 1 OFFSET $1"
+    )
+    .bind(offset.max(0))
+    .fetch_optional(c)
+    .await)?)
+}
+
+/// Live leads in id order after `after` and up to `until` (inclusive), reading only the
+/// fields in `fields` (names as scoring rules give them: `title`, `first_touch.source`,
+/// `custom.KEY`) besides id, stage, owner, team and times; every other field reads as
+/// empty. For batch work that needs a few fields of every lead (a full re-score):
+/// decoding a wide row costs more than scoring it.
 pub async fn page_by_id_with(
     conn: Conn<'_>,
     after: Option<Uuid>,
+    until: Option<Uuid>,
     limit: i64,
     fields: &[String],
 ) -> StoreResult<Vec<Lead>> {
-    let backend = conn.backend();
     let wanted = |c: &str| {
         fields.iter().any(|f| {
             let f = f.as_str();
@@ -722,50 +735,44 @@ pub async fn page_by_id_with(
                     .is_some_and(|rest| c.strip_prefix("last_").is_some_and(|x| x == rest))
         })
     };
-    let columns: Vec<String> = COLUMNS_UNSCORED
+    // Columns left out read as empty: a wide row costs per value on SQLite even when NULL.
+    let columns: Vec<&str> = COLUMNS_UNSCORED
         .split(", ")
         .map(str::trim)
-        .map(|c| {
-            let always = c.contains(" AS ")
-                || matches!(
-                    c,
-                    "id" | "stage"
-                        | "disqualify_reason"
-                        | "owner_id"
-                        | "team_id"
-                        | "email_opt_out"
-                        | "created_at"
-                        | "updated_at"
-                );
-            if always || wanted(c) {
-                return c.to_owned();
-            }
-            match (c, backend) {
-                ("employees", _) => "CAST(NULL AS INTEGER) AS employees".to_owned(),
-                ("annual_revenue" | "budget", _) => format!("CAST(NULL AS BIGINT) AS {c}"),
-                ("custom", Backend::Postgres) => "CAST('{}' AS JSONB) AS custom".to_owned(),
-                ("custom", Backend::Sqlite) => "'{}' AS custom".to_owned(),
-                _ => format!("CAST(NULL AS TEXT) AS {c}"),
-            }
+        .filter(|c| {
+            matches!(
+                *c,
+                "id" | "stage"
+                    | "disqualify_reason"
+                    | "owner_id"
+                    | "team_id"
+                    | "email_opt_out"
+                    | "created_at"
+                    | "updated_at"
+                    | "leads.version AS version"
+            ) || wanted(c)
         })
         .collect();
-    page_of(conn, &columns.join(", "), after, limit).await
+    page_of(conn, &columns.join(", "), after, until, limit).await
 }
 
-/// Live leads in id order after `after`, read as `columns`.
+/// Live leads in id order after `after` and up to `until`, read as `columns`.
 async fn page_of(
     conn: Conn<'_>,
     columns: &str,
     after: Option<Uuid>,
+    until: Option<Uuid>,
     limit: i64,
 ) -> StoreResult<Vec<Lead>> {
     let sql = format!(
-        "SELECT {columns} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 ORDER BY id LIMIT $2"
+        "SELECT {columns} FROM {FROM} WHERE deleted_at IS NULL AND id > $1 AND id <= $3 \
+         ORDER BY id LIMIT $2"
     );
     let rows: Vec<LeadRow> =
         dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(after.unwrap_or(Uuid::nil()))
             .bind(limit)
+            .bind(until.unwrap_or(Uuid::max()))
             .fetch_all(c)
             .await)?;
     rows.into_iter().map(LeadRow::into_lead).collect()

@@ -214,7 +214,7 @@ pub async fn upsert(mut conn: Conn<'_>, rows: &[PredictionRow]) -> StoreResult<(
             "INSERT INTO lead_predictions (lead_id, model_id, probability, computed_at) \
              VALUES {} ON CONFLICT (lead_id) DO UPDATE SET model_id = excluded.model_id, \
              probability = excluded.probability, computed_at = excluded.computed_at",
-            crate::sql::values_rows(chunk.len(), 4)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 4)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

@@ -116,7 +116,7 @@ pub async fn insert_many(
         let sql = format!(
             "INSERT INTO lead_quality (lead_id, status, findings, action, checked_at) VALUES {} \
              ON CONFLICT (lead_id) DO NOTHING",
-            crate::sql::values_rows(chunk.len(), 5)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 5)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -204,7 +204,7 @@ pub async fn set_keys(mut conn: Conn<'_>, lead_id: Uuid, keys: &[String]) -> Sto
     }
     let sql = format!(
         "INSERT INTO lead_keys (key, lead_id) VALUES {} ON CONFLICT DO NOTHING",
-        crate::sql::values_rows(keys.len(), 2)
+        crate::sql::values_rows(conn.backend(), keys.len(), 2)
     );
     dispatch!(conn, |c| {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -267,7 +267,7 @@ pub async fn add_keys(mut conn: Conn<'_>, items: &[(Uuid, Vec<String>)]) -> Stor
     for chunk in pairs.chunks(crate::sql::bulk_rows(conn.backend(), 2)) {
         let sql = format!(
             "INSERT INTO lead_keys (key, lead_id) VALUES {} ON CONFLICT DO NOTHING",
-            crate::sql::values_rows(chunk.len(), 2)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 2)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

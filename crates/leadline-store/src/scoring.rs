@@ -239,7 +239,7 @@ pub async fn upsert_scores(mut conn: Conn<'_>, rows: &[ScoreRow]) -> StoreResult
              VALUES {} ON CONFLICT (lead_id, model_key) DO UPDATE SET score = excluded.score, \
              fit = excluded.fit, grade = excluded.grade, priority = excluded.priority, \
              version = excluded.version, computed_at = excluded.computed_at",
-            crate::sql::values_rows(chunk.len(), 8)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 8)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

@@ -134,7 +134,7 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
             "first_touch.source".into(),
             "custom.segment".into(),
         ];
-        let slim = leads::page_by_id_with(c.conn(), None, 100, &fields)
+        let slim = leads::page_by_id_with(c.conn(), None, None, 100, &fields)
             .await
             .unwrap();
         assert_eq!(slim.len(), 25);
@@ -148,6 +148,20 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
             assert_eq!(s.fields.first_name, None);
         }
         assert_eq!(leads::count(c.conn()).await.unwrap(), 25);
+
+        // Split at the 10th lead, the two halves read every lead once.
+        let mid = leads::id_at(c.conn(), 9).await.unwrap().unwrap();
+        assert_eq!(mid, full[9].id, "{}", t.name);
+        let low = leads::page_by_id_with(c.conn(), None, Some(mid), 100, &fields)
+            .await
+            .unwrap();
+        let high = leads::page_by_id_with(c.conn(), Some(mid), None, 100, &fields)
+            .await
+            .unwrap();
+        assert_eq!((low.len(), high.len()), (10, 15), "{}", t.name);
+        let ids: Vec<_> = low.iter().chain(&high).map(|l| l.id).collect();
+        assert_eq!(ids, full.iter().map(|l| l.id).collect::<Vec<_>>());
+        assert_eq!(leads::id_at(c.conn(), 25).await.unwrap(), None);
 
         // Keyset pagination walks every lead exactly once, in order.
         let mut seen = Vec::new();

@@ -10,6 +10,13 @@ mod telemetry;
 
 use clap::Parser;
 
+// mimalloc instead of glibc's allocator, for Rust and (feature `override`) for the bundled
+// SQLite too: batch work (re-scores, imports) allocates per value on the SQLite driver's
+// threads and frees on the runtime's, where glibc's arenas took a third of a re-score's
+// time (docs/benchmarks.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let args = cli::Cli::parse();

@@ -5,8 +5,8 @@ use super::{active_models, events, qualification};
 use crate::App;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Utc};
-use leadline_domain::Principal;
 use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_domain::{Principal, Stage};
 use leadline_store::history::StageChange;
 use leadline_store::scoring::{self as store, EventRow, JobRow, ScoreRow};
 use leadline_store::{history, leads};
@@ -53,18 +53,29 @@ impl From<JobRow> for ScoringJob {
     }
 }
 
-/// Scores a page of leads under one model and writes what changed, inside `tx`: the score
-/// rows and stage moves by threshold
-/// (recorded in the stage history). `stored` are the page's scores as (lead, score, fit,
-/// grade, version). Returns (scores changed, leads moved).
-pub(crate) async fn write_page(
-    tx: &mut leadline_store::DbTx,
+/// A page scored under one model: the score rows that changed and the stage moves by
+/// threshold (lead, its stage now, the stage it moves to, why).
+pub(crate) struct ScoredPage {
+    scores: Vec<ScoreRow>,
+    moves: Vec<(Uuid, Stage, Stage, String)>,
+}
+
+impl ScoredPage {
+    /// Score rows to write (the scores that changed).
+    fn len(&self) -> usize {
+        self.scores.len()
+    }
+}
+
+/// Scores a page of leads under one model (no database: the writer only writes). `stored`
+/// are the page's scores as (lead, score, fit, grade, version); unchanged ones are left out.
+pub(crate) fn score_page(
     m: &super::Active,
     page: &[leadline_domain::Lead],
     events_rows: &[EventRow],
     stored: Vec<(Uuid, i32, i32, String, i32)>,
     t: DateTime<Utc>,
-) -> AppResult<(usize, u64)> {
+) -> ScoredPage {
     let mut by_lead: HashMap<Uuid, &[EventRow]> = HashMap::new();
     for chunk in events_rows.chunk_by(|a, b| a.0 == b.0) {
         by_lead.insert(chunk[0].0, chunk);
@@ -81,6 +92,11 @@ pub(crate) async fn write_page(
         let same = stored.get(&lead.id).is_some_and(|(score, grade, v)| {
             *score == s.score && grade == s.grade.as_str() && *v == m.version
         });
+        if m.row.is_default
+            && let Some((to, why)) = qualification(&m.scorer, lead.stage, &s)
+        {
+            moves.push((lead.id, lead.stage, to, why));
+        }
         if !same {
             scores.push(ScoreRow {
                 lead_id: lead.id,
@@ -88,88 +104,90 @@ pub(crate) async fn write_page(
                 score: s.score,
                 fit: s.fit,
                 grade: s.grade.as_str().into(),
-                priority: s.priority.clone(),
+                priority: s.priority,
                 version: m.version,
                 computed_at: to_micros(t),
             });
         }
-        if m.row.is_default
-            && let Some((to, why)) = qualification(&m.scorer, lead.stage, &s)
-        {
-            moves.push((lead, to, why));
-        }
     }
-    store::upsert_scores(tx.conn(), &scores).await?;
-    let mut moved_count = 0u64;
-    if !moves.is_empty() {
-        let at = now();
-        let items: Vec<(Uuid, &str, &str)> = moves
-            .iter()
-            .map(|(l, to, _)| (l.id, l.stage.as_str(), to.as_str()))
-            .collect();
-        let moved = leads::set_stages(tx.conn(), &items, to_micros(at)).await?;
-        let changes: Vec<StageChange> = moves
-            .iter()
-            .filter(|(l, _, _)| moved.contains(&l.id))
-            .map(|(l, to, why)| StageChange {
-                id: Uuid::now_v7(),
-                lead_id: l.id,
-                from_stage: Some(l.stage.as_str().into()),
-                to_stage: to.as_str().into(),
-                reason: None,
-                note: Some(format!("{why}; model {} v{}", m.row.key, m.version)),
-                actor: "scoring".into(),
-                at,
-            })
-            .collect();
-        history::record_stages(tx.conn(), &changes).await?;
-        moved_count = changes.len() as u64;
-    }
-    Ok((scores.len(), moved_count))
+    ScoredPage { scores, moves }
 }
 
-/// A page of a re-score: the leads, their events and their stored scores.
-type ReadPage = (
-    Vec<leadline_domain::Lead>,
-    Vec<EventRow>,
-    Vec<(Uuid, i32, i32, String, i32)>,
-);
+/// Writes a scored page inside `tx`: the score rows and the stage moves (recorded in the
+/// stage history). Returns (scores changed, leads moved).
+pub(crate) async fn write_scored(
+    tx: &mut leadline_store::DbTx,
+    m: &super::Active,
+    scored: &ScoredPage,
+) -> AppResult<(usize, u64)> {
+    store::upsert_scores(tx.conn(), &scored.scores).await?;
+    if scored.moves.is_empty() {
+        return Ok((scored.len(), 0));
+    }
+    let at = now();
+    let items: Vec<(Uuid, &str, &str)> = scored
+        .moves
+        .iter()
+        .map(|(id, from, to, _)| (*id, from.as_str(), to.as_str()))
+        .collect();
+    let moved = leads::set_stages(tx.conn(), &items, to_micros(at)).await?;
+    let changes: Vec<StageChange> = scored
+        .moves
+        .iter()
+        .filter(|(id, ..)| moved.contains(id))
+        .map(|(id, from, to, why)| StageChange {
+            id: Uuid::now_v7(),
+            lead_id: *id,
+            from_stage: Some(from.as_str().into()),
+            to_stage: to.as_str().into(),
+            reason: None,
+            note: Some(format!("{why}; model {} v{}", m.row.key, m.version)),
+            actor: "scoring".into(),
+            at,
+        })
+        .collect();
+    history::record_stages(tx.conn(), &changes).await?;
+    Ok((scored.len(), changes.len() as u64))
+}
 
-/// Reads every lead in pages (only the `fields` the rules test), with the events of `kinds`
-/// and the stored scores, into `out` until the end, an error (sent on) or the receiver is
-/// gone.
+/// A page of a re-score as read and scored: how many leads, and what to write.
+type ReadPage = (usize, ScoredPage);
+
+/// Reads the leads after `after` up to `until` in pages (only the fields the rules test),
+/// with the events the rules count and the stored scores, scores each page and sends it to
+/// `out`, until the end, an error (sent on) or the receiver is gone.
 async fn read_pages(
     db: leadline_store::Db,
-    fields: Vec<String>,
-    kinds: Vec<String>,
-    model_key: String,
+    m: std::sync::Arc<super::Active>,
+    t: DateTime<Utc>,
+    (mut after, until): (Option<Uuid>, Option<Uuid>),
     out: tokio::sync::mpsc::Sender<AppResult<ReadPage>>,
 ) {
-    let mut after = None;
+    let fields = m.scorer.fields_used();
+    let kinds = m.scorer.activity_kinds();
     loop {
         let next: AppResult<Option<ReadPage>> = async {
             let mut c = db.acquire().await?;
             // Only the fields the fit rules test: the rest would only be decoded.
-            let page = leads::page_by_id_with(c.conn(), after, PAGE, &fields).await?;
+            let page = leads::page_by_id_with(c.conn(), after, until, PAGE, &fields).await?;
             let (Some(first), Some(last)) = (page.first(), page.last()) else {
                 return Ok(None);
             };
             let (first, last) = (first.id, last.id);
             let ev = store::events_in_range(c.conn(), first, last, &kinds).await?;
-            let stored = store::scores_in_range(c.conn(), &model_key, first, last).await?;
-            Ok(Some((page, ev, stored)))
+            let stored = store::scores_in_range(c.conn(), &m.row.key, first, last).await?;
+            drop(c);
+            after = Some(last);
+            Ok(Some((page.len(), score_page(&m, &page, &ev, stored, t))))
         }
         .await;
-        let done = !matches!(next, Ok(Some(_)));
-        if let Ok(Some((page, _, _))) = &next {
-            after = page.last().map(|l| l.id);
-        }
         let item = match next {
             Ok(Some(p)) => Ok(p),
             Ok(None) => break,
             Err(e) => Err(e),
         };
-        if out.send(item).await.is_err() || done {
+        let failed = item.is_err();
+        if out.send(item).await.is_err() || failed {
             break;
         }
     }
@@ -193,7 +211,7 @@ impl App {
             let ev =
                 store::events_in_range(tx.conn(), first, last, &m.scorer.activity_kinds()).await?;
             let stored = store::scores_in_range(tx.conn(), &m.row.key, first, last).await?;
-            write_page(tx, &m, page, &ev, stored, t).await?;
+            write_scored(tx, &m, &score_page(&m, page, &ev, stored, t)).await?;
         }
         super::predict::predict_unscored_in(tx, page).await?;
         Ok(())
@@ -306,32 +324,41 @@ impl App {
             m
         };
         let t = now();
+        let m = std::sync::Arc::new(m);
         let mut job_moved = 0u64;
-        // The next pages are read while this one is scored and written (two cores, and
-        // SQLite readers do not wait for its writer).
+        // Two readers, each on half of the leads, read and score pages while the one writer
+        // writes (SQLite readers do not wait for its writer; reading is most of the work).
+        let split = {
+            let mut c = self.db.acquire().await?;
+            leads::id_at(c.conn(), job.total / 2).await?
+        };
         let (pages, mut incoming) = tokio::sync::mpsc::channel(2);
-        let reader = tokio::spawn(read_pages(
-            self.db.clone(),
-            m.scorer.fields_used(),
-            m.scorer.activity_kinds(),
-            job.model_key.clone(),
-            pages,
-        ));
+        let ranges = match split {
+            Some(mid) => vec![(None, Some(mid)), (Some(mid), None)],
+            None => vec![(None, None)],
+        };
+        let readers: Vec<_> = ranges
+            .into_iter()
+            .map(|r| tokio::spawn(read_pages(self.db.clone(), m.clone(), t, r, pages.clone())))
+            .collect();
+        drop(pages);
         while let Some(next) = incoming.recv().await {
-            let (page, events_rows, stored) = next?;
+            let (read, scored) = next?;
             let mut tx = self.db.begin().await?;
-            let (changed, moved) = write_page(&mut tx, &m, &page, &events_rows, stored, t).await?;
+            let (changed, moved) = write_scored(&mut tx, &m, &scored).await?;
             job_moved += moved;
-            job.done += page.len() as i64;
+            job.done += read as i64;
             job.changed += changed as i64;
             job.updated_at = to_micros(now());
             store::update_job(tx.conn(), job).await?;
             tx.commit().await?;
             progress(&job.clone().into());
         }
-        reader
-            .await
-            .map_err(|e| AppError::Internal(format!("re-score reader stopped: {e}")))?;
+        for reader in readers {
+            reader
+                .await
+                .map_err(|e| AppError::Internal(format!("re-score reader stopped: {e}")))?;
+        }
         if job_moved > 0 {
             tracing::info!(model = %job.model_key, moved = job_moved, "stages changed by score thresholds");
         }
