@@ -520,6 +520,10 @@ async fn record_owner(
             reason: Some(reason.to_owned()),
             actor: by.label.clone(),
             at: now(),
+            team_id: None,
+            rule_id: None,
+            method: None,
+            routing_version: None,
         },
     )
     .await?;

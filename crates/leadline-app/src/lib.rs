@@ -12,6 +12,7 @@ pub mod export;
 pub mod leads;
 pub mod outbound;
 pub mod quality;
+pub mod routing;
 pub mod scoring;
 pub mod tracking;
 pub mod views;

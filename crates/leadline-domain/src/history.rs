@@ -27,7 +27,18 @@ pub struct OwnerChange {
     pub lead_id: Uuid,
     pub from_owner: Option<Uuid>,
     pub to_owner: Option<Uuid>,
+    /// Why, in words (for routing: the method and who was passed over).
     pub reason: Option<String>,
     pub actor: String,
     pub at: DateTime<Utc>,
+    /// The team queue the lead went to (routing).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team_id: Option<Uuid>,
+    /// The routing rule that chose, its method and the rule set's version.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub routing_version: Option<i32>,
 }

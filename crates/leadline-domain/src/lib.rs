@@ -16,6 +16,7 @@ pub mod lead;
 pub mod money;
 pub mod quality;
 pub mod role;
+pub mod routing;
 pub mod scoring;
 pub mod source;
 pub mod stage;

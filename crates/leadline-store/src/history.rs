@@ -27,6 +27,10 @@ struct OwnerRow {
     reason: Option<String>,
     actor: String,
     at: Micros,
+    team_id: Option<Uuid>,
+    rule_id: Option<String>,
+    method: Option<String>,
+    routing_version: Option<i32>,
 }
 
 /// Records a stage change.
@@ -79,7 +83,9 @@ pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreRe
 pub async fn record_owner(conn: Conn<'_>, ch: &OwnerChange) -> StoreResult<()> {
     dispatch!(conn, |c| {
         sqlx::query(
-        "INSERT INTO owner_history (id, lead_id, from_owner, to_owner, reason, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        "INSERT INTO owner_history (id, lead_id, from_owner, to_owner, reason, actor, at, \
+         team_id, rule_id, method, routing_version) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
     )
     .bind(ch.id)
     .bind(ch.lead_id)
@@ -88,6 +94,10 @@ pub async fn record_owner(conn: Conn<'_>, ch: &OwnerChange) -> StoreResult<()> {
     .bind(&ch.reason)
     .bind(&ch.actor)
     .bind(to_micros(ch.at))
+    .bind(ch.team_id)
+    .bind(&ch.rule_id)
+    .bind(&ch.method)
+    .bind(ch.routing_version)
     .execute(c)
     .await.map(|r| r.rows_affected())
     })?;
@@ -122,7 +132,8 @@ pub async fn stages_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<S
 pub async fn owners_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<OwnerChange>> {
     let v: Vec<OwnerRow> = dispatch!(conn, |c| {
         sqlx::query_as(
-        "SELECT id, lead_id, from_owner, to_owner, reason, actor, at FROM owner_history WHERE lead_id = $1 ORDER BY at, id"
+        "SELECT id, lead_id, from_owner, to_owner, reason, actor, at, team_id, rule_id, method, \
+         routing_version FROM owner_history WHERE lead_id = $1 ORDER BY at, id"
     )
     .bind(lead_id)
     .fetch_all(c)
@@ -137,6 +148,10 @@ pub async fn owners_for_lead(conn: Conn<'_>, lead_id: Uuid) -> StoreResult<Vec<O
             reason: r.reason,
             actor: r.actor,
             at: from_micros(r.at),
+            team_id: r.team_id,
+            rule_id: r.rule_id,
+            method: r.method,
+            routing_version: r.routing_version,
         })
         .collect())
 }

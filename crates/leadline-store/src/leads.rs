@@ -786,11 +786,39 @@ pub async fn unverified_since(
     after: Option<(Micros, Uuid)>,
     limit: i64,
 ) -> StoreResult<Vec<Lead>> {
+    created_since_where(
+        conn,
+        since,
+        after,
+        limit,
+        "AND NOT EXISTS (SELECT 1 FROM lead_quality q WHERE q.lead_id = leads.id)",
+    )
+    .await
+}
+
+/// Live leads created at or after `since`, in creation order after `after` (a routing
+/// simulation over recent leads).
+pub async fn created_since(
+    conn: Conn<'_>,
+    since: Micros,
+    after: Option<(Micros, Uuid)>,
+    limit: i64,
+) -> StoreResult<Vec<Lead>> {
+    created_since_where(conn, since, after, limit, "").await
+}
+
+/// Leads created since, in creation order, with a further fixed condition `and`.
+async fn created_since_where(
+    conn: Conn<'_>,
+    since: Micros,
+    after: Option<(Micros, Uuid)>,
+    limit: i64,
+    and: &'static str,
+) -> StoreResult<Vec<Lead>> {
     let (t, id) = after.unwrap_or((since, Uuid::nil()));
     let sql = format!(
         "SELECT {COLUMNS} FROM {FROM} WHERE leads.deleted_at IS NULL AND leads.created_at >= $1 \
-         AND (leads.created_at > $2 OR (leads.created_at = $2 AND leads.id > $3)) \
-         AND NOT EXISTS (SELECT 1 FROM lead_quality q WHERE q.lead_id = leads.id) \
+         AND (leads.created_at > $2 OR (leads.created_at = $2 AND leads.id > $3)) {and} \
          ORDER BY leads.created_at, leads.id LIMIT $4"
     );
     let rows: Vec<LeadRow> =

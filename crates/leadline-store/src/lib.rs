@@ -29,6 +29,7 @@ pub mod leads;
 pub mod merges;
 pub mod prediction;
 pub mod quality;
+pub mod routing;
 pub mod saved_views;
 pub mod scoring;
 pub mod sessions;

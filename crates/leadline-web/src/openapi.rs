@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
 use crate::api::{
-    accounts, admin, capture, duplicates, imports, leads, prediction, quality, scoring,
+    accounts, admin, capture, duplicates, imports, leads, prediction, quality, routing, scoring,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -15,7 +15,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "accounts"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "accounts"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -94,6 +94,14 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(prediction::model))
         .routes(routes!(prediction::get_settings, prediction::put_settings))
         .routes(routes!(prediction::lead_prediction))
+        .routes(routes!(routing::in_force))
+        .routes(routes!(routing::versions, routing::save))
+        .routes(routes!(routing::activate))
+        .routes(routes!(routing::test))
+        .routes(routes!(routing::simulate))
+        .routes(routes!(routing::get_rep, routing::put_rep))
+        .routes(routes!(routing::assign))
+        .routes(routes!(routing::assign_many))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

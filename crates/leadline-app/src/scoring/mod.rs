@@ -189,7 +189,8 @@ pub(crate) fn qualification(scorer: &Scorer, stage: Stage, s: &Scored) -> Option
 /// Re-scores one lead under every model in force, inside the caller's transaction: stores
 /// the scores (lists read the default model's from there), records changes in the score
 /// history with `cause`, and moves the lead to `mql` or `nurture` when a threshold
-/// is crossed. Returns the lead's default-model score.
+/// is crossed; then routes the lead if it has no owner or queue yet (see
+/// [`crate::routing`]). Returns the lead's default-model score.
 pub(crate) async fn score_lead_in(
     tx: &mut DbTx,
     lead_id: Uuid,
@@ -254,6 +255,8 @@ pub(crate) async fn score_lead_in(
         }
     }
     predict::predict_lead_in(tx, &lead).await?;
+    // Event-driven distribution: scored, then routed, in the same transaction.
+    crate::routing::route_lead_in(tx, lead_id).await?;
     Ok(default_score)
 }
 

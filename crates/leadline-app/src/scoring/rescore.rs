@@ -195,7 +195,7 @@ async fn read_pages(
 
 impl App {
     /// Scores leads that were written without scoring (an import's), under every model in
-    /// force, inside `tx`.
+    /// force, predicts and routes them, inside `tx`.
     pub(crate) async fn score_unscored_in(
         tx: &mut leadline_store::DbTx,
         page: &[leadline_domain::Lead],
@@ -214,6 +214,7 @@ impl App {
             write_scored(tx, &m, &score_page(&m, page, &ev, stored, t)).await?;
         }
         super::predict::predict_unscored_in(tx, page).await?;
+        crate::routing::route_page_in(tx, page).await?;
         Ok(())
     }
 

@@ -72,9 +72,10 @@ pub fn field_value<'a>(f: &'a LeadFields, field: &str) -> Option<Scalar<'a>> {
     }
 }
 
-/// A [`Test`] ready to run: texts folded, patterns compiled.
+/// A [`Test`] ready to run: texts folded, patterns compiled. Scoring and routing rules
+/// share it.
 #[derive(Debug, Clone)]
-enum Matcher {
+pub enum Matcher {
     Equals(Folded),
     In(Vec<Folded>),
     Contains(String),
@@ -88,8 +89,9 @@ enum Matcher {
     Never,
 }
 
+/// A test's value folded for comparing (text trimmed and lower-cased).
 #[derive(Debug, Clone)]
-enum Folded {
+pub enum Folded {
     Text(String),
     Number(f64),
     Bool(bool),
@@ -120,7 +122,8 @@ fn equal(a: &Scalar<'_>, b: &Folded) -> bool {
 }
 
 impl Matcher {
-    fn new(t: &Test) -> Matcher {
+    /// Prepares a test (an invalid pattern never matches; validation refuses it first).
+    pub fn new(t: &Test) -> Matcher {
         match t {
             Test::Equals { value } => fold(value).map_or(Matcher::Never, Matcher::Equals),
             Test::In { values } => Matcher::In(values.iter().filter_map(fold).collect()),
@@ -138,7 +141,8 @@ impl Matcher {
         }
     }
 
-    fn test(&self, v: Option<&Scalar<'_>>) -> bool {
+    /// Whether a value (`None`: empty) passes.
+    pub fn test(&self, v: Option<&Scalar<'_>>) -> bool {
         match (self, v) {
             (Matcher::Missing, v) => v.is_none(),
             (_, None) => false,

@@ -221,7 +221,7 @@ fn check_points(e: &mut ValidationErrors, field: &str, p: i32) {
     }
 }
 
-fn check_test(e: &mut ValidationErrors, field: &str, test: &Test, on_title: bool) {
+pub(crate) fn check_test(e: &mut ValidationErrors, field: &str, test: &Test, on_title: bool) {
     match test {
         Test::Range { min, max } => {
             if min.is_none() && max.is_none() {

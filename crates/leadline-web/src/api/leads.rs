@@ -23,7 +23,7 @@ pub struct LeadPage {
     pub next_cursor: Option<String>,
 }
 
-fn with_etag(lead: Lead, status: StatusCode) -> Response {
+pub(crate) fn with_etag(lead: Lead, status: StatusCode) -> Response {
     let etag = HeaderValue::from_str(&lead.etag()).ok();
     let mut res = (status, Json(lead)).into_response();
     if let Some(e) = etag {

@@ -7,6 +7,7 @@ pub mod duplicates;
 pub mod imports;
 pub mod leads;
 pub mod prediction;
+pub mod routing;
 pub mod quality;
 pub mod scoring;
 

@@ -338,6 +338,9 @@ struct DetailPage {
     owner_history: Vec<Event>,
     changes: Vec<Event>,
     can_edit: bool,
+    /// Whom the lead can be given to (active users), when the viewer may reassign.
+    assignees: Vec<(Uuid, String)>,
+    owner_id: Option<Uuid>,
     /// Admins, managers and marketers see duplicates and merges.
     can_dedupe: bool,
     enrichment: Vec<Item>,
@@ -668,6 +671,16 @@ pub async fn detail(
         owner_history,
         changes,
         can_edit: auth.principal.can_edit_lead(f.owner_id),
+        assignees: if auth.user.role == leadline_domain::Role::Rep {
+            Vec::new()
+        } else {
+            users
+                .iter()
+                .filter(|u| u.active)
+                .map(|u| (u.id, u.name.clone()))
+                .collect()
+        },
+        owner_id: f.owner_id,
         can_dedupe: auth.user.role != leadline_domain::Role::Rep,
         enrichment: d
             .enrichment

@@ -8,6 +8,7 @@ mod duplicates;
 mod lead_form;
 mod leads;
 mod prediction;
+mod routing;
 mod scoring;
 mod session;
 mod settings;
@@ -63,6 +64,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(accounts::router())
         .merge(scoring::router())
         .merge(prediction::router())
+        .merge(routing::router())
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -73,6 +75,8 @@ pub struct Frame {
     pub is_admin: bool,
     /// Admins, managers and marketers work on capture (forms, imports, sources).
     pub can_capture: bool,
+    /// Admins and managers set up routing.
+    pub can_route: bool,
     pub section: &'static str,
 }
 
@@ -82,6 +86,7 @@ impl Frame {
             user_name: user.name.clone(),
             is_admin: user.role == Role::Admin,
             can_capture: user.role != Role::Rep,
+            can_route: matches!(user.role, Role::Admin | Role::Manager),
             section,
         }
     }
@@ -138,6 +143,9 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "merged_away" => Some("The lead you opened was merged into this one."),
         "activated" => Some("Version in force; every lead is being re-scored."),
         "training" => Some("Training started; the page follows its progress."),
+        "routing_saved" => Some("Routing rules saved as a new version."),
+        "routing_active" => Some("Routing rules in force: new leads follow them from now on."),
+        "assigned" => Some("Lead reassigned."),
         _ => None,
     }
 }

@@ -15,6 +15,8 @@ pub struct TestApp {
     /// An admin API key.
     pub key: String,
     pub client: reqwest::Client,
+    /// The database's URL, for another server process on the same database.
+    pub db_url: String,
     shutdown: CancellationToken,
     _db: TestDb,
 }
@@ -130,6 +132,7 @@ async fn start(db: TestDb) -> TestApp {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap(),
+        db_url: db.url.clone(),
         shutdown,
         _db: db,
     }
