@@ -182,7 +182,10 @@ async fn pick(
     match target {
         Target::User { user_id } => {
             let user = users::get(tx.conn(), *user_id).await?;
-            let settings = settings_of(&store::rep_settings(tx.conn(), &[*user_id]).await?, *user_id);
+            let settings = settings_of(
+                &store::rep_settings(tx.conn(), &[*user_id]).await?,
+                *user_id,
+            );
             match user {
                 Some(u) if u.active && settings.away(t).is_none() => Ok(Pick {
                     why: format!("to {}", u.name),
@@ -232,18 +235,31 @@ async fn pick(
             members.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
             let ids: Vec<Uuid> = members.iter().map(|u| u.id).collect();
             let stored = store::rep_settings(tx.conn(), &ids).await?;
-            let turns: HashMap<Uuid, i64> =
-                store::turns(tx.conn(), team.id).await?.into_iter().collect();
+            let mut turns: HashMap<Uuid, i64> = store::turns(tx.conn(), team.id)
+                .await?
+                .into_iter()
+                .collect();
             // A member new to the team starts level with the least served, so that
-            // joining does not hand them every lead until they catch up.
+            // joining does not hand them every lead until they catch up; their count is
+            // written now, so the start does not move with later turns.
             let start = ids
                 .iter()
                 .filter_map(|u| turns.get(u))
                 .min()
                 .copied()
                 .unwrap_or(0);
-            let open: HashMap<Uuid, i64> =
-                store::open_leads(tx.conn(), &ids).await?.into_iter().collect();
+            for id in &ids {
+                if !turns.contains_key(id) {
+                    turns.insert(*id, start);
+                    if take_turn {
+                        store::set_turn(tx.conn(), team.id, *id, start).await?;
+                    }
+                }
+            }
+            let open: HashMap<Uuid, i64> = store::open_leads(tx.conn(), &ids)
+                .await?
+                .into_iter()
+                .collect();
             let conversion: HashMap<Uuid, f64> = match method {
                 Method::BestConversion { window_days } => {
                     let since = to_micros(t - chrono::Duration::days(i64::from(*window_days)));
@@ -287,7 +303,10 @@ async fn pick(
             let (team_queue, why) = match (&owner, fallback) {
                 (Some(_), _) => (Some(team.id), choice.why),
                 (None, Some(f)) => (Some(f), format!("{}; to the fallback queue", choice.why)),
-                (None, None) => (Some(team.id), format!("{}; left in the team's queue", choice.why)),
+                (None, None) => (
+                    Some(team.id),
+                    format!("{}; left in the team's queue", choice.why),
+                ),
             };
             Ok(Pick {
                 owner: owner.map(|(id, name, _)| (id, name)),
@@ -300,12 +319,7 @@ async fn pick(
 }
 
 /// Where the rule set sends a lead (no writes unless `take_turn`).
-async fn decide(
-    tx: &mut DbTx,
-    router: &Router,
-    lead: &Lead,
-    take_turn: bool,
-) -> AppResult<Routed> {
+async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) -> AppResult<Routed> {
     let default_model = scoring::models(tx.conn())
         .await?
         .into_iter()
@@ -640,7 +654,9 @@ impl App {
         note: Option<String>,
     ) -> AppResult<Lead> {
         let mut tx = self.db.begin().await?;
-        let lead = self.assign_in(&mut tx, by, lead_id, owner, if_match, note.as_deref()).await?;
+        let lead = self
+            .assign_in(&mut tx, by, lead_id, owner, if_match, note.as_deref())
+            .await?;
         tx.commit().await?;
         Ok(lead)
     }
@@ -757,13 +773,13 @@ impl App {
         note: Option<String>,
     ) -> AppResult<BulkAssignment> {
         if ids.len() > 1_000 {
-            return Err(AppError::Validation(leadline_domain::ValidationErrors(vec![
-                leadline_domain::FieldError {
+            return Err(AppError::Validation(leadline_domain::ValidationErrors(
+                vec![leadline_domain::FieldError {
                     field: "lead_ids".into(),
                     code: "too_many".into(),
                     message: "at most 1,000 leads at a time".into(),
-                },
-            ])));
+                }],
+            )));
         }
         let mut out = BulkAssignment {
             assigned: Vec::new(),
@@ -771,7 +787,10 @@ impl App {
         };
         for id in ids {
             let mut tx = self.db.begin().await?;
-            match self.assign_in(&mut tx, by, *id, owner, None, note.as_deref()).await {
+            match self
+                .assign_in(&mut tx, by, *id, owner, None, note.as_deref())
+                .await
+            {
                 Ok(_) => {
                     tx.commit().await?;
                     out.assigned.push(*id);

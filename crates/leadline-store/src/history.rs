@@ -83,23 +83,24 @@ pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreRe
 pub async fn record_owner(conn: Conn<'_>, ch: &OwnerChange) -> StoreResult<()> {
     dispatch!(conn, |c| {
         sqlx::query(
-        "INSERT INTO owner_history (id, lead_id, from_owner, to_owner, reason, actor, at, \
+            "INSERT INTO owner_history (id, lead_id, from_owner, to_owner, reason, actor, at, \
          team_id, rule_id, method, routing_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-    )
-    .bind(ch.id)
-    .bind(ch.lead_id)
-    .bind(ch.from_owner)
-    .bind(ch.to_owner)
-    .bind(&ch.reason)
-    .bind(&ch.actor)
-    .bind(to_micros(ch.at))
-    .bind(ch.team_id)
-    .bind(&ch.rule_id)
-    .bind(&ch.method)
-    .bind(ch.routing_version)
-    .execute(c)
-    .await.map(|r| r.rows_affected())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(ch.id)
+        .bind(ch.lead_id)
+        .bind(ch.from_owner)
+        .bind(ch.to_owner)
+        .bind(&ch.reason)
+        .bind(&ch.actor)
+        .bind(to_micros(ch.at))
+        .bind(ch.team_id)
+        .bind(&ch.rule_id)
+        .bind(&ch.method)
+        .bind(ch.routing_version)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected())
     })?;
     Ok(())
 }

@@ -54,35 +54,34 @@ pub async fn insert_version(
 /// One version.
 pub async fn version(conn: Conn<'_>, version: i32) -> StoreResult<Option<VersionRow>> {
     let sql = format!("SELECT {VERSION_COLUMNS} FROM routing_versions WHERE version = $1");
-    Ok(
-        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(version)
-            .fetch_optional(c)
-            .await)?,
-    )
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(version)
+    .fetch_optional(c)
+    .await)?)
 }
 
 /// The version in force, if any.
 pub async fn in_force(conn: Conn<'_>) -> StoreResult<Option<VersionRow>> {
     let sql = format!("SELECT {VERSION_COLUMNS} FROM routing_versions WHERE in_force");
-    Ok(
-        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .fetch_optional(c)
-            .await)?,
-    )
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .fetch_optional(c)
+    .await)?)
 }
 
 /// The newest versions first.
 pub async fn versions(conn: Conn<'_>, limit: i64) -> StoreResult<Vec<VersionRow>> {
-    let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM routing_versions ORDER BY version DESC LIMIT $1"
-    );
-    Ok(
-        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-            .bind(limit)
-            .fetch_all(c)
-            .await)?,
-    )
+    let sql =
+        format!("SELECT {VERSION_COLUMNS} FROM routing_versions ORDER BY version DESC LIMIT $1");
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
 }
 
 /// Puts a version in force (and the previous one out). False when there is no such

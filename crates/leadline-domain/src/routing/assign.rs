@@ -49,7 +49,10 @@ pub fn choose(method: &Method, team: &str, candidates: &[Candidate]) -> Choice {
         } else if let Some(a) = &c.away {
             Some(a.to_string())
         } else if let Some(cap) = c.capacity.filter(|cap| c.open_leads >= i64::from(*cap)) {
-            Some(format!("at capacity ({} of {cap} open leads)", c.open_leads))
+            Some(format!(
+                "at capacity ({} of {cap} open leads)",
+                c.open_leads
+            ))
         } else {
             None
         };
@@ -91,12 +94,13 @@ pub fn choose(method: &Method, team: &str, candidates: &[Candidate]) -> Choice {
             Method::BestConversion { .. } => (-c.conversion.unwrap_or(0.0), c.assigned),
         }
     };
-    let chosen = pool.iter().copied().fold(None::<&Candidate>, |best, c| {
-        match best {
+    let chosen = pool
+        .iter()
+        .copied()
+        .fold(None::<&Candidate>, |best, c| match best {
             Some(b) if key(b) <= key(c) => Some(b),
             _ => Some(c),
-        }
-    });
+        });
     let mut why = format!("{} in team {team}", method.label());
     if let Some(c) = chosen {
         match method {
@@ -149,7 +153,10 @@ mod tests {
         team[1].away = Some(Unavailable::Away(None));
         let c = choose(&Method::RoundRobin, "EMEA", &team);
         assert_eq!(c.user_id, Some(team[2].user_id));
-        assert_eq!(c.why, "round robin in team EMEA; Ben skipped: out of office");
+        assert_eq!(
+            c.why,
+            "round robin in team EMEA; Ben skipped: out of office"
+        );
     }
 
     #[test]
@@ -158,11 +165,19 @@ mod tests {
         team[1].off_hours = Some(Unavailable::OffHours);
         let c = choose(&Method::RoundRobin, "T", &team);
         assert_eq!(c.user_id, Some(team[0].user_id));
-        assert!(c.why.ends_with("Ben skipped: outside working hours"), "{}", c.why);
+        assert!(
+            c.why.ends_with("Ben skipped: outside working hours"),
+            "{}",
+            c.why
+        );
         team[0].off_hours = Some(Unavailable::OffHours);
         let c = choose(&Method::RoundRobin, "T", &team);
         assert_eq!(c.user_id, Some(team[1].user_id));
-        assert!(c.why.contains("nobody is within working hours"), "{}", c.why);
+        assert!(
+            c.why.contains("nobody is within working hours"),
+            "{}",
+            c.why
+        );
     }
 
     #[test]
@@ -194,7 +209,10 @@ mod tests {
         team[1].conversion = Some(0.12);
         let c = choose(&Method::BestConversion { window_days: 90 }, "T", &team);
         assert_eq!(c.user_id, Some(team[0].user_id));
-        assert_eq!(c.why, "best conversion rate in team T: Ana converts 31 % over 90 days");
+        assert_eq!(
+            c.why,
+            "best conversion rate in team T: Ana converts 31 % over 90 days"
+        );
     }
 
     /// Routes `n` leads one by one through `choose`, as the store does (the chosen rep's

@@ -72,7 +72,11 @@ impl std::fmt::Display for Unavailable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Unavailable::Away(Some(until)) => {
-                write!(f, "out of office until {}", until.format("%Y-%m-%d %H:%M UTC"))
+                write!(
+                    f,
+                    "out of office until {}",
+                    until.format("%Y-%m-%d %H:%M UTC")
+                )
             }
             Unavailable::Away(None) => f.write_str("out of office"),
             Unavailable::OffHours => f.write_str("outside working hours"),

@@ -7,8 +7,8 @@ pub mod duplicates;
 pub mod imports;
 pub mod leads;
 pub mod prediction;
-pub mod routing;
 pub mod quality;
+pub mod routing;
 pub mod scoring;
 
 use crate::error::{ApiError, ApiResult};

@@ -11,9 +11,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use leadline_app::routing::{
-    BulkAssignment, RepRouting, Routed, RoutingVersion, Simulation,
-};
+use leadline_app::routing::{BulkAssignment, RepRouting, Routed, RoutingVersion, Simulation};
 use leadline_domain::routing::{RepSettings, RoutingRules};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -103,7 +101,9 @@ pub async fn test(
     ApiAuth(p): ApiAuth,
     ApiJson(input): ApiJson<TestInput>,
 ) -> ApiResult<Json<Routed>> {
-    Ok(Json(s.app.test_routing(&p, input.lead_id, input.rules).await?))
+    Ok(Json(
+        s.app.test_routing(&p, input.lead_id, input.rules).await?,
+    ))
 }
 
 /// A draft rule set to simulate.

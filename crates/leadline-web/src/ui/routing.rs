@@ -101,7 +101,11 @@ struct Extra {
     test_lead: Option<String>,
 }
 
-fn describe(rules: &RoutingRules, users: &[(Uuid, String)], teams: &[(Uuid, String)]) -> Vec<RuleRow> {
+fn describe(
+    rules: &RoutingRules,
+    users: &[(Uuid, String)],
+    teams: &[(Uuid, String)],
+) -> Vec<RuleRow> {
     let name_of = |list: &[(Uuid, String)], id: Uuid| {
         list.iter()
             .find(|(i, _)| *i == id)
@@ -140,10 +144,16 @@ fn describe(rules: &RoutingRules, users: &[(Uuid, String)], teams: &[(Uuid, Stri
                 Target::User { user_id } => name_of(users, *user_id),
                 Target::Team { team_id, method } => {
                     let extra = match method {
-                        Method::BestConversion { window_days } => format!(" over {window_days} days"),
+                        Method::BestConversion { window_days } => {
+                            format!(" over {window_days} days")
+                        }
                         _ => String::new(),
                     };
-                    format!("team {} ({}{extra})", name_of(teams, *team_id), method.label())
+                    format!(
+                        "team {} ({}{extra})",
+                        name_of(teams, *team_id),
+                        method.label()
+                    )
                 }
             },
         })
@@ -176,8 +186,16 @@ fn rep_row(id: Uuid, name: String, s: &RepSettings) -> RepRow {
                     .join(",")
             })
             .unwrap_or_default(),
-        start: s.working_hours.as_ref().map(|h| fmt_time(h.start)).unwrap_or_default(),
-        end: s.working_hours.as_ref().map(|h| fmt_time(h.end)).unwrap_or_default(),
+        start: s
+            .working_hours
+            .as_ref()
+            .map(|h| fmt_time(h.start))
+            .unwrap_or_default(),
+        end: s
+            .working_hours
+            .as_ref()
+            .map(|h| fmt_time(h.end))
+            .unwrap_or_default(),
         away_from: fmt_date(s.away_from),
         away_until: fmt_date(s.away_until),
         weight: s.weight,
@@ -216,7 +234,13 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
         .simulation
         .as_ref()
         .map(|sim| {
-            let max = sim.by_rule.iter().map(|r| r.leads).max().unwrap_or(0).max(1);
+            let max = sim
+                .by_rule
+                .iter()
+                .map(|r| r.leads)
+                .max()
+                .unwrap_or(0)
+                .max(1);
             sim.by_rule
                 .iter()
                 .map(|r| SimBar {
@@ -306,7 +330,11 @@ async fn submit(
                 ..Extra::default()
             }),
         "test" => {
-            let Some(id) = f.lead_id.as_deref().and_then(|x| x.trim().parse::<Uuid>().ok()) else {
+            let Some(id) = f
+                .lead_id
+                .as_deref()
+                .and_then(|x| x.trim().parse::<Uuid>().ok())
+            else {
                 return render(
                     &s,
                     &auth,
@@ -344,11 +372,7 @@ async fn submit(
     }
 }
 
-async fn activate(
-    State(s): State<AppState>,
-    auth: UiAuth,
-    Path(version): Path<i32>,
-) -> Response {
+async fn activate(State(s): State<AppState>, auth: UiAuth, Path(version): Path<i32>) -> Response {
     match s.app.put_routing_in_force(&auth.principal, version).await {
         Ok(_) => super::capture::done("/routing", "routing_active"),
         Err(e) => error_page(e),
@@ -391,20 +415,34 @@ fn rep_settings(f: &RepForm) -> Result<RepSettings, String> {
             .split(',')
             .map(|d| d.trim().parse::<u8>())
             .collect::<Result<_, _>>()
-            .map_err(|_| "days: numbers 1 (Monday) to 7 (Sunday), separated by commas".to_owned())?,
+            .map_err(|_| {
+                "days: numbers 1 (Monday) to 7 (Sunday), separated by commas".to_owned()
+            })?,
     };
     let working_hours = match (time(&f.start, "start")?, time(&f.end, "end")?) {
         (Some(start), Some(end)) => Some(WorkingHours {
-            days: if days.is_empty() { vec![1, 2, 3, 4, 5] } else { days },
+            days: if days.is_empty() {
+                vec![1, 2, 3, 4, 5]
+            } else {
+                days
+            },
             start,
             end,
         }),
         (None, None) => None,
         _ => return Err("working hours need both a start and an end".into()),
     };
-    let capacity = match f.capacity.as_deref().map(str::trim).filter(|x| !x.is_empty()) {
+    let capacity = match f
+        .capacity
+        .as_deref()
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
+    {
         None => None,
-        Some(x) => Some(x.parse::<u32>().map_err(|_| "capacity: a whole number".to_owned())?),
+        Some(x) => Some(
+            x.parse::<u32>()
+                .map_err(|_| "capacity: a whole number".to_owned())?,
+        ),
     };
     Ok(RepSettings {
         time_zone: f.time_zone.trim().to_owned(),
