@@ -1044,3 +1044,174 @@ async fn prediction_page_trains_a_model_and_the_lead_page_explains_it() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 }
+
+#[tokio::test]
+async fn routing_page_saves_tests_simulates_and_the_lead_page_reassigns() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "boss@example.com", Role::Manager).await;
+        let (ana, _) = t.user_with_key("ana@example.com", Role::Rep).await;
+        let page = c
+            .get(t.url("/routing"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("No rules in force"), "{}: {page}", t.name);
+        let rules = format!(
+            "[[rules]]\nid = \"de\"\nname = \"Germany <DACH>\"\n\n[[rules.conditions]]\nfield = \"country\"\nop = \"equals\"\nvalue = \"DE\"\n\n[rules.target]\nkind = \"user\"\nuser_id = \"{ana}\"\n"
+        );
+        // A broken file comes back with the error and nothing saved.
+        let r = c
+            .post(t.url("/routing"))
+            .form(&[("toml", "rules = 3"), ("action", "save")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let r = c
+            .post(t.url("/routing"))
+            .form(&[
+                ("toml", rules.as_str()),
+                ("note", "DACH"),
+                ("action", "activate"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let page = c
+            .get(t.url("/routing?done=routing_active"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Rules in force (version 1)"), "{page}");
+        assert!(
+            page.contains("Germany &#60;DACH&#62;") || page.contains("Germany &lt;DACH&gt;"),
+            "names are escaped: {page}"
+        );
+        assert!(!page.contains("Germany <DACH>"));
+        // A new German lead goes to Ana at once.
+        let l: serde_json::Value = t
+            .post("/api/v1/leads")
+            .json(&serde_json::json!({"email": "de@x.example", "country": "DE"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(l["owner_id"], ana.to_string());
+        let id = l["id"].as_str().unwrap();
+        // Test the lead and simulate on the editor's text.
+        let r = c
+            .post(t.url("/routing"))
+            .form(&[
+                ("toml", rules.as_str()),
+                ("action", "test"),
+                ("lead_id", id),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("Test result") && text.contains("ana@example.com"),
+            "{text}"
+        );
+        let r = c
+            .post(t.url("/routing"))
+            .form(&[
+                ("toml", rules.as_str()),
+                ("action", "simulate"),
+                ("days", "7"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let text = r.text().await.unwrap();
+        assert!(
+            text.contains("Who would have received what") && text.contains("1 leads created"),
+            "{text}"
+        );
+        // Availability: a bad time zone is refused, a good one kept.
+        let r = c
+            .post(t.url(&format!("/routing/reps/{ana}")))
+            .form(&[
+                ("time_zone", "Mars/Base"),
+                ("start", "09:00"),
+                ("end", "17:00"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let r = c
+            .post(t.url(&format!("/routing/reps/{ana}")))
+            .form(&[
+                ("time_zone", "Europe/Lisbon"),
+                ("days", "1,2,3"),
+                ("start", "09:00"),
+                ("end", "17:00"),
+                ("weight", "2"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = c
+            .get(t.url("/routing"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("value=\"Europe/Lisbon\"") && page.contains("value=\"1,2,3\""),
+            "{page}"
+        );
+        // The lead page says why and reassigns.
+        let page = c
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("rule Germany"), "{page}");
+        assert!(page.contains("Reassign"));
+        let r = c
+            .post(t.url(&format!("/leads/{id}/assign")))
+            .form(&[
+                ("owner_id", ""),
+                ("version", &l["version"].to_string()),
+                ("note", "back to the pool"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let page = c
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("back to the pool"), "{page}");
+        // Reps do not see the routing page.
+        let rep = signed_in(&t, "rep@example.com", Role::Rep).await;
+        assert_eq!(
+            rep.get(t.url("/routing")).send().await.unwrap().status(),
+            StatusCode::FORBIDDEN
+        );
+    }
+}
