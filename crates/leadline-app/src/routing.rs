@@ -4,7 +4,7 @@
 
 use crate::App;
 use crate::admin::audit;
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, invalid};
 use chrono::{DateTime, Utc};
 use leadline_domain::history::OwnerChange;
 use leadline_domain::routing::{
@@ -392,9 +392,10 @@ pub(crate) async fn route_lead_in(tx: &mut DbTx, lead_id: Uuid) -> AppResult<Opt
     )
     .await?
     {
-        return Err(AppError::Conflict(
-            "the lead changed while it was being routed".into(),
-        ));
+        // Someone else changed the lead meanwhile: whatever captured or scored it must
+        // not fail for that; it is routed at its next event.
+        tracing::warn!(lead_id = %lead.id, "lead changed while being routed; left for its next event");
+        return Ok(None);
     }
     history::record_owner(
         tx.conn(),
@@ -689,15 +690,9 @@ impl App {
         }
         let to_name = match owner {
             Some(u) => {
-                let user = users::get(tx.conn(), u).await?.ok_or_else(|| {
-                    AppError::Validation(leadline_domain::ValidationErrors(vec![
-                        leadline_domain::FieldError {
-                            field: "owner_id".into(),
-                            code: "unknown_user".into(),
-                            message: "no user with this id".into(),
-                        },
-                    ]))
-                })?;
+                let user = users::get(tx.conn(), u)
+                    .await?
+                    .ok_or_else(|| invalid("owner_id", "unknown_user", "no user with this id"))?;
                 if !user.active {
                     return Err(AppError::Conflict(format!(
                         "{} is deactivated and cannot receive leads",
@@ -773,13 +768,11 @@ impl App {
         note: Option<String>,
     ) -> AppResult<BulkAssignment> {
         if ids.len() > 1_000 {
-            return Err(AppError::Validation(leadline_domain::ValidationErrors(
-                vec![leadline_domain::FieldError {
-                    field: "lead_ids".into(),
-                    code: "too_many".into(),
-                    message: "at most 1,000 leads at a time".into(),
-                }],
-            )));
+            return Err(invalid(
+                "lead_ids",
+                "too_many",
+                "at most 1,000 leads at a time",
+            ));
         }
         let mut out = BulkAssignment {
             assigned: Vec::new(),

@@ -1098,7 +1098,7 @@ async fn routing_page_saves_tests_simulates_and_the_lead_page_reassigns() {
         // A new German lead goes to Ana at once.
         let l: serde_json::Value = t
             .post("/api/v1/leads")
-            .json(&serde_json::json!({"email": "de@x.example", "country": "DE"}))
+            .json(&serde_json::json!({"email": "de@x.example", "country": "DE", "timeline": "within6_months"}))
             .send()
             .await
             .unwrap()
@@ -1186,6 +1186,10 @@ async fn routing_page_saves_tests_simulates_and_the_lead_page_reassigns() {
             .await
             .unwrap();
         assert!(page.contains("rule Germany"), "{page}");
+        assert!(
+            page.contains("within 6 months"),
+            "BANT timeline label: {page}"
+        );
         assert!(page.contains("Reassign"));
         let r = c
             .post(t.url(&format!("/leads/{id}/assign")))

@@ -270,6 +270,23 @@ fn canonical(names: &[String], defs: &[CustomFieldDef]) -> Vec<String> {
     out
 }
 
+/// Refuses names (canonical, see `canonical`) that are no field a model learns from.
+fn learnable(names: &[String], defs: &[CustomFieldDef], field: &str) -> AppResult<()> {
+    match names.iter().find(|n| {
+        !PROFILE_FIELDS.contains(&n.as_str())
+            && !n
+                .strip_prefix("custom.")
+                .is_some_and(|k| defs.iter().any(|d| d.key == k))
+    }) {
+        Some(unknown) => Err(invalid(
+            field,
+            "unknown_field",
+            format!("{unknown} is not a field a model learns from"),
+        )),
+        None => Ok(()),
+    }
+}
+
 impl App {
     /// The fields kept out of prediction.
     pub async fn prediction_settings(&self) -> AppResult<PredictionSettings> {
@@ -290,18 +307,7 @@ impl App {
         require_admin(by)?;
         let defs = self.custom_fields().await?;
         let excluded = canonical(&input.excluded, &defs);
-        if let Some(unknown) = excluded.iter().find(|n| {
-            !PROFILE_FIELDS.contains(&n.as_str())
-                && !n
-                    .strip_prefix("custom.")
-                    .is_some_and(|k| defs.iter().any(|d| d.key == k))
-        }) {
-            return Err(invalid(
-                "excluded",
-                "unknown_field",
-                format!("{unknown} is not a field a model learns from"),
-            ));
-        }
+        learnable(&excluded, &defs, "excluded")?;
         let out = PredictionSettings { excluded };
         let value = serde_json::to_value(&out).map_err(|e| AppError::Internal(e.to_string()))?;
         let mut tx = self.db.begin().await?;
@@ -370,7 +376,9 @@ impl App {
         require_marketing(by, "training the predictive model")?;
         let defs = self.custom_fields().await?;
         let mut excluded = self.prediction_settings().await?.excluded;
-        excluded.extend(canonical(extra, &defs));
+        let extra = canonical(extra, &defs);
+        learnable(&extra, &defs, "exclude")?;
+        excluded.extend(extra);
         excluded.sort();
         excluded.dedup();
         let t = to_micros(now());

@@ -48,13 +48,10 @@ pub fn choose(method: &Method, team: &str, candidates: &[Candidate]) -> Choice {
             Some("inactive".to_owned())
         } else if let Some(a) = &c.away {
             Some(a.to_string())
-        } else if let Some(cap) = c.capacity.filter(|cap| c.open_leads >= i64::from(*cap)) {
-            Some(format!(
-                "at capacity ({} of {cap} open leads)",
-                c.open_leads
-            ))
         } else {
-            None
+            c.capacity
+                .filter(|cap| c.open_leads >= i64::from(*cap))
+                .map(|cap| format!("at capacity ({} of {cap} open leads)", c.open_leads))
         };
         match reason {
             Some(r) => skipped.push(format!("{} skipped: {r}", c.name)),

@@ -4,7 +4,7 @@
 use crate::CustomFieldDef;
 use crate::lead::{Grade, LeadFields};
 use crate::scoring::engine::{Matcher, Scalar, field_value};
-use crate::scoring::rules::{FIT_FIELDS, Test, check_test};
+use crate::scoring::rules::{Test, check_test, known_field, valid_rule_id};
 use crate::stage::Stage;
 use crate::validation::ValidationErrors;
 use serde::{Deserialize, Serialize};
@@ -171,12 +171,7 @@ impl RoutingRules {
         let mut ids = std::collections::HashSet::new();
         for (i, r) in self.rules.iter().enumerate() {
             let at = format!("rules[{i}]");
-            let id_valid = !r.id.is_empty()
-                && r.id.len() <= 64
-                && r.id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !id_valid {
+            if !valid_rule_id(&r.id) {
                 e.add(
                     format!("{at}.id"),
                     "invalid_id",
@@ -198,12 +193,7 @@ impl RoutingRules {
             }
             for (j, c) in r.conditions.iter().enumerate() {
                 let cat = format!("{at}.conditions[{j}]");
-                let known = FIT_FIELDS.contains(&c.field.as_str())
-                    || ROUTE_FIELDS.contains(&c.field.as_str())
-                    || c.field
-                        .strip_prefix("custom.")
-                        .is_some_and(|k| defs.iter().any(|d| d.key == k));
-                if !known {
+                if !known_field(&c.field, defs) && !ROUTE_FIELDS.contains(&c.field.as_str()) {
                     e.add(
                         format!("{cat}.field"),
                         "unknown_field",

@@ -221,6 +221,23 @@ fn check_points(e: &mut ValidationErrors, field: &str, p: i32) {
     }
 }
 
+/// A rule id: 1-64 letters, digits, `-` and `_` (explanations and history refer to it).
+pub(crate) fn valid_rule_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+/// A lead field rules may test, or a defined custom field (`custom.KEY`).
+pub(crate) fn known_field(field: &str, defs: &[CustomFieldDef]) -> bool {
+    FIT_FIELDS.contains(&field)
+        || field
+            .strip_prefix("custom.")
+            .is_some_and(|k| defs.iter().any(|d| d.key == k))
+}
+
 pub(crate) fn check_test(e: &mut ValidationErrors, field: &str, test: &Test, on_title: bool) {
     match test {
         Test::Range { min, max } => {
@@ -330,12 +347,7 @@ impl ModelDefinition {
         }
         let mut ids = std::collections::HashSet::new();
         let mut id_ok = |e: &mut ValidationErrors, at: &str, id: &str| {
-            let valid = !id.is_empty()
-                && id.len() <= 64
-                && id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-            if !valid {
+            if !valid_rule_id(id) {
                 e.add(
                     format!("{at}.id"),
                     "invalid_id",
@@ -355,11 +367,7 @@ impl ModelDefinition {
             if r.name.trim().is_empty() {
                 e.add(format!("{at}.name"), "required", "give the rule a name");
             }
-            let known = FIT_FIELDS.contains(&r.field.as_str())
-                || r.field
-                    .strip_prefix("custom.")
-                    .is_some_and(|k| defs.iter().any(|d| d.key == k));
-            if !known {
+            if !known_field(&r.field, defs) {
                 e.add(
                     format!("{at}.field"),
                     "unknown_field",

@@ -473,8 +473,28 @@ pub async fn detail(
     let l = &d.lead;
     let f = &l.fields;
     let cur = f.currency.as_deref();
-    let enum_label =
-        |v: Option<serde_json::Value>| v.and_then(|x| x.as_str().map(|s| s.replace('_', " ")));
+    // `within6_months` → "within 6 months".
+    let enum_label = |v: Option<serde_json::Value>| {
+        v.and_then(|x| {
+            x.as_str().map(|s| {
+                let mut out = String::new();
+                for (i, c) in s.chars().enumerate() {
+                    if c == '_' {
+                        out.push(' ');
+                        continue;
+                    }
+                    if c.is_ascii_digit()
+                        && i > 0
+                        && !out.ends_with(|p: char| p == ' ' || p.is_ascii_digit())
+                    {
+                        out.push(' ');
+                    }
+                    out.push(c);
+                }
+                out
+            })
+        })
+    };
     let person = [
         item("Email", f.email.clone()),
         item("Phone", f.phone.clone()),
