@@ -487,15 +487,6 @@ async fn wait_training(t: &common::TestApp, id: &str) -> Value {
 #[tokio::test]
 async fn a_predictive_model_trains_in_the_background_and_explains_each_lead() {
     for t in common::apps().await {
-        // A field to leave out that no model learns from is refused, naming it.
-        let r = t
-            .post("/api/v1/prediction/train")
-            .json(&json!({"exclude": ["shoe_size"]}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 422, "{}", t.name);
-        assert!(r.text().await.unwrap().contains("shoe_size"));
         // Without outcomes, training fails with the reason and nothing is in force.
         let run = json_of(
             t.post("/api/v1/prediction/train")

@@ -376,9 +376,9 @@ impl App {
         require_marketing(by, "training the predictive model")?;
         let defs = self.custom_fields().await?;
         let mut excluded = self.prediction_settings().await?.excluded;
-        let extra = canonical(extra, &defs);
-        learnable(&extra, &defs, "exclude")?;
-        excluded.extend(extra);
+        // Names matching no learnable field (an import column mapped to a lead id, say)
+        // leave nothing out and are harmless here; the settings refuse them.
+        excluded.extend(canonical(extra, &defs));
         excluded.sort();
         excluded.dedup();
         let t = to_micros(now());
