@@ -1091,6 +1091,10 @@ async fn routing_page_saves_tests_simulates_and_the_lead_page_reassigns() {
             .unwrap();
         assert!(page.contains("Rules in force (version 1)"), "{page}");
         assert!(
+            page.contains("<td>country = DE</td>"),
+            "conditions in words: {page}"
+        );
+        assert!(
             page.contains("Germany &#60;DACH&#62;") || page.contains("Germany &lt;DACH&gt;"),
             "names are escaped: {page}"
         );

@@ -17,6 +17,7 @@ use leadline_app::AppError;
 use leadline_app::routing::{Routed, RoutingVersion, Simulation};
 use leadline_domain::Role;
 use leadline_domain::routing::{Method, RepSettings, RoutingRules, Target, WorkingHours};
+use leadline_domain::scoring::rules::Test;
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -121,22 +122,7 @@ fn describe(
             } else {
                 r.conditions
                     .iter()
-                    .map(|c| {
-                        let test = serde_json::to_value(&c.test)
-                            .ok()
-                            .and_then(|v| v.as_object().cloned())
-                            .map(|o| {
-                                o.iter()
-                                    .map(|(k, v)| match k.as_str() {
-                                        "op" => v.as_str().unwrap_or_default().replace('_', " "),
-                                        _ => v.to_string(),
-                                    })
-                                    .collect::<Vec<_>>()
-                                    .join(" ")
-                            })
-                            .unwrap_or_default();
-                        format!("{} {test}", c.field)
-                    })
+                    .map(|c| condition_text(&c.field, &c.test))
                     .collect::<Vec<_>>()
                     .join(" and ")
             },
@@ -158,6 +144,58 @@ fn describe(
             },
         })
         .collect()
+}
+
+/// A condition in words: `employees ≥ 1000`, `country in DE, AT`.
+fn condition_text(field: &str, test: &Test) -> String {
+    let value = |v: &serde_json::Value| match v {
+        serde_json::Value::String(x) => x.clone(),
+        other => other.to_string(),
+    };
+    let list = |xs: &[String]| xs.join(", ");
+    let num = |n: f64| format!("{n}");
+    match test {
+        Test::Equals { value: v } => format!("{field} = {}", value(v)),
+        Test::In { values } => format!(
+            "{field} in {}",
+            values.iter().map(value).collect::<Vec<_>>().join(", ")
+        ),
+        Test::Contains { text } => format!("{field} contains {text}"),
+        Test::Range {
+            min: Some(a),
+            max: Some(b),
+        } => format!("{field} {}–{}", num(*a), num(*b)),
+        Test::Range {
+            min: Some(a),
+            max: None,
+        } => format!("{field} ≥ {}", num(*a)),
+        Test::Range {
+            min: None,
+            max: Some(b),
+        } => format!("{field} ≤ {}", num(*b)),
+        Test::Range { .. } => format!("{field} is a number"),
+        Test::Exists => format!("{field} is set"),
+        Test::Missing => format!("{field} is empty"),
+        Test::Matches { pattern } => format!("{field} matches {pattern}"),
+        Test::Seniority { levels } => format!(
+            "{field} seniority {}",
+            list(
+                &levels
+                    .iter()
+                    .map(|l| format!("{l:?}").to_lowercase())
+                    .collect::<Vec<_>>()
+            )
+        ),
+        Test::Function { functions } => format!(
+            "{field} function {}",
+            list(
+                &functions
+                    .iter()
+                    .map(|f| format!("{f:?}").to_lowercase())
+                    .collect::<Vec<_>>()
+            )
+        ),
+    }
 }
 
 fn rep_row(id: Uuid, name: String, s: &RepSettings) -> RepRow {
