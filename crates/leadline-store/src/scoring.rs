@@ -207,7 +207,9 @@ pub async fn versions(conn: Conn<'_>, key: &str) -> StoreResult<Vec<VersionRow>>
     .await)?)
 }
 
-/// Records scores (one per lead and model), replacing earlier ones.
+/// Records scores (one per lead and model), replacing earlier ones — never one computed
+/// later: a full re-score computes a page before it writes it, and an event may have
+/// scored a lead of that page meanwhile.
 pub async fn upsert_scores(mut conn: Conn<'_>, rows: &[ScoreRow]) -> StoreResult<()> {
     if rows.is_empty() {
         return Ok(());
@@ -219,7 +221,8 @@ pub async fn upsert_scores(mut conn: Conn<'_>, rows: &[ScoreRow]) -> StoreResult
                                   $7::int[], $8::bigint[]) \
              ON CONFLICT (lead_id, model_key) DO UPDATE SET score = excluded.score, \
              fit = excluded.fit, grade = excluded.grade, priority = excluded.priority, \
-             version = excluded.version, computed_at = excluded.computed_at",
+             version = excluded.version, computed_at = excluded.computed_at \
+             WHERE lead_scores.computed_at <= excluded.computed_at",
         )
         .bind(rows.iter().map(|r| r.lead_id).collect::<Vec<_>>())
         .bind(rows.iter().map(|r| r.model_key.as_str()).collect::<Vec<_>>())
@@ -238,7 +241,8 @@ pub async fn upsert_scores(mut conn: Conn<'_>, rows: &[ScoreRow]) -> StoreResult
             "INSERT INTO lead_scores (lead_id, model_key, score, fit, grade, priority, version, computed_at) \
              VALUES {} ON CONFLICT (lead_id, model_key) DO UPDATE SET score = excluded.score, \
              fit = excluded.fit, grade = excluded.grade, priority = excluded.priority, \
-             version = excluded.version, computed_at = excluded.computed_at",
+             version = excluded.version, computed_at = excluded.computed_at \
+             WHERE lead_scores.computed_at <= excluded.computed_at",
             crate::sql::values_rows(conn.backend(), chunk.len(), 8)
         );
         dispatch!(conn.reborrow(), |c| {

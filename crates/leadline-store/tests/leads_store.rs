@@ -122,6 +122,36 @@ async fn insert_get_update_delete_and_list_on_both_engines() {
         leadline_store::scoring::upsert_scores(tx.conn(), &rows)
             .await
             .unwrap();
+        // A score computed earlier never replaces a later one (a re-score's page written
+        // after an event scored one of its leads).
+        let mut fresh = rows[0].clone();
+        fresh.score = 77;
+        fresh.computed_at = 10;
+        leadline_store::scoring::upsert_scores(tx.conn(), std::slice::from_ref(&fresh))
+            .await
+            .unwrap();
+        let mut stale = fresh.clone();
+        stale.score = 5;
+        stale.computed_at = 9;
+        leadline_store::scoring::upsert_scores(tx.conn(), &[stale])
+            .await
+            .unwrap();
+        let kept = leadline_store::scoring::scores_of(tx.conn(), fresh.lead_id)
+            .await
+            .unwrap();
+        assert_eq!(kept[0].score, 77, "{}", t.name);
+        // A later one does (the lead's own score again, for the checks below).
+        let restored = leadline_store::scoring::ScoreRow {
+            computed_at: 11,
+            ..rows[0].clone()
+        };
+        leadline_store::scoring::upsert_scores(tx.conn(), &[restored])
+            .await
+            .unwrap();
+        let kept = leadline_store::scoring::scores_of(tx.conn(), fresh.lead_id)
+            .await
+            .unwrap();
+        assert_eq!(kept[0].score, rows[0].score);
         tx.commit().await.unwrap();
 
         let mut c = db.acquire().await.unwrap();
