@@ -225,12 +225,12 @@ async fn pick(
             if take_turn {
                 store::lock_team(tx.conn(), team.id).await?;
             }
-            let mut members = Vec::new();
-            for id in &team.members {
-                if let Some(u) = users::get(tx.conn(), *id).await? {
-                    members.push(u);
-                }
-            }
+            // One read of the (small) users table rather than one per member.
+            let mut members: Vec<_> = users::list(tx.conn())
+                .await?
+                .into_iter()
+                .filter(|u| team.members.contains(&u.id))
+                .collect();
             // Ties go to the first listed: by name, then id, the same in every process.
             members.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
             let ids: Vec<Uuid> = members.iter().map(|u| u.id).collect();
@@ -393,7 +393,8 @@ pub(crate) async fn route_lead_in(tx: &mut DbTx, lead_id: Uuid) -> AppResult<Opt
     .await?
     {
         // Someone else changed the lead meanwhile: whatever captured or scored it must
-        // not fail for that; it is routed at its next event.
+        // not fail for that; it is routed at its next event. (The turn just counted stays
+        // counted: a rare race, worth one lead of imbalance, not a failed capture.)
         tracing::warn!(lead_id = %lead.id, "lead changed while being routed; left for its next event");
         return Ok(None);
     }
