@@ -320,16 +320,11 @@ async fn pick(
 
 /// Where the rule set sends a lead (no writes unless `take_turn`).
 async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) -> AppResult<Routed> {
-    let default_model = scoring::models(tx.conn())
+    let priority = scoring::default_priorities(tx.conn(), &[lead.id])
         .await?
         .into_iter()
-        .find(|m| m.is_default)
-        .map(|m| m.key);
-    let priority = scoring::scores_of(tx.conn(), lead.id)
-        .await?
-        .into_iter()
-        .find(|s| Some(&s.model_key) == default_model.as_ref())
-        .map(|s| s.priority);
+        .next()
+        .map(|(_, p)| p);
     let facts = Facts {
         fields: &lead.fields,
         stage: lead.stage,
@@ -602,13 +597,18 @@ impl App {
             let page = leads::created_since(c.conn(), since, after, 2_000).await?;
             let Some(last) = page.last() else { break };
             after = Some((to_micros(last.created_at), last.id));
+            let ids: Vec<Uuid> = page.iter().map(|l| l.id).collect();
+            let priorities: HashMap<Uuid, String> = scoring::default_priorities(c.conn(), &ids)
+                .await?
+                .into_iter()
+                .collect();
             for lead in &page {
                 let facts = Facts {
                     fields: &lead.fields,
                     stage: lead.stage,
                     score: lead.score,
                     grade: lead.grade,
-                    priority: None,
+                    priority: priorities.get(&lead.id).map(String::as_str),
                 };
                 let then = proposed.first_match(&facts).map(|r| r.id.clone());
                 let now_rule = current

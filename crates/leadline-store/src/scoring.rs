@@ -293,6 +293,25 @@ pub async fn scores_in_range(
     .await)?)
 }
 
+/// The default model's priority (`A1`…) of each of these leads that has a score.
+pub async fn default_priorities(conn: Conn<'_>, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, String)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "SELECT lead_id, priority FROM lead_scores WHERE model_key = \
+         (SELECT key FROM scoring_models WHERE is_default) AND lead_id IN ({})",
+        crate::sql::placeholders(ids.len(), 0)
+    );
+    Ok(dispatch!(conn, |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for id in ids {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?)
+}
+
 /// Records a score change.
 pub async fn insert_history(conn: Conn<'_>, h: &HistoryRow) -> StoreResult<()> {
     dispatch!(conn, |c| sqlx::query(

@@ -185,6 +185,19 @@ async fn rules_route_new_leads_at_once_and_say_why() {
         assert_eq!(sim["by_rule"][0]["leads"].as_u64(), Some(total));
         // Under the draft every lead goes by rule "all"; in force, all but none matched.
         assert_eq!(sim["changed"].as_u64(), Some(total));
+        // Conditions on the priority see each lead's stored priority (every lead is scored).
+        let by_priority = json!({"rules": [{"id": "prio", "name": "Prioritised",
+            "conditions": [{"field": "priority", "op": "exists"}],
+            "target": {"kind": "team", "team_id": emea}}]});
+        let sim = json_of(
+            t.post("/api/v1/routing/simulate")
+                .json(&json!({"rules": by_priority, "days": 7}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(sim["by_rule"][0]["leads"].as_u64(), Some(total), "{sim}");
 
         // Roll back to "no rules": a new version without rules, then version 1 again.
         let v2 = json_of(
