@@ -116,6 +116,36 @@ pub struct RepRouting {
     pub settings: RepSettings,
 }
 
+/// The manager's view of distribution: leads nobody owns, by queue, and each rep's load.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Board {
+    /// Open leads with neither owner nor team queue.
+    pub unassigned: i64,
+    /// Open leads waiting in a team's queue without an owner.
+    pub queues: Vec<QueueLoad>,
+    /// Every active user's open leads and availability now.
+    pub reps: Vec<RepLoad>,
+}
+
+/// A team queue's waiting leads.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct QueueLoad {
+    pub team_id: Uuid,
+    pub team_name: String,
+    pub leads: i64,
+}
+
+/// A rep's open leads against their capacity, and whether they can take leads now.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RepLoad {
+    pub user_id: Uuid,
+    pub name: String,
+    pub open_leads: i64,
+    pub capacity: Option<u32>,
+    /// `available`, or why not ("out of office until …", "outside working hours").
+    pub status: String,
+}
+
 fn require_manager(by: &Principal) -> AppResult<()> {
     match by.role {
         Role::Admin | Role::Manager => Ok(()),
@@ -797,6 +827,63 @@ impl App {
             }
         }
         Ok(out)
+    }
+
+    /// Leads nobody owns, by queue, and every rep's load (admins and managers).
+    pub async fn routing_board(&self, by: &Principal) -> AppResult<Board> {
+        require_manager(by)?;
+        let mut c = self.db.acquire().await?;
+        let team_names: HashMap<Uuid, String> = teams::list(c.conn())
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        let mut unassigned = 0;
+        let mut queues = Vec::new();
+        for (team, n) in store::unowned_by_queue(c.conn()).await? {
+            match team {
+                None => unassigned += n,
+                Some(id) => queues.push(QueueLoad {
+                    team_id: id,
+                    team_name: team_names.get(&id).cloned().unwrap_or_default(),
+                    leads: n,
+                }),
+            }
+        }
+        queues.sort_by(|a, b| a.team_name.cmp(&b.team_name));
+        let users: Vec<_> = users::list(c.conn())
+            .await?
+            .into_iter()
+            .filter(|u| u.active)
+            .collect();
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let open: HashMap<Uuid, i64> = store::open_leads(c.conn(), &ids)
+            .await?
+            .into_iter()
+            .collect();
+        let stored = store::rep_settings(c.conn(), &ids).await?;
+        let t = now();
+        let reps = users
+            .into_iter()
+            .map(|u| {
+                let s = settings_of(&stored, u.id);
+                RepLoad {
+                    open_leads: open.get(&u.id).copied().unwrap_or(0),
+                    capacity: s.capacity,
+                    status: s
+                        .away(t)
+                        .or_else(|| s.off_hours(t))
+                        .map_or("available".to_owned(), |x| x.to_string()),
+                    user_id: u.id,
+                    name: u.name,
+                }
+            })
+            .collect();
+        Ok(Board {
+            unassigned,
+            queues,
+            reps,
+        })
     }
 
     /// A rep's routing settings.

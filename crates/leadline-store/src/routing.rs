@@ -262,3 +262,13 @@ pub async fn set_owner(
     .map(|r| r.rows_affected()))?;
     Ok(n == 1)
 }
+
+/// Open leads (new, MQL, SAL, SQL) nobody owns, by team queue (none: no queue at all).
+pub async fn unowned_by_queue(conn: Conn<'_>) -> StoreResult<Vec<(Option<Uuid>, i64)>> {
+    Ok(dispatch!(conn, |c| sqlx::query_as(
+        "SELECT team_id, COUNT(*) FROM leads WHERE deleted_at IS NULL AND owner_id IS NULL \
+         AND stage IN ('new', 'mql', 'sal', 'sql') GROUP BY team_id"
+    )
+    .fetch_all(c)
+    .await)?)
+}

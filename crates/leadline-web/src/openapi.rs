@@ -95,6 +95,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(prediction::get_settings, prediction::put_settings))
         .routes(routes!(prediction::lead_prediction))
         .routes(routes!(routing::in_force))
+        .routes(routes!(routing::board))
         .routes(routes!(routing::versions, routing::save))
         .routes(routes!(routing::activate))
         .routes(routes!(routing::test))

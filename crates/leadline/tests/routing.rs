@@ -138,6 +138,28 @@ async fn rules_route_new_leads_at_once_and_say_why() {
             (us["owner_id"].clone(), us["team_id"].clone()),
             (Value::Null, json!(inbox))
         );
+        // The board shows it waiting in the Inbox queue, the early lead unassigned, and
+        // each rep's load.
+        let board = json_of(t.get("/api/v1/routing/board").send().await.unwrap()).await;
+        assert_eq!(board["unassigned"], 1, "{board}");
+        assert_eq!(board["queues"][0]["team_name"], "Inbox");
+        assert_eq!(board["queues"][0]["leads"], 1);
+        let load = |id: String| {
+            board["reps"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| r["user_id"] == id.as_str())
+                .unwrap()
+                .clone()
+        };
+        assert_eq!(load(c.clone())["open_leads"], 3, "{board}");
+        assert!(
+            load(ben.to_string())["status"]
+                .as_str()
+                .unwrap()
+                .starts_with("out of office")
+        );
 
         // The simulator says where a lead would go without taking a turn. EMEA has given
         // Ana three leads (the FR one too) and Cy two: Cy is next, and still is after the

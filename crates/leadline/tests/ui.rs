@@ -1091,6 +1091,10 @@ async fn routing_page_saves_tests_simulates_and_the_lead_page_reassigns() {
             .unwrap();
         assert!(page.contains("Rules in force (version 1)"), "{page}");
         assert!(
+            page.contains("Team load") && page.contains("href=\"/leads?owner=none\""),
+            "the board: {page}"
+        );
+        assert!(
             page.contains("<td>country = DE</td>"),
             "conditions in words: {page}"
         );

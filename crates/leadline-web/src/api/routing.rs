@@ -11,7 +11,9 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use leadline_app::routing::{BulkAssignment, RepRouting, Routed, RoutingVersion, Simulation};
+use leadline_app::routing::{
+    Board, BulkAssignment, RepRouting, Routed, RoutingVersion, Simulation,
+};
 use leadline_domain::routing::{RepSettings, RoutingRules};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -213,4 +215,12 @@ pub async fn assign_many(
             .assign_leads(&p, &input.lead_ids, input.owner_id, input.note)
             .await?,
     ))
+}
+
+/// The manager's board: open leads nobody owns (unassigned, and waiting in each team's
+/// queue) and every rep's open leads, capacity and availability now.
+#[utoipa::path(get, path = "/routing/board", tag = "routing",
+    responses((status = 200, body = Board), (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn board(State(s): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<Board>> {
+    Ok(Json(s.app.routing_board(&p).await?))
 }

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use chrono::{NaiveTime, Utc};
 use leadline_app::AppError;
-use leadline_app::routing::{Routed, RoutingVersion, Simulation};
+use leadline_app::routing::{Board, Routed, RoutingVersion, Simulation};
 use leadline_domain::Role;
 use leadline_domain::routing::{Method, RepSettings, RoutingRules, Target, WorkingHours};
 use leadline_domain::scoring::rules::Test;
@@ -82,6 +82,7 @@ struct RoutingPage {
     teams: Vec<(Uuid, String)>,
     users: Vec<(Uuid, String)>,
     reps: Vec<RepRow>,
+    board: Board,
 }
 
 fn gate(auth: &UiAuth) -> Option<Response> {
@@ -244,11 +245,12 @@ fn rep_row(id: Uuid, name: String, s: &RepSettings) -> RepRow {
 
 async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Response {
     let p = &auth.principal;
-    let (versions, in_force, users, teams) = match tokio::try_join!(
+    let (versions, in_force, users, teams, board) = match tokio::try_join!(
         s.app.routing_versions(p),
         s.app.routing_in_force(p),
         s.app.list_users(),
-        s.app.list_teams()
+        s.app.list_teams(),
+        s.app.routing_board(p)
     ) {
         Ok(x) => x,
         Err(e) => return error_page(e),
@@ -314,6 +316,7 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
             teams: team_names,
             users: user_names,
             reps,
+            board,
         },
     )
         .into_response()
