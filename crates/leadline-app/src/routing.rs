@@ -886,6 +886,27 @@ impl App {
         })
     }
 
+    /// Every active user's routing settings, by name (admins and managers).
+    pub async fn reps_routing(&self, by: &Principal) -> AppResult<Vec<RepRouting>> {
+        require_manager(by)?;
+        let mut c = self.db.acquire().await?;
+        let users: Vec<_> = users::list(c.conn())
+            .await?
+            .into_iter()
+            .filter(|u| u.active)
+            .collect();
+        let ids: Vec<Uuid> = users.iter().map(|u| u.id).collect();
+        let stored = store::rep_settings(c.conn(), &ids).await?;
+        Ok(users
+            .into_iter()
+            .map(|u| RepRouting {
+                settings: settings_of(&stored, u.id),
+                user_id: u.id,
+                name: u.name,
+            })
+            .collect())
+    }
+
     /// A rep's routing settings.
     pub async fn rep_routing(&self, by: &Principal, user: Uuid) -> AppResult<RepRouting> {
         if by.user_id != Some(user) {

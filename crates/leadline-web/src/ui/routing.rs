@@ -257,13 +257,14 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
     };
     let user_names: Vec<(Uuid, String)> = users.iter().map(|u| (u.id, u.name.clone())).collect();
     let team_names: Vec<(Uuid, String)> = teams.iter().map(|t| (t.id, t.name.clone())).collect();
-    let mut reps = Vec::new();
-    for u in users.iter().filter(|u| u.active) {
-        match s.app.rep_routing(p, u.id).await {
-            Ok(r) => reps.push(rep_row(u.id, u.name.clone(), &r.settings)),
-            Err(e) => return error_page(e),
-        }
-    }
+    // One read of every rep's settings, not one per rep.
+    let reps = match s.app.reps_routing(p).await {
+        Ok(list) => list
+            .into_iter()
+            .map(|r| rep_row(r.user_id, r.name, &r.settings))
+            .collect(),
+        Err(e) => return error_page(e),
+    };
     let toml = extra.toml.unwrap_or_else(|| {
         versions
             .first()
