@@ -81,7 +81,7 @@ fn visibility(p: &Principal) -> Visibility {
 }
 
 /// Reads a lead the principal may see; a lead they may not see does not exist for them.
-async fn visible_lead(
+pub(crate) async fn visible_lead(
     tx_or_conn: leadline_store::Conn<'_>,
     p: &Principal,
     id: Uuid,
@@ -432,6 +432,12 @@ impl App {
             json!({"from": current.stage, "to": to, "reason": t.reason}),
         )
         .await?;
+        // A person's decision on the lead is a touch; its next stage may start a new clock.
+        crate::sla::touch_in(&mut tx, id, &by.label).await?;
+        crate::sla::follow_lead_in(&mut tx, id).await?;
+        if !crate::tasks::followable(to) || to == Stage::Nurture {
+            crate::tasks::cancel_open_in(&mut tx, id).await?;
+        }
         tx.commit().await?;
         Ok(lead)
     }
@@ -484,6 +490,9 @@ impl App {
             created_at: t,
         };
         activities::insert(tx.conn(), &a).await?;
+        if leadline_domain::sla::is_touch(&a.kind) {
+            crate::sla::touch_in(&mut tx, lead_id, &by.label).await?;
+        }
         crate::scoring::score_lead_in(&mut tx, lead_id, &format!("activity {}", a.kind)).await?;
         tx.commit().await?;
         Ok(a)

@@ -14,6 +14,8 @@ pub mod outbound;
 pub mod quality;
 pub mod routing;
 pub mod scoring;
+pub mod sla;
+pub mod tasks;
 pub mod tracking;
 pub mod views;
 

@@ -207,6 +207,7 @@ async fn pick(
     target: &Target,
     fallback: Option<Uuid>,
     take_turn: bool,
+    exclude: Option<Uuid>,
 ) -> AppResult<Pick> {
     let t = now();
     match target {
@@ -259,7 +260,7 @@ async fn pick(
             let mut members: Vec<_> = users::list(tx.conn())
                 .await?
                 .into_iter()
-                .filter(|u| team.members.contains(&u.id))
+                .filter(|u| team.members.contains(&u.id) && Some(u.id) != exclude)
                 .collect();
             // Ties go to the first listed: by name, then id, the same in every process.
             members.sort_by(|a, b| (&a.name, a.id).cmp(&(&b.name, b.id)));
@@ -377,7 +378,7 @@ async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) ->
             },
         });
     };
-    let p = pick(tx, &rule.target, fallback, take_turn).await?;
+    let p = pick(tx, &rule.target, fallback, take_turn, None).await?;
     Ok(Routed {
         rule_id: Some(rule.id.clone()),
         rule_name: Some(rule.name.clone()),
@@ -442,6 +443,53 @@ pub(crate) async fn route_lead_in(tx: &mut DbTx, lead_id: Uuid) -> AppResult<Opt
     .await?;
     tracing::info!(lead_id = %lead.id, owner_id = ?routed.owner_id, team_id = ?routed.team_id, rule = ?routed.rule_id, "lead routed");
     Ok(Some(routed))
+}
+
+/// Gives a lead whose SLA was breached to another rep of its team (round robin, the
+/// current owner passed over), recording why. Returns the new owner, or none when nobody
+/// else in the team can take it (the lead stays where it is; the breach alert stands).
+pub(crate) async fn reassign_breached_in(
+    tx: &mut DbTx,
+    lead_id: Uuid,
+    team_id: Uuid,
+    from: Uuid,
+) -> AppResult<Option<Uuid>> {
+    let Some(lead) = leads::get(tx.conn(), lead_id).await? else {
+        return Ok(None);
+    };
+    let target = Target::Team {
+        team_id,
+        method: Method::RoundRobin,
+    };
+    let p = pick(tx, &target, None, true, Some(from)).await?;
+    let Some((owner, _)) = p.owner else {
+        return Ok(None);
+    };
+    let at = now();
+    if !store::set_owner(tx.conn(), lead.id, Some(owner), Some(team_id), lead.version, to_micros(at))
+        .await?
+    {
+        return Ok(None);
+    }
+    history::record_owner(
+        tx.conn(),
+        &OwnerChange {
+            id: Uuid::now_v7(),
+            lead_id: lead.id,
+            from_owner: Some(from),
+            to_owner: Some(owner),
+            reason: Some(format!("first-touch SLA breached; {}", p.why)),
+            actor: "sla".into(),
+            at,
+            team_id: Some(team_id),
+            rule_id: None,
+            method: p.method.map(|m| m.label().to_owned()),
+            routing_version: None,
+        },
+    )
+    .await?;
+    tracing::info!(lead_id = %lead.id, owner_id = %owner, "lead reassigned after SLA breach");
+    Ok(Some(owner))
 }
 
 /// Routes the leads of an imported page that have neither owner nor queue (one check for

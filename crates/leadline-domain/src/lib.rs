@@ -18,6 +18,7 @@ pub mod quality;
 pub mod role;
 pub mod routing;
 pub mod scoring;
+pub mod sla;
 pub mod source;
 pub mod stage;
 pub mod time;

@@ -20,7 +20,38 @@ pub fn from_micros(m: Micros) -> DateTime<Utc> {
 /// The current instant truncated to microseconds, so a value survives a store round trip
 /// unchanged.
 pub fn now() -> DateTime<Utc> {
+    #[cfg(feature = "manual-clock")]
+    if let Some(t) = manual_clock::get() {
+        return t;
+    }
     from_micros(to_micros(Utc::now()))
+}
+
+/// A clock tests can set, so that a simulated week runs in seconds (SLA deadlines, working
+/// hours). Only compiled with the `manual-clock` feature, which only the test builds enable;
+/// while unset, [`now`] reads the system clock.
+#[cfg(feature = "manual-clock")]
+pub mod manual_clock {
+    use super::{Micros, from_micros, to_micros};
+    use chrono::{DateTime, Utc};
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    static AT: AtomicI64 = AtomicI64::new(Micros::MIN);
+
+    /// Stops the clock at `t`.
+    pub fn set(t: DateTime<Utc>) {
+        AT.store(to_micros(t), Ordering::SeqCst);
+    }
+
+    /// Goes back to the system clock.
+    pub fn clear() {
+        AT.store(Micros::MIN, Ordering::SeqCst);
+    }
+
+    pub(super) fn get() -> Option<DateTime<Utc>> {
+        let m = AT.load(Ordering::SeqCst);
+        (m != Micros::MIN).then(|| from_micros(m))
+    }
 }
 
 /// Serde helpers that keep API timestamps as RFC 3339 strings.

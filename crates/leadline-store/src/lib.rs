@@ -34,6 +34,7 @@ pub mod saved_views;
 pub mod scoring;
 pub mod sessions;
 pub mod settings;
+pub mod sla;
 pub mod sources;
 pub mod teams;
 pub mod tracking;

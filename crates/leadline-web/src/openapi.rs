@@ -1,7 +1,8 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
 use crate::api::{
-    accounts, admin, capture, duplicates, imports, leads, prediction, quality, routing, scoring,
+    accounts, admin, capture, duplicates, followup, imports, leads, prediction, quality, routing,
+    scoring,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -15,7 +16,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "accounts"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "accounts"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -103,6 +104,16 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(routing::get_rep, routing::put_rep))
         .routes(routes!(routing::assign))
         .routes(routes!(routing::assign_many))
+        .routes(routes!(followup::get_policy, followup::put_policy))
+        .routes(routes!(followup::queue))
+        .routes(routes!(followup::board))
+        .routes(routes!(followup::sweep))
+        .routes(routes!(followup::alerts))
+        .routes(routes!(followup::resolve))
+        .routes(routes!(followup::lead_sla))
+        .routes(routes!(followup::lead_tasks, followup::create_task))
+        .routes(routes!(followup::my_tasks))
+        .routes(routes!(followup::outcome))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

@@ -578,6 +578,21 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
+    // SLA deadlines and task reminders: the sweeper runs every 30 seconds, so an alert is
+    // raised at most that long after a deadline passes (see ARCHITECTURE.md).
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(30));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = app.sweep_sla(leadline_domain::time::now()).await {
+                    tracing::warn!(error = %e, "SLA sweep failed");
+                }
+            }
+        });
+    }
     // A training run a stop cut short is over; the weekly retraining below may start anew.
     app.fail_interrupted_training().await.map_err(describe)?;
     // Scores decay: every model is re-scored when its last full re-score is a day old.

@@ -243,11 +243,12 @@ pub(crate) async fn score_lead_in(
         }
         if m.row.is_default {
             if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
-                transition(
+                auto_transition(
                     tx,
                     &lead,
                     to,
                     &format!("{why}; model {} v{}", m.row.key, m.version),
+                    "scoring",
                 )
                 .await?;
             }
@@ -257,11 +258,21 @@ pub(crate) async fn score_lead_in(
     predict::predict_lead_in(tx, &lead).await?;
     // Event-driven distribution: scored, then routed, in the same transaction.
     crate::routing::route_lead_in(tx, lead_id).await?;
+    // Then its follow-up clock, which needs the stage and priority just computed.
+    crate::sla::follow_lead_in(tx, lead_id).await?;
     Ok(default_score)
 }
 
 /// An automatic stage change, recorded with the rule that fired.
-async fn transition(tx: &mut DbTx, lead: &Lead, to: Stage, why: &str) -> AppResult<()> {
+/// Moves a lead on by a rule (the score crossed a threshold, a cadence ran out), when the
+/// lifecycle allows it; `actor` names the rule in the stage history.
+pub(crate) async fn auto_transition(
+    tx: &mut DbTx,
+    lead: &Lead,
+    to: Stage,
+    why: &str,
+    actor: &str,
+) -> AppResult<()> {
     let Ok(to) = lead.stage.transition(to, None) else {
         return Ok(());
     };
@@ -286,12 +297,12 @@ async fn transition(tx: &mut DbTx, lead: &Lead, to: Stage, why: &str) -> AppResu
             to_stage: to.as_str().into(),
             reason: None,
             note: Some(why.into()),
-            actor: "scoring".into(),
+            actor: actor.into(),
             at: t,
         },
     )
     .await?;
-    tracing::debug!(lead_id = %lead.id, to = to.as_str(), "stage changed by score");
+    tracing::debug!(lead_id = %lead.id, to = to.as_str(), actor, "stage changed by rule");
     Ok(())
 }
 

@@ -215,6 +215,8 @@ impl App {
         }
         super::predict::predict_unscored_in(tx, page).await?;
         crate::routing::route_page_in(tx, page).await?;
+        let ids: Vec<_> = page.iter().map(|l| l.id).collect();
+        crate::sla::follow_in(tx, &ids).await?;
         Ok(())
     }
 

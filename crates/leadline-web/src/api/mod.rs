@@ -8,6 +8,7 @@ pub mod imports;
 pub mod leads;
 pub mod prediction;
 pub mod quality;
+pub mod followup;
 pub mod routing;
 pub mod scoring;
 

@@ -353,6 +353,22 @@ struct DetailPage {
     predicted: String,
     chart: ScoreChart,
     ages: leadline_domain::aging::Ages,
+    /// The first-touch clock, if the lead has one.
+    sla: Option<SlaLine>,
+    tasks: Vec<super::followup::TaskLine>,
+    /// Whether tasks can still be added (the lead is not closed).
+    followable: bool,
+    /// The task form's default due time: an hour from now (UTC, `datetime-local`).
+    default_due: String,
+}
+
+/// The lead's first-touch clock in words.
+struct SlaLine {
+    state: String,
+    text: String,
+    target: String,
+    minutes: i32,
+    started: String,
 }
 
 /// The default model's score over the last 90 days as an SVG line.
@@ -455,11 +471,13 @@ pub async fn detail(
         }
         Err(e) => return error_page(e),
     };
-    let (scores, curve, ages, prediction) = match tokio::try_join!(
+    let (scores, curve, ages, prediction, clock, tasks) = match tokio::try_join!(
         s.app.lead_score(&auth.principal, id),
         s.app.score_curve(&auth.principal, id, 90, 31),
         s.app.lead_ages(&auth.principal, id),
-        s.app.lead_prediction(&auth.principal, id)
+        s.app.lead_prediction(&auth.principal, id),
+        s.app.lead_clock(&auth.principal, id),
+        s.app.lead_tasks(&auth.principal, id)
     ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
@@ -740,6 +758,28 @@ pub async fn detail(
         scores,
         chart,
         ages,
+        sla: clock.map(|c| {
+            let now = leadline_domain::time::now();
+            SlaLine {
+                text: match c.touched_at {
+                    Some(t) if c.state == "met" => format!("met {}", t.format("%Y-%m-%d %H:%M UTC")),
+                    Some(t) => format!("met late {}", t.format("%Y-%m-%d %H:%M UTC")),
+                    None => super::followup::countdown((c.due_at - now).num_seconds()),
+                },
+                state: c.state,
+                target: c.target,
+                minutes: c.minutes,
+                started: c.started_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            }
+        }),
+        tasks: {
+            let now = leadline_domain::time::now();
+            tasks.iter().map(|t| super::followup::TaskLine::new(t, now)).collect()
+        },
+        followable: leadline_app::tasks::followable(l.stage),
+        default_due: (leadline_domain::time::now() + chrono::Duration::hours(1))
+            .format("%Y-%m-%dT%H:%M")
+            .to_string(),
     }
     .into_response()
 }

@@ -5,6 +5,7 @@ mod accounts;
 mod assets;
 mod capture;
 mod duplicates;
+mod followup;
 mod lead_form;
 mod leads;
 mod prediction;
@@ -65,6 +66,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(scoring::router())
         .merge(prediction::router())
         .merge(routing::router())
+        .merge(followup::router())
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -133,6 +135,9 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "revoked" => Some("Key revoked."),
         "stage" => Some("Stage changed."),
         "logged" => Some("Activity logged."),
+        "task" => Some("Task created."),
+        "recycled" => Some("Outcome logged; that was the last attempt, so the lead went back to marketing."),
+        "resolved" => Some("Alert resolved."),
         "view" => Some("View saved."),
         "discarded" => Some("Submission discarded."),
         "started" => Some("Import started."),

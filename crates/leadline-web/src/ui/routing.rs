@@ -27,6 +27,7 @@ pub fn router() -> Router<AppState> {
         .route("/routing", get(page).post(submit))
         .route("/routing/versions/{version}/activate", post(activate))
         .route("/routing/reps/{id}", post(save_rep))
+        .route("/routing/sla", post(save_sla))
         .route("/leads/{id}/assign", post(assign))
 }
 
@@ -83,6 +84,10 @@ struct RoutingPage {
     users: Vec<(Uuid, String)>,
     reps: Vec<RepRow>,
     board: Board,
+    sla: leadline_app::sla::SlaBoard,
+    /// "overdue by …" per lead past its deadline, in the board's order.
+    overdue: Vec<String>,
+    sla_toml: String,
 }
 
 fn gate(auth: &UiAuth) -> Option<Response> {
@@ -101,6 +106,8 @@ struct Extra {
     simulation: Option<Simulation>,
     tested: Option<Routed>,
     test_lead: Option<String>,
+    /// The SLA policy as posted, when it was refused.
+    sla_toml: Option<String>,
 }
 
 fn describe(
@@ -245,12 +252,14 @@ fn rep_row(id: Uuid, name: String, s: &RepSettings) -> RepRow {
 
 async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Response {
     let p = &auth.principal;
-    let (versions, in_force, users, teams, board) = match tokio::try_join!(
+    let (versions, in_force, users, teams, board, sla, policy) = match tokio::try_join!(
         s.app.routing_versions(p),
         s.app.routing_in_force(p),
         s.app.list_users(),
         s.app.list_teams(),
-        s.app.routing_board(p)
+        s.app.routing_board(p),
+        s.app.sla_board(p),
+        s.app.sla_policy()
     ) {
         Ok(x) => x,
         Err(e) => return error_page(e),
@@ -318,6 +327,15 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
             users: user_names,
             reps,
             board,
+            overdue: sla
+                .past_due
+                .iter()
+                .map(|i| i.seconds_left.map(super::followup::countdown).unwrap_or_default())
+                .collect(),
+            sla,
+            sla_toml: extra
+                .sla_toml
+                .unwrap_or_else(|| policy.to_toml()),
         },
     )
         .into_response()
@@ -409,6 +427,40 @@ async fn submit(
         Ok(extra) => render(&s, &auth, PageParams::default(), extra).await,
         Err(e @ (AppError::Validation(_) | AppError::NotFound(_) | AppError::Conflict(_))) => {
             render(&s, &auth, PageParams::default(), again(e.to_string(), &f)).await
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct SlaForm {
+    sla_toml: String,
+}
+
+async fn save_sla(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    axum::Form(f): axum::Form<SlaForm>,
+) -> Response {
+    if let Some(r) = gate(&auth) {
+        return r;
+    }
+    let refused = |error: String| Extra {
+        sla_toml: Some(f.sla_toml.clone()),
+        error: Some(error),
+        ..Extra::default()
+    };
+    let policy = match leadline_domain::sla::SlaPolicy::from_toml(&f.sla_toml) {
+        Ok(p) => p,
+        Err(e) => {
+            let extra = refused(format!("the SLA policy is not valid: {e}"));
+            return render(&s, &auth, PageParams::default(), extra).await;
+        }
+    };
+    match s.app.set_sla_policy(&auth.principal, policy).await {
+        Ok(_) => super::capture::done("/routing", "saved"),
+        Err(AppError::Validation(e)) => {
+            render(&s, &auth, PageParams::default(), refused(e.to_string())).await
         }
         Err(e) => error_page(e),
     }
