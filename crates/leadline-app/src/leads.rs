@@ -96,7 +96,11 @@ pub(crate) async fn visible_lead(
 }
 
 /// The principal may change `current`, and it is still at the version they saw.
-fn check_writable(by: &Principal, current: &Lead, if_match: Option<i64>) -> AppResult<()> {
+pub(crate) fn check_writable(
+    by: &Principal,
+    current: &Lead,
+    if_match: Option<i64>,
+) -> AppResult<()> {
     if let Some(expected) = if_match
         && expected != current.version
     {

@@ -11,6 +11,7 @@ mod error;
 pub mod export;
 pub mod leads;
 pub mod outbound;
+pub mod pipeline;
 pub mod quality;
 pub mod routing;
 pub mod scoring;

@@ -12,7 +12,7 @@ use leadline_domain::routing::{
 };
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, Principal, Role};
-use leadline_store::{DbTx, history, leads, routing as store, scoring, teams, users};
+use leadline_store::{DbTx, accounts, history, leads, routing as store, scoring, teams, users};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -349,6 +349,9 @@ async fn pick(
     }
 }
 
+/// The rule id recorded for account-based assignments.
+pub const ACCOUNT_OWNER: &str = "account_owner";
+
 /// Where the rule set sends a lead (no writes unless `take_turn`).
 async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) -> AppResult<Routed> {
     let priority = scoring::default_priorities(tx.conn(), &[lead.id])
@@ -364,6 +367,26 @@ async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) ->
         priority: priority.as_deref(),
     };
     let fallback = router.rules.fallback_team;
+    // Account-based routing first: the account's owner, when they can take the lead.
+    let mut passed_over = String::new();
+    if router.rules.account_owners
+        && let Some((account, _)) = accounts::of_lead(tx.conn(), lead.id).await?
+        && let Some(owner) = account.owner_id
+    {
+        let p = pick(tx, &Target::User { user_id: owner }, None, take_turn, None).await?;
+        if let Some((id, name)) = p.owner {
+            return Ok(Routed {
+                rule_id: Some(ACCOUNT_OWNER.into()),
+                rule_name: Some("Account owner".into()),
+                owner_id: Some(id),
+                owner_name: Some(name),
+                team_id: None,
+                method: Some("account".into()),
+                why: format!("account {}: {}", account.name, p.why),
+            });
+        }
+        passed_over = format!("account {}: owner {}; ", account.name, p.why);
+    }
     let Some(rule) = router.first_match(&facts) else {
         return Ok(Routed {
             rule_id: None,
@@ -373,8 +396,8 @@ async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) ->
             team_id: fallback,
             method: None,
             why: match fallback {
-                Some(_) => "no rule matched; to the fallback queue".into(),
-                None => "no rule matched; left unassigned".into(),
+                Some(_) => format!("{passed_over}no rule matched; to the fallback queue"),
+                None => format!("{passed_over}no rule matched; left unassigned"),
             },
         });
     };
@@ -386,7 +409,7 @@ async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) ->
         owner_name: p.owner.map(|(_, n)| n),
         team_id: p.team,
         method: p.method.map(|m| m.label().to_owned()),
-        why: format!("rule {}: {}", rule.name, p.why),
+        why: format!("{passed_over}rule {}: {}", rule.name, p.why),
     })
 }
 
@@ -466,8 +489,15 @@ pub(crate) async fn reassign_breached_in(
         return Ok(None);
     };
     let at = now();
-    if !store::set_owner(tx.conn(), lead.id, Some(owner), Some(team_id), lead.version, to_micros(at))
-        .await?
+    if !store::set_owner(
+        tx.conn(),
+        lead.id,
+        Some(owner),
+        Some(team_id),
+        lead.version,
+        to_micros(at),
+    )
+    .await?
     {
         return Ok(None);
     }

@@ -77,8 +77,7 @@ pub(crate) async fn follow_in(tx: &mut DbTx, ids: &[Uuid]) -> AppResult<()> {
             (None, _) => {}
             (Some(target), Some(c)) if c.touched_at.is_none() => {
                 let minutes = target.minutes as i32;
-                if c.breached_at.is_none() && (c.minutes != minutes || c.stage != stage.as_str())
-                {
+                if c.breached_at.is_none() && (c.minutes != minutes || c.stage != stage.as_str()) {
                     let d = policy.deadlines(from_micros(c.started_at), target.minutes);
                     put.push(ClockRow {
                         stage: stage.as_str().into(),
@@ -171,7 +170,14 @@ impl From<AlertRow> for Alert {
     }
 }
 
-fn alert(kind: &str, lead: Option<Uuid>, user: Option<Uuid>, team: Option<Uuid>, message: String, at: Micros) -> AlertRow {
+fn alert(
+    kind: &str,
+    lead: Option<Uuid>,
+    user: Option<Uuid>,
+    team: Option<Uuid>,
+    message: String,
+    at: Micros,
+) -> AlertRow {
     AlertRow {
         id: Uuid::now_v7(),
         kind: kind.into(),
@@ -423,8 +429,8 @@ impl App {
         Ok(report)
     }
 
-    /// The principal's queue: open leads they own and unowned ones in their teams' queues,
-    /// by priority then time left.
+    /// The principal's queue: open leads they own and unowned ones in their teams' queues;
+    /// leads awaiting their first touch first, by priority then time left.
     pub async fn my_queue(&self, by: &Principal, limit: u32) -> AppResult<Vec<QueueItem>> {
         let Some(me) = by.user_id else {
             return Ok(Vec::new());
@@ -437,11 +443,13 @@ impl App {
             .map(|t| t.id)
             .collect();
         let t = now();
-        Ok(store::queue(c.conn(), me, &my_teams, i64::from(limit.clamp(1, 500)))
-            .await?
-            .into_iter()
-            .filter_map(|r| QueueItem::from_row(r, t))
-            .collect())
+        Ok(
+            store::queue(c.conn(), me, &my_teams, i64::from(limit.clamp(1, 500)))
+                .await?
+                .into_iter()
+                .filter_map(|r| QueueItem::from_row(r, t))
+                .collect(),
+        )
     }
 
     /// Clock counts, the leads past their deadline and the managers' open alerts.
@@ -456,7 +464,10 @@ impl App {
             .await?
             .into_iter()
             .collect();
-        let stages: HashMap<Uuid, String> = store::stages_of(c.conn(), &ids).await?.into_iter().collect();
+        let stages: HashMap<Uuid, String> = store::stages_of(c.conn(), &ids)
+            .await?
+            .into_iter()
+            .collect();
         let past_due = past
             .into_iter()
             .filter_map(|p| {
@@ -495,11 +506,16 @@ impl App {
     pub async fn my_alerts(&self, by: &Principal, limit: u32) -> AppResult<Vec<Alert>> {
         let managers = matches!(by.role, Role::Admin | Role::Manager);
         let mut c = self.db.acquire().await?;
-        Ok(store::open_alerts(c.conn(), by.user_id, managers, i64::from(limit.clamp(1, 500)))
-            .await?
-            .into_iter()
-            .map(Alert::from)
-            .collect())
+        Ok(store::open_alerts(
+            c.conn(),
+            by.user_id,
+            managers,
+            i64::from(limit.clamp(1, 500)),
+        )
+        .await?
+        .into_iter()
+        .map(Alert::from)
+        .collect())
     }
 
     /// A lead's alerts, newest first.

@@ -126,7 +126,12 @@ pub(crate) async fn cancel_open_in(tx: &mut DbTx, lead: Uuid) -> AppResult<()> {
 
 impl App {
     /// Creates a task on a lead the principal can see.
-    pub async fn create_task(&self, by: &Principal, lead_id: Uuid, input: NewTask) -> AppResult<Task> {
+    pub async fn create_task(
+        &self,
+        by: &Principal,
+        lead_id: Uuid,
+        input: NewTask,
+    ) -> AppResult<Task> {
         input.validate()?;
         let mut tx = self.db.begin().await?;
         let lead = crate::leads::visible_lead(tx.conn(), by, lead_id).await?;
@@ -140,7 +145,11 @@ impl App {
         if let Some(a) = assignee {
             let ok = users::get(tx.conn(), a).await?.is_some_and(|u| u.active);
             if !ok {
-                return Err(invalid("assignee_id", "unknown_user", "no active user with this id"));
+                return Err(invalid(
+                    "assignee_id",
+                    "unknown_user",
+                    "no active user with this id",
+                ));
             }
         }
         let title = input
@@ -151,9 +160,25 @@ impl App {
         let remind = input
             .remind_at
             .unwrap_or(input.due_at - Duration::minutes(15));
-        let row = task_row(lead_id, input.kind, title, (input.due_at, remind), assignee, 1, &by.label);
+        let row = task_row(
+            lead_id,
+            input.kind,
+            title,
+            (input.due_at, remind),
+            assignee,
+            1,
+            &by.label,
+        );
         store::insert_task(tx.conn(), &row).await?;
-        audit(&mut tx, by, "task.created", "lead", Some(lead_id), json!({"task": row.id, "kind": row.kind})).await?;
+        audit(
+            &mut tx,
+            by,
+            "task.created",
+            "lead",
+            Some(lead_id),
+            json!({"task": row.id, "kind": row.kind}),
+        )
+        .await?;
         tx.commit().await?;
         row.try_into()
     }
@@ -185,10 +210,23 @@ impl App {
     /// Logs how a task ended: closes it, records the activity (a touch), schedules the
     /// cadence's next attempt after a call that did not connect, and recycles the lead to
     /// `nurture` after the last attempt. Logging twice is refused.
-    pub async fn log_outcome(&self, by: &Principal, task_id: Uuid, input: LogOutcome) -> AppResult<OutcomeLogged> {
-        let note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    pub async fn log_outcome(
+        &self,
+        by: &Principal,
+        task_id: Uuid,
+        input: LogOutcome,
+    ) -> AppResult<OutcomeLogged> {
+        let note = input
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty());
         if note.is_some_and(|n| n.chars().count() > 2000) {
-            return Err(invalid("note", "too_long", "must be at most 2000 characters"));
+            return Err(invalid(
+                "note",
+                "too_long",
+                "must be at most 2000 characters",
+            ));
         }
         let mut tx = self.db.begin().await?;
         let row = store::task(tx.conn(), task_id)
@@ -205,7 +243,12 @@ impl App {
                 format!(
                     "a {} ends with one of: {}",
                     task.kind.as_str(),
-                    task.kind.outcomes().iter().map(|o| o.as_str()).collect::<Vec<_>>().join(", ")
+                    task.kind
+                        .outcomes()
+                        .iter()
+                        .map(|o| o.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -263,7 +306,8 @@ impl App {
                 next_task = Some(row.try_into()?);
             }
         }
-        crate::scoring::score_lead_in(&mut tx, lead.id, &format!("activity {}", activity.kind)).await?;
+        crate::scoring::score_lead_in(&mut tx, lead.id, &format!("activity {}", activity.kind))
+            .await?;
         audit(
             &mut tx,
             by,

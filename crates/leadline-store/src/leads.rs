@@ -361,8 +361,10 @@ pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> Store
     Ok(res == 1)
 }
 
-/// Marks a lead deleted. Returns false when it was not there.
-pub async fn soft_delete(conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bool> {
+/// Marks a lead deleted and drops its SLA clock (nobody follows up a deleted lead; the
+/// board counts clocks without looking at the leads). Returns false when it was not there.
+pub async fn soft_delete(mut conn: Conn<'_>, id: Uuid, at: Micros) -> StoreResult<bool> {
+    crate::sla::drop_clock(conn.reborrow(), id).await?;
     let res = dispatch!(conn, |c| {
         sqlx::query(
         "UPDATE leads SET deleted_at = $1, updated_at = $1, version = version + 1 WHERE id = $2 AND deleted_at IS NULL"

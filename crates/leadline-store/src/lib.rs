@@ -27,6 +27,7 @@ pub mod history;
 pub mod imports;
 pub mod leads;
 pub mod merges;
+pub mod pipeline;
 pub mod prediction;
 pub mod quality;
 pub mod routing;

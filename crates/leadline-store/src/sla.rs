@@ -109,11 +109,13 @@ pub async fn touch(conn: Conn<'_>, lead: Uuid, at: Micros) -> StoreResult<bool> 
 
 /// Removes a lead's clock (it left every covered stage).
 pub async fn drop_clock(conn: Conn<'_>, lead: Uuid) -> StoreResult<()> {
-    dispatch!(conn, |c| sqlx::query("DELETE FROM sla_clocks WHERE lead_id = $1")
-        .bind(lead)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    dispatch!(conn, |c| sqlx::query(
+        "DELETE FROM sla_clocks WHERE lead_id = $1"
+    )
+    .bind(lead)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
     Ok(())
 }
 
@@ -139,11 +141,13 @@ pub async fn due_for_warning(conn: Conn<'_>, now: Micros, limit: i64) -> StoreRe
         "{DUE_SELECT} WHERE c.touched_at IS NULL AND c.warned_at IS NULL AND c.warn_at <= $1 \
          AND l.deleted_at IS NULL ORDER BY c.warn_at LIMIT $2"
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
 }
 
 /// Untouched clocks past their deadline that were not marked breached yet.
@@ -152,11 +156,13 @@ pub async fn due_for_breach(conn: Conn<'_>, now: Micros, limit: i64) -> StoreRes
         "{DUE_SELECT} WHERE c.touched_at IS NULL AND c.breached_at IS NULL AND c.due_at <= $1 \
          AND l.deleted_at IS NULL ORDER BY c.due_at LIMIT $2"
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
 }
 
 /// Marks clocks warned (`breached` false) or breached.
@@ -179,14 +185,14 @@ pub async fn mark(conn: Conn<'_>, ids: &[Uuid], breached: bool, at: Micros) -> S
     Ok(())
 }
 
-/// Clock counts for the board: running, in the warning window, past the deadline.
+/// Clock counts for the board: running, in the warning window, past the deadline (deleted
+/// leads have no clock).
 pub async fn clock_counts(conn: Conn<'_>, now: Micros) -> StoreResult<(i64, i64, i64)> {
     let row: (Option<i64>, Option<i64>, Option<i64>) = dispatch!(conn, |c| sqlx::query_as(
         "SELECT SUM(CASE WHEN c.warn_at > $1 THEN 1 ELSE 0 END), \
                 SUM(CASE WHEN c.warn_at <= $1 AND c.due_at > $1 THEN 1 ELSE 0 END), \
                 SUM(CASE WHEN c.due_at <= $1 THEN 1 ELSE 0 END) \
-         FROM sla_clocks c JOIN leads l ON l.id = c.lead_id \
-         WHERE c.touched_at IS NULL AND l.deleted_at IS NULL"
+         FROM sla_clocks c WHERE c.touched_at IS NULL"
     )
     .bind(now)
     .fetch_one(c)
@@ -194,17 +200,53 @@ pub async fn clock_counts(conn: Conn<'_>, now: Micros) -> StoreResult<(i64, i64,
     Ok((row.0.unwrap_or(0), row.1.unwrap_or(0), row.2.unwrap_or(0)))
 }
 
-/// Untouched leads past their deadline, the longest overdue first.
-pub async fn past_due(conn: Conn<'_>, now: Micros, limit: i64) -> StoreResult<Vec<DueRow>> {
+/// Untouched leads past their deadline, the longest overdue first. Two single-table
+/// steps (the clocks by the partial deadline index, then their leads by key), so the plan
+/// stays an index walk whatever the planner's statistics say.
+pub async fn past_due(mut conn: Conn<'_>, now: Micros, limit: i64) -> StoreResult<Vec<DueRow>> {
+    let clocks: Vec<(Uuid, String, Micros, i32)> = dispatch!(conn.reborrow(), |c| sqlx::query_as(
+        "SELECT lead_id, target, due_at, reassigned FROM sla_clocks \
+         WHERE touched_at IS NULL AND due_at <= $1 ORDER BY due_at LIMIT $2"
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?;
+    if clocks.is_empty() {
+        return Ok(Vec::new());
+    }
     let sql = format!(
-        "{DUE_SELECT} WHERE c.touched_at IS NULL AND c.due_at <= $1 AND l.deleted_at IS NULL \
-         ORDER BY c.due_at LIMIT $2"
+        "SELECT id, owner_id, team_id, TRIM(COALESCE(first_name, '') || ' ' || \
+         COALESCE(last_name, '') || ' ' || COALESCE(email, '')) FROM leads \
+         WHERE deleted_at IS NULL AND id IN ({})",
+        crate::sql::placeholders(clocks.len(), 0)
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?)
+    let leads: Vec<(Uuid, Option<Uuid>, Option<Uuid>, String)> = dispatch!(conn, |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        for (id, ..) in &clocks {
+            q = q.bind(*id);
+        }
+        q.fetch_all(c).await
+    })?;
+    let leads: std::collections::HashMap<Uuid, (Option<Uuid>, Option<Uuid>, String)> = leads
+        .into_iter()
+        .map(|(id, o, t, n)| (id, (o, t, n)))
+        .collect();
+    Ok(clocks
+        .into_iter()
+        .filter_map(|(lead_id, target, due_at, reassigned)| {
+            let (owner_id, team_id, name) = leads.get(&lead_id)?.clone();
+            Some(DueRow {
+                lead_id,
+                target,
+                due_at,
+                reassigned,
+                owner_id,
+                team_id,
+                name,
+            })
+        })
+        .collect())
 }
 
 /// A line of a rep's queue: an open lead, its priority and its running clock, if any.
@@ -223,8 +265,9 @@ pub struct QueueRow {
     pub created_at: Micros,
 }
 
-/// Open leads the user owns, and unowned ones waiting in the queues of `teams`, by
-/// priority then deadline (leads without a running clock last).
+/// Open leads the user owns, and unowned ones waiting in the queues of `teams`: those
+/// waiting for their first touch first, by priority then deadline; then the touched ones
+/// by priority.
 pub async fn queue(
     conn: Conn<'_>,
     user: Uuid,
@@ -250,12 +293,16 @@ pub async fn queue(
               AND s.model_key = (SELECT key FROM scoring_models WHERE is_default) \
          WHERE l.deleted_at IS NULL AND l.stage IN ('new', 'mql', 'sal', 'sql') \
          AND (l.owner_id = $1{team_clause}) \
-         ORDER BY CASE WHEN s.priority IS NULL THEN 1 ELSE 0 END, s.priority, \
-                  CASE WHEN c.due_at IS NULL THEN 1 ELSE 0 END, c.due_at, l.created_at \
+         ORDER BY CASE WHEN c.due_at IS NULL THEN 1 ELSE 0 END, \
+                  CASE WHEN s.priority IS NULL THEN 1 ELSE 0 END, s.priority, c.due_at, \
+                  l.created_at \
          LIMIT $2"
     );
+    // Planned with the actual owner and teams each time (not a cached generic plan, which
+    // PostgreSQL may pick badly for this OR of two indexes).
     Ok(dispatch!(conn, |c| {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .persistent(false)
             .bind(user)
             .bind(limit);
         for t in teams {
@@ -340,10 +387,12 @@ pub async fn open_alerts(
 /// One alert.
 pub async fn alert(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<AlertRow>> {
     let sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE id = $1");
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(id)
-        .fetch_optional(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(id)
+    .fetch_optional(c)
+    .await)?)
 }
 
 /// A lead's alerts, newest first.
@@ -351,15 +400,18 @@ pub async fn alerts_of_lead(conn: Conn<'_>, lead: Uuid) -> StoreResult<Vec<Alert
     let sql = format!(
         "SELECT {ALERT_COLUMNS} FROM alerts WHERE lead_id = $1 ORDER BY created_at DESC, id DESC"
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(lead)
-        .fetch_all(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(lead)
+    .fetch_all(c)
+    .await)?)
 }
 
 /// Resolves one open alert; false when it is unknown or already resolved.
 pub async fn resolve_alert(conn: Conn<'_>, id: Uuid, at: Micros, by: &str) -> StoreResult<bool> {
-    let n = dispatch!(conn, |c| sqlx::query(
+    let n = dispatch!(conn, |c| {
+        sqlx::query(
         "UPDATE alerts SET resolved_at = $2, resolved_by = $3 WHERE id = $1 AND resolved_at IS NULL"
     )
     .bind(id)
@@ -367,12 +419,18 @@ pub async fn resolve_alert(conn: Conn<'_>, id: Uuid, at: Micros, by: &str) -> St
     .bind(by)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?;
+    .map(|r| r.rows_affected())
+    })?;
     Ok(n == 1)
 }
 
 /// Resolves a lead's open SLA alerts (it was touched).
-pub async fn resolve_sla_alerts(conn: Conn<'_>, lead: Uuid, at: Micros, by: &str) -> StoreResult<u64> {
+pub async fn resolve_sla_alerts(
+    conn: Conn<'_>,
+    lead: Uuid,
+    at: Micros,
+    by: &str,
+) -> StoreResult<u64> {
     Ok(dispatch!(conn, |c| sqlx::query(
         "UPDATE alerts SET resolved_at = $2, resolved_by = $3 WHERE lead_id = $1 \
          AND resolved_at IS NULL AND kind IN ('sla_warning', 'sla_breach')"
@@ -435,10 +493,12 @@ pub async fn insert_task(conn: Conn<'_>, t: &TaskRow) -> StoreResult<()> {
 /// One task.
 pub async fn task(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<TaskRow>> {
     let sql = format!("SELECT {TASK_COLUMNS} FROM tasks WHERE id = $1");
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(id)
-        .fetch_optional(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(id)
+    .fetch_optional(c)
+    .await)?)
 }
 
 /// A lead's tasks: open ones by due time, then done ones, newest first.
@@ -448,11 +508,13 @@ pub async fn tasks_of_lead(conn: Conn<'_>, lead: Uuid, limit: i64) -> StoreResul
          ORDER BY CASE WHEN done_at IS NULL THEN 0 ELSE 1 END, \
                   CASE WHEN done_at IS NULL THEN due_at ELSE -done_at END LIMIT $2"
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(lead)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(lead)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
 }
 
 /// A user's open tasks by due time (on leads not deleted).
@@ -467,11 +529,13 @@ pub async fn open_tasks(conn: Conn<'_>, user: Uuid, limit: i64) -> StoreResult<V
             .collect::<Vec<_>>()
             .join(", ")
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(user)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(user)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
 }
 
 /// Closes an open task with an outcome; false when it was already closed.
@@ -495,14 +559,16 @@ pub async fn complete_task(
 
 /// Closes a lead's open tasks without an outcome (the lead left sales).
 pub async fn cancel_open_tasks(conn: Conn<'_>, lead: Uuid, at: Micros) -> StoreResult<u64> {
-    Ok(dispatch!(conn, |c| sqlx::query(
+    Ok(dispatch!(conn, |c| {
+        sqlx::query(
         "UPDATE tasks SET outcome = 'cancelled', done_at = $2 WHERE lead_id = $1 AND done_at IS NULL"
     )
     .bind(lead)
     .bind(at)
     .execute(c)
     .await
-    .map(|r| r.rows_affected()))?)
+    .map(|r| r.rows_affected())
+    })?)
 }
 
 /// Open tasks whose reminder is due and was not sent.
@@ -511,11 +577,13 @@ pub async fn due_reminders(conn: Conn<'_>, now: Micros, limit: i64) -> StoreResu
         "SELECT {TASK_COLUMNS} FROM tasks WHERE done_at IS NULL AND reminded_at IS NULL \
          AND remind_at <= $1 ORDER BY remind_at LIMIT $2"
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(now)
-        .bind(limit)
-        .fetch_all(c)
-        .await)?)
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
 }
 
 /// Marks tasks reminded.

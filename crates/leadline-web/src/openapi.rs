@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
 use crate::api::{
-    accounts, admin, capture, duplicates, followup, imports, leads, prediction, quality, routing,
-    scoring,
+    accounts, admin, capture, duplicates, followup, imports, leads, pipeline, prediction, quality,
+    routing, scoring,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "accounts"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "accounts"), (name = "admin")),
     components(schemas(crate::error::Problem))
 )]
 struct ApiDoc;
@@ -114,6 +114,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(followup::lead_tasks, followup::create_task))
         .routes(routes!(followup::my_tasks))
         .routes(routes!(followup::outcome))
+        .routes(routes!(pipeline::convert))
+        .routes(routes!(pipeline::get_pipeline, pipeline::put_pipeline))
+        .routes(routes!(pipeline::board))
+        .routes(routes!(pipeline::list))
+        .routes(routes!(pipeline::get, pipeline::update))
+        .routes(routes!(pipeline::move_stage))
         .routes(routes!(leads::list_activities, leads::add_activity))
         .routes(routes!(admin::me))
         .routes(routes!(admin::list_users, admin::create_user))

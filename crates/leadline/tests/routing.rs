@@ -433,3 +433,83 @@ async fn round_robin_is_fair_across_two_server_processes() {
     let (min, max) = (counts.iter().min().unwrap(), counts.iter().max().unwrap());
     assert!(max - min <= 1, "assignments per rep: {counts:?}");
 }
+
+/// A lead through the capture API (which links it to its account by email domain), read
+/// back after routing.
+async fn captured(t: &common::TestApp, lead: Value) -> Value {
+    let r = json_of(
+        t.post("/api/v1/capture")
+            .json(&json!({"lead": lead}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let id = r["lead_id"].as_str().unwrap_or_else(|| panic!("{r}"));
+    json_of(t.get(&format!("/api/v1/leads/{id}")).send().await.unwrap()).await
+}
+
+#[tokio::test]
+async fn leads_of_an_account_go_to_its_owner_first() {
+    for t in common::apps().await {
+        let (ana, _) = t.user_with_key("ana@acct.example", Role::Rep).await;
+        let (ben, _) = t.user_with_key("ben@acct.example", Role::Rep).await;
+        let emea = team(&t, "EMEA", &[ben]).await;
+        json_of(
+            t.post("/api/v1/routing/versions")
+                .json(&json!({"activate": true, "rules": {"rules": [{"id": "all", "name": "All", "conditions": [],
+                    "target": {"kind": "team", "team_id": emea, "method": {"method": "round_robin"}}}]}}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        json_of(
+            t.post("/api/v1/accounts")
+                .json(&json!({"name": "Globex", "domain": "globex.example", "owner_id": ana}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let l = captured(&t, json!({"email": "hank@globex.example"})).await;
+        assert_eq!(l["owner_id"], ana.to_string(), "{}: {l}", t.name);
+        let id = l["id"].as_str().unwrap();
+        let h = json_of(
+            t.get(&format!("/api/v1/leads/{id}/history"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let text = h.to_string();
+        assert!(
+            text.contains("account Globex") && text.contains("account_owner"),
+            "{}: {text}",
+            t.name
+        );
+        // Other domains follow the rules.
+        let other = captured(&t, json!({"email": "x@initech.example"})).await;
+        assert_eq!(other["owner_id"], ben.to_string(), "{}", t.name);
+        // The owner away: the rules decide, and the why says so.
+        json_of(
+            t.put(&format!("/api/v1/users/{ana}/routing"))
+                .json(&json!({"away_from": "2026-01-01T00:00:00Z", "away_until": "2099-01-01T00:00:00Z"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        let l = captured(&t, json!({"email": "mona@globex.example"})).await;
+        assert_eq!(l["owner_id"], ben.to_string(), "{}", t.name);
+        let id = l["id"].as_str().unwrap();
+        let h = json_of(
+            t.get(&format!("/api/v1/leads/{id}/history"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert!(h.to_string().contains("out of office"), "{}: {h}", t.name);
+    }
+}

@@ -11,7 +11,9 @@ mod common;
 
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use leadline_app::admin::TeamInput;
-use leadline_domain::routing::{Method, RepSettings, RoutingRule, RoutingRules, Target, WorkingHours};
+use leadline_domain::routing::{
+    Method, RepSettings, RoutingRule, RoutingRules, Target, WorkingHours,
+};
 use leadline_domain::sla::{BusinessCalendar, SlaPolicy};
 use leadline_domain::time::{from_micros, manual_clock};
 use leadline_domain::{NewActivity, Principal, Role};
@@ -38,10 +40,10 @@ impl Rng {
 fn arrivals(start: DateTime<Utc>, rng: &mut Rng) -> Vec<DateTime<Utc>> {
     let mut at = Vec::new();
     let bursts = [
-        (start + Duration::hours(24 + 10), 900),  // Tuesday 10:00
-        (start + Duration::hours(48 + 15), 700),  // Wednesday 15:00
-        (start + Duration::hours(96 + 9), 800),   // Friday 09:00
-        (start + Duration::hours(96 + 19), 600),  // Friday 19:00, just before closing
+        (start + Duration::hours(24 + 10), 900), // Tuesday 10:00
+        (start + Duration::hours(48 + 15), 700), // Wednesday 15:00
+        (start + Duration::hours(96 + 9), 800),  // Friday 09:00
+        (start + Duration::hours(96 + 19), 600), // Friday 19:00, just before closing
     ];
     for (t, n) in bursts {
         for _ in 0..n {
@@ -55,7 +57,11 @@ fn arrivals(start: DateTime<Utc>, rng: &mut Rng) -> Vec<DateTime<Utc>> {
         let hour = (minute / 60) % 24;
         let weekday = minute / (24 * 60) < 5;
         // Three in four steady leads come on weekday business hours.
-        let keep = if weekday && (8..20).contains(&hour) { 4 } else { 1 };
+        let keep = if weekday && (8..20).contains(&hour) {
+            4
+        } else {
+            1
+        };
         if rng.below(4) < keep {
             at.push(t);
         }
@@ -111,15 +117,29 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
                 away_until: away.map(|(_, b)| start + Duration::hours(b)),
                 ..RepSettings::default()
             };
-            app.set_rep_routing(&admin, id, settings.clone()).await.unwrap();
+            app.set_rep_routing(&admin, id, settings.clone())
+                .await
+                .unwrap();
             reps.push((id, rep(id, &email), settings));
         }
         let inside = app
-            .create_team(&admin, TeamInput { name: "Inside".into(), members: reps.iter().map(|r| r.0).collect() })
+            .create_team(
+                &admin,
+                TeamInput {
+                    name: "Inside".into(),
+                    members: reps.iter().map(|r| r.0).collect(),
+                },
+            )
             .await
             .unwrap();
         let overflow = app
-            .create_team(&admin, TeamInput { name: "Overflow".into(), members: vec![] })
+            .create_team(
+                &admin,
+                TeamInput {
+                    name: "Overflow".into(),
+                    members: vec![],
+                },
+            )
             .await
             .unwrap();
         app.save_routing_version(
@@ -129,9 +149,13 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
                     id: "all".into(),
                     name: "Everyone".into(),
                     conditions: vec![],
-                    target: Target::Team { team_id: inside.id, method: Method::RoundRobin },
+                    target: Target::Team {
+                        team_id: inside.id,
+                        method: Method::RoundRobin,
+                    },
                 }],
                 fallback_team: Some(overflow.id),
+                ..RoutingRules::default()
             },
             None,
             true,
@@ -189,7 +213,10 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
                         .into_iter()
                         .collect();
                 for id in batch {
-                    let lead = leadline_store::leads::get(c.conn(), id).await.unwrap().unwrap();
+                    let lead = leadline_store::leads::get(c.conn(), id)
+                        .await
+                        .unwrap()
+                        .unwrap();
                     let target = policy
                         .target_for(lead.stage, prio.get(&id).map(String::as_str))
                         .expect("every new lead is covered");
@@ -203,11 +230,19 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
                     continue;
                 }
                 let queue = app.my_queue(p, 10).await.unwrap();
-                for item in queue.iter().filter(|i| i.sla_state.is_some() && i.owner_id == Some(*id)).take(5) {
+                for item in queue
+                    .iter()
+                    .filter(|i| i.sla_state.is_some() && i.owner_id == Some(*id))
+                    .take(5)
+                {
                     app.add_activity(
                         p,
                         item.lead_id,
-                        NewActivity { kind: "call".into(), occurred_at: None, properties: Default::default() },
+                        NewActivity {
+                            kind: "call".into(),
+                            occurred_at: None,
+                            properties: Default::default(),
+                        },
                     )
                     .await
                     .unwrap();
@@ -233,7 +268,8 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
                     .filter(|(id, d)| **d <= now && touched.get(id).is_none_or(|t| t > *d))
                     .map(|(id, _)| *id)
                     .collect();
-                let missing: Vec<&Uuid> = past.iter().filter(|id| !alerted.contains_key(id)).collect();
+                let missing: Vec<&Uuid> =
+                    past.iter().filter(|id| !alerted.contains_key(id)).collect();
                 assert!(
                     missing.is_empty(),
                     "{}: at {now}, {} of {} leads past their SLA have no alert (e.g. {:?})",
@@ -245,13 +281,25 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
                 // And no alert for a lead touched in time, or raised before its deadline.
                 for (id, at) in &alerted {
                     let d = due[id];
-                    assert!(*at >= d, "{}: alert for {id} at {at} before its deadline {d}", t.name);
-                    assert!(touched.get(id).is_none_or(|t| *t > d), "{}: {id} was touched in time", t.name);
+                    assert!(
+                        *at >= d,
+                        "{}: alert for {id} at {at} before its deadline {d}",
+                        t.name
+                    );
+                    assert!(
+                        touched.get(id).is_none_or(|t| *t > d),
+                        "{}: {id} was touched in time",
+                        t.name
+                    );
                 }
                 // The board counts exactly the untouched ones past their deadline.
                 let open_past = past.iter().filter(|id| !touched.contains_key(id)).count();
                 let board = app.sla_board(&admin).await.unwrap();
-                assert_eq!(board.breached as usize, open_past, "{}: board at {now}", t.name);
+                assert_eq!(
+                    board.breached as usize, open_past,
+                    "{}: board at {now}",
+                    t.name
+                );
             }
             now += tick;
         }
@@ -261,8 +309,17 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
             .filter(|(id, d)| touched.get(id).is_none_or(|t| t > *d))
             .count();
         // The simulation must exercise both sides: leads handled in time and leads missed.
-        assert!(touched.len() > 2_000, "{}: reps touched {}", t.name, touched.len());
-        assert!(breached > 100, "{}: only {breached} breaches; the week is too easy", t.name);
+        assert!(
+            touched.len() > 2_000,
+            "{}: reps touched {}",
+            t.name,
+            touched.len()
+        );
+        assert!(
+            breached > 100,
+            "{}: only {breached} breaches; the week is too easy",
+            t.name
+        );
         eprintln!(
             "{}: 10,000 leads, {} touched, {breached} past SLA, all alerted; {checks} checks",
             t.name,

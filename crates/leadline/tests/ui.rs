@@ -1227,3 +1227,171 @@ async fn routing_page_saves_tests_simulates_and_the_lead_page_reassigns() {
         );
     }
 }
+
+#[tokio::test]
+async fn queue_page_times_leads_and_tasks_end_with_one_click() {
+    for t in common::apps().await {
+        let rep = signed_in(&t, "rep@queue.example", Role::Rep).await;
+        let me: serde_json::Value = rep
+            .get(t.url("/api/v1/me"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let me = me["id"].as_str().unwrap().to_owned();
+        let l: serde_json::Value = t
+            .post("/api/v1/leads")
+            .json(&serde_json::json!({"email": "q@x.example", "first_name": "Quinn <Q>", "owner_id": me}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = l["id"].as_str().unwrap();
+        let page = rep
+            .get(t.url("/queue"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("My queue") && page.contains(&format!("/leads/{id}")),
+            "{}: {page}",
+            t.name
+        );
+        assert!(
+            page.contains("class=\"sla sla-running\">due in"),
+            "a timer: {page}"
+        );
+        assert!(!page.contains("Quinn <Q>"), "escaped: {page}");
+        // Add a call task from the lead page, then log "no answer" from the queue.
+        let r = rep
+            .post(t.url(&format!("/leads/{id}/tasks")))
+            .form(&[
+                ("kind", "call"),
+                ("due", "2026-12-01T10:00"),
+                ("title", "First call"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let lead_page = rep
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            lead_page.contains("First call") && lead_page.contains("value=\"no_answer\""),
+            "{lead_page}"
+        );
+        assert!(
+            lead_page.contains("First touch:"),
+            "the clock on the lead page: {lead_page}"
+        );
+        let page = rep
+            .get(t.url("/queue"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let task_id = page
+            .split("action=\"/tasks/")
+            .nth(1)
+            .and_then(|s| s.split('/').next())
+            .unwrap_or_else(|| panic!("{}: no task form: {page}", t.name))
+            .to_owned();
+        let r = rep
+            .post(t.url(&format!("/tasks/{task_id}/outcome")))
+            .form(&[("outcome", "no_answer"), ("back", "https://evil.example/")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()["location"],
+            "/queue?done=logged",
+            "no open redirect"
+        );
+        let page = rep
+            .get(t.url("/queue?done=logged"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Call (attempt 2)"),
+            "the cadence's next attempt: {page}"
+        );
+        assert!(
+            page.contains("<span class=\"sub\">touched</span>"),
+            "the clock stopped: {page}"
+        );
+        let lead_page = rep
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            lead_page.contains("no answer"),
+            "the outcome on the timeline: {lead_page}"
+        );
+
+        // Managers edit the SLA policy on the Routing page; a bad one comes back with the field.
+        let boss = signed_in(&t, "boss@queue.example", Role::Manager).await;
+        let page = boss
+            .get(t.url("/routing"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Follow-up SLA") && page.contains("Past SLA"),
+            "{page}"
+        );
+        let r = boss
+            .post(t.url("/routing/sla"))
+            .form(&[(
+                "sla_toml",
+                "warn_before_minutes = 5\n[[targets]]\nname = \"x\"\nminutes = 0\n",
+            )])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        assert!(r.text().await.unwrap().contains("targets[0].minutes"));
+        let r = boss
+            .post(t.url("/routing/sla"))
+            .form(&[("sla_toml", "[[targets]]\nname = \"all\"\nminutes = 60\n")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        assert_eq!(t.app.sla_policy().await.unwrap().targets[0].minutes, 60);
+        // Reps cannot.
+        let r = rep
+            .post(t.url("/routing/sla"))
+            .form(&[("sla_toml", "[[targets]]\nname = \"all\"\nminutes = 1\n")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+}

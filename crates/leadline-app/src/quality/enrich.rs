@@ -30,7 +30,7 @@ pub struct LeadEnrichment {
 
 /// The company domain a lead can be matched to an account by: its email's, unless free
 /// mail, else its website's.
-fn company_domain(lead: &Lead) -> Option<String> {
+pub(crate) fn company_domain(lead: &Lead) -> Option<String> {
     lead.fields
         .email
         .as_deref()

@@ -10,7 +10,7 @@ mod overview;
 pub(crate) use duplicates::fuzzy_pairs_in;
 pub use duplicates::{DuplicatePair, DuplicateReport, REVIEW_CONFIDENCE, ScanStatus};
 pub use enrich::LeadEnrichment;
-pub(crate) use enrich::enrich_in;
+pub(crate) use enrich::{company_domain, enrich_in};
 pub(crate) use merge::merges_of;
 pub use merge::{MergeInput, MergePreview, MergeRecord, Unmerged};
 pub use overview::{DuplicateCounts, FieldCompleteness, QualityOverview, SourceQuality};

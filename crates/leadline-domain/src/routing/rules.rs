@@ -14,9 +14,13 @@ use uuid::Uuid;
 pub const MAX_RULES: usize = 200;
 
 /// A routing rule set (one version of it).
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoutingRules {
+    /// Account-based routing, before the rules: a lead linked to an account with an owner
+    /// goes to that owner (unless they are away or deactivated). On by default.
+    #[serde(default = "yes")]
+    pub account_owners: bool,
     /// Tried in order; the first whose conditions all hold decides.
     #[serde(default)]
     pub rules: Vec<RoutingRule>,
@@ -24,6 +28,20 @@ pub struct RoutingRules {
     /// Without one they stay unassigned; either way the manager's board shows them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fallback_team: Option<Uuid>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for RoutingRules {
+    fn default() -> Self {
+        RoutingRules {
+            account_owners: true,
+            rules: Vec::new(),
+            fallback_team: None,
+        }
+    }
 }
 
 /// One rule: when every condition holds, the lead goes to the target.

@@ -100,7 +100,10 @@ impl BusinessCalendar {
             let local = date.and_time(t);
             tz.from_local_datetime(&local)
                 .earliest()
-                .or_else(|| tz.from_local_datetime(&(local + Duration::hours(1))).earliest())
+                .or_else(|| {
+                    tz.from_local_datetime(&(local + Duration::hours(1)))
+                        .earliest()
+                })
                 .map(|d| d.with_timezone(&Utc))
         };
         let (a, b) = (at(self.start)?, at(self.end)?);
@@ -185,14 +188,29 @@ mod tests {
     fn minutes_count_only_inside_working_hours() {
         let c = berlin();
         // Wednesday 2026-11-25 10:00 Berlin (09:00 UTC) + 30 minutes.
-        assert_eq!(c.add_minutes(utc(2026, 11, 25, 9, 0), 30), utc(2026, 11, 25, 9, 30));
+        assert_eq!(
+            c.add_minutes(utc(2026, 11, 25, 9, 0), 30),
+            utc(2026, 11, 25, 9, 30)
+        );
         // Friday 16:30 Berlin + 60 minutes: 30 on Friday, 30 on Monday from 09:00.
-        assert_eq!(c.add_minutes(utc(2026, 11, 27, 15, 30), 60), utc(2026, 11, 30, 8, 30));
+        assert_eq!(
+            c.add_minutes(utc(2026, 11, 27, 15, 30), 60),
+            utc(2026, 11, 30, 8, 30)
+        );
         // Saturday: the clock starts on Monday morning.
-        assert_eq!(c.add_minutes(utc(2026, 11, 28, 12, 0), 15), utc(2026, 11, 30, 8, 15));
+        assert_eq!(
+            c.add_minutes(utc(2026, 11, 28, 12, 0), 15),
+            utc(2026, 11, 30, 8, 15)
+        );
         // Christmas Day is a holiday: Thursday 24th 16:45 + 30 runs on into Monday 28th.
-        assert_eq!(c.add_minutes(utc(2026, 12, 24, 15, 45), 30), utc(2026, 12, 28, 8, 15));
-        assert_eq!(c.minutes_between(utc(2026, 11, 27, 15, 30), utc(2026, 11, 30, 8, 30)), 60);
+        assert_eq!(
+            c.add_minutes(utc(2026, 12, 24, 15, 45), 30),
+            utc(2026, 12, 28, 8, 15)
+        );
+        assert_eq!(
+            c.minutes_between(utc(2026, 11, 27, 15, 30), utc(2026, 11, 30, 8, 30)),
+            60
+        );
         assert!(c.is_open(utc(2026, 11, 25, 9, 0)));
         assert!(!c.is_open(utc(2026, 11, 28, 9, 0)));
     }
@@ -201,9 +219,15 @@ mod tests {
     fn daylight_saving_changes_keep_the_local_hours() {
         let c = berlin();
         // Monday 2026-03-30 after the spring change: 09:00 Berlin is 07:00 UTC.
-        assert_eq!(c.add_minutes(utc(2026, 3, 28, 12, 0), 0), utc(2026, 3, 30, 7, 0));
+        assert_eq!(
+            c.add_minutes(utc(2026, 3, 28, 12, 0), 0),
+            utc(2026, 3, 30, 7, 0)
+        );
         // Monday 2026-10-26 after the autumn change: 09:00 Berlin is 08:00 UTC.
-        assert_eq!(c.add_minutes(utc(2026, 10, 24, 12, 0), 0), utc(2026, 10, 26, 8, 0));
+        assert_eq!(
+            c.add_minutes(utc(2026, 10, 24, 12, 0), 0),
+            utc(2026, 10, 26, 8, 0)
+        );
     }
 
     #[test]
@@ -221,7 +245,12 @@ mod tests {
 
     fn any_calendar() -> impl Strategy<Value = BusinessCalendar> {
         (
-            prop::sample::select(vec!["UTC", "Europe/Berlin", "America/New_York", "Asia/Kolkata"]),
+            prop::sample::select(vec![
+                "UTC",
+                "Europe/Berlin",
+                "America/New_York",
+                "Asia/Kolkata",
+            ]),
             prop::collection::btree_set(1u8..=7, 1..=7),
             0u32..20,
             1u32..10,

@@ -175,7 +175,8 @@ impl SlaPolicy {
 
     /// When the next attempt is due after the `attempt`-th unanswered one at `at`.
     pub fn next_attempt(&self, at: DateTime<Utc>, attempt: u32) -> DateTime<Utc> {
-        self.calendar.add_minutes(at, self.cadence.retry_after(attempt))
+        self.calendar
+            .add_minutes(at, self.cadence.retry_after(attempt))
     }
 
     /// Checks the policy; messages by field.
@@ -188,7 +189,11 @@ impl SlaPolicy {
         for (i, t) in self.targets.iter().enumerate() {
             let name = t.name.trim();
             if name.is_empty() || name.chars().count() > 60 {
-                e.add(format!("targets[{i}].name"), "invalid", "a name of 1 to 60 characters");
+                e.add(
+                    format!("targets[{i}].name"),
+                    "invalid",
+                    "a name of 1 to 60 characters",
+                );
             }
             if t.minutes == 0 || t.minutes > 60 * 24 * 30 {
                 e.add(
@@ -197,7 +202,11 @@ impl SlaPolicy {
                     "1 to 43200 business minutes",
                 );
             }
-            if let Some(s) = t.stages.iter().find(|s| s.is_terminal() || **s == Stage::Disqualified) {
+            if let Some(s) = t
+                .stages
+                .iter()
+                .find(|s| s.is_terminal() || **s == Stage::Disqualified)
+            {
                 e.add(
                     format!("targets[{i}].stages"),
                     "closed_stage",
@@ -213,12 +222,18 @@ impl SlaPolicy {
             }
         }
         if self.warn_before_minutes > 60 * 24 {
-            e.add("warn_before_minutes", "out_of_range", "at most 1440 business minutes");
+            e.add(
+                "warn_before_minutes",
+                "out_of_range",
+                "at most 1440 business minutes",
+            );
         }
         let c = &self.cadence;
         if c.retry_after_minutes.is_empty()
             || c.retry_after_minutes.len() > 20
-            || c.retry_after_minutes.iter().any(|m| *m == 0 || *m > 60 * 24 * 30)
+            || c.retry_after_minutes
+                .iter()
+                .any(|m| *m == 0 || *m > 60 * 24 * 30)
         {
             e.add(
                 "cadence.retry_after_minutes",
@@ -227,7 +242,11 @@ impl SlaPolicy {
             );
         }
         if c.max_attempts > 50 {
-            e.add("cadence.max_attempts", "out_of_range", "at most 50 attempts (0: never recycle)");
+            e.add(
+                "cadence.max_attempts",
+                "out_of_range",
+                "at most 50 attempts (0: never recycle)",
+            );
         }
         e.into_result()
     }
@@ -309,7 +328,10 @@ mod tests {
         let p = SlaPolicy::default();
         assert_eq!(p.target_for(Stage::New, Some("A1")).unwrap().name, "hot");
         assert_eq!(p.target_for(Stage::Mql, Some("B2")).unwrap().name, "warm");
-        assert_eq!(p.target_for(Stage::New, Some("D4")).unwrap().name, "standard");
+        assert_eq!(
+            p.target_for(Stage::New, Some("D4")).unwrap().name,
+            "standard"
+        );
         assert_eq!(p.target_for(Stage::New, None).unwrap().name, "standard");
         assert!(p.target_for(Stage::Sal, Some("A1")).is_none());
         assert!(p.target_for(Stage::Converted, Some("A1")).is_none());
@@ -322,8 +344,14 @@ mod tests {
         // Wednesday 16:50 UTC, 30 minutes: due Thursday 09:20, warned Thursday 09:05.
         let start = Utc.with_ymd_and_hms(2026, 11, 25, 16, 50, 0).unwrap();
         let d = p.deadlines(start, 30);
-        assert_eq!(d.due_at, Utc.with_ymd_and_hms(2026, 11, 26, 9, 20, 0).unwrap());
-        assert_eq!(d.warn_at, Utc.with_ymd_and_hms(2026, 11, 26, 9, 5, 0).unwrap());
+        assert_eq!(
+            d.due_at,
+            Utc.with_ymd_and_hms(2026, 11, 26, 9, 20, 0).unwrap()
+        );
+        assert_eq!(
+            d.warn_at,
+            Utc.with_ymd_and_hms(2026, 11, 26, 9, 5, 0).unwrap()
+        );
         assert_eq!(ClockState::at(d, None, start), ClockState::Running);
         assert_eq!(ClockState::at(d, None, d.warn_at), ClockState::Warning);
         assert_eq!(ClockState::at(d, None, d.due_at), ClockState::Breached);
@@ -364,7 +392,13 @@ mod tests {
         assert_eq!(c.retry_after(9), 960);
         assert!(!c.exhausted(5));
         assert!(c.exhausted(6));
-        assert!(!Cadence { max_attempts: 0, ..c }.exhausted(100));
+        assert!(
+            !Cadence {
+                max_attempts: 0,
+                ..c
+            }
+            .exhausted(100)
+        );
     }
 
     proptest! {

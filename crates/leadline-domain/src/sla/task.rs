@@ -47,7 +47,9 @@ impl std::str::FromStr for TaskKind {
         TaskKind::ALL
             .into_iter()
             .find(|k| k.as_str() == s)
-            .ok_or_else(|| UnknownValue::new("task kind", s, TaskKind::ALL.iter().map(|k| k.as_str())))
+            .ok_or_else(|| {
+                UnknownValue::new("task kind", s, TaskKind::ALL.iter().map(|k| k.as_str()))
+            })
     }
 }
 
@@ -113,7 +115,10 @@ impl Outcome {
 
     /// Whether the cadence schedules another attempt after this outcome.
     pub fn retries(self) -> bool {
-        matches!(self, Outcome::Voicemail | Outcome::NoAnswer | Outcome::NoShow)
+        matches!(
+            self,
+            Outcome::Voicemail | Outcome::NoAnswer | Outcome::NoShow
+        )
     }
 }
 
@@ -148,11 +153,19 @@ impl NewTask {
     /// Checks the title and the times.
     pub fn validate(&self) -> Result<(), crate::ValidationErrors> {
         let mut e = crate::ValidationErrors::default();
-        if self.title.as_deref().is_some_and(|t| t.chars().count() > 200) {
+        if self
+            .title
+            .as_deref()
+            .is_some_and(|t| t.chars().count() > 200)
+        {
             e.add("title", "too_long", "must be at most 200 characters");
         }
         if self.remind_at.is_some_and(|r| r > self.due_at) {
-            e.add("remind_at", "after_due", "the reminder must not come after the due time");
+            e.add(
+                "remind_at",
+                "after_due",
+                "the reminder must not come after the due time",
+            );
         }
         e.into_result()
     }
@@ -165,11 +178,20 @@ mod tests {
     #[test]
     fn each_outcome_belongs_to_exactly_one_kind() {
         for o in Outcome::ALL {
-            let kinds = TaskKind::ALL.iter().filter(|k| k.outcomes().contains(&o)).count();
+            let kinds = TaskKind::ALL
+                .iter()
+                .filter(|k| k.outcomes().contains(&o))
+                .count();
             assert_eq!(kinds, 1, "{o:?}");
             assert_eq!(o.as_str().parse::<Outcome>(), Ok(o));
             assert!(!(o.reached() && o.retries()));
         }
-        assert!("busy".parse::<Outcome>().unwrap_err().to_string().contains("no_answer"));
+        assert!(
+            "busy"
+                .parse::<Outcome>()
+                .unwrap_err()
+                .to_string()
+                .contains("no_answer")
+        );
     }
 }

@@ -19,7 +19,8 @@ CREATE TABLE sla_clocks (
 -- What the sweeper looks for: running clocks by deadline.
 CREATE INDEX sla_clocks_due ON sla_clocks(due_at) WHERE touched_at IS NULL AND breached_at IS NULL;
 CREATE INDEX sla_clocks_warn ON sla_clocks(warn_at) WHERE touched_at IS NULL AND warned_at IS NULL;
-CREATE INDEX sla_clocks_breached ON sla_clocks(breached_at) WHERE touched_at IS NULL AND breached_at IS NOT NULL;
+-- The board: untouched clocks by deadline.
+CREATE INDEX sla_clocks_open ON sla_clocks(due_at) WHERE touched_at IS NULL;
 
 -- Alerts for a person (user_id) or, when user_id is NULL, for the managers.
 CREATE TABLE alerts (

@@ -4,11 +4,12 @@ pub mod accounts;
 pub mod admin;
 pub mod capture;
 pub mod duplicates;
+pub mod followup;
 pub mod imports;
 pub mod leads;
+pub mod pipeline;
 pub mod prediction;
 pub mod quality;
-pub mod followup;
 pub mod routing;
 pub mod scoring;
 

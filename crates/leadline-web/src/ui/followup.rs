@@ -6,10 +6,10 @@ use crate::auth::UiAuth;
 use crate::state::AppState;
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::Router;
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use leadline_app::sla::{Alert, QueueItem};
 use leadline_app::tasks::{LogOutcome, Task};
@@ -159,7 +159,14 @@ async fn outcome(
     };
     match s
         .app
-        .log_outcome(&auth.principal, id, LogOutcome { outcome, note: f.note })
+        .log_outcome(
+            &auth.principal,
+            id,
+            LogOutcome {
+                outcome,
+                note: f.note,
+            },
+        )
         .await
     {
         Ok(r) => {
@@ -188,7 +195,11 @@ async fn create_task(
         return error_page(bad("kind", "unknown", "call, email or meeting"));
     };
     let Ok(due) = NaiveDateTime::parse_from_str(&f.due, "%Y-%m-%dT%H:%M") else {
-        return error_page(bad("due", "invalid", "a date and time such as 2026-11-30T10:00"));
+        return error_page(bad(
+            "due",
+            "invalid",
+            "a date and time such as 2026-11-30T10:00",
+        ));
     };
     let input = NewTask {
         kind,

@@ -762,7 +762,9 @@ pub async fn detail(
             let now = leadline_domain::time::now();
             SlaLine {
                 text: match c.touched_at {
-                    Some(t) if c.state == "met" => format!("met {}", t.format("%Y-%m-%d %H:%M UTC")),
+                    Some(t) if c.state == "met" => {
+                        format!("met {}", t.format("%Y-%m-%d %H:%M UTC"))
+                    }
                     Some(t) => format!("met late {}", t.format("%Y-%m-%d %H:%M UTC")),
                     None => super::followup::countdown((c.due_at - now).num_seconds()),
                 },
@@ -774,7 +776,10 @@ pub async fn detail(
         }),
         tasks: {
             let now = leadline_domain::time::now();
-            tasks.iter().map(|t| super::followup::TaskLine::new(t, now)).collect()
+            tasks
+                .iter()
+                .map(|t| super::followup::TaskLine::new(t, now))
+                .collect()
         },
         followable: leadline_app::tasks::followable(l.stage),
         default_due: (leadline_domain::time::now() + chrono::Duration::hours(1))

@@ -136,7 +136,9 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "stage" => Some("Stage changed."),
         "logged" => Some("Activity logged."),
         "task" => Some("Task created."),
-        "recycled" => Some("Outcome logged; that was the last attempt, so the lead went back to marketing."),
+        "recycled" => {
+            Some("Outcome logged; that was the last attempt, so the lead went back to marketing.")
+        }
         "resolved" => Some("Alert resolved."),
         "view" => Some("View saved."),
         "discarded" => Some("Submission discarded."),

@@ -120,10 +120,14 @@ fn describe(
             .find(|(i, _)| *i == id)
             .map_or_else(|| id.to_string(), |(_, n)| n.clone())
     };
-    rules
-        .rules
-        .iter()
-        .map(|r| RuleRow {
+    let account = rules.account_owners.then(|| RuleRow {
+        name: "Account owner".into(),
+        conditions: "the lead belongs to an account with an owner who is available".into(),
+        target: "the account's owner".into(),
+    });
+    account
+        .into_iter()
+        .chain(rules.rules.iter().map(|r| RuleRow {
             name: r.name.clone(),
             conditions: if r.conditions.is_empty() {
                 "every lead".into()
@@ -150,7 +154,7 @@ fn describe(
                     )
                 }
             },
-        })
+        }))
         .collect()
 }
 
@@ -330,12 +334,14 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
             overdue: sla
                 .past_due
                 .iter()
-                .map(|i| i.seconds_left.map(super::followup::countdown).unwrap_or_default())
+                .map(|i| {
+                    i.seconds_left
+                        .map(super::followup::countdown)
+                        .unwrap_or_default()
+                })
                 .collect(),
             sla,
-            sla_toml: extra
-                .sla_toml
-                .unwrap_or_else(|| policy.to_toml()),
+            sla_toml: extra.sla_toml.unwrap_or_else(|| policy.to_toml()),
         },
     )
         .into_response()
