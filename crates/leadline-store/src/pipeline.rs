@@ -283,7 +283,8 @@ pub async fn totals(
     conn: Conn<'_>,
 ) -> StoreResult<Vec<(String, Option<String>, i64, Option<i64>)>> {
     Ok(dispatch!(conn, |c| sqlx::query_as(
-        "SELECT stage, currency, COUNT(*), SUM(amount) FROM opportunities GROUP BY stage, currency"
+        "SELECT stage, currency, COUNT(*), CAST(SUM(amount) AS BIGINT) FROM opportunities \
+         GROUP BY stage, currency"
     )
     .fetch_all(c)
     .await)?)

@@ -1240,7 +1240,7 @@ async fn queue_page_times_leads_and_tasks_end_with_one_click() {
             .json()
             .await
             .unwrap();
-        let me = me["id"].as_str().unwrap().to_owned();
+        let me = me["user_id"].as_str().unwrap().to_owned();
         let l: serde_json::Value = t
             .post("/api/v1/leads")
             .json(&serde_json::json!({"email": "q@x.example", "first_name": "Quinn <Q>", "owner_id": me}))
@@ -1393,5 +1393,157 @@ async fn queue_page_times_leads_and_tasks_end_with_one_click() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+}
+
+#[tokio::test]
+async fn the_lead_page_converts_and_the_board_moves_deals() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "closer@deals.example", Role::Manager).await;
+        let l: serde_json::Value = t
+            .post("/api/v1/leads")
+            .json(&serde_json::json!({"email": "cto@umbrella.example", "first_name": "Alice", "company": "Umbrella <Corp>"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = l["id"].as_str().unwrap();
+        let page = c
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !page.contains("action=\"/leads/{id}/convert\""),
+            "no dialog before sql"
+        );
+        for to in ["sal", "sql"] {
+            t.post(&format!("/api/v1/leads/{id}/stage"))
+                .json(&serde_json::json!({"to": to}))
+                .send()
+                .await
+                .unwrap();
+        }
+        let page = c
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains(&format!("action=\"/leads/{id}/convert\"")),
+            "{}: {page}",
+            t.name
+        );
+        let version = page
+            .split(&format!("action=\"/leads/{id}/convert\""))
+            .nth(1)
+            .and_then(|s| s.split("name=\"version\" value=\"").nth(1))
+            .and_then(|s| s.split('"').next())
+            .unwrap()
+            .to_owned();
+        let r = c
+            .post(t.url(&format!("/leads/{id}/convert")))
+            .form(&[
+                ("version", version.as_str()),
+                ("opportunity", "on"),
+                ("amount", "4,200.00"),
+                ("currency", "eur"),
+                ("close_date", "2027-01-15"),
+                ("stage", "discovery"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let to = r.headers()["location"].to_str().unwrap().to_owned();
+        assert!(to.starts_with("/opportunities/"), "{to}");
+        let opp = c
+            .get(t.url(&to))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            opp.contains("4200.00 EUR") && opp.contains("Lead converted."),
+            "{opp}"
+        );
+        assert!(
+            opp.contains("Umbrella &#60;Corp&#62;") || opp.contains("Umbrella &lt;Corp&gt;"),
+            "escaped: {opp}"
+        );
+        // Converting the same form again is refused.
+        let r = c
+            .post(t.url(&format!("/leads/{id}/convert")))
+            .form(&[("version", version.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_client_error(), "{}", r.status());
+        // The board shows the deal under Discovery with the total; moving it to lost needs a
+        // reason.
+        let board = c
+            .get(t.url("/pipeline"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            board.contains("Discovery") && board.contains("4200.00 EUR"),
+            "{board}"
+        );
+        assert!(board.contains("<svg"), "the chart");
+        let opp_id = to
+            .trim_start_matches("/opportunities/")
+            .split('?')
+            .next()
+            .unwrap();
+        let r = c
+            .post(t.url(&format!("/opportunities/{opp_id}/stage")))
+            .form(&[
+                ("stage", "lost"),
+                ("reason", ""),
+                ("version", "1"),
+                ("back", "board"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{}", t.name);
+        let r = c
+            .post(t.url(&format!("/opportunities/{opp_id}/stage")))
+            .form(&[
+                ("stage", "lost"),
+                ("reason", "competitor"),
+                ("version", "1"),
+                ("back", "board"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["location"], "/pipeline?done=moved");
+        let page = c
+            .get(t.url(&format!("/leads/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Converted") && page.contains(&format!("/opportunities/{opp_id}")),
+            "{page}"
+        );
     }
 }

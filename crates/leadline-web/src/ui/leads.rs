@@ -360,6 +360,13 @@ struct DetailPage {
     followable: bool,
     /// The task form's default due time: an hour from now (UTC, `datetime-local`).
     default_due: String,
+    /// The conversion dialog shows for a sales-qualified lead the viewer may change.
+    can_convert: bool,
+    /// The pipeline's open stages (key, label) for the conversion dialog.
+    open_stages: Vec<(String, String)>,
+    /// Once converted: the contact's name and the opportunities (id, name, stage).
+    contact: Option<String>,
+    opportunities: Vec<(Uuid, String, String)>,
 }
 
 /// The lead's first-touch clock in words.
@@ -478,6 +485,14 @@ pub async fn detail(
         s.app.lead_prediction(&auth.principal, id),
         s.app.lead_clock(&auth.principal, id),
         s.app.lead_tasks(&auth.principal, id)
+    ) {
+        Ok(v) => v,
+        Err(e) => return error_page(e),
+    };
+    let (pipeline, contact, opportunities) = match tokio::try_join!(
+        s.app.pipeline(),
+        s.app.lead_contact(&auth.principal, id),
+        s.app.opportunities(&auth.principal, None, Some(id), 20)
     ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
@@ -782,6 +797,25 @@ pub async fn detail(
                 .collect()
         },
         followable: leadline_app::tasks::followable(l.stage),
+        can_convert: l.stage == leadline_domain::Stage::Sql
+            && auth.principal.can_edit_lead(f.owner_id),
+        open_stages: pipeline
+            .stages
+            .iter()
+            .filter(|s| s.kind == leadline_domain::pipeline::StageKind::Open)
+            .map(|s| (s.key.clone(), s.label.clone()))
+            .collect(),
+        contact: contact.map(|c| {
+            [c.first_name, c.last_name, c.email.map(|e| format!("<{e}>"))]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" ")
+        }),
+        opportunities: opportunities
+            .into_iter()
+            .map(|o| (o.id, o.name, o.stage))
+            .collect(),
         default_due: (leadline_domain::time::now() + chrono::Duration::hours(1))
             .format("%Y-%m-%dT%H:%M")
             .to_string(),

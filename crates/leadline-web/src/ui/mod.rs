@@ -8,6 +8,7 @@ mod duplicates;
 mod followup;
 mod lead_form;
 mod leads;
+mod pipeline;
 mod prediction;
 mod routing;
 mod scoring;
@@ -67,6 +68,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(prediction::router())
         .merge(routing::router())
         .merge(followup::router())
+        .merge(pipeline::router())
         .route("/static/{*path}", get(assets::serve))
         .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
 }
@@ -140,6 +142,8 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
             Some("Outcome logged; that was the last attempt, so the lead went back to marketing.")
         }
         "resolved" => Some("Alert resolved."),
+        "converted" => Some("Lead converted."),
+        "moved" => Some("Opportunity moved."),
         "view" => Some("View saved."),
         "discarded" => Some("Submission discarded."),
         "started" => Some("Import started."),
