@@ -7,7 +7,7 @@ use crate::admin::NewUser;
 use crate::error::{AppError, AppResult};
 use chrono::{DateTime, Datelike, Duration, Utc};
 use leadline_domain::account::Team;
-use leadline_domain::time::now;
+use leadline_domain::time::{now, to_micros};
 use leadline_domain::{
     Activity, Authority, DisqualifyReason, Grade, Lead, LeadFields, Principal, Role, Stage,
     Timeline, Touch,
@@ -518,7 +518,111 @@ impl App {
             Ok(_) | Err(AppError::Validation(_)) => {}
             Err(e) => return Err(e),
         }
+        self.seed_followup(&system).await?;
         Ok(summary)
+    }
+
+    /// Follow-up and pipeline for the demo: first-touch clocks on the newest open leads,
+    /// started when each was captured (so some are overdue and alerted), a call task on
+    /// each, and the sales-qualified leads converted into deals spread over the pipeline.
+    async fn seed_followup(&self, system: &Principal) -> AppResult<()> {
+        let newest = |stage: &str, limit: &str| {
+            [
+                ("stage".to_owned(), stage.to_owned()),
+                ("sort".to_owned(), "-created_at".to_owned()),
+                ("limit".to_owned(), limit.to_owned()),
+            ]
+        };
+        let q = self.parse_lead_query(&newest("new", "30")).await?;
+        let open = self.list_leads(system, &q).await?.leads;
+        let policy = self.sla_policy().await?;
+        let mut tx = self.db.begin().await?;
+        let ids: Vec<Uuid> = open.iter().map(|l| l.id).collect();
+        let priorities: std::collections::HashMap<Uuid, String> =
+            leadline_store::scoring::default_priorities(tx.conn(), &ids)
+                .await?
+                .into_iter()
+                .collect();
+        let clocks: Vec<_> = open
+            .iter()
+            .filter_map(|l| {
+                let target =
+                    policy.target_for(l.stage, priorities.get(&l.id).map(String::as_str))?;
+                let d = policy.deadlines(l.created_at, target.minutes);
+                Some(leadline_store::sla::ClockRow {
+                    lead_id: l.id,
+                    stage: l.stage.as_str().into(),
+                    target: target.name.clone(),
+                    minutes: target.minutes as i32,
+                    started_at: to_micros(l.created_at),
+                    warn_at: to_micros(d.warn_at),
+                    due_at: to_micros(d.due_at),
+                    touched_at: None,
+                    warned_at: None,
+                    breached_at: None,
+                    reassigned: 0,
+                })
+            })
+            .collect();
+        leadline_store::sla::put_clocks(tx.conn(), &clocks).await?;
+        tx.commit().await?;
+        for (i, l) in open
+            .iter()
+            .filter(|l| l.fields.owner_id.is_some())
+            .take(12)
+            .enumerate()
+        {
+            let task = leadline_domain::sla::NewTask {
+                kind: leadline_domain::sla::TaskKind::Call,
+                title: Some(format!("First call ({})", l.fields.display_name())),
+                due_at: now() + Duration::hours(i as i64 - 3),
+                remind_at: None,
+                assignee_id: None,
+            };
+            self.create_task(system, l.id, task).await?;
+        }
+        self.sweep_sla(now()).await?;
+
+        let q = self.parse_lead_query(&newest("sql", "12")).await?;
+        let open_stages = ["qualification", "discovery", "proposal", "negotiation"];
+        for (i, l) in self
+            .list_leads(system, &q)
+            .await?
+            .leads
+            .into_iter()
+            .enumerate()
+        {
+            let input = leadline_domain::pipeline::ConvertInput {
+                account_id: None,
+                opportunity: Some(leadline_domain::pipeline::NewOpportunity {
+                    name: None,
+                    amount: Some(json!(5_000 + 2_500 * (i % 7))),
+                    currency: None,
+                    close_date: Some((now() + Duration::days(15 * (i as i64 + 1))).date_naive()),
+                    stage: Some(open_stages[i % open_stages.len()].into()),
+                }),
+            };
+            let Some(opp) = self
+                .convert_lead(system, l.id, input, None)
+                .await?
+                .opportunity
+            else {
+                continue;
+            };
+            let close = match i % 6 {
+                4 => Some(("won", "product fit")),
+                5 => Some(("lost", "competitor")),
+                _ => None,
+            };
+            if let Some((stage, reason)) = close {
+                let m = crate::pipeline::MoveOpportunity {
+                    stage: stage.into(),
+                    reason: Some(reason.into()),
+                };
+                self.move_opportunity(system, opp.id, m, None).await?;
+            }
+        }
+        Ok(())
     }
 }
 

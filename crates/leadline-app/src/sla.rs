@@ -317,7 +317,8 @@ impl App {
             let policy = policy_in(&mut tx).await?;
             let due = store::due_for_warning(tx.conn(), t, SWEEP_BATCH).await?;
             let mut alerts = Vec::with_capacity(due.len());
-            for d in &due {
+            // A clock already past its deadline gets the breach alert below, not a warning.
+            for d in due.iter().filter(|d| d.due_at > t) {
                 alerts.push(alert(
                     "sla_warning",
                     Some(d.lead_id),
@@ -334,7 +335,7 @@ impl App {
             }
             let ids: Vec<Uuid> = due.iter().map(|d| d.lead_id).collect();
             store::mark(tx.conn(), &ids, false, t).await?;
-            report.warned += due.len();
+            report.warned += due.iter().filter(|d| d.due_at > t).count();
 
             let breached = store::due_for_breach(tx.conn(), t, SWEEP_BATCH).await?;
             let ids: Vec<Uuid> = breached.iter().map(|d| d.lead_id).collect();

@@ -132,8 +132,8 @@ pub struct DueRow {
 }
 
 const DUE_SELECT: &str = "SELECT c.lead_id, c.target, c.due_at, c.reassigned, l.owner_id, \
-     l.team_id, TRIM(COALESCE(l.first_name, '') || ' ' || COALESCE(l.last_name, '') || ' ' || \
-     COALESCE(l.email, '')) AS name FROM sla_clocks c JOIN leads l ON l.id = c.lead_id";
+     l.team_id, COALESCE(NULLIF(TRIM(COALESCE(l.first_name, '') || ' ' || \
+     COALESCE(l.last_name, '')), ''), l.email, '') AS name FROM sla_clocks c JOIN leads l ON l.id = c.lead_id";
 
 /// Untouched clocks whose warning time has come and that were not warned yet.
 pub async fn due_for_warning(conn: Conn<'_>, now: Micros, limit: i64) -> StoreResult<Vec<DueRow>> {
@@ -216,8 +216,8 @@ pub async fn past_due(mut conn: Conn<'_>, now: Micros, limit: i64) -> StoreResul
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT id, owner_id, team_id, TRIM(COALESCE(first_name, '') || ' ' || \
-         COALESCE(last_name, '') || ' ' || COALESCE(email, '')) FROM leads \
+        "SELECT id, owner_id, team_id, COALESCE(NULLIF(TRIM(COALESCE(first_name, '') || ' ' || \
+         COALESCE(last_name, '')), ''), email, '') FROM leads \
          WHERE deleted_at IS NULL AND id IN ({})",
         crate::sql::placeholders(clocks.len(), 0)
     );
@@ -283,8 +283,8 @@ pub async fn queue(
         )
     };
     let sql = format!(
-        "SELECT l.id AS lead_id, TRIM(COALESCE(l.first_name, '') || ' ' || \
-         COALESCE(l.last_name, '') || ' ' || COALESCE(l.email, '')) AS name, l.company, \
+        "SELECT l.id AS lead_id, COALESCE(NULLIF(TRIM(COALESCE(l.first_name, '') || ' ' || \
+         COALESCE(l.last_name, '')), ''), l.email, '') AS name, l.company, \
          l.stage, l.owner_id, l.team_id, s.priority, c.target, c.warn_at, c.due_at, \
          l.created_at \
          FROM leads l \

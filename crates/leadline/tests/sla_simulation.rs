@@ -1,5 +1,5 @@
 //! The follow-up guarantee, proven by simulation on SQLite and PostgreSQL: a week of 10,000
-//! leads arriving in a steady stream and in bursts, routed to reps who work their own hours
+//! leads arriving in a steady stream through the API and in bursts of imported lists, routed to reps who work their own hours
 //! in their own time zones and take days off, each rep working their queue at a human pace.
 //! After every sweep, every lead left untouched past its first-touch deadline has an alert
 //! for the managers and shows on the board; no lead touched in time has one.
@@ -15,7 +15,7 @@ use leadline_domain::routing::{
     Method, RepSettings, RoutingRule, RoutingRules, Target, WorkingHours,
 };
 use leadline_domain::sla::{BusinessCalendar, SlaPolicy};
-use leadline_domain::time::{from_micros, manual_clock};
+use leadline_domain::time::{from_micros, manual_clock, to_micros};
 use leadline_domain::{NewActivity, Principal, Role};
 use serde_json::json;
 use std::collections::HashMap;
@@ -35,38 +35,35 @@ impl Rng {
     }
 }
 
-/// When each of the week's leads arrives: a steady stream by day, a trickle by night and at
-/// the weekend, and four bursts (a webinar list, a trade-show scan, two campaign peaks).
-fn arrivals(start: DateTime<Utc>, rng: &mut Rng) -> Vec<DateTime<Utc>> {
-    let mut at = Vec::new();
-    let bursts = [
+/// The four bursts: lists imported at once (a webinar's attendees, a trade-show scan, two
+/// bought lists), 3,000 leads in all.
+fn bursts(start: DateTime<Utc>) -> Vec<(DateTime<Utc>, usize)> {
+    vec![
         (start + Duration::hours(24 + 10), 900), // Tuesday 10:00
         (start + Duration::hours(48 + 15), 700), // Wednesday 15:00
         (start + Duration::hours(96 + 9), 800),  // Friday 09:00
         (start + Duration::hours(96 + 19), 600), // Friday 19:00, just before closing
-    ];
-    for (t, n) in bursts {
-        for _ in 0..n {
-            at.push(t + Duration::seconds(rng.below(600) as i64));
-        }
-    }
-    let steady = 10_000 - at.len();
-    while at.len() < 10_000 {
+    ]
+}
+
+/// When each of the 7,000 leads of the steady stream arrives: mostly on weekday business
+/// hours, a trickle by night and at the weekend.
+fn steady(start: DateTime<Utc>, rng: &mut Rng) -> Vec<DateTime<Utc>> {
+    let mut at = Vec::new();
+    while at.len() < 7_000 {
         let minute = rng.below(7 * 24 * 60) as i64;
-        let t = start + Duration::minutes(minute);
         let hour = (minute / 60) % 24;
         let weekday = minute / (24 * 60) < 5;
-        // Three in four steady leads come on weekday business hours.
+        // Four times as likely on weekday business hours.
         let keep = if weekday && (8..20).contains(&hour) {
             4
         } else {
             1
         };
         if rng.below(4) < keep {
-            at.push(t);
+            at.push(start + Duration::minutes(minute));
         }
     }
-    assert_eq!(at.len() - 3000, steady);
     at.sort();
     at
 }
@@ -175,7 +172,9 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
         app.set_sla_policy(&admin, policy.clone()).await.unwrap();
 
         let mut rng = Rng(0x5eed_1ead_u64);
-        let times = arrivals(start, &mut rng);
+        let times = steady(start, &mut rng);
+        let mut pending_bursts = bursts(start);
+        let mut imported = 0;
         // Per lead: its deadline (computed here from the policy and the lead's priority)
         // and when a rep touched it.
         let mut due: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
@@ -187,7 +186,7 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
         let mut checks = 0;
         while now <= end {
             manual_clock::set(now);
-            // Captures up to now.
+            // Captures up to now: the stream through the API, the bursts as imports.
             let mut batch = Vec::new();
             while next < times.len() && times[next] <= now {
                 let n = next;
@@ -203,6 +202,40 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
                 let lead = app.create_lead(&admin, body).await.unwrap();
                 batch.push(lead.id);
                 next += 1;
+            }
+            while let Some((at, rows)) = pending_bursts.first().copied()
+                && at <= now
+            {
+                pending_bursts.remove(0);
+                let mut csv = String::from("Email,First Name,Title,Employees,Country\n");
+                for i in 0..rows {
+                    let title = ["CEO", "VP Sales", "Engineer", "Intern"][rng.below(4) as usize];
+                    csv.push_str(&format!(
+                        "burst{imported}-{i}@list{}.example,Burst{i},{title},{},DE\n",
+                        i % 89,
+                        [5, 50, 500, 5000][rng.below(4) as usize]
+                    ));
+                }
+                let job = app
+                    .create_import(&admin, "burst.csv", csv.as_bytes(), Default::default())
+                    .await
+                    .unwrap();
+                // As every import path does: the rows, then verifying, scoring, routing and
+                // starting their clocks page by page.
+                app.run_import(job.id, |_| {}).await.unwrap();
+                app.verify_unchecked(job.created_at).await.unwrap();
+                let mut c = app.db.acquire().await.unwrap();
+                let new: Vec<Uuid> =
+                    leadline_store::leads::created_since(c.conn(), to_micros(now), None, 5_000)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|l| l.id)
+                        .filter(|id| !due.contains_key(id) && !batch.contains(id))
+                        .collect();
+                assert_eq!(new.len(), rows, "{}: the burst's leads", t.name);
+                batch.extend(new);
+                imported += rows;
             }
             if !batch.is_empty() {
                 let mut c = app.db.acquire().await.unwrap();
@@ -303,7 +336,8 @@ async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert(
             }
             now += tick;
         }
-        assert_eq!(next, 10_000, "{}: every lead arrived", t.name);
+        assert_eq!(next + imported, 10_000, "{}: every lead arrived", t.name);
+        assert_eq!(due.len(), 10_000, "{}", t.name);
         let breached = due
             .iter()
             .filter(|(id, d)| touched.get(id).is_none_or(|t| t > *d))

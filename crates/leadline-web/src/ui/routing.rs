@@ -85,8 +85,9 @@ struct RoutingPage {
     reps: Vec<RepRow>,
     board: Board,
     sla: leadline_app::sla::SlaBoard,
-    /// "overdue by …" per lead past its deadline, in the board's order.
-    overdue: Vec<String>,
+    /// Per lead past its deadline, in the board's order: "overdue by …" and its owner's name
+    /// (empty when nobody owns it).
+    overdue: Vec<(String, String)>,
     sla_toml: String,
 }
 
@@ -305,6 +306,22 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
                 .collect()
         })
         .unwrap_or_default();
+    let overdue = sla
+        .past_due
+        .iter()
+        .map(|i| {
+            let owner = i
+                .owner_id
+                .and_then(|o| user_names.iter().find(|(id, _)| *id == o))
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default();
+            let timer = i
+                .seconds_left
+                .map(super::followup::countdown)
+                .unwrap_or_default();
+            (timer, owner)
+        })
+        .collect();
     let status = if extra.error.is_some() {
         StatusCode::UNPROCESSABLE_ENTITY
     } else {
@@ -331,15 +348,7 @@ async fn render(s: &AppState, auth: &UiAuth, q: PageParams, extra: Extra) -> Res
             users: user_names,
             reps,
             board,
-            overdue: sla
-                .past_due
-                .iter()
-                .map(|i| {
-                    i.seconds_left
-                        .map(super::followup::countdown)
-                        .unwrap_or_default()
-                })
-                .collect(),
+            overdue,
             sla,
             sla_toml: extra.sla_toml.unwrap_or_else(|| policy.to_toml()),
         },
