@@ -416,7 +416,11 @@ async fn decide(tx: &mut DbTx, router: &Router, lead: &Lead, take_turn: bool) ->
 /// Routes a lead that has neither owner nor team queue, under the rule set in force, inside
 /// the caller's transaction (right after it is captured or scored). Returns where it went;
 /// none when nothing is in force or the lead is already someone's.
-pub(crate) async fn route_lead_in(tx: &mut DbTx, lead_id: Uuid) -> AppResult<Option<Routed>> {
+pub(crate) async fn route_lead_in(
+    tx: &mut DbTx,
+    lead_id: Uuid,
+    notify: bool,
+) -> AppResult<Option<Routed>> {
     let Some((version, router)) = router_in_force(tx).await? else {
         return Ok(None);
     };
@@ -464,6 +468,9 @@ pub(crate) async fn route_lead_in(tx: &mut DbTx, lead_id: Uuid) -> AppResult<Opt
         },
     )
     .await?;
+    if notify && let Some(owner) = routed.owner_id {
+        crate::sla::notify_owner_in(tx, &lead, owner, &routed.why).await?;
+    }
     tracing::info!(lead_id = %lead.id, owner_id = ?routed.owner_id, team_id = ?routed.team_id, rule = ?routed.rule_id, "lead routed");
     Ok(Some(routed))
 }
@@ -518,6 +525,13 @@ pub(crate) async fn reassign_breached_in(
         },
     )
     .await?;
+    crate::sla::notify_owner_in(
+        tx,
+        &lead,
+        owner,
+        "first-touch SLA breached by its previous owner",
+    )
+    .await?;
     tracing::info!(lead_id = %lead.id, owner_id = %owner, "lead reassigned after SLA breach");
     Ok(Some(owner))
 }
@@ -530,7 +544,8 @@ pub(crate) async fn route_page_in(tx: &mut DbTx, page: &[Lead]) -> AppResult<()>
     }
     for lead in page {
         if lead.fields.owner_id.is_none() && lead.fields.team_id.is_none() {
-            route_lead_in(tx, lead.id).await?;
+            // An import's leads are not announced one by one.
+            route_lead_in(tx, lead.id, false).await?;
         }
     }
     Ok(())
@@ -853,6 +868,12 @@ impl App {
             },
         )
         .await?;
+        if let Some(o) = owner
+            && by.user_id != Some(o)
+        {
+            crate::sla::notify_owner_in(tx, &lead, o, &format!("assigned to you by {}", by.label))
+                .await?;
+        }
         audit(
             tx,
             by,

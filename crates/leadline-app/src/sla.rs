@@ -114,12 +114,40 @@ pub(crate) async fn follow_in(tx: &mut DbTx, ids: &[Uuid]) -> AppResult<()> {
     Ok(())
 }
 
-/// A person touched the lead: its running clock stops and its SLA alerts are resolved.
+/// A person touched the lead: its running clock stops and its SLA and assignment alerts
+/// are resolved.
 pub(crate) async fn touch_in(tx: &mut DbTx, lead: Uuid, by: &str) -> AppResult<()> {
     let t = to_micros(now());
-    if store::touch(tx.conn(), lead, t).await? {
-        store::resolve_sla_alerts(tx.conn(), lead, t, by).await?;
-    }
+    store::touch(tx.conn(), lead, t).await?;
+    store::resolve_sla_alerts(tx.conn(), lead, t, by).await?;
+    Ok(())
+}
+
+/// Tells a lead's new owner it is theirs (an alert on their queue, resolved by their first
+/// touch). Email and webhook notifications build on the same moment (issues 8 and 10).
+pub(crate) async fn notify_owner_in(
+    tx: &mut DbTx,
+    lead: &leadline_domain::Lead,
+    owner: Uuid,
+    why: &str,
+) -> AppResult<()> {
+    let name = lead.fields.display_name();
+    let message: String = format!("New lead for you: {name} ({why})")
+        .chars()
+        .take(500)
+        .collect();
+    store::insert_alerts(
+        tx.conn(),
+        &[alert(
+            "lead_assigned",
+            Some(lead.id),
+            Some(owner),
+            lead.fields.team_id,
+            message,
+            to_micros(now()),
+        )],
+    )
+    .await?;
     Ok(())
 }
 
@@ -140,7 +168,7 @@ pub struct SweepReport {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: Uuid,
-    /// `sla_warning`, `sla_breach` or `task_due`.
+    /// `sla_warning`, `sla_breach`, `task_due` or `lead_assigned`.
     pub kind: String,
     pub lead_id: Option<Uuid>,
     pub task_id: Option<Uuid>,

@@ -424,7 +424,7 @@ pub async fn resolve_alert(conn: Conn<'_>, id: Uuid, at: Micros, by: &str) -> St
     Ok(n == 1)
 }
 
-/// Resolves a lead's open SLA alerts (it was touched).
+/// Resolves a lead's open SLA and assignment alerts (it was touched).
 pub async fn resolve_sla_alerts(
     conn: Conn<'_>,
     lead: Uuid,
@@ -433,7 +433,7 @@ pub async fn resolve_sla_alerts(
 ) -> StoreResult<u64> {
     Ok(dispatch!(conn, |c| sqlx::query(
         "UPDATE alerts SET resolved_at = $2, resolved_by = $3 WHERE lead_id = $1 \
-         AND resolved_at IS NULL AND kind IN ('sla_warning', 'sla_breach')"
+         AND resolved_at IS NULL AND kind IN ('sla_warning', 'sla_breach', 'lead_assigned')"
     )
     .bind(lead)
     .bind(at)

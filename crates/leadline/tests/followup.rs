@@ -167,6 +167,23 @@ async fn clocks_alerts_tasks_and_cadence_end_to_end() {
         .await;
         assert_eq!(q[0]["lead_id"], id.as_str(), "{}: {q}", t.name);
         assert!(q[0]["seconds_left"].is_i64());
+        // The new owner was told, on their queue.
+        let mine = ok(t
+            .client
+            .get(t.url("/api/v1/alerts"))
+            .bearer_auth(owner_key)
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert!(
+            mine.as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["kind"] == "lead_assigned" && a["lead_id"] == id.as_str()),
+            "{}: {mine}",
+            t.name
+        );
 
         // Tasks: bad input is refused precisely.
         let r = t

@@ -257,7 +257,7 @@ pub(crate) async fn score_lead_in(
     }
     predict::predict_lead_in(tx, &lead).await?;
     // Event-driven distribution: scored, then routed, in the same transaction.
-    crate::routing::route_lead_in(tx, lead_id).await?;
+    crate::routing::route_lead_in(tx, lead_id, true).await?;
     // Then its follow-up clock, which needs the stage and priority just computed.
     crate::sla::follow_lead_in(tx, lead_id).await?;
     Ok(default_score)
