@@ -300,6 +300,17 @@ pub fn require_marketing(p: &Principal, what: &str) -> AppResult<()> {
     Ok(())
 }
 
+/// Refuses everyone but admins and managers: sales set-up (routing, SLA policies, the
+/// pipeline) and the boards. `what` names the work in the message.
+pub fn require_manager(p: &Principal, what: &str) -> AppResult<()> {
+    match p.role {
+        leadline_domain::Role::Admin | leadline_domain::Role::Manager => Ok(()),
+        _ => Err(AppError::Forbidden(format!(
+            "{what} is for admins and managers"
+        ))),
+    }
+}
+
 /// Refuses anyone but an admin.
 pub fn require_admin(p: &Principal) -> AppResult<()> {
     if p.can_administer() {

@@ -32,6 +32,11 @@ pub struct StageTransition {
     /// Free text kept in the stage history.
     #[serde(default)]
     pub note: Option<String>,
+    /// With `to` = `nurture`: the day the lead comes back to sales (moved to `mql` at the
+    /// first business hour of that day, with a new first-touch clock).
+    #[serde(default)]
+    #[schema(value_type = Option<String>, example = "2027-03-01")]
+    pub reengage_on: Option<chrono::NaiveDate>,
 }
 
 /// Where a lead came from.
@@ -392,6 +397,22 @@ impl App {
                 "must be at most 2000 characters",
             ));
         }
+        if let Some(d) = t.reengage_on {
+            if t.to != Stage::Nurture {
+                return Err(invalid(
+                    "reengage_on",
+                    "not_allowed",
+                    "a re-engage date goes with a move to nurture",
+                ));
+            }
+            if d <= now().date_naive() {
+                return Err(invalid(
+                    "reengage_on",
+                    "not_future",
+                    "must be a day after today",
+                ));
+            }
+        }
         let mut tx = self.db.begin().await?;
         let current = visible_lead(tx.conn(), by, id).await?;
         check_writable(by, &current, if_match)?;
@@ -442,6 +463,7 @@ impl App {
         if !crate::tasks::followable(to) || to == Stage::Nurture {
             crate::tasks::cancel_open_in(&mut tx, id).await?;
         }
+        crate::sla::set_reengagement_in(&mut tx, id, t.reengage_on, &by.label).await?;
         tx.commit().await?;
         Ok(lead)
     }

@@ -13,7 +13,7 @@ use leadline_domain::pipeline::{
     Contact, ConvertInput, Opportunity, Pipeline, StageKind, parse_amount,
 };
 use leadline_domain::time::{from_micros, now, to_micros};
-use leadline_domain::{Lead, Principal, Role, Stage};
+use leadline_domain::{Lead, Principal, Stage};
 use leadline_store::pipeline::{self as store, OppChangeRow};
 use leadline_store::{DbTx, accounts, capture, history, leads, settings, users};
 use serde::{Deserialize, Serialize};
@@ -134,11 +134,7 @@ impl App {
     /// Replaces the pipeline (admins and managers). A stage that opportunities still sit in
     /// cannot be removed.
     pub async fn set_pipeline(&self, by: &Principal, p: Pipeline) -> AppResult<Pipeline> {
-        if !matches!(by.role, Role::Admin | Role::Manager) {
-            return Err(AppError::Forbidden(
-                "the pipeline is for admins and managers".into(),
-            ));
-        }
+        crate::auth::require_manager(by, "the pipeline's set-up")?;
         p.validate()?;
         let mut tx = self.db.begin().await?;
         for (stage, _, count, _) in store::totals(tx.conn()).await? {

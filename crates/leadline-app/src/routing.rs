@@ -11,7 +11,7 @@ use leadline_domain::routing::{
     Candidate, Facts, Method, RepSettings, Router, RoutingRules, Target, choose,
 };
 use leadline_domain::time::{from_micros, now, to_micros};
-use leadline_domain::{Lead, Principal, Role};
+use leadline_domain::{Lead, Principal};
 use leadline_store::{DbTx, accounts, history, leads, routing as store, scoring, teams, users};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -147,12 +147,7 @@ pub struct RepLoad {
 }
 
 fn require_manager(by: &Principal) -> AppResult<()> {
-    match by.role {
-        Role::Admin | Role::Manager => Ok(()),
-        _ => Err(AppError::Forbidden(
-            "routing is for admins and managers".into(),
-        )),
-    }
+    crate::auth::require_manager(by, "routing")
 }
 
 /// Prepared rule sets by their stored text: rules are prepared once (patterns compiled),
@@ -287,7 +282,17 @@ async fn pick(
                     }
                 }
             }
-            let open: HashMap<Uuid, i64> = store::open_leads(tx.conn(), &ids)
+            // Open leads are counted only where they decide (load balancing, capacities):
+            // a count over a rep's leads is the costliest read of a pick at a million leads.
+            let counted: Vec<Uuid> = if matches!(method, Method::LoadBalanced) {
+                ids.clone()
+            } else {
+                ids.iter()
+                    .copied()
+                    .filter(|id| settings_of(&stored, *id).capacity.is_some())
+                    .collect()
+            };
+            let open: HashMap<Uuid, i64> = store::open_leads(tx.conn(), &counted)
                 .await?
                 .into_iter()
                 .collect();
@@ -432,6 +437,9 @@ pub(crate) async fn route_lead_in(
     }
     let routed = decide(tx, &router, &lead, true).await?;
     if routed.owner_id.is_none() && routed.team_id.is_none() {
+        if notify {
+            crate::sla::alert_unrouted_in(tx, &lead, None, &routed.why).await?;
+        }
         return Ok(Some(routed));
     }
     let at = now();
@@ -468,8 +476,12 @@ pub(crate) async fn route_lead_in(
         },
     )
     .await?;
-    if notify && let Some(owner) = routed.owner_id {
-        crate::sla::notify_owner_in(tx, &lead, owner, &routed.why).await?;
+    match routed.owner_id {
+        Some(owner) if notify => crate::sla::notify_owner_in(tx, &lead, owner, &routed.why).await?,
+        None if notify => {
+            crate::sla::alert_unrouted_in(tx, &lead, routed.team_id, &routed.why).await?
+        }
+        _ => {}
     }
     tracing::info!(lead_id = %lead.id, owner_id = ?routed.owner_id, team_id = ?routed.team_id, rule = ?routed.rule_id, "lead routed");
     Ok(Some(routed))

@@ -151,6 +151,51 @@ pub(crate) async fn notify_owner_in(
     Ok(())
 }
 
+/// Sets (with a day) or clears a lead's re-engage time after a stage change: due at the
+/// first business minute of that day in the SLA calendar.
+pub(crate) async fn set_reengagement_in(
+    tx: &mut DbTx,
+    lead: Uuid,
+    on: Option<chrono::NaiveDate>,
+    by: &str,
+) -> AppResult<()> {
+    match on {
+        None => store::drop_reengagement(tx.conn(), lead).await?,
+        Some(day) => {
+            let policy = policy_in(tx).await?;
+            let due = policy.calendar.opening_on(day);
+            store::put_reengagement(tx.conn(), lead, to_micros(due), by, to_micros(now())).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Raises an alert for the managers: a lead nobody could take (no rule, nobody available).
+pub(crate) async fn alert_unrouted_in(
+    tx: &mut DbTx,
+    lead: &leadline_domain::Lead,
+    team: Option<Uuid>,
+    why: &str,
+) -> AppResult<()> {
+    let message: String = format!("{} waits for an owner: {why}", lead.fields.display_name())
+        .chars()
+        .take(500)
+        .collect();
+    store::insert_alerts(
+        tx.conn(),
+        &[alert(
+            "unrouted",
+            Some(lead.id),
+            None,
+            team,
+            message,
+            to_micros(now()),
+        )],
+    )
+    .await?;
+    Ok(())
+}
+
 /// What one sweep did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SweepReport {
@@ -162,13 +207,15 @@ pub struct SweepReport {
     pub reassigned: usize,
     /// Task reminders sent.
     pub reminded: usize,
+    /// Nurtured leads whose re-engage day came, back with sales as MQLs.
+    pub reengaged: usize,
 }
 
 /// An alert.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Alert {
     pub id: Uuid,
-    /// `sla_warning`, `sla_breach`, `task_due` or `lead_assigned`.
+    /// `sla_warning`, `sla_breach`, `task_due`, `lead_assigned` or `unrouted`.
     pub kind: String,
     pub lead_id: Option<Uuid>,
     pub task_id: Option<Uuid>,
@@ -302,12 +349,7 @@ pub struct SlaBoard {
 }
 
 fn require_manager(by: &Principal) -> AppResult<()> {
-    match by.role {
-        Role::Admin | Role::Manager => Ok(()),
-        _ => Err(AppError::Forbidden(
-            "SLA policies and the board are for admins and managers".into(),
-        )),
-    }
+    crate::auth::require_manager(by, "the SLA policy and board")
 }
 
 impl App {
@@ -438,8 +480,37 @@ impl App {
             report.reminded += reminders.len();
 
             store::insert_alerts(tx.conn(), &alerts).await?;
+            let back = store::due_reengagements(tx.conn(), t, SWEEP_BATCH).await?;
+            for id in &back {
+                store::drop_reengagement(tx.conn(), *id).await?;
+                let Some(lead) = leadline_store::leads::get(tx.conn(), *id).await? else {
+                    continue;
+                };
+                if lead.stage != Stage::Nurture {
+                    continue;
+                }
+                crate::scoring::auto_transition(
+                    &mut tx,
+                    &lead,
+                    Stage::Mql,
+                    "re-engage day reached: back to sales",
+                    "recycling",
+                )
+                .await?;
+                follow_lead_in(&mut tx, lead.id).await?;
+                if let Some(owner) = lead.fields.owner_id {
+                    notify_owner_in(
+                        &mut tx,
+                        &lead,
+                        owner,
+                        "back from nurture on its re-engage day",
+                    )
+                    .await?;
+                }
+                report.reengaged += 1;
+            }
             tx.commit().await?;
-            let full = [due.len(), breached.len(), reminders.len()]
+            let full = [due.len(), breached.len(), reminders.len(), back.len()]
                 .iter()
                 .any(|n| *n as i64 == SWEEP_BATCH);
             if !full {
@@ -452,6 +523,7 @@ impl App {
                 breached = report.breached,
                 reassigned = report.reassigned,
                 reminded = report.reminded,
+                reengaged = report.reengaged,
                 "SLA sweep"
             );
         }
@@ -556,6 +628,17 @@ impl App {
             .into_iter()
             .map(Alert::from)
             .collect())
+    }
+
+    /// When a nurtured lead comes back to sales, if a day was set.
+    pub async fn lead_reengagement(
+        &self,
+        by: &Principal,
+        lead: Uuid,
+    ) -> AppResult<Option<DateTime<Utc>>> {
+        let mut c = self.db.acquire().await?;
+        crate::leads::visible_lead(c.conn(), by, lead).await?;
+        Ok(store::reengagement(c.conn(), lead).await?.map(from_micros))
     }
 
     /// A lead's first-touch clock, if it has one.

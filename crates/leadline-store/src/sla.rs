@@ -615,3 +615,61 @@ pub async fn alerted_leads(conn: Conn<'_>, kind: &str) -> StoreResult<Vec<(Uuid,
     .fetch_all(c)
     .await)?)
 }
+
+/// Sets (or replaces) the time a nurtured lead comes back to sales.
+pub async fn put_reengagement(
+    conn: Conn<'_>,
+    lead: Uuid,
+    due_at: Micros,
+    by: &str,
+    at: Micros,
+) -> StoreResult<()> {
+    dispatch!(conn, |c| {
+        sqlx::query(
+        "INSERT INTO reengagements (lead_id, due_at, created_by, created_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (lead_id) DO UPDATE SET due_at = excluded.due_at, \
+         created_by = excluded.created_by, created_at = excluded.created_at"
+    )
+    .bind(lead)
+    .bind(due_at)
+    .bind(by)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?;
+    Ok(())
+}
+
+/// Forgets a lead's re-engage time (it left nurture, or came back).
+pub async fn drop_reengagement(conn: Conn<'_>, lead: Uuid) -> StoreResult<()> {
+    dispatch!(conn, |c| sqlx::query(
+        "DELETE FROM reengagements WHERE lead_id = $1"
+    )
+    .bind(lead)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A lead's re-engage time, if set.
+pub async fn reengagement(conn: Conn<'_>, lead: Uuid) -> StoreResult<Option<Micros>> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT due_at FROM reengagements WHERE lead_id = $1"
+    )
+    .bind(lead)
+    .fetch_optional(c)
+    .await)?)
+}
+
+/// Leads whose re-engage time has come, the earliest first.
+pub async fn due_reengagements(conn: Conn<'_>, now: Micros, limit: i64) -> StoreResult<Vec<Uuid>> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT lead_id FROM reengagements WHERE due_at <= $1 ORDER BY due_at LIMIT $2"
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
+}

@@ -6,15 +6,10 @@
 
 mod common;
 
+use common::ok;
+
 use leadline_domain::Role;
 use serde_json::{Value, json};
-
-async fn ok(r: reqwest::Response) -> Value {
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{status}: {body}");
-    body
-}
 
 /// A policy whose every target is one business minute on a calendar open all week, so a
 /// test can pass deadlines by sweeping a little in the future.
@@ -435,5 +430,118 @@ async fn the_queue_puts_the_least_time_left_first_within_a_priority() {
         );
         assert!(q[2]["sla_state"].is_null());
         assert_eq!(q[0]["sla_state"], "running");
+    }
+}
+
+#[tokio::test]
+async fn nurtured_leads_come_back_on_their_reengage_day_and_unroutable_ones_alert() {
+    for t in common::apps().await {
+        let l = ok(t
+            .post("/api/v1/leads")
+            .json(&json!({"email": "later@f.example", "country": "DE"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let id = l["id"].as_str().unwrap().to_owned();
+        let stage = format!("/api/v1/leads/{id}/stage");
+        // A re-engage day goes only with nurture, and lies ahead.
+        let r = t
+            .post(&stage)
+            .json(&json!({"to": "mql", "reengage_on": "2099-01-01"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{}", t.name);
+        let r = t
+            .post(&stage)
+            .json(&json!({"to": "nurture", "reengage_on": "2020-01-01"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 422, "{}", t.name);
+        let tomorrow = (leadline_domain::time::now() + chrono::Duration::days(1)).date_naive();
+        ok(t.post(&stage)
+            .json(&json!({"to": "nurture", "reengage_on": tomorrow.to_string()}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let sla = ok(t
+            .get(&format!("/api/v1/leads/{id}/sla"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let at: chrono::DateTime<chrono::Utc> = sla["reengage_at"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{}: {sla}", t.name))
+            .parse()
+            .unwrap();
+        assert!(at.date_naive() >= tomorrow, "{}: {at}", t.name);
+        // Not before its time; then back to sales with a new clock and the why.
+        let early = t
+            .app
+            .sweep_sla(at - chrono::Duration::minutes(1))
+            .await
+            .unwrap();
+        assert_eq!(early.reengaged, 0, "{}", t.name);
+        let due = t.app.sweep_sla(at).await.unwrap();
+        assert_eq!(due.reengaged, 1, "{}", t.name);
+        let lead = ok(t.get(&format!("/api/v1/leads/{id}")).send().await.unwrap()).await;
+        assert_eq!(lead["stage"], "mql", "{}", t.name);
+        let sla = ok(t
+            .get(&format!("/api/v1/leads/{id}/sla"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(sla["clock"]["stage"], "mql", "{}: {sla}", t.name);
+        assert_eq!(sla["clock"]["state"], "running");
+        assert!(sla["reengage_at"].is_null());
+        let h = ok(t
+            .get(&format!("/api/v1/leads/{id}/history"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert!(
+            h.to_string().contains("re-engage day reached"),
+            "{}: {h}",
+            t.name
+        );
+
+        // Rules that match nobody: the lead stays unassigned and the managers hear of it.
+        let (zz, _) = t.user_with_key("zz@f.example", Role::Rep).await;
+        ok(t.post("/api/v1/routing/versions")
+            .json(
+                &json!({"activate": true, "rules": {"rules": [{"id": "zz", "name": "Nowhere",
+                "conditions": [{"field": "country", "op": "equals", "value": "ZZ"}],
+                "target": {"kind": "user", "user_id": uuid::Uuid::now_v7()}}]}}),
+            )
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let lost = ok(t
+            .post("/api/v1/leads")
+            .json(&json!({"email": "nobody@f.example", "country": "DE"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert!(lost["owner_id"].is_null());
+        let alerts = ok(t.get("/api/v1/alerts").send().await.unwrap()).await;
+        assert!(
+            alerts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["kind"] == "unrouted"
+                    && a["lead_id"] == lost["id"]
+                    && a["message"].as_str().unwrap().contains("no rule matched")),
+            "{}: {alerts}",
+            t.name
+        );
     }
 }

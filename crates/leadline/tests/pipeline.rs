@@ -6,14 +6,9 @@
 
 mod common;
 
-use serde_json::{Value, json};
+use common::ok;
 
-async fn ok(r: reqwest::Response) -> Value {
-    let status = r.status();
-    let body: Value = r.json().await.unwrap_or(Value::Null);
-    assert!(status.is_success(), "{status}: {body}");
-    body
-}
+use serde_json::{Value, json};
 
 async fn sql_lead(t: &common::TestApp, email: &str, company: &str) -> String {
     let l = ok(t

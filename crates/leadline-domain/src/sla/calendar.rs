@@ -134,6 +134,17 @@ impl BusinessCalendar {
         from + Duration::days(HORIZON_DAYS)
     }
 
+    /// The first working minute on or after the start of `day` (local).
+    pub fn opening_on(&self, day: NaiveDate) -> DateTime<Utc> {
+        let tz = self.tz();
+        let midnight = day.and_time(NaiveTime::MIN);
+        let start = tz
+            .from_local_datetime(&midnight)
+            .earliest()
+            .map_or_else(|| midnight.and_utc(), |d| d.with_timezone(&Utc));
+        self.add_minutes(start, 0)
+    }
+
     /// Business minutes between `from` and `to` (zero when `to` is not after `from`).
     pub fn minutes_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> i64 {
         if to <= from {
@@ -213,6 +224,18 @@ mod tests {
         );
         assert!(c.is_open(utc(2026, 11, 25, 9, 0)));
         assert!(!c.is_open(utc(2026, 11, 28, 9, 0)));
+    }
+
+    #[test]
+    fn a_day_opens_at_its_first_working_minute() {
+        let c = berlin();
+        // Monday 2026-11-30 opens at 09:00 Berlin; Saturday's opening is Monday's.
+        let mon = NaiveDate::from_ymd_opt(2026, 11, 30).unwrap();
+        assert_eq!(c.opening_on(mon), utc(2026, 11, 30, 8, 0));
+        assert_eq!(
+            c.opening_on(mon - Duration::days(2)),
+            utc(2026, 11, 30, 8, 0)
+        );
     }
 
     #[test]

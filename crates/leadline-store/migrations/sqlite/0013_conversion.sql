@@ -1,5 +1,5 @@
--- Conversion (issue 7): the contact a converted lead became, and opportunities moving
--- through the pipeline until won or lost. Keep in step with ../postgres/0013_conversion.sql.
+-- Conversion and recycling (issue 7): the contact a converted lead became, opportunities moving
+-- through the pipeline until won or lost, and re-engage dates. Keep in step with ../postgres/0013_conversion.sql.
 
 -- One contact per converted lead: the unique lead_id refuses a second conversion even
 -- when two arrive at once.
@@ -52,3 +52,17 @@ CREATE TABLE opportunity_history (
     at BIGINT NOT NULL
 );
 CREATE INDEX opportunity_history_opp ON opportunity_history(opportunity_id, at);
+
+-- Recycling: a lead sent back to marketing with a date to re-engage on comes back to sales
+-- (nurture → MQL) when the sweeper reaches that time.
+CREATE TABLE reengagements (
+    lead_id BLOB PRIMARY KEY NOT NULL REFERENCES leads(id) ON DELETE CASCADE,
+    due_at BIGINT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at BIGINT NOT NULL
+);
+CREATE INDEX reengagements_due ON reengagements(due_at);
+
+-- Counting a rep's open leads (load-balanced routing, capacities, the board) reads this
+-- index alone rather than every lead row the rep owns.
+CREATE INDEX leads_owner_stage ON leads(owner_id, stage) WHERE deleted_at IS NULL;

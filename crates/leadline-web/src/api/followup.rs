@@ -111,9 +111,12 @@ pub struct LeadSla {
     /// None when no target covers the lead's stage.
     pub clock: Option<LeadClock>,
     pub alerts: Vec<Alert>,
+    /// For a nurtured lead: when it comes back to sales.
+    pub reengage_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-/// A lead's SLA clock (running, warning, breached, met or met late) and its alerts.
+/// A lead's SLA clock (running, warning, breached, met or met late), its alerts, and for a
+/// nurtured lead its re-engage time.
 #[utoipa::path(get, path = "/leads/{id}/sla", tag = "follow-up", params(("id" = Uuid, Path)),
     responses((status = 200, body = LeadSla), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn lead_sla(
@@ -124,6 +127,7 @@ pub async fn lead_sla(
     Ok(Json(LeadSla {
         clock: s.app.lead_clock(&p, id).await?,
         alerts: s.app.lead_alerts(&p, id).await?,
+        reengage_at: s.app.lead_reengagement(&p, id).await?,
     }))
 }
 

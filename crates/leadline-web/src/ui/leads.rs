@@ -366,6 +366,8 @@ struct DetailPage {
     open_stages: Vec<(String, String)>,
     /// Once converted: the contact's name and the opportunities (id, name, stage).
     contact: Option<String>,
+    /// For a nurtured lead: when it comes back to sales.
+    reengage: Option<String>,
     opportunities: Vec<(Uuid, String, String)>,
 }
 
@@ -489,10 +491,11 @@ pub async fn detail(
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let (pipeline, contact, opportunities) = match tokio::try_join!(
+    let (pipeline, contact, opportunities, reengage) = match tokio::try_join!(
         s.app.pipeline(),
         s.app.lead_contact(&auth.principal, id),
-        s.app.opportunities(&auth.principal, None, Some(id), 20)
+        s.app.opportunities(&auth.principal, None, Some(id), 20),
+        s.app.lead_reengagement(&auth.principal, id)
     ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
@@ -812,6 +815,7 @@ pub async fn detail(
                 .collect::<Vec<_>>()
                 .join(" ")
         }),
+        reengage: reengage.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
         opportunities: opportunities
             .into_iter()
             .map(|o| (o.id, o.name, o.stage))
@@ -828,6 +832,8 @@ pub struct StageForm {
     to: String,
     reason: Option<String>,
     note: Option<String>,
+    /// `YYYY-MM-DD`, for a move to nurture.
+    reengage_on: Option<String>,
     version: i64,
 }
 
@@ -862,6 +868,22 @@ pub async fn change_stage(
         },
         None => None,
     };
+    let reengage_on = match f
+        .reengage_on
+        .as_deref()
+        .filter(|d| !d.is_empty() && to == Stage::Nurture)
+    {
+        Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
+            Ok(d) => Some(d),
+            Err(_) => {
+                return error_page(leadline_app::AppError::Validation(one(
+                    "reengage_on",
+                    "a date such as 2027-03-01",
+                )));
+            }
+        },
+        None => None,
+    };
     match s
         .app
         .transition_lead(
@@ -871,6 +893,7 @@ pub async fn change_stage(
                 to,
                 reason,
                 note: f.note,
+                reengage_on,
             },
             Some(f.version),
         )

@@ -138,6 +138,15 @@ async fn start(db: TestDb) -> TestApp {
     }
 }
 
+/// The JSON body of a successful response; fails the test with the status and body
+/// otherwise.
+pub async fn ok(r: reqwest::Response) -> serde_json::Value {
+    let status = r.status();
+    let body: serde_json::Value = r.json().await.unwrap_or(serde_json::Value::Null);
+    assert!(status.is_success(), "{status}: {body}");
+    body
+}
+
 /// One running server per backend: SQLite first, then PostgreSQL.
 pub async fn apps() -> Vec<TestApp> {
     let mut out = Vec::new();
