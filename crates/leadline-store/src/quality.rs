@@ -216,15 +216,32 @@ pub async fn set_keys(mut conn: Conn<'_>, lead_id: Uuid, keys: &[String]) -> Sto
     Ok(())
 }
 
-/// The oldest live lead filed under `key`.
-pub async fn lead_with_key(conn: Conn<'_>, key: &str) -> StoreResult<Option<Uuid>> {
-    Ok(dispatch!(conn, |c| sqlx::query_scalar(
-        "SELECT k.lead_id FROM lead_keys k JOIN leads l ON l.id = k.lead_id \
-         WHERE k.key = $1 AND l.deleted_at IS NULL ORDER BY l.created_at, l.id LIMIT 1"
+/// The oldest live lead filed under `key`. Two steps, the key's leads by the key index and
+/// then the oldest of them: as one join with `ORDER BY … LIMIT 1`, PostgreSQL may walk
+/// every lead by creation time looking for one with the key (seconds at a million leads
+/// for a key nobody has, which is every new lead's).
+pub async fn lead_with_key(mut conn: Conn<'_>, key: &str) -> StoreResult<Option<Uuid>> {
+    let ids: Vec<Uuid> = dispatch!(conn.reborrow(), |c| sqlx::query_scalar(
+        "SELECT lead_id FROM lead_keys WHERE key = $1 LIMIT 1000"
     )
     .bind(key)
-    .fetch_optional(c)
-    .await)?)
+    .fetch_all(c)
+    .await)?;
+    if ids.is_empty() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT id FROM leads WHERE deleted_at IS NULL AND id IN ({}) \
+         ORDER BY created_at, id LIMIT 1",
+        crate::sql::placeholders(ids.len(), 0)
+    );
+    Ok(dispatch!(conn, |c| {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.as_str()));
+        for id in &ids {
+            q = q.bind(*id);
+        }
+        q.fetch_optional(c).await
+    })?)
 }
 
 /// Replaces the matching keys of many leads at once (batch path).
