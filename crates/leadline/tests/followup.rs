@@ -517,7 +517,7 @@ async fn nurtured_leads_come_back_on_their_reengage_day_and_unroutable_ones_aler
             .json(
                 &json!({"activate": true, "rules": {"rules": [{"id": "zz", "name": "Nowhere",
                 "conditions": [{"field": "country", "op": "equals", "value": "ZZ"}],
-                "target": {"kind": "user", "user_id": uuid::Uuid::now_v7()}}]}}),
+                "target": {"kind": "user", "user_id": zz}}]}}),
             )
             .send()
             .await
