@@ -585,7 +585,7 @@ impl App {
                     due_at: Some(due),
                     sla_state: Some("breached".into()),
                     seconds_left: Some((due - t).num_seconds()),
-                    created_at: due,
+                    created_at: from_micros(p.created_at),
                 })
             })
             .collect();

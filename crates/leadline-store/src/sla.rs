@@ -129,10 +129,11 @@ pub struct DueRow {
     pub owner_id: Option<Uuid>,
     pub team_id: Option<Uuid>,
     pub name: String,
+    pub created_at: Micros,
 }
 
 const DUE_SELECT: &str = "SELECT c.lead_id, c.target, c.due_at, c.reassigned, l.owner_id, \
-     l.team_id, COALESCE(NULLIF(TRIM(COALESCE(l.first_name, '') || ' ' || \
+     l.team_id, l.created_at, COALESCE(NULLIF(TRIM(COALESCE(l.first_name, '') || ' ' || \
      COALESCE(l.last_name, '')), ''), l.email, '') AS name FROM sla_clocks c JOIN leads l ON l.id = c.lead_id";
 
 /// Untouched clocks whose warning time has come and that were not warned yet.
@@ -216,26 +217,26 @@ pub async fn past_due(mut conn: Conn<'_>, now: Micros, limit: i64) -> StoreResul
         return Ok(Vec::new());
     }
     let sql = format!(
-        "SELECT id, owner_id, team_id, COALESCE(NULLIF(TRIM(COALESCE(first_name, '') || ' ' || \
+        "SELECT id, owner_id, team_id, created_at, \
+         COALESCE(NULLIF(TRIM(COALESCE(first_name, '') || ' ' || \
          COALESCE(last_name, '')), ''), email, '') FROM leads \
          WHERE deleted_at IS NULL AND id IN ({})",
         crate::sql::placeholders(clocks.len(), 0)
     );
-    let leads: Vec<(Uuid, Option<Uuid>, Option<Uuid>, String)> = dispatch!(conn, |c| {
+    type LeadPart = (Uuid, Option<Uuid>, Option<Uuid>, Micros, String);
+    let leads: Vec<LeadPart> = dispatch!(conn, |c| {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
         for (id, ..) in &clocks {
             q = q.bind(*id);
         }
         q.fetch_all(c).await
     })?;
-    let leads: std::collections::HashMap<Uuid, (Option<Uuid>, Option<Uuid>, String)> = leads
-        .into_iter()
-        .map(|(id, o, t, n)| (id, (o, t, n)))
-        .collect();
+    let leads: std::collections::HashMap<Uuid, LeadPart> =
+        leads.into_iter().map(|l| (l.0, l)).collect();
     Ok(clocks
         .into_iter()
         .filter_map(|(lead_id, target, due_at, reassigned)| {
-            let (owner_id, team_id, name) = leads.get(&lead_id)?.clone();
+            let (_, owner_id, team_id, created_at, name) = leads.get(&lead_id)?.clone();
             Some(DueRow {
                 lead_id,
                 target,
@@ -244,6 +245,7 @@ pub async fn past_due(mut conn: Conn<'_>, now: Micros, limit: i64) -> StoreResul
                 owner_id,
                 team_id,
                 name,
+                created_at,
             })
         })
         .collect())
@@ -519,19 +521,13 @@ pub async fn tasks_of_lead(conn: Conn<'_>, lead: Uuid, limit: i64) -> StoreResul
 
 /// A user's open tasks by due time (on leads not deleted).
 pub async fn open_tasks(conn: Conn<'_>, user: Uuid, limit: i64) -> StoreResult<Vec<TaskRow>> {
-    let sql = format!(
-        "SELECT {} FROM tasks t JOIN leads l ON l.id = t.lead_id \
+    Ok(dispatch!(conn, |c| sqlx::query_as(
+        "SELECT t.id, t.lead_id, t.kind, t.title, t.due_at, t.remind_at, t.reminded_at, \
+         t.assignee_id, t.attempt, t.outcome, t.done_at, t.created_by, t.created_at \
+         FROM tasks t JOIN leads l ON l.id = t.lead_id \
          WHERE t.assignee_id = $1 AND t.done_at IS NULL AND l.deleted_at IS NULL \
-         ORDER BY t.due_at LIMIT $2",
-        TASK_COLUMNS
-            .split(", ")
-            .map(|c| format!("t.{c}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
+         ORDER BY t.due_at LIMIT $2"
+    )
     .bind(user)
     .bind(limit)
     .fetch_all(c)

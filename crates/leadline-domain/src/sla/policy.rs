@@ -4,7 +4,7 @@
 
 use super::calendar::BusinessCalendar;
 use crate::stage::Stage;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// The SLA policy (one per installation).
@@ -301,14 +301,10 @@ pub fn is_touch(kind: &str) -> bool {
     TOUCH_KINDS.contains(&kind)
 }
 
-/// Wall-clock time from `now` to `due` (negative when past).
-pub fn time_left(due: DateTime<Utc>, now: DateTime<Utc>) -> Duration {
-    due - now
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use chrono::Duration;
     use chrono::TimeZone;
     use proptest::prelude::*;
 

@@ -70,15 +70,7 @@ pub async fn board(State(s): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<
 #[utoipa::path(post, path = "/sla/sweep", tag = "follow-up",
     responses((status = 200, body = SweepReport), (status = 403, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
 pub async fn sweep(State(s): State<AppState>, ApiAuth(p): ApiAuth) -> ApiResult<Json<SweepReport>> {
-    if !matches!(
-        p.role,
-        leadline_domain::Role::Admin | leadline_domain::Role::Manager
-    ) {
-        return Err(leadline_app::AppError::Forbidden(
-            "the sweep is for admins and managers".into(),
-        )
-        .into());
-    }
+    leadline_app::auth::require_manager(&p, "the SLA sweep")?;
     Ok(Json(s.app.sweep_sla(leadline_domain::time::now()).await?))
 }
 

@@ -1,7 +1,7 @@
 //! Follow-up screens: the rep's queue (leads by priority and SLA time left, open tasks with
 //! one-click outcomes, alerts), and the task forms the lead page posts to.
 
-use super::{Frame, error_page, notice};
+use super::{Frame, error_page, invalid, notice};
 use crate::auth::UiAuth;
 use crate::state::AppState;
 use askama::Template;
@@ -24,12 +24,6 @@ pub fn router() -> axum::Router<AppState> {
         .route("/tasks/{id}/outcome", post(outcome))
         .route("/leads/{id}/tasks", post(create_task))
         .route("/alerts/{id}/resolve", post(resolve))
-}
-
-fn bad(field: &str, code: &str, message: &str) -> leadline_app::AppError {
-    let mut e = leadline_domain::ValidationErrors::default();
-    e.add(field, code, message);
-    leadline_app::AppError::Validation(e)
 }
 
 /// "due in 1 h 5 min" / "overdue by 25 min".
@@ -155,7 +149,7 @@ async fn outcome(
     Form(f): Form<OutcomeForm>,
 ) -> Response {
     let Ok(outcome) = f.outcome.parse::<Outcome>() else {
-        return error_page(bad("outcome", "unknown", "unknown outcome"));
+        return error_page(invalid("outcome", "unknown", "unknown outcome"));
     };
     match s
         .app
@@ -192,10 +186,10 @@ async fn create_task(
     Form(f): Form<TaskForm>,
 ) -> Response {
     let Ok(kind) = f.kind.parse::<TaskKind>() else {
-        return error_page(bad("kind", "unknown", "call, email or meeting"));
+        return error_page(invalid("kind", "unknown", "call, email or meeting"));
     };
     let Ok(due) = NaiveDateTime::parse_from_str(&f.due, "%Y-%m-%dT%H:%M") else {
-        return error_page(bad(
+        return error_page(invalid(
             "due",
             "invalid",
             "a date and time such as 2026-11-30T10:00",

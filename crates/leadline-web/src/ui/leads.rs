@@ -846,10 +846,7 @@ pub async fn change_stage(
     let to = match f.to.parse::<Stage>() {
         Ok(t) => t,
         Err(e) => {
-            return error_page(leadline_app::AppError::Validation(one(
-                "to",
-                &e.to_string(),
-            )));
+            return error_page(super::invalid("to", "invalid_value", &e.to_string()));
         }
     };
     let reason = match f
@@ -860,10 +857,7 @@ pub async fn change_stage(
         Some(r) => match r.parse::<DisqualifyReason>() {
             Ok(r) => Some(r),
             Err(e) => {
-                return error_page(leadline_app::AppError::Validation(one(
-                    "reason",
-                    &e.to_string(),
-                )));
+                return error_page(super::invalid("reason", "invalid_value", &e.to_string()));
             }
         },
         None => None,
@@ -876,10 +870,11 @@ pub async fn change_stage(
         Some(d) => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
             Ok(d) => Some(d),
             Err(_) => {
-                return error_page(leadline_app::AppError::Validation(one(
+                return error_page(super::invalid(
                     "reengage_on",
+                    "invalid_value",
                     "a date such as 2027-03-01",
-                )));
+                ));
             }
         },
         None => None,
@@ -902,12 +897,6 @@ pub async fn change_stage(
         Ok(_) => Redirect::to(&format!("/leads/{id}?done=stage")).into_response(),
         Err(e) => error_page(e),
     }
-}
-
-fn one(field: &str, msg: &str) -> leadline_domain::ValidationErrors {
-    let mut e = leadline_domain::ValidationErrors::default();
-    e.add(field, "invalid_value", msg);
-    e
 }
 
 #[derive(Deserialize)]

@@ -115,6 +115,14 @@ pub fn error_page(e: AppError) -> Response {
     (api.status, page).into_response()
 }
 
+/// A one-field validation error for a form value the page could not read (shown as the
+/// error page, like the service's own validation errors).
+pub fn invalid(field: &str, code: &str, message: &str) -> AppError {
+    let mut e = leadline_domain::ValidationErrors::default();
+    e.add(field, code, message);
+    AppError::Validation(e)
+}
+
 /// A 404 page.
 pub fn not_found() -> Response {
     (

@@ -2,7 +2,7 @@
 //! won/lost with a reason), one opportunity with its history, and the conversion dialog
 //! the lead page posts to.
 
-use super::{Frame, error_page, notice};
+use super::{Frame, error_page, invalid, notice};
 use crate::auth::UiAuth;
 use crate::state::AppState;
 use askama::Template;
@@ -11,7 +11,6 @@ use axum::Router;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use leadline_app::AppError;
 use leadline_app::pipeline::{BoardColumn, MoveOpportunity, OpportunityDetail, OpportunityPatch};
 use leadline_domain::money;
 use leadline_domain::pipeline::{ConvertInput, NewOpportunity, Pipeline, StageKind};
@@ -218,7 +217,13 @@ async fn edit(
         "" => None,
         d => match chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d") {
             Ok(d) => Some(d),
-            Err(_) => return error_page(bad("close_date", "a date such as 2027-03-31")),
+            Err(_) => {
+                return error_page(invalid(
+                    "close_date",
+                    "invalid",
+                    "a date such as 2027-03-31",
+                ));
+            }
         },
     };
     let patch = OpportunityPatch {
@@ -239,12 +244,6 @@ async fn edit(
         Ok(_) => Redirect::to(&format!("/opportunities/{id}?done=saved")).into_response(),
         Err(e) => error_page(e),
     }
-}
-
-fn bad(field: &str, message: &str) -> AppError {
-    let mut e = leadline_domain::ValidationErrors::default();
-    e.add(field, "invalid", message);
-    AppError::Validation(e)
 }
 
 #[derive(Deserialize)]
@@ -271,7 +270,13 @@ async fn convert(
             None => None,
             Some(d) => match chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d") {
                 Ok(d) => Some(d),
-                Err(_) => return error_page(bad("close_date", "a date such as 2027-03-31")),
+                Err(_) => {
+                    return error_page(invalid(
+                        "close_date",
+                        "invalid",
+                        "a date such as 2027-03-31",
+                    ));
+                }
             },
         };
         Some(NewOpportunity {
