@@ -13,7 +13,7 @@ use leadline_domain::{
     Timeline, Touch,
 };
 use leadline_store::history::StageChange;
-use leadline_store::{activities, history, leads, teams};
+use leadline_store::{activities, leads, teams};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde_json::json;
@@ -493,8 +493,9 @@ impl App {
                 summary.activities += batch_acts.len();
                 let mut tx = self.db.begin().await?;
                 leads::insert_many(tx.conn(), &batch_leads).await?;
+                crate::events::leads_created_in(&mut tx, &batch_leads).await?;
                 activities::insert_many(tx.conn(), &batch_acts).await?;
-                history::record_stages(tx.conn(), &batch_stages).await?;
+                crate::events::stages_changed_in(&mut tx, &batch_stages).await?;
                 tx.commit().await?;
                 batch_leads.clear();
                 batch_acts.clear();

@@ -185,9 +185,10 @@ impl App {
         leads::insert(tx.conn(), &lead)
             .await
             .map_err(taken("external_id", EXTERNAL_ID_TAKEN))?;
-        history::record_stage(
-            tx.conn(),
-            &StageChange {
+        crate::events::leads_created_in(&mut tx, std::slice::from_ref(&lead)).await?;
+        crate::events::stage_changed_in(
+            &mut tx,
+            StageChange {
                 id: Uuid::now_v7(),
                 lead_id: lead.id,
                 from_stage: None,
@@ -348,6 +349,7 @@ impl App {
                 current: current.version + 1,
             });
         }
+        crate::events::lead_updated_in(&mut tx, &lead, &changes).await?;
         if lead.fields.owner_id != current.fields.owner_id {
             record_owner(
                 &mut tx,
@@ -434,9 +436,9 @@ impl App {
                 current: current.version + 1,
             });
         }
-        history::record_stage(
-            tx.conn(),
-            &StageChange {
+        crate::events::stage_changed_in(
+            &mut tx,
+            StageChange {
                 id: Uuid::now_v7(),
                 lead_id: id,
                 from_stage: Some(current.stage.as_str().into()),
@@ -545,8 +547,8 @@ async fn record_owner(
     to: Option<Uuid>,
     reason: &str,
 ) -> AppResult<()> {
-    history::record_owner(
-        tx.conn(),
+    crate::events::owner_changed_in(
+        tx,
         &OwnerChange {
             id: Uuid::now_v7(),
             lead_id,

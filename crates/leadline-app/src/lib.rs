@@ -8,6 +8,7 @@ pub mod auth;
 pub mod capture;
 pub mod demo;
 mod error;
+pub mod events;
 pub mod export;
 pub mod leads;
 pub mod outbound;
@@ -19,6 +20,7 @@ pub mod sla;
 pub mod tasks;
 pub mod tracking;
 pub mod views;
+pub mod webhooks;
 
 pub use error::{AppError, AppResult};
 pub use leadline_store::{Backend, Db};

@@ -15,7 +15,7 @@ use leadline_domain::pipeline::{
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, Principal, Stage};
 use leadline_store::pipeline::{self as store, OppChangeRow};
-use leadline_store::{DbTx, accounts, capture, history, leads, settings, users};
+use leadline_store::{DbTx, accounts, capture, leads, settings, users};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -342,9 +342,9 @@ impl App {
             (None, Some(o)) => format!("converted: contact, opportunity {}", o.name),
             (None, None) => "converted: contact".to_owned(),
         };
-        history::record_stage(
-            tx.conn(),
-            &StageChange {
+        crate::events::stage_changed_in(
+            &mut tx,
+            StageChange {
                 id: Uuid::now_v7(),
                 lead_id: id,
                 from_stage: Some(lead.stage.as_str().into()),
@@ -359,6 +359,14 @@ impl App {
         crate::sla::touch_in(&mut tx, id, &by.label).await?;
         crate::sla::follow_lead_in(&mut tx, id).await?;
         crate::tasks::cancel_open_in(&mut tx, id).await?;
+        let data = json!({"lead": converted, "contact_id": contact.id,
+            "account_id": account.as_ref().map(|a| a.id),
+            "opportunity": opportunity});
+        crate::events::emit_in(
+            &mut tx,
+            vec![crate::events::Event::lead("lead.converted", id, data, t)],
+        )
+        .await?;
         audit(
             &mut tx,
             by,

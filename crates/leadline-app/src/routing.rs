@@ -12,7 +12,7 @@ use leadline_domain::routing::{
 };
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, Principal};
-use leadline_store::{DbTx, accounts, history, leads, routing as store, scoring, teams, users};
+use leadline_store::{DbTx, accounts, leads, routing as store, scoring, teams, users};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -459,8 +459,8 @@ pub(crate) async fn route_lead_in(
         tracing::warn!(lead_id = %lead.id, "lead changed while being routed; left for its next event");
         return Ok(None);
     }
-    history::record_owner(
-        tx.conn(),
+    crate::events::owner_changed_in(
+        tx,
         &OwnerChange {
             id: Uuid::now_v7(),
             lead_id: lead.id,
@@ -520,8 +520,8 @@ pub(crate) async fn reassign_breached_in(
     {
         return Ok(None);
     }
-    history::record_owner(
-        tx.conn(),
+    crate::events::owner_changed_in(
+        tx,
         &OwnerChange {
             id: Uuid::now_v7(),
             lead_id: lead.id,
@@ -863,8 +863,8 @@ impl App {
             (None, Some(note)) => format!("unassigned by {}: {note}", by.label),
             (None, None) => format!("unassigned by {}", by.label),
         };
-        history::record_owner(
-            tx.conn(),
+        crate::events::owner_changed_in(
+            tx,
             &OwnerChange {
                 id: Uuid::now_v7(),
                 lead_id: lead.id,

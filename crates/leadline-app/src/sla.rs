@@ -245,7 +245,7 @@ impl From<AlertRow> for Alert {
     }
 }
 
-fn alert(
+pub(crate) fn alert(
     kind: &str,
     lead: Option<Uuid>,
     user: Option<Uuid>,
@@ -411,6 +411,17 @@ impl App {
             let ids: Vec<Uuid> = breached.iter().map(|d| d.lead_id).collect();
             store::mark(tx.conn(), &ids, true, t).await?;
             let mut restart = Vec::new();
+            let events = breached
+                .iter()
+                .map(|d| {
+                    let data = serde_json::json!({
+                        "lead_id": d.lead_id, "owner_id": d.owner_id, "team_id": d.team_id,
+                        "target": d.target, "due_at": from_micros(d.due_at),
+                    });
+                    crate::events::Event::lead("lead.sla_breached", d.lead_id, data, at)
+                })
+                .collect();
+            crate::events::emit_in(&mut tx, events).await?;
             for d in &breached {
                 let owner = match d.owner_id {
                     Some(_) => "its owner has not touched it",

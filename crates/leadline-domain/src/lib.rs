@@ -25,6 +25,7 @@ pub mod stage;
 pub mod time;
 pub mod tracking;
 pub mod validation;
+pub mod webhook;
 
 pub use activity::{Activity, NewActivity};
 pub use custom_field::{CustomFieldDef, CustomFieldKind};

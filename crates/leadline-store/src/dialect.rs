@@ -138,6 +138,15 @@ fn escape_like(s: &str) -> String {
     out
 }
 
+/// Row locking for a claim sub-select over `alias`: PostgreSQL skips rows another process
+/// is claiming; SQLite needs nothing (one writer at a time).
+pub fn skip_locked(backend: Backend, alias: &str) -> String {
+    match backend {
+        Backend::Postgres => format!(" FOR UPDATE OF {alias} SKIP LOCKED"),
+        Backend::Sqlite => String::new(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::index_piece;

@@ -40,6 +40,7 @@ pub mod sources;
 pub mod teams;
 pub mod tracking;
 pub mod users;
+pub mod webhooks;
 
 #[cfg(feature = "testing")]
 pub mod testing;

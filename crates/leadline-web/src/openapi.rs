@@ -2,7 +2,7 @@
 
 use crate::api::{
     accounts, admin, capture, duplicates, followup, imports, leads, pipeline, prediction, quality,
-    routing, scoring,
+    routing, scoring, webhooks,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -16,8 +16,8 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "accounts"), (name = "admin")),
-    components(schemas(crate::error::Problem))
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "accounts"), (name = "webhooks"), (name = "admin")),
+    components(schemas(crate::error::Problem, leadline_domain::webhook::Envelope))
 )]
 struct ApiDoc;
 
@@ -162,9 +162,20 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         )
         .routes(routes!(imports::resume_import))
         .routes(routes!(imports::import_errors))
+        .routes(routes!(webhooks::event_types))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))
+        .routes(routes!(webhooks::rotate))
+        .routes(routes!(webhooks::test))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::delivery))
+        .routes(routes!(webhooks::replay))
+        .routes(routes!(webhooks::get_settings, webhooks::put_settings))
 }
 
 /// The OpenAPI document as served at `/api/v1/openapi.json`.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    api_router().split_for_parts().1
+    let mut doc = api_router().split_for_parts().1;
+    webhooks::describe_events(&mut doc);
+    doc
 }

@@ -593,6 +593,8 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
+    // Webhooks: the outbox is sent as soon as events are committed (see ARCHITECTURE.md).
+    tokio::spawn(leadline_app::webhooks::delivery::run(app.clone()));
     // A training run a stop cut short is over; the weekly retraining below may start anew.
     app.fail_interrupted_training().await.map_err(describe)?;
     // Scores decay: every model is re-scored when its last full re-score is a day old.

@@ -19,7 +19,7 @@ use leadline_domain::{
     Activity, CustomFieldDef, CustomFieldKind, DisqualifyReason, Lead, Principal, Stage,
 };
 use leadline_store::history::StageChange;
-use leadline_store::{activities, capture as capture_store, history, imports, leads};
+use leadline_store::{activities, capture as capture_store, imports, leads};
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
@@ -529,6 +529,7 @@ impl App {
                 tracing::error!(import_id = %id, error = %e, "import stopped");
                 let mut tx = self.db.begin().await?;
                 imports::finish(tx.conn(), id, ImportStatus::Failed, to_micros(now())).await?;
+                import_finished_in(&mut tx, id).await?;
                 tx.commit().await?;
                 Err(e)
             }
@@ -569,6 +570,7 @@ impl App {
         }
         let mut tx = self.db.begin().await?;
         imports::finish(tx.conn(), id, ImportStatus::Done, to_micros(now())).await?;
+        import_finished_in(&mut tx, id).await?;
         tx.commit().await?;
         let mut c = self.db.acquire().await?;
         let done = imports::get(c.conn(), id)
@@ -761,6 +763,8 @@ impl App {
                                 "a lead changed during the import; resume it".into(),
                             ));
                         }
+                        let changes = leadline_domain::lead::diff(&current.fields, &lead.fields);
+                        crate::events::lead_updated_in(&mut tx, &lead, &changes).await?;
                     }
                     updated += 1;
                     acts.push(activity(id, row_no, false, m.unmapped));
@@ -775,8 +779,9 @@ impl App {
         }
         let planned_at = started.elapsed();
         leads::insert_many(tx.conn(), &new_leads).await?;
+        crate::events::leads_created_in(&mut tx, &new_leads).await?;
         let leads_at = started.elapsed();
-        history::record_stages(tx.conn(), &stages).await?;
+        crate::events::stages_changed_in(&mut tx, &stages).await?;
         activities::insert_many(tx.conn(), &acts).await?;
         let timeline_at = started.elapsed();
         capture_store::set_outcomes(
@@ -851,6 +856,21 @@ async fn lookup_tx(tx: &mut leadline_store::DbTx, rows: &[&MappedRow]) -> AppRes
         first_wins(capture_store::leads_by_external_ids(tx.conn(), &ext).await?),
         first_wins(capture_store::leads_by_email_keys(tx.conn(), &emails).await?),
     ))
+}
+
+/// `import.finished` with the job as it ended (status and counts).
+async fn import_finished_in(tx: &mut leadline_store::DbTx, id: Uuid) -> AppResult<()> {
+    if let Some(job) = imports::get(tx.conn(), id).await? {
+        let data = serde_json::json!({ "import": job });
+        let event = crate::events::Event {
+            event_type: "import.finished",
+            lead_id: None,
+            data,
+            at: job.finished_at.unwrap_or_else(now),
+        };
+        crate::events::emit_in(tx, vec![event]).await?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

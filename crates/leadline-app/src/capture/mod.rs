@@ -23,7 +23,7 @@ use leadline_domain::source::Referral;
 use leadline_domain::time::{now, to_micros};
 use leadline_domain::{Activity, CustomFieldDef, Lead, LeadFields, Principal, Stage};
 use leadline_store::history::StageChange;
-use leadline_store::{DbTx, activities, capture as store, history, leads};
+use leadline_store::{DbTx, activities, capture as store, leads};
 use serde_json::{Map, Value, json};
 use uuid::Uuid;
 
@@ -171,14 +171,15 @@ pub(crate) async fn capture_in(
     }
     let t = now();
     let occurred = s.occurred_at.unwrap_or(t);
-    let (lead, created) = match existing {
+    let (lead, before) = match existing {
         Some(id) => {
             let current = leads::get(tx.conn(), id)
                 .await?
                 .ok_or(AppError::NotFound("lead"))?;
             let merged = merge_submission(&current.fields, &fields);
             if merged == current.fields {
-                (current, false)
+                let before = current.fields.clone();
+                (current, Some(before))
             } else {
                 check_refs(tx, &merged, Some(&current.fields)).await?;
                 let lead = Lead {
@@ -195,7 +196,7 @@ pub(crate) async fn capture_in(
                         "the lead changed during capture; retry".into(),
                     ));
                 }
-                (lead, false)
+                (lead, Some(current.fields))
             }
         }
         None => {
@@ -218,9 +219,9 @@ pub(crate) async fn capture_in(
             leads::insert(tx.conn(), &lead)
                 .await
                 .map_err(taken("external_id", EXTERNAL_ID_TAKEN))?;
-            history::record_stage(
-                tx.conn(),
-                &StageChange {
+            crate::events::stage_changed_in(
+                tx,
+                StageChange {
                     id: Uuid::now_v7(),
                     lead_id: lead.id,
                     from_stage: None,
@@ -241,10 +242,19 @@ pub(crate) async fn capture_in(
                 json!({ "channel": s.channel.as_str() }),
             )
             .await?;
-            (lead, true)
+            (lead, None)
         }
     };
+    let created = before.is_none();
     let lead = crate::quality::enrich_in(tx, lead, &quality).await?;
+    // Announced once enriched, so the event carries what capture made of the submission.
+    match &before {
+        None => crate::events::leads_created_in(tx, std::slice::from_ref(&lead)).await?,
+        Some(b) => {
+            let changes = leadline_domain::lead::diff(b, &lead.fields);
+            crate::events::lead_updated_in(tx, &lead, &changes).await?
+        }
+    }
     crate::quality::verify_in(tx, &lead, &quality).await?;
     if created {
         crate::quality::fuzzy_pairs_in(tx, &lead, &quality).await?;

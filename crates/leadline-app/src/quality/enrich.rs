@@ -173,6 +173,8 @@ impl App {
                     "the lead changed during enrichment; retry".into(),
                 ));
             }
+            let changes = leadline_domain::lead::diff(&current.fields, &next.fields);
+            crate::events::lead_updated_in(&mut tx, &next, &changes).await?;
         }
         let rows: Vec<(Enriched, bool)> = items
             .into_iter()

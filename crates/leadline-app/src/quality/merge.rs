@@ -260,6 +260,18 @@ impl App {
             ));
         }
         verify_in(&mut tx, &after, &s).await?;
+        let data = json!({ "merge_id": merge_id, "survivor": after,
+            "merged_ids": merged.iter().map(|l| l.id).collect::<Vec<_>>() });
+        crate::events::emit_in(
+            &mut tx,
+            vec![crate::events::Event::lead(
+                "lead.merged",
+                survivor.id,
+                data,
+                t,
+            )],
+        )
+        .await?;
         // The timeline says in words what changed; the merge record keeps the details.
         let changed: Vec<String> = leadline_domain::lead::diff(&survivor.fields, &after.fields)
             .into_iter()

@@ -26,7 +26,7 @@ use leadline_domain::quality::verify::{Action, Verification, VerifyContext, veri
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{DisqualifyReason, Lead, LeadFields, Principal, Stage, ValidationErrors};
 use leadline_store::history::StageChange;
-use leadline_store::{DbTx, history, leads, quality as store, settings};
+use leadline_store::{DbTx, leads, quality as store, settings};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
@@ -352,9 +352,9 @@ impl App {
                         "a lead changed during the review; retry".into(),
                     ));
                 }
-                history::record_stage(
-                    tx.conn(),
-                    &StageChange {
+                crate::events::stage_changed_in(
+                    &mut tx,
+                    StageChange {
                         id: Uuid::now_v7(),
                         lead_id: *id,
                         from_stage: Some(current.stage.as_str().into()),

@@ -25,7 +25,7 @@ use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, Principal, Stage};
 use leadline_store::history::StageChange;
 use leadline_store::scoring::{self as store, EventRow, HistoryRow, ModelRow, ScoreRow};
-use leadline_store::{DbTx, history, leads};
+use leadline_store::{DbTx, leads};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -288,9 +288,9 @@ pub(crate) async fn auto_transition(
             "the lead changed while it was scored; retry".into(),
         ));
     }
-    history::record_stage(
-        tx.conn(),
-        &StageChange {
+    crate::events::stage_changed_in(
+        tx,
+        StageChange {
             id: Uuid::now_v7(),
             lead_id: lead.id,
             from_stage: Some(lead.stage.as_str().into()),

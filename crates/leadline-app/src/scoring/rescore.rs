@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Principal, Stage};
 use leadline_store::history::StageChange;
+use leadline_store::leads;
 use leadline_store::scoring::{self as store, EventRow, JobRow, ScoreRow};
-use leadline_store::{history, leads};
 use serde::Serialize;
 use std::collections::HashMap;
 use uuid::Uuid;
@@ -146,7 +146,7 @@ pub(crate) async fn write_scored(
             at,
         })
         .collect();
-    history::record_stages(tx.conn(), &changes).await?;
+    crate::events::stages_changed_in(tx, &changes).await?;
     Ok((scored.len(), changes.len() as u64))
 }
 

@@ -12,6 +12,7 @@ pub mod prediction;
 pub mod quality;
 pub mod routing;
 pub mod scoring;
+pub mod webhooks;
 
 use crate::error::{ApiError, ApiResult};
 use axum::extract::rejection::JsonRejection;

@@ -14,6 +14,7 @@ mod routing;
 mod scoring;
 mod session;
 mod settings;
+mod webhooks;
 
 use crate::state::AppState;
 use askama::Template;
@@ -49,6 +50,26 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .route("/leads/{id}/stage", post(leads::change_stage))
         .route("/leads/{id}/activities", post(leads::add_activity))
         .route("/settings", get(settings::page))
+        .route(
+            "/settings/webhooks",
+            get(webhooks::list).post(webhooks::create),
+        )
+        .route("/settings/webhooks/settings", post(webhooks::save_settings))
+        .route(
+            "/settings/webhooks/{id}",
+            get(webhooks::endpoint).post(webhooks::update),
+        )
+        .route("/settings/webhooks/{id}/rotate", post(webhooks::rotate))
+        .route("/settings/webhooks/{id}/test", post(webhooks::test))
+        .route("/settings/webhooks/{id}/delete", post(webhooks::delete))
+        .route(
+            "/settings/webhooks/deliveries/{id}",
+            get(webhooks::delivery),
+        )
+        .route(
+            "/settings/webhooks/deliveries/{id}/replay",
+            post(webhooks::replay),
+        )
         .route("/settings/users", post(settings::create_user))
         .route("/settings/users/{id}", post(settings::update_user))
         .route("/settings/teams", post(settings::create_team))
@@ -165,6 +186,9 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "routing_saved" => Some("Routing rules saved as a new version."),
         "routing_active" => Some("Routing rules in force: new leads follow them from now on."),
         "assigned" => Some("Lead reassigned."),
+        "rotated" => Some("New secret in force; the old one also signs for 24 hours."),
+        "test_sent" => Some("Test event queued; it shows below within a second or two."),
+        "replayed" => Some("Sent again as a new delivery with the same webhook-id."),
         _ => None,
     }
 }

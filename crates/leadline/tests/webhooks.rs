@@ -1,0 +1,503 @@
+//! Webhooks end to end on both databases, against a real HTTP receiver that checks every
+//! signature with the Standard Webhooks reference library (an independent implementation
+//! of the spec): lifecycle events in order, a receiver failing then recovering, secret
+//! rotation, refused internal addresses, switching off after persistent failure, replay —
+//! and a server killed with SIGKILL while delivering loses no event.
+
+mod common;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use common::{TestApp, ok};
+use leadline_app::webhooks::delivery::Sender;
+use leadline_domain::time::manual_clock;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// What the receiver got.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Received {
+    fn id(&self) -> String {
+        self.headers["webhook-id"].to_str().unwrap().to_owned()
+    }
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap()
+    }
+    fn event_type(&self) -> String {
+        self.json()["type"].as_str().unwrap().to_owned()
+    }
+}
+
+/// A real HTTP receiver on 127.0.0.1: answers 500 to the first `fail` requests, then 204
+/// (after `delay`).
+#[derive(Clone, Default)]
+struct Receiver {
+    got: Arc<Mutex<Vec<Received>>>,
+    fail: Arc<AtomicUsize>,
+    delay_ms: Arc<AtomicUsize>,
+}
+
+async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
+    let delay = r.delay_ms.load(Ordering::SeqCst);
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
+    }
+    let failing = r
+        .fail
+        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok();
+    r.got.lock().unwrap().push(Received { headers, body });
+    if failing {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        StatusCode::NO_CONTENT
+    }
+}
+
+impl Receiver {
+    async fn start() -> (Receiver, String) {
+        let r = Receiver::default();
+        let app = Router::new()
+            .route("/hook", axum::routing::post(hook))
+            .with_state(r.clone());
+        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", l.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+        (r, url)
+    }
+    fn all(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+    fn clear(&self) {
+        self.got.lock().unwrap().clear();
+    }
+}
+
+/// Verifies a message with the reference library.
+fn verify(secret: &str, m: &Received) -> Result<(), String> {
+    let wh = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
+    let mut h = http::HeaderMap::new();
+    for k in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
+        h.insert(k, m.headers[k].to_str().unwrap().parse().unwrap());
+    }
+    wh.verify(&m.body, &h).map_err(|e| e.to_string())
+}
+
+async fn allow_loopback(t: &TestApp) {
+    ok(t.put("/api/v1/webhooks/settings")
+        .json(&json!({"allowed_private_hosts": ["127.0.0.1"]}))
+        .send()
+        .await
+        .unwrap())
+    .await;
+}
+
+async fn endpoint(t: &TestApp, url: &str, events: Value) -> Value {
+    let r = t
+        .post("/api/v1/webhooks/endpoints")
+        .json(&json!({"url": url, "events": events, "description": "test receiver"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
+}
+
+/// Runs delivery rounds until nothing is due now.
+async fn drain(t: &TestApp, sender: &Sender) {
+    for _ in 0..200 {
+        if t.app.deliver_webhooks(sender).await.unwrap() == 0 {
+            return;
+        }
+    }
+    panic!("deliveries kept coming");
+}
+
+async fn deliveries(t: &TestApp, endpoint: &str, status: &str) -> Vec<Value> {
+    let v = ok(t
+        .get(&format!(
+            "/api/v1/webhooks/endpoints/{endpoint}/deliveries?status={status}&limit=500"
+        ))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    v.as_array().unwrap().clone()
+}
+
+#[tokio::test]
+async fn lifecycle_events_are_signed_ordered_retried_and_guarded() {
+    let sender = Sender::new().unwrap();
+    for t in common::apps().await {
+        let name = t.name;
+        manual_clock::clear();
+        let (rx, url) = Receiver::start().await;
+
+        // Internal addresses are refused until an admin allows the host.
+        let e = endpoint(&t, &url, json!(["lead.*", "import.finished"])).await;
+        let eid = e["id"].as_str().unwrap().to_owned();
+        let secret = e["secret"].as_str().unwrap().to_owned();
+        assert!(secret.starts_with("whsec_"), "{name}");
+        let lead = ok(t
+            .post("/api/v1/leads")
+            .json(&json!({"email": "ada@analytical.example", "first_name": "Ada"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let lead_id = lead["id"].as_str().unwrap().to_owned();
+        drain(&t, &sender).await;
+        assert!(rx.all().is_empty(), "{name}: sent to a loopback address");
+        let waiting = deliveries(&t, &eid, "pending").await;
+        assert_eq!(waiting.len(), 1, "{name}");
+        let detail = ok(t
+            .get(&format!(
+                "/api/v1/webhooks/deliveries/{}",
+                waiting[0]["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let err = detail["attempts"][0]["error"].as_str().unwrap();
+        assert!(
+            err.contains("refused") && err.contains("loopback"),
+            "{name}: {err}"
+        );
+        allow_loopback(&t).await;
+        // Make the retry due: the schedule waits 5 s after a first failure.
+        manual_clock::set(leadline_domain::time::now() + chrono::Duration::seconds(10));
+
+        // Lifecycle: update, stage changes (MQL also says qualified), assignment.
+        let (rep, _) = t
+            .user_with_key("rep.hooks@example.com", leadline_domain::Role::Rep)
+            .await;
+        ok(t.patch(&format!("/api/v1/leads/{lead_id}"))
+            .json(&json!({"title": "Countess"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        ok(t.post(&format!("/api/v1/leads/{lead_id}/stage"))
+            .json(&json!({"to": "mql"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        ok(t.post(&format!("/api/v1/leads/{lead_id}/assign"))
+            .json(&json!({"owner_id": rep}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        drain(&t, &sender).await;
+        let got = rx.all();
+        for m in &got {
+            verify(&secret, m).unwrap_or_else(|e| panic!("{name}: {e}: {}", m.event_type()));
+            assert!(verify("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", m).is_err());
+        }
+        let types: Vec<String> = got.iter().map(Received::event_type).collect();
+        assert_eq!(
+            types,
+            [
+                "lead.created",
+                "lead.updated",
+                "lead.stage_changed",
+                "lead.qualified",
+                "lead.assigned"
+            ],
+            "{name}: a lead's events arrive in order"
+        );
+        assert_eq!(got[0].json()["data"]["lead"]["id"], lead_id.as_str());
+        assert_eq!(got[1].json()["data"]["changes"][0]["field"], "title");
+        assert_eq!(got[2].json()["data"]["to_stage"], "mql");
+        assert_eq!(got[4].json()["data"]["to_owner"], rep.to_string());
+        let ids: std::collections::HashSet<String> = got.iter().map(Received::id).collect();
+        assert_eq!(ids.len(), got.len(), "{name}: one webhook-id per event");
+
+        // A receiver failing twice, then healthy: each event arrives once it recovers, the
+        // retries with the same webhook-id (duplicates only as the spec allows).
+        rx.clear();
+        rx.fail.store(2, Ordering::SeqCst);
+        ok(t.post(&format!("/api/v1/leads/{lead_id}/stage"))
+            .json(&json!({"to": "sal"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        drain(&t, &sender).await;
+        assert_eq!(rx.all().len(), 1, "{name}: one try, then the backoff waits");
+        for wait in [6, 6 * 60] {
+            manual_clock::set(leadline_domain::time::now() + chrono::Duration::seconds(wait));
+            drain(&t, &sender).await;
+        }
+        let got = rx.all();
+        assert_eq!(got.len(), 3, "{name}: failed, failed, delivered");
+        assert!(
+            got.iter().all(|m| m.id() == got[0].id()),
+            "{name}: retries keep their id"
+        );
+        let d = &deliveries(&t, &eid, "delivered").await[0];
+        assert_eq!(
+            (d["event_type"].as_str(), d["attempts"].as_i64()),
+            (Some("lead.stage_changed"), Some(3))
+        );
+        let detail = ok(t
+            .get(&format!(
+                "/api/v1/webhooks/deliveries/{}",
+                d["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let statuses: Vec<i64> = detail["attempts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["response_status"].as_i64().unwrap())
+            .collect();
+        assert_eq!(
+            statuses,
+            [500, 500, 204],
+            "{name}: the log holds every attempt"
+        );
+        assert!(detail["attempts"][0]["request_headers"]["webhook-signature"].is_string());
+
+        // Rotation: both secrets sign during the overlap; each verifies on its own.
+        rx.clear();
+        let rotated = ok(t
+            .post(&format!("/api/v1/webhooks/endpoints/{eid}/rotate-secret"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let new_secret = rotated["secret"].as_str().unwrap();
+        assert_ne!(new_secret, secret);
+        let test = t
+            .post(&format!("/api/v1/webhooks/endpoints/{eid}/test"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(test.status(), StatusCode::ACCEPTED);
+        drain(&t, &sender).await;
+        let m = &rx.all()[0];
+        assert_eq!(m.event_type(), "webhook.test");
+        assert_eq!(
+            m.headers["webhook-signature"]
+                .to_str()
+                .unwrap()
+                .split(' ')
+                .count(),
+            2
+        );
+        verify(&secret, m).unwrap();
+        verify(new_secret, m).unwrap();
+
+        // Replay: the same message again, same id and body.
+        let first = deliveries(&t, &eid, "delivered").await.pop().unwrap();
+        let r = t
+            .post(&format!(
+                "/api/v1/webhooks/deliveries/{}/replay",
+                first["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED);
+        drain(&t, &sender).await;
+        let again = rx.all().pop().unwrap();
+        assert_eq!(again.id(), first["event_id"].as_str().unwrap());
+        assert_eq!(again.event_type(), "lead.created");
+
+        // Bad input: credentials in the URL, unknown event types.
+        let r = t
+            .post("/api/v1/webhooks/endpoints")
+            .json(&json!({"url": "https://u:p@example.com/x", "events": ["lead.nope"]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let p: Value = r.json().await.unwrap();
+        let fields: Vec<&str> = p["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(fields, ["url", "events[0]"], "{name}: {p}");
+        // Reps do not manage webhooks.
+        let (_, rep_key) = t
+            .user_with_key("rep2.hooks@example.com", leadline_domain::Role::Rep)
+            .await;
+        let r = t
+            .client
+            .get(t.url("/api/v1/webhooks/endpoints"))
+            .bearer_auth(rep_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+        // A receiver that never recovers: every retry over about a day fails, the
+        // endpoint is switched off and the managers get an alert; switching it back on
+        // sends what waited.
+        rx.clear();
+        rx.fail.store(usize::MAX, Ordering::SeqCst);
+        ok(t.post(&format!("/api/v1/leads/{lead_id}/stage"))
+            .json(&json!({"to": "nurture"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let mut tries = 0;
+        for _ in 0..10 {
+            drain(&t, &sender).await;
+            tries = rx.all().len();
+            manual_clock::set(leadline_domain::time::now() + chrono::Duration::hours(11));
+        }
+        assert_eq!(tries, 8, "{name}: eight attempts, then given up");
+        let e = ok(t
+            .get(&format!("/api/v1/webhooks/endpoints/{eid}"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(e["enabled"], false, "{name}: {e}");
+        assert_eq!(e["failed"], 1);
+        let alerts = ok(t.get("/api/v1/alerts").send().await.unwrap()).await;
+        assert!(
+            alerts
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|a| a["kind"] == "webhook_disabled"),
+            "{name}: {alerts}"
+        );
+        // Switched off, new events are not queued for it.
+        ok(t.post(&format!("/api/v1/leads/{lead_id}/stage"))
+            .json(&json!({"to": "mql"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert!(deliveries(&t, &eid, "pending").await.is_empty(), "{name}");
+        manual_clock::clear();
+    }
+}
+
+/// A `leadline serve` process on the test database.
+fn serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leadline"))
+        .current_dir(dir)
+        .env("LEADLINE_LOG", "warn")
+        .env("LEADLINE_DATABASE_URL", db_url)
+        .env_remove("LEADLINE_DATA_DIR")
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+#[tokio::test]
+async fn a_server_killed_while_delivering_loses_no_event() {
+    const LEADS: usize = 300;
+    const KILLS: usize = 3;
+    for t in common::apps().await {
+        let name = t.name;
+        let (rx, url) = Receiver::start().await;
+        rx.delay_ms.store(15, Ordering::SeqCst);
+        allow_loopback(&t).await;
+        let e = endpoint(&t, &url, json!(["lead.created"])).await;
+        let secret = e["secret"].as_str().unwrap().to_owned();
+        // The in-process server of the harness has no delivery worker: only the
+        // `leadline serve` processes below send.
+        let body: Vec<Value> = (0..LEADS)
+            .map(|i| json!({"lead": {"email": format!("kill{i}@example.com"), "last_name": format!("Kill {i}")}}))
+            .collect();
+        for chunk in body.chunks(100) {
+            ok(t.post("/api/v1/capture").json(&chunk).send().await.unwrap()).await;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let distinct = |rx: &Receiver| {
+            rx.all()
+                .iter()
+                .map(Received::id)
+                .collect::<std::collections::HashSet<_>>()
+                .len()
+        };
+        for k in 1..=KILLS {
+            let (mut child, _) = serve(&t.db_url, dir.path());
+            let target = LEADS * k / (KILLS + 1);
+            let deadline = Instant::now() + Duration::from_secs(120);
+            while distinct(&rx) < target && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            child.kill().unwrap(); // SIGKILL
+            child.wait().unwrap();
+            eprintln!("{name}: killed after {} events had arrived", distinct(&rx));
+        }
+        let (mut child, _) = serve(&t.db_url, dir.path());
+        // Claims the dead processes held lapse after the lease (15 s), then go out again.
+        let eid = e["id"].as_str().unwrap().to_owned();
+        let deadline = Instant::now() + Duration::from_secs(180);
+        loop {
+            let settled =
+                distinct(&rx) == LEADS && deliveries(&t, &eid, "pending").await.is_empty();
+            if settled || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let got = rx.all();
+        let mut per_id: HashMap<String, usize> = HashMap::new();
+        for m in &got {
+            verify(&secret, m).unwrap_or_else(|e| panic!("{name}: {e}"));
+            *per_id.entry(m.id()).or_default() += 1;
+        }
+        let duplicates: usize = per_id.values().map(|n| n - 1).sum();
+        eprintln!(
+            "{name}: {} messages for {} events after {KILLS} kills; {duplicates} redelivered with their webhook-id",
+            got.len(),
+            per_id.len()
+        );
+        assert_eq!(per_id.len(), LEADS, "{name}: every event arrived");
+        assert!(
+            deliveries(&t, &eid, "pending").await.is_empty(),
+            "{name}: none left waiting"
+        );
+        assert!(
+            deliveries(&t, &eid, "failed").await.is_empty(),
+            "{name}: none given up"
+        );
+        assert_eq!(
+            deliveries(&t, &eid, "delivered").await.len(),
+            LEADS,
+            "{name}"
+        );
+        // A redelivery is always the same message: same id, same body.
+        for m in &got {
+            let first = got.iter().find(|x| x.id() == m.id()).unwrap();
+            assert_eq!(first.body, m.body);
+        }
+    }
+}
