@@ -11,6 +11,7 @@ mod error;
 pub mod events;
 pub mod export;
 pub mod leads;
+pub mod mail;
 pub mod outbound;
 pub mod pipeline;
 pub mod quality;

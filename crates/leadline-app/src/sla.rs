@@ -123,8 +123,9 @@ pub(crate) async fn touch_in(tx: &mut DbTx, lead: Uuid, by: &str) -> AppResult<(
     Ok(())
 }
 
-/// Tells a lead's new owner it is theirs (an alert on their queue, resolved by their first
-/// touch). Email and webhook notifications build on the same moment (issues 8 and 10).
+/// Tells a lead's new owner it is theirs: an alert on their queue (resolved by their first
+/// touch) and an email (sent by the mail worker, or kept in the outbox). The webhook event
+/// `lead.assigned` goes with the owner change itself (`events::owner_changed_in`).
 pub(crate) async fn notify_owner_in(
     tx: &mut DbTx,
     lead: &leadline_domain::Lead,
@@ -148,7 +149,7 @@ pub(crate) async fn notify_owner_in(
         )],
     )
     .await?;
-    Ok(())
+    crate::mail::queue_owner_notification_in(tx, lead, owner, why).await
 }
 
 /// Sets (with a day) or clears a lead's re-engage time after a stage change: due at the

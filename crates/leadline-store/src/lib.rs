@@ -26,6 +26,7 @@ pub mod forms;
 pub mod history;
 pub mod imports;
 pub mod leads;
+pub mod mail;
 pub mod merges;
 pub mod pipeline;
 pub mod prediction;

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
 use crate::api::{
-    accounts, admin, capture, duplicates, followup, imports, leads, pipeline, prediction, quality,
-    routing, scoring, webhooks,
+    accounts, admin, capture, duplicates, followup, imports, leads, mail, pipeline, prediction,
+    quality, routing, scoring, webhooks,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -162,6 +162,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         )
         .routes(routes!(imports::resume_import))
         .routes(routes!(imports::import_errors))
+        .routes(routes!(mail::outbox))
         .routes(routes!(webhooks::event_types))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))

@@ -148,6 +148,16 @@ pub struct ServeArgs {
     /// Also accept email-to-lead over SMTP on this address (e.g. 127.0.0.1:2525).
     #[arg(long, env = "LEADLINE_SMTP_ADDR")]
     pub smtp_addr: Option<String>,
+    /// Send email through this SMTP relay: `smtp://host:25`, `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS) or `smtps://user:pass@host:465`. Without one, mail stays in the outbox.
+    #[arg(long, env = "LEADLINE_SMTP_RELAY", hide_env_values = true)]
+    pub smtp_relay: Option<String>,
+    /// The sender of Leadline's email (default `Leadline <leadline@localhost>`).
+    #[arg(long, env = "LEADLINE_MAIL_FROM")]
+    pub mail_from: Option<String>,
+    /// The address people reach this server at (e.g. https://leads.example.com), for links in email.
+    #[arg(long, env = "LEADLINE_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -592,6 +602,24 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
                 }
             }
         });
+    }
+    // Email: through the relay when one is configured; otherwise it waits in the outbox.
+    match args.smtp_relay.clone().or_else(|| file.smtp_relay.clone()) {
+        Some(relay) => {
+            let from = args
+                .mail_from
+                .clone()
+                .or_else(|| file.mail_from.clone())
+                .unwrap_or_else(|| "Leadline <leadline@localhost>".into());
+            let public = args.public_url.clone().or_else(|| file.public_url.clone());
+            let mailer = leadline_app::mail::Mailer::new(&relay, &from, public.as_deref())
+                .context("setting up outbound email")?;
+            tracing::info!("outbound email through the configured SMTP relay");
+            tokio::spawn(leadline_app::mail::run(app.clone(), mailer));
+        }
+        None => tracing::info!(
+            "no SMTP relay configured: email stays in the outbox (Settings → Outbox)"
+        ),
     }
     // Webhooks: the outbox is sent as soon as events are committed (see ARCHITECTURE.md).
     tokio::spawn(leadline_app::webhooks::delivery::run(app.clone()));

@@ -1547,3 +1547,154 @@ async fn the_lead_page_converts_and_the_board_moves_deals() {
         );
     }
 }
+
+#[tokio::test]
+async fn webhook_pages_add_test_rotate_and_show_the_log() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "hooks.admin@example.com", Role::Admin).await;
+        let r = c.get(t.url("/settings/webhooks")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", t.name);
+        assert!(r.text().await.unwrap().contains("No endpoints yet"));
+        // A bad URL is refused on the page, with the problem.
+        let r = c
+            .post(t.url("/settings/webhooks"))
+            .form(&[("new", "1"), ("url", "ftp://example.com/x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("must start with https://"));
+        let r = c
+            .post(t.url("/settings/webhooks"))
+            .form(&[
+                ("new", "1"),
+                ("url", "https://hooks.example.com/leadline"),
+                ("description", "CRM <sync>"),
+                ("events", "lead.created"),
+                ("events", "lead.assigned"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let at = r.headers()["location"].to_str().unwrap().to_owned();
+        let id = at
+            .trim_start_matches("/settings/webhooks/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let html = c
+            .get(t.url(&at))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("Created."));
+        assert!(html.contains("CRM &#60;sync&#62;") || html.contains("CRM &lt;sync&gt;"));
+        assert!(!html.contains("CRM <sync>"));
+        assert!(
+            html.contains(r#"value="lead.assigned" checked"#),
+            "{}",
+            t.name
+        );
+        assert!(html.contains("whsec_"));
+        // A test event shows in the log; its page holds the body.
+        let r = c
+            .post(t.url(&format!("/settings/webhooks/{id}/test")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let html = c
+            .get(t.url(&format!("/settings/webhooks/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            html.contains("webhook.test") && html.contains("waiting"),
+            "{}",
+            t.name
+        );
+        let delivery = html
+            .split("/settings/webhooks/deliveries/")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_owned();
+        let html = c
+            .get(t.url(&format!("/settings/webhooks/deliveries/{delivery}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("A test event from Leadline."));
+        assert!(html.contains("Not tried yet."));
+        // Rotation keeps the old secret signing; switching off records who did it.
+        let r = c
+            .post(t.url(&format!("/settings/webhooks/{id}/rotate")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = c
+            .post(t.url(&format!("/settings/webhooks/{id}")))
+            .form(&[
+                ("url", "https://hooks.example.com/leadline"),
+                ("events", "lead.*"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let html = c
+            .get(t.url(&format!("/settings/webhooks/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(html.contains("The previous secret also signs until"));
+        assert!(html.contains("Switched off: switched off by"), "{}", t.name);
+        // Allowed private hosts are saved; garbage is refused.
+        let r = c
+            .post(t.url("/settings/webhooks/settings"))
+            .form(&[("hosts", "127.0.0.1\nlocalhost")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let r = c
+            .post(t.url("/settings/webhooks/settings"))
+            .form(&[("hosts", "http://x/y")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let r = c.get(t.url("/settings/outbox")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert!(r.text().await.unwrap().contains("No messages"));
+        // Reps do not see the pages.
+        let rep = signed_in(&t, "hooks.rep@example.com", Role::Rep).await;
+        for page in ["/settings/webhooks", "/settings/outbox"] {
+            let r = rep.get(t.url(page)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{page}");
+        }
+        let r = c
+            .post(t.url(&format!("/settings/webhooks/{id}/delete")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    }
+}

@@ -7,6 +7,7 @@ pub mod duplicates;
 pub mod followup;
 pub mod imports;
 pub mod leads;
+pub mod mail;
 pub mod pipeline;
 pub mod prediction;
 pub mod quality;

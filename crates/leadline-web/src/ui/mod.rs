@@ -8,6 +8,7 @@ mod duplicates;
 mod followup;
 mod lead_form;
 mod leads;
+mod outbox;
 mod pipeline;
 mod prediction;
 mod routing;
@@ -50,6 +51,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .route("/leads/{id}/stage", post(leads::change_stage))
         .route("/leads/{id}/activities", post(leads::add_activity))
         .route("/settings", get(settings::page))
+        .route("/settings/outbox", get(outbox::page))
         .route(
             "/settings/webhooks",
             get(webhooks::list).post(webhooks::create),

@@ -1,0 +1,279 @@
+//! Outbound email. Messages are queued in the transaction of their cause (today: telling
+//! an owner about a lead they received) and sent by the mail worker through the configured
+//! SMTP relay, with retries. With no relay configured they stay queued: the outbox admins
+//! see in the UI, so everything works offline.
+
+use crate::App;
+use crate::auth::require_admin;
+use crate::error::{AppResult, invalid};
+use chrono::{DateTime, Utc};
+use leadline_domain::Principal;
+use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_domain::webhook::retry::{MAX_ATTEMPTS, next_delay};
+use leadline_store::mail::{self as store, MessageRow};
+use leadline_store::{DbTx, users};
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use serde::Serialize;
+use std::time::Duration;
+use uuid::Uuid;
+
+/// Stands for the server's public URL in stored bodies; the sender puts the configured one in.
+const BASE: &str = "{leadline}";
+/// How long a claimed message stays with its sender.
+const LEASE: Duration = Duration::from_secs(60);
+const BATCH: i64 = 20;
+
+/// A message as the outbox shows it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct OutboundMessage {
+    pub id: Uuid,
+    /// Why it was written, e.g. `owner_notification`.
+    pub purpose: String,
+    pub to: String,
+    pub user_id: Option<Uuid>,
+    pub lead_id: Option<Uuid>,
+    pub subject: String,
+    pub body: String,
+    /// The `Message-ID` header, the same on every attempt.
+    pub message_id: String,
+    /// `queued` (waiting, retrying, or in the outbox when no relay is configured), `sent`
+    /// or `failed` (given up).
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+}
+
+impl From<MessageRow> for OutboundMessage {
+    fn from(m: MessageRow) -> Self {
+        OutboundMessage {
+            next_attempt_at: (m.status == "queued").then(|| from_micros(m.next_attempt_at)),
+            body: m.body_text.replace(BASE, ""),
+            id: m.id,
+            purpose: m.purpose,
+            to: m.to_address,
+            user_id: m.user_id,
+            lead_id: m.lead_id,
+            subject: m.subject,
+            message_id: m.message_id,
+            status: m.status,
+            attempts: m.attempts,
+            last_error: m.last_error,
+            created_at: from_micros(m.created_at),
+            sent_at: m.sent_at.map(from_micros),
+        }
+    }
+}
+
+/// Queues the email telling `owner` about a lead they received (nothing when the user is
+/// gone or deactivated).
+pub(crate) async fn queue_owner_notification_in(
+    tx: &mut DbTx,
+    lead: &leadline_domain::Lead,
+    owner: Uuid,
+    why: &str,
+) -> AppResult<()> {
+    let Some(user) = users::get(tx.conn(), owner).await?.filter(|u| u.active) else {
+        return Ok(());
+    };
+    let f = &lead.fields;
+    let name = f.display_name();
+    let mut body = format!("Hello {},\n\nA lead is yours now: {name}", user.name);
+    if let Some(c) = &f.company {
+        body.push_str(&format!(" ({c})"));
+    }
+    body.push_str(".\n\n");
+    for (label, v) in [
+        ("Email", &f.email),
+        ("Phone", &f.phone),
+        ("Title", &f.title),
+    ] {
+        if let Some(v) = v {
+            body.push_str(&format!("{label}: {v}\n"));
+        }
+    }
+    body.push_str(&format!(
+        "Why you: {why}\n\nOpen it: {BASE}/leads/{}\n\nThe first-touch clock is running; a call, an email or a meeting stops it.\n",
+        lead.id
+    ));
+    let subject: String = format!("New lead for you: {name}")
+        .chars()
+        .take(200)
+        .collect();
+    let id = Uuid::now_v7();
+    let t = to_micros(now());
+    store::queue(
+        tx.conn(),
+        &[MessageRow {
+            id,
+            purpose: "owner_notification".into(),
+            to_address: user.email,
+            user_id: Some(owner),
+            lead_id: Some(lead.id),
+            subject,
+            body_text: body,
+            message_id: format!("<{}@leadline>", id.simple()),
+            status: "queued".into(),
+            attempts: 0,
+            next_attempt_at: t,
+            last_error: None,
+            created_at: t,
+            sent_at: None,
+        }],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The SMTP relay and the sender's address.
+#[derive(Clone)]
+pub struct Mailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+    public_url: String,
+}
+
+/// Why a mailer could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum MailerError {
+    #[error("SMTP relay URL: {0}")]
+    Relay(String),
+    #[error("sender address: {0}")]
+    From(String),
+}
+
+impl Mailer {
+    /// `relay` is a URL: `smtp://host:25` (plain), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS), `smtps://user:pass@host:465` (TLS). `public_url` makes links absolute.
+    pub fn new(relay: &str, from: &str, public_url: Option<&str>) -> Result<Mailer, MailerError> {
+        crate::outbound::install_tls();
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(relay)
+            .map_err(|e| MailerError::Relay(e.to_string()))?
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        let from = from
+            .parse()
+            .map_err(|e: lettre::address::AddressError| MailerError::From(e.to_string()))?;
+        Ok(Mailer {
+            transport,
+            from,
+            public_url: public_url.unwrap_or("").trim_end_matches('/').to_owned(),
+        })
+    }
+
+    async fn send(&self, m: &MessageRow) -> Result<(), (bool, String)> {
+        let to: Mailbox = m
+            .to_address
+            .parse()
+            .map_err(|e: lettre::address::AddressError| (true, format!("recipient: {e}")))?;
+        let email = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(m.subject.clone())
+            .message_id(Some(m.message_id.clone()))
+            .header(ContentType::TEXT_PLAIN)
+            .body(m.body_text.replace(BASE, &self.public_url))
+            .map_err(|e| (true, e.to_string()))?;
+        self.transport
+            .send(email)
+            .await
+            .map(|_| ())
+            .map_err(|e| (e.is_permanent(), e.to_string()))
+    }
+}
+
+impl App {
+    /// One round of the mail worker: sends due messages through `mailer`, retrying
+    /// temporary failures with backoff; a permanent refusal or the last attempt gives up.
+    /// Returns how many were tried.
+    pub async fn send_mail(&self, mailer: &Mailer) -> AppResult<usize> {
+        let t = now();
+        let claimed = {
+            let mut tx = self.db.begin().await?;
+            let lease = t + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let c = store::claim_due(tx.conn(), to_micros(t), to_micros(lease), BATCH).await?;
+            tx.commit().await?;
+            c
+        };
+        for m in &claimed {
+            let result = mailer.send(m).await;
+            let at = now();
+            let (status, next, error) = match result {
+                Ok(()) => ("sent", at, None),
+                Err((permanent, e)) => {
+                    let jitter = rand::random::<f64>() * 2.0 - 1.0;
+                    match next_delay(m.attempts.max(1) as u32, jitter) {
+                        Some(wait) if !permanent && (m.attempts as u32) < MAX_ATTEMPTS => {
+                            ("queued", at + wait, Some(e))
+                        }
+                        _ => ("failed", at, Some(e)),
+                    }
+                }
+            };
+            let mut tx = self.db.begin().await?;
+            store::finish(
+                tx.conn(),
+                m.id,
+                status,
+                to_micros(next),
+                error.as_deref(),
+                to_micros(at),
+            )
+            .await?;
+            tx.commit().await?;
+            if status == "sent" {
+                tracing::debug!(message_id = %m.id, "mail sent");
+            } else {
+                tracing::warn!(message_id = %m.id, status, attempt = m.attempts, "mail not sent");
+            }
+        }
+        Ok(claimed.len())
+    }
+
+    /// The outbox (admins): messages newest first, optionally of one state or lead.
+    pub async fn outbox(
+        &self,
+        by: &Principal,
+        status: Option<&str>,
+        lead: Option<Uuid>,
+        limit: u32,
+    ) -> AppResult<Vec<OutboundMessage>> {
+        require_admin(by)?;
+        if let Some(s) = status
+            && !matches!(s, "queued" | "sent" | "failed")
+        {
+            return Err(invalid(
+                "status",
+                "invalid_status",
+                "queued, sent or failed",
+            ));
+        }
+        let mut c = self.db.acquire().await?;
+        Ok(
+            store::list(c.conn(), status, lead, i64::from(limit.clamp(1, 500)))
+                .await?
+                .into_iter()
+                .map(OutboundMessage::from)
+                .collect(),
+        )
+    }
+}
+
+/// Runs the mail worker for the life of the process.
+pub async fn run(app: App, mailer: Mailer) {
+    loop {
+        let pause = match app.send_mail(&mailer).await {
+            Ok(n) if n as i64 >= BATCH => Duration::ZERO,
+            Ok(_) => Duration::from_secs(1),
+            Err(e) => {
+                tracing::error!(error = %e, "mail round failed");
+                Duration::from_secs(5)
+            }
+        };
+        tokio::time::sleep(pause).await;
+    }
+}

@@ -1,0 +1,131 @@
+//! Outbound email: messages queued in the transaction of their cause, claimed under a lease
+//! by the sender, and the outbox listing.
+
+use crate::db::Conn;
+use crate::error::StoreResult;
+use leadline_domain::time::Micros;
+use uuid::Uuid;
+
+/// One outbound message.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MessageRow {
+    pub id: Uuid,
+    pub purpose: String,
+    pub to_address: String,
+    pub user_id: Option<Uuid>,
+    pub lead_id: Option<Uuid>,
+    pub subject: String,
+    pub body_text: String,
+    pub message_id: String,
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: Micros,
+    pub last_error: Option<String>,
+    pub created_at: Micros,
+    pub sent_at: Option<Micros>,
+}
+
+const COLUMNS: &str = "id, purpose, to_address, user_id, lead_id, subject, body_text, message_id, \
+    status, attempts, next_attempt_at, last_error, created_at, sent_at";
+
+/// Queues messages.
+pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
+    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 14)) {
+        let sql = format!(
+            "INSERT INTO outbound_messages ({COLUMNS}) VALUES {}",
+            crate::sql::values_rows(conn.backend(), chunk.len(), 14)
+        );
+        dispatch!(conn.reborrow(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for m in chunk {
+                q = q
+                    .bind(m.id)
+                    .bind(&m.purpose)
+                    .bind(&m.to_address)
+                    .bind(m.user_id)
+                    .bind(m.lead_id)
+                    .bind(&m.subject)
+                    .bind(&m.body_text)
+                    .bind(&m.message_id)
+                    .bind(&m.status)
+                    .bind(m.attempts)
+                    .bind(m.next_attempt_at)
+                    .bind(&m.last_error)
+                    .bind(m.created_at)
+                    .bind(m.sent_at);
+            }
+            q.execute(c).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(())
+}
+
+/// Claims up to `limit` queued messages that are due, until `lease_until`, counting the
+/// attempt. A message whose sender died is due again when its lease ends.
+pub async fn claim_due(
+    mut conn: Conn<'_>,
+    now: Micros,
+    lease_until: Micros,
+    limit: i64,
+) -> StoreResult<Vec<MessageRow>> {
+    let sql = format!(
+        "UPDATE outbound_messages SET lease_until = $2, attempts = attempts + 1 WHERE id IN (\
+         SELECT m.id FROM outbound_messages m WHERE m.status = 'queued' AND m.next_attempt_at <= $1 \
+         AND (m.lease_until IS NULL OR m.lease_until < $1) ORDER BY m.next_attempt_at LIMIT $3{}) \
+         RETURNING {COLUMNS}",
+        crate::dialect::skip_locked(conn.backend(), "m")
+    );
+    Ok(dispatch!(conn.reborrow(), |c| sqlx::query_as(
+        sqlx::AssertSqlSafe(sql.as_str())
+    )
+    .bind(now)
+    .bind(lease_until)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
+}
+
+/// Records how an attempt went: `sent`, `failed`, or `queued` again at `next`.
+pub async fn finish(
+    conn: Conn<'_>,
+    id: Uuid,
+    status: &str,
+    next: Micros,
+    error: Option<&str>,
+    at: Micros,
+) -> StoreResult<()> {
+    dispatch!(conn, |c| sqlx::query(
+        "UPDATE outbound_messages SET status = $2, next_attempt_at = $3, last_error = $4, \
+         lease_until = NULL, sent_at = CASE WHEN $2 = 'sent' THEN $5 ELSE sent_at END WHERE id = $1"
+    )
+    .bind(id)
+    .bind(status)
+    .bind(next)
+    .bind(error)
+    .bind(at)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Messages newest first; `status` narrows to one state, `lead` to one lead.
+pub async fn list(
+    conn: Conn<'_>,
+    status: Option<&str>,
+    lead: Option<Uuid>,
+    limit: i64,
+) -> StoreResult<Vec<MessageRow>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM outbound_messages WHERE ($1 IS NULL OR status = $1) \
+         AND ($2 IS NULL OR lead_id = $2) ORDER BY created_at DESC, id DESC LIMIT $3"
+    );
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(status)
+    .bind(lead)
+    .bind(limit)
+    .fetch_all(c)
+    .await)?)
+}
