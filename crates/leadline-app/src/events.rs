@@ -89,7 +89,7 @@ pub(crate) fn event_row(e: &Event) -> EventRow {
             data: &e.data,
         }
         .to_body(),
-        created_at: to_micros(chrono::Utc::now()),
+        created_at: to_micros(leadline_domain::time::now()),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod events;
 pub mod export;
 pub mod leads;
 pub mod mail;
+pub mod nurture;
 pub mod outbound;
 pub mod pipeline;
 pub mod quality;

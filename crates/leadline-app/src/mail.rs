@@ -12,15 +12,15 @@ use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::webhook::retry::{MAX_ATTEMPTS, next_delay};
 use leadline_store::mail::{self as store, MessageRow};
 use leadline_store::{DbTx, users};
-use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Serialize;
 use std::time::Duration;
 use uuid::Uuid;
 
 /// Stands for the server's public URL in stored bodies; the sender puts the configured one in.
-const BASE: &str = "{leadline}";
+pub(crate) const BASE: &str = "{leadline}";
 /// How long a claimed message stays with its sender.
 const LEASE: Duration = Duration::from_secs(60);
 const BATCH: i64 = 20;
@@ -35,7 +35,10 @@ pub struct OutboundMessage {
     pub user_id: Option<Uuid>,
     pub lead_id: Option<Uuid>,
     pub subject: String,
+    /// The plain-text part.
     pub body: String,
+    /// The HTML part, when there is one.
+    pub html: Option<String>,
     /// The `Message-ID` header, the same on every attempt.
     pub message_id: String,
     /// `queued` (waiting, retrying, or in the outbox when no relay is configured), `sent`
@@ -53,6 +56,7 @@ impl From<MessageRow> for OutboundMessage {
         OutboundMessage {
             next_attempt_at: (m.status == "queued").then(|| from_micros(m.next_attempt_at)),
             body: m.body_text.replace(BASE, ""),
+            html: m.body_html.map(|h| h.replace(BASE, "")),
             id: m.id,
             purpose: m.purpose,
             to: m.to_address,
@@ -100,33 +104,49 @@ pub(crate) async fn queue_owner_notification_in(
         "Why you: {why}\n\nOpen it: {BASE}/leads/{}\n\nThe first-touch clock is running; a call, an email or a meeting stops it.\n",
         lead.id
     ));
-    let subject: String = format!("New lead for you: {name}")
-        .chars()
-        .take(200)
-        .collect();
+    let subject = format!("New lead for you: {name}");
+    let row = message_row(
+        "owner_notification",
+        &user.email,
+        Some(owner),
+        Some(lead.id),
+        &subject,
+        &body,
+        None,
+    );
+    store::queue(tx.conn(), &[row]).await?;
+    Ok(())
+}
+
+/// A new queued message with its own `Message-ID`.
+pub(crate) fn message_row(
+    purpose: &str,
+    to: &str,
+    user: Option<Uuid>,
+    lead: Option<Uuid>,
+    subject: &str,
+    text: &str,
+    html: Option<&str>,
+) -> MessageRow {
     let id = Uuid::now_v7();
     let t = to_micros(now());
-    store::queue(
-        tx.conn(),
-        &[MessageRow {
-            id,
-            purpose: "owner_notification".into(),
-            to_address: user.email,
-            user_id: Some(owner),
-            lead_id: Some(lead.id),
-            subject,
-            body_text: body,
-            message_id: format!("<{}@leadline>", id.simple()),
-            status: "queued".into(),
-            attempts: 0,
-            next_attempt_at: t,
-            last_error: None,
-            created_at: t,
-            sent_at: None,
-        }],
-    )
-    .await?;
-    Ok(())
+    MessageRow {
+        id,
+        purpose: purpose.into(),
+        to_address: to.into(),
+        user_id: user,
+        lead_id: lead,
+        subject: subject.chars().take(250).collect(),
+        body_text: text.into(),
+        body_html: html.map(str::to_owned),
+        message_id: format!("<{}@leadline>", id.simple()),
+        status: "queued".into(),
+        attempts: 0,
+        next_attempt_at: t,
+        last_error: None,
+        created_at: t,
+        sent_at: None,
+    }
 }
 
 /// The SMTP relay and the sender's address.
@@ -170,14 +190,20 @@ impl Mailer {
             .to_address
             .parse()
             .map_err(|e: lettre::address::AddressError| (true, format!("recipient: {e}")))?;
-        let email = lettre::Message::builder()
+        let builder = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(m.subject.clone())
-            .message_id(Some(m.message_id.clone()))
-            .header(ContentType::TEXT_PLAIN)
-            .body(m.body_text.replace(BASE, &self.public_url))
-            .map_err(|e| (true, e.to_string()))?;
+            .message_id(Some(m.message_id.clone()));
+        let text = m.body_text.replace(BASE, &self.public_url);
+        let email = match &m.body_html {
+            Some(html) => builder.multipart(MultiPart::alternative_plain_html(
+                text,
+                html.replace(BASE, &self.public_url),
+            )),
+            None => builder.header(ContentType::TEXT_PLAIN).body(text),
+        }
+        .map_err(|e| (true, e.to_string()))?;
         self.transport
             .send(email)
             .await

@@ -14,6 +14,7 @@ pub mod filter;
 pub mod history;
 pub mod lead;
 pub mod money;
+pub mod nurture;
 pub mod pipeline;
 pub mod quality;
 pub mod role;

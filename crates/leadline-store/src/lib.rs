@@ -28,6 +28,7 @@ pub mod imports;
 pub mod leads;
 pub mod mail;
 pub mod merges;
+pub mod nurture;
 pub mod pipeline;
 pub mod prediction;
 pub mod quality;

@@ -16,6 +16,7 @@ pub struct MessageRow {
     pub lead_id: Option<Uuid>,
     pub subject: String,
     pub body_text: String,
+    pub body_html: Option<String>,
     pub message_id: String,
     pub status: String,
     pub attempts: i32,
@@ -25,15 +26,15 @@ pub struct MessageRow {
     pub sent_at: Option<Micros>,
 }
 
-const COLUMNS: &str = "id, purpose, to_address, user_id, lead_id, subject, body_text, message_id, \
-    status, attempts, next_attempt_at, last_error, created_at, sent_at";
+const COLUMNS: &str = "id, purpose, to_address, user_id, lead_id, subject, body_text, body_html, \
+    message_id, status, attempts, next_attempt_at, last_error, created_at, sent_at";
 
 /// Queues messages.
 pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
-    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 14)) {
+    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 15)) {
         let sql = format!(
             "INSERT INTO outbound_messages ({COLUMNS}) VALUES {}",
-            crate::sql::values_rows(conn.backend(), chunk.len(), 14)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 15)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -46,6 +47,7 @@ pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
                     .bind(m.lead_id)
                     .bind(&m.subject)
                     .bind(&m.body_text)
+                    .bind(&m.body_html)
                     .bind(&m.message_id)
                     .bind(&m.status)
                     .bind(m.attempts)

@@ -1,8 +1,8 @@
 //! The OpenAPI 3.1 document, collected from the handlers' annotations as routes register.
 
 use crate::api::{
-    accounts, admin, capture, duplicates, followup, imports, leads, mail, pipeline, prediction,
-    quality, routing, scoring, webhooks,
+    accounts, admin, capture, duplicates, followup, imports, leads, mail, nurture, pipeline,
+    prediction, quality, routing, scoring, webhooks,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "accounts"), (name = "webhooks"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "nurture"), (name = "accounts"), (name = "webhooks"), (name = "admin")),
     components(schemas(crate::error::Problem, leadline_domain::webhook::Envelope))
 )]
 struct ApiDoc;
@@ -163,6 +163,20 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(imports::resume_import))
         .routes(routes!(imports::import_errors))
         .routes(routes!(mail::outbox))
+        .routes(routes!(nurture::list_templates, nurture::create_template))
+        .routes(routes!(nurture::preview))
+        .routes(routes!(
+            nurture::get_template,
+            nurture::update_template,
+            nurture::delete_template
+        ))
+        .routes(routes!(nurture::test_send))
+        .routes(routes!(nurture::list_sequences, nurture::create_sequence))
+        .routes(routes!(
+            nurture::get_sequence,
+            nurture::update_sequence,
+            nurture::delete_sequence
+        ))
         .routes(routes!(webhooks::event_types))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))

@@ -1698,3 +1698,135 @@ async fn webhook_pages_add_test_rotate_and_show_the_log() {
         assert_eq!(r.status(), StatusCode::SEE_OTHER);
     }
 }
+
+#[tokio::test]
+async fn nurture_pages_edit_preview_and_save_templates_and_sequences() {
+    for t in common::apps().await {
+        let c = signed_in(&t, "nurture.marketer@example.com", Role::Marketer).await;
+        let html =
+            "<p>Hi {{ lead.first_name }}</p>\n<a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>";
+        // Preview without saving: the sample lead, in a sandboxed frame.
+        let r = c
+            .post(t.url("/nurture/templates"))
+            .form(&[
+                ("name", "Hello"),
+                ("subject", "Hi {{ lead.first_name }}"),
+                ("html", html),
+                ("marketing", "on"),
+                ("lead_id", ""),
+                ("action", "preview"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{}", t.name);
+        let page = r.text().await.unwrap();
+        assert!(page.contains("Subject:</strong> Hi Ada"), "{}", t.name);
+        assert!(page.contains("sandbox=\"\" srcdoc=\""));
+        // An unknown field is shown with its line, nothing saved.
+        let r = c
+            .post(t.url("/nurture/templates"))
+            .form(&[
+                ("name", "Hello"),
+                ("subject", "Hi"),
+                ("html", "<p>x</p>\n{{ lead.nope }}"),
+                ("marketing", "on"),
+                ("lead_id", ""),
+                ("action", "save"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            r.text()
+                .await
+                .unwrap()
+                .contains("html: line 2: uses a field that does not exist")
+        );
+        let r = c
+            .post(t.url("/nurture/templates"))
+            .form(&[
+                ("name", "Hello <there>"),
+                ("subject", "Hi"),
+                ("html", html),
+                ("marketing", "on"),
+                ("lead_id", ""),
+                ("action", "save"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let at = r.headers()["location"].to_str().unwrap().to_owned();
+        let id = at
+            .trim_start_matches("/nurture/templates/")
+            .split('?')
+            .next()
+            .unwrap()
+            .to_owned();
+        let page = c
+            .get(t.url("/nurture"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            page.contains("Hello &#60;there&#62;") || page.contains("Hello &lt;there&gt;"),
+            "{}",
+            t.name
+        );
+        // A sequence in TOML; its flow reads as words; a loop without a wait is refused.
+        let toml = format!(
+            "name = \"Welcome\"\n[[steps]]\ntype = \"email\"\ntemplate_id = \"{id}\"\n[[steps]]\ntype = \"wait\"\ndays = 2\n"
+        );
+        let r = c
+            .post(t.url("/nurture/sequences"))
+            .form(&[("toml", toml.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
+        let at = r.headers()["location"].to_str().unwrap().to_owned();
+        let page = c
+            .get(t.url(&at))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("Wait 2 days"), "{}", t.name);
+        assert!(
+            page.contains("Send “Hello &#60;there&#62;”")
+                || page.contains("Send “Hello &lt;there&gt;”"),
+            "{page}"
+        );
+        let looped = format!(
+            "name = \"Loop\"\n[[steps]]\ntype = \"email\"\ntemplate_id = \"{id}\"\n[[steps]]\ntype = \"branch\"\nthen = 1\n[steps.condition]\ntest = \"opened\"\n"
+        );
+        let r = c
+            .post(t.url("/nurture/sequences"))
+            .form(&[("toml", looped.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(r.text().await.unwrap().contains("loop with no wait"));
+        let r = c
+            .post(t.url("/nurture/sequences"))
+            .form(&[("toml", "name = ")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        // Reps have no nurture pages.
+        let rep = signed_in(&t, "nurture.rep@example.com", Role::Rep).await;
+        for page in ["/nurture", "/nurture/templates/new"] {
+            let r = rep.get(t.url(page)).send().await.unwrap();
+            assert_eq!(r.status(), StatusCode::FORBIDDEN, "{page}");
+        }
+    }
+}

@@ -11,6 +11,8 @@ CREATE TABLE outbound_messages (
     lead_id BLOB REFERENCES leads(id) ON DELETE CASCADE,
     subject TEXT NOT NULL,
     body_text TEXT NOT NULL,
+    -- The HTML part, when there is one (templates).
+    body_html TEXT,
     message_id TEXT NOT NULL,
     -- queued (waiting, retrying, or kept in the outbox), sent, failed (given up).
     status TEXT NOT NULL,

@@ -8,6 +8,7 @@ pub mod followup;
 pub mod imports;
 pub mod leads;
 pub mod mail;
+pub mod nurture;
 pub mod pipeline;
 pub mod prediction;
 pub mod quality;

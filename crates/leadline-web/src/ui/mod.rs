@@ -8,6 +8,7 @@ mod duplicates;
 mod followup;
 mod lead_form;
 mod leads;
+mod nurture;
 mod outbox;
 mod pipeline;
 mod prediction;
@@ -52,6 +53,24 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .route("/leads/{id}/activities", post(leads::add_activity))
         .route("/settings", get(settings::page))
         .route("/settings/outbox", get(outbox::page))
+        .route("/nurture", get(nurture::page))
+        .route("/nurture/templates", post(nurture::save_new_template))
+        .route("/nurture/templates/new", get(nurture::new_template))
+        .route(
+            "/nurture/templates/{id}",
+            get(nurture::template).post(nurture::save_existing_template),
+        )
+        .route("/nurture/templates/{id}/test", post(nurture::test_send))
+        .route(
+            "/nurture/templates/{id}/delete",
+            post(nurture::delete_template),
+        )
+        .route("/nurture/sequences", post(nurture::save_new_sequence))
+        .route("/nurture/sequences/new", get(nurture::new_sequence))
+        .route(
+            "/nurture/sequences/{id}",
+            get(nurture::sequence).post(nurture::save_existing_sequence),
+        )
         .route(
             "/settings/webhooks",
             get(webhooks::list).post(webhooks::create),
@@ -188,6 +207,9 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "routing_saved" => Some("Routing rules saved as a new version."),
         "routing_active" => Some("Routing rules in force: new leads follow them from now on."),
         "assigned" => Some("Lead reassigned."),
+        "test_mail" => {
+            Some("Test message queued: it goes out through the SMTP relay, or waits in the outbox.")
+        }
         "rotated" => Some("New secret in force; the old one also signs for 24 hours."),
         "test_sent" => Some("Test event queued; it shows below within a second or two."),
         "replayed" => Some("Sent again as a new delivery with the same webhook-id."),

@@ -1,0 +1,4 @@
+//! Nurturing: email templates and the sequences leads walk through.
+
+pub mod sequence;
+pub mod template;

@@ -1,0 +1,206 @@
+//! Nurturing over the API (admins, managers, marketers): email templates with preview and
+//! test sends; sequences.
+
+use super::ApiJson;
+use crate::auth::ApiAuth;
+use crate::error::{ApiResult, Problem};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use leadline_app::mail::OutboundMessage;
+use leadline_app::nurture::{EmailTemplate, Sequence};
+use leadline_domain::nurture::sequence::SequenceInput;
+use leadline_domain::nurture::template::{Rendered, TemplateInput};
+use serde::Deserialize;
+use uuid::Uuid;
+
+/// Every email template.
+#[utoipa::path(get, path = "/email-templates", tag = "nurture",
+    responses((status = 200, body = [EmailTemplate]), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_templates(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> ApiResult<Json<Vec<EmailTemplate>>> {
+    Ok(Json(s.app.email_templates(&p).await?))
+}
+
+/// Add an email template. Subject and HTML body use `{{ lead.FIELD }}`,
+/// `{{ lead.custom.KEY }}`, `{{ owner.name }}`, `{{ owner.signature }}` and
+/// `{{ unsubscribe_url }}` (required in marketing mail), with fallbacks as
+/// `{{ lead.first_name | default("there") }}`; values are HTML-escaped. Syntax errors and
+/// unknown fields → 422 naming the part and the line.
+#[utoipa::path(post, path = "/email-templates", tag = "nurture", request_body = TemplateInput,
+    responses((status = 201, body = EmailTemplate), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_template(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(input): ApiJson<TemplateInput>,
+) -> ApiResult<(StatusCode, Json<EmailTemplate>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.save_email_template(&p, None, input).await?),
+    ))
+}
+
+/// One email template.
+#[utoipa::path(get, path = "/email-templates/{id}", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = EmailTemplate), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_template(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<EmailTemplate>> {
+    Ok(Json(s.app.email_template(&p, id).await?))
+}
+
+/// Replace an email template (checked as on creation).
+#[utoipa::path(put, path = "/email-templates/{id}", tag = "nurture", params(("id" = Uuid, Path)), request_body = TemplateInput,
+    responses((status = 200, body = EmailTemplate), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn update_template(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<TemplateInput>,
+) -> ApiResult<Json<EmailTemplate>> {
+    Ok(Json(s.app.save_email_template(&p, Some(id), input).await?))
+}
+
+/// Delete an email template no sequence sends (409 otherwise).
+#[utoipa::path(delete, path = "/email-templates/{id}", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn delete_template(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_email_template(&p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A template to preview, saved or not, and the lead to render it for.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PreviewInput {
+    pub template: TemplateInput,
+    /// The lead whose fields fill the template (a sample lead when left out).
+    #[serde(default)]
+    pub lead_id: Option<Uuid>,
+}
+
+/// Check and render a template for a lead: subject, HTML and the plain-text part.
+#[utoipa::path(post, path = "/email-templates/preview", tag = "nurture", request_body = PreviewInput,
+    responses((status = 200, body = Rendered), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn preview(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(input): ApiJson<PreviewInput>,
+) -> ApiResult<Json<Rendered>> {
+    Ok(Json(
+        s.app
+            .preview_email_template(&p, input.template, input.lead_id)
+            .await?,
+    ))
+}
+
+/// Where a test send goes.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestSendInput {
+    pub to: String,
+    #[serde(default)]
+    pub lead_id: Option<Uuid>,
+}
+
+/// Send a saved template to an address, rendered for a lead (or the sample lead); the
+/// subject starts with `[test]`. It goes out through the SMTP relay, or waits in the outbox.
+#[utoipa::path(post, path = "/email-templates/{id}/test", tag = "nurture", params(("id" = Uuid, Path)), request_body = TestSendInput,
+    responses((status = 202, body = OutboundMessage), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn test_send(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<TestSendInput>,
+) -> ApiResult<(StatusCode, Json<OutboundMessage>)> {
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            s.app
+                .test_send_email_template(&p, id, &input.to, input.lead_id)
+                .await?,
+        ),
+    ))
+}
+
+/// Every sequence.
+#[utoipa::path(get, path = "/sequences", tag = "nurture",
+    responses((status = 200, body = [Sequence]), (status = 403, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_sequences(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+) -> ApiResult<Json<Vec<Sequence>>> {
+    Ok(Json(s.app.sequences(&p).await?))
+}
+
+/// Add a sequence: steps `email`, `wait`, `branch` (on `opened`, `clicked`,
+/// `score_at_least`, `activity`; jumps by 1-based step number), `task`, `stage`,
+/// `move_to`. Unknown templates, jumps outside the sequence and loops that never wait →
+/// 422 naming the step.
+#[utoipa::path(post, path = "/sequences", tag = "nurture", request_body = SequenceInput,
+    responses((status = 201, body = Sequence), (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn create_sequence(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    ApiJson(input): ApiJson<SequenceInput>,
+) -> ApiResult<(StatusCode, Json<Sequence>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.save_sequence(&p, None, input).await?),
+    ))
+}
+
+/// One sequence.
+#[utoipa::path(get, path = "/sequences/{id}", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Sequence), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_sequence(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Sequence>> {
+    Ok(Json(s.app.sequence(&p, id).await?))
+}
+
+/// Replace a sequence (checked as on creation).
+#[utoipa::path(put, path = "/sequences/{id}", tag = "nurture", params(("id" = Uuid, Path)), request_body = SequenceInput,
+    responses((status = 200, body = Sequence), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn update_sequence(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<SequenceInput>,
+) -> ApiResult<Json<Sequence>> {
+    Ok(Json(s.app.save_sequence(&p, Some(id), input).await?))
+}
+
+/// Delete a sequence.
+#[utoipa::path(delete, path = "/sequences/{id}", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn delete_sequence(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<StatusCode> {
+    s.app.delete_sequence(&p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,391 @@
+//! Nurture pages (admins, managers, marketers): templates with an editor and preview,
+//! sequences with a TOML editor and their steps as a readable flow.
+
+use super::{Frame, error_page, notice};
+use crate::auth::UiAuth;
+use crate::state::AppState;
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use leadline_app::AppError;
+use leadline_app::nurture::{EmailTemplate, Sequence};
+use leadline_domain::nurture::sequence::{SequenceInput, describe};
+use leadline_domain::nurture::template::{Rendered, TemplateInput};
+use serde::Deserialize;
+use uuid::Uuid;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "nurture.html")]
+struct NurturePage {
+    frame: Frame,
+    notice: Option<&'static str>,
+    templates: Vec<EmailTemplate>,
+    sequences: Vec<(Sequence, usize)>,
+}
+
+#[derive(Deserialize)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+pub async fn page(State(s): State<AppState>, auth: UiAuth, Query(q): Query<DoneQuery>) -> Response {
+    let data = tokio::try_join!(
+        s.app.email_templates(&auth.principal),
+        s.app.sequences(&auth.principal)
+    );
+    match data {
+        Ok((templates, sequences)) => NurturePage {
+            frame: Frame::new(&auth.user, "nurture"),
+            notice: notice(q.done.as_deref()),
+            templates,
+            sequences: sequences
+                .into_iter()
+                .map(|s| {
+                    let n = s.definition.steps.len();
+                    (s, n)
+                })
+                .collect(),
+        }
+        .into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "email_template.html")]
+struct TemplatePage {
+    frame: Frame,
+    notice: Option<&'static str>,
+    /// None for a new template.
+    id: Option<Uuid>,
+    input: TemplateInput,
+    lead_id: String,
+    errors: Vec<String>,
+    preview: Option<Rendered>,
+}
+
+const STARTER: &str = "<p>Hello {{ lead.first_name | default(\"there\") }},</p>\n\
+<p>…</p>\n<p>{{ owner.signature | default(\"The team\") }}</p>\n\
+<p style=\"font-size:small\"><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>\n";
+
+pub async fn new_template(auth: UiAuth) -> Response {
+    if let Err(e) = leadline_app::auth::require_marketing(&auth.principal, "email templates") {
+        return error_page(e);
+    }
+    TemplatePage {
+        frame: Frame::new(&auth.user, "nurture"),
+        notice: None,
+        id: None,
+        input: TemplateInput {
+            html: STARTER.into(),
+            marketing: Some(true),
+            ..Default::default()
+        },
+        lead_id: String::new(),
+        errors: Vec::new(),
+        preview: None,
+    }
+    .into_response()
+}
+
+pub async fn template(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    match s.app.email_template(&auth.principal, id).await {
+        Ok(t) => TemplatePage {
+            frame: Frame::new(&auth.user, "nurture"),
+            notice: notice(q.done.as_deref()),
+            id: Some(id),
+            input: TemplateInput {
+                name: t.name,
+                subject: t.subject,
+                html: t.html,
+                marketing: Some(t.marketing),
+            },
+            lead_id: String::new(),
+            errors: Vec::new(),
+            preview: None,
+        }
+        .into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TemplateForm {
+    name: String,
+    subject: String,
+    html: String,
+    marketing: Option<String>,
+    #[serde(default)]
+    lead_id: String,
+    /// `save` or `preview`.
+    action: String,
+}
+
+/// Saves, or previews without saving (with the chosen lead); problems show on the page.
+pub async fn save_template(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    id: Option<Path<Uuid>>,
+    Form(f): Form<TemplateForm>,
+) -> Response {
+    let id = id.map(|Path(id)| id);
+    let input = TemplateInput {
+        name: f.name,
+        subject: f.subject,
+        html: f.html,
+        marketing: Some(f.marketing.is_some()),
+    };
+    let lead = match f.lead_id.trim() {
+        "" => None,
+        x => match x.parse::<Uuid>() {
+            Ok(l) => Some(l),
+            Err(_) => {
+                return render_template(
+                    &auth,
+                    id,
+                    input,
+                    f.lead_id,
+                    vec!["lead for the preview: not a lead id".into()],
+                    None,
+                );
+            }
+        },
+    };
+    if f.action == "preview" {
+        return match s
+            .app
+            .preview_email_template(&auth.principal, input.clone(), lead)
+            .await
+        {
+            Ok(r) => render_template(&auth, id, input, f.lead_id, Vec::new(), Some(r)),
+            Err(AppError::Validation(e)) => {
+                render_template(&auth, id, input, f.lead_id, messages(&e), None)
+            }
+            Err(e) => error_page(e),
+        };
+    }
+    match s
+        .app
+        .save_email_template(&auth.principal, id, input.clone())
+        .await
+    {
+        Ok(t) => Redirect::to(&format!("/nurture/templates/{}?done=saved", t.id)).into_response(),
+        Err(AppError::Validation(e)) => {
+            render_template(&auth, id, input, f.lead_id, messages(&e), None)
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+pub async fn save_existing_template(
+    s: State<AppState>,
+    auth: UiAuth,
+    id: Path<Uuid>,
+    f: Form<TemplateForm>,
+) -> Response {
+    save_template(s, auth, Some(id), f).await
+}
+
+pub async fn save_new_template(
+    s: State<AppState>,
+    auth: UiAuth,
+    f: Form<TemplateForm>,
+) -> Response {
+    save_template(s, auth, None, f).await
+}
+
+fn messages(e: &leadline_domain::ValidationErrors) -> Vec<String> {
+    e.0.iter()
+        .map(|x| format!("{}: {}", x.field, x.message))
+        .collect()
+}
+
+fn render_template(
+    auth: &UiAuth,
+    id: Option<Uuid>,
+    input: TemplateInput,
+    lead_id: String,
+    errors: Vec<String>,
+    preview: Option<Rendered>,
+) -> Response {
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = TemplatePage {
+        frame: Frame::new(&auth.user, "nurture"),
+        notice: None,
+        id,
+        input,
+        lead_id,
+        errors,
+        preview,
+    };
+    (status, page).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct TestForm {
+    to: String,
+}
+
+pub async fn test_send(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(f): Form<TestForm>,
+) -> Response {
+    match s
+        .app
+        .test_send_email_template(&auth.principal, id, &f.to, None)
+        .await
+    {
+        Ok(_) => Redirect::to(&format!("/nurture/templates/{id}?done=test_mail")).into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+pub async fn delete_template(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+) -> Response {
+    match s.app.delete_email_template(&auth.principal, id).await {
+        Ok(()) => Redirect::to("/nurture?done=deleted").into_response(),
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "sequence.html")]
+struct SequencePage {
+    frame: Frame,
+    notice: Option<&'static str>,
+    id: Option<Uuid>,
+    toml: String,
+    flow: Vec<String>,
+    errors: Vec<String>,
+    templates: Vec<EmailTemplate>,
+}
+
+const SEQUENCE_STARTER: &str = "name = \"Nurture\"\nenroll_on_stages = [\"nurture\"]\n\n\
+# [[steps]]\n# type = \"email\"\n# template_id = \"…\"  (ids below)\n\n[[steps]]\ntype = \"wait\"\ndays = 3\n";
+
+async fn sequence_page(
+    s: &AppState,
+    auth: &UiAuth,
+    id: Option<Uuid>,
+    toml: String,
+    errors: Vec<String>,
+    notice_code: Option<&str>,
+) -> Response {
+    let templates = match s.app.email_templates(&auth.principal).await {
+        Ok(t) => t,
+        Err(e) => return error_page(e),
+    };
+    let sequences = s.app.sequences(&auth.principal).await.unwrap_or_default();
+    let flow = SequenceInput::from_toml(&toml)
+        .map(|q| {
+            describe(&q.steps, |x| {
+                templates
+                    .iter()
+                    .find(|t| t.id == x)
+                    .map(|t| t.name.clone())
+                    .or_else(|| {
+                        sequences
+                            .iter()
+                            .find(|q| q.id == x)
+                            .map(|q| q.definition.name.clone())
+                    })
+                    .unwrap_or_else(|| x.to_string())
+            })
+        })
+        .unwrap_or_default();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    let page = SequencePage {
+        frame: Frame::new(&auth.user, "nurture"),
+        notice: notice(notice_code),
+        id,
+        toml,
+        flow,
+        errors,
+        templates,
+    };
+    (status, page).into_response()
+}
+
+pub async fn new_sequence(State(s): State<AppState>, auth: UiAuth) -> Response {
+    sequence_page(&s, &auth, None, SEQUENCE_STARTER.into(), Vec::new(), None).await
+}
+
+pub async fn sequence(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Query(q): Query<DoneQuery>,
+) -> Response {
+    match s.app.sequence(&auth.principal, id).await {
+        Ok(q2) => {
+            let toml = q2.definition.to_toml();
+            sequence_page(&s, &auth, Some(id), toml, Vec::new(), q.done.as_deref()).await
+        }
+        Err(e) => error_page(e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SequenceForm {
+    toml: String,
+}
+
+async fn save_sequence(s: &AppState, auth: &UiAuth, id: Option<Uuid>, toml: String) -> Response {
+    let input = match SequenceInput::from_toml(&toml) {
+        Ok(i) => i,
+        Err(e) => {
+            return sequence_page(
+                s,
+                auth,
+                id,
+                toml,
+                vec![format!("not valid TOML: {e}")],
+                None,
+            )
+            .await;
+        }
+    };
+    match s.app.save_sequence(&auth.principal, id, input).await {
+        Ok(q) => Redirect::to(&format!("/nurture/sequences/{}?done=saved", q.id)).into_response(),
+        Err(AppError::Validation(e)) => sequence_page(s, auth, id, toml, messages(&e), None).await,
+        Err(e) => error_page(e),
+    }
+}
+
+pub async fn save_new_sequence(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(f): Form<SequenceForm>,
+) -> Response {
+    save_sequence(&s, &auth, None, f.toml).await
+}
+
+pub async fn save_existing_sequence(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(f): Form<SequenceForm>,
+) -> Response {
+    save_sequence(&s, &auth, Some(id), f.toml).await
+}
