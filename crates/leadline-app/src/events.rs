@@ -100,6 +100,7 @@ pub async fn stages_changed_in(tx: &mut DbTx, changes: &[StageChange]) -> AppRes
         return Ok(());
     }
     history::record_stages(tx.conn(), changes).await?;
+    crate::nurture::run::enroll_on_stages_in(tx, changes).await?;
     let mut events = Vec::new();
     for ch in changes.iter().filter(|c| c.from_stage.is_some()) {
         let data = serde_json::to_value(ch).unwrap_or(Value::Null);

@@ -12,7 +12,7 @@ use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::webhook::retry::{MAX_ATTEMPTS, next_delay};
 use leadline_store::mail::{self as store, MessageRow};
 use leadline_store::{DbTx, users};
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentType, HeaderName, HeaderValue};
 use lettre::message::{Mailbox, MultiPart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use serde::Serialize;
@@ -21,8 +21,8 @@ use uuid::Uuid;
 
 /// Stands for the server's public URL in stored bodies; the sender puts the configured one in.
 pub(crate) const BASE: &str = "{leadline}";
-/// How long a claimed message stays with its sender.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a claimed message stays with its sender (longer than the SMTP timeout).
+const LEASE: Duration = Duration::from_secs(30);
 const BATCH: i64 = 20;
 
 /// A message as the outbox shows it.
@@ -41,8 +41,9 @@ pub struct OutboundMessage {
     pub html: Option<String>,
     /// The `Message-ID` header, the same on every attempt.
     pub message_id: String,
-    /// `queued` (waiting, retrying, or in the outbox when no relay is configured), `sent`
-    /// or `failed` (given up).
+    /// `queued` (waiting, retrying, or in the outbox when no relay is configured),
+    /// `sending`, `sent`, `failed` (given up) or `unknown` (sequence mail whose sender
+    /// stopped mid-delivery: not sent again, so never twice).
     pub status: String,
     pub attempts: i32,
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -146,6 +147,10 @@ pub(crate) fn message_row(
         last_error: None,
         created_at: t,
         sent_at: None,
+        enrollment_id: None,
+        step_run: None,
+        unsubscribe_token: None,
+        at_most_once: false,
     }
 }
 
@@ -173,7 +178,7 @@ impl Mailer {
         crate::outbound::install_tls();
         let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(relay)
             .map_err(|e| MailerError::Relay(e.to_string()))?
-            .timeout(Some(Duration::from_secs(30)))
+            .timeout(Some(Duration::from_secs(20)))
             .build();
         let from = from
             .parse()
@@ -190,11 +195,23 @@ impl Mailer {
             .to_address
             .parse()
             .map_err(|e: lettre::address::AddressError| (true, format!("recipient: {e}")))?;
-        let builder = lettre::Message::builder()
+        let mut builder = lettre::Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(m.subject.clone())
             .message_id(Some(m.message_id.clone()));
+        if let Some(token) = &m.unsubscribe_token {
+            // RFC 2369 and RFC 8058: mail clients offer one-click unsubscribe.
+            builder = builder
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe"),
+                    format!("<{}/u/{token}>", self.public_url),
+                ))
+                .raw_header(HeaderValue::new(
+                    HeaderName::new_from_ascii_str("List-Unsubscribe-Post"),
+                    "List-Unsubscribe=One-Click".into(),
+                ));
+        }
         let text = m.body_text.replace(BASE, &self.public_url);
         let email = match &m.body_html {
             Some(html) => builder.multipart(MultiPart::alternative_plain_html(
@@ -217,16 +234,31 @@ impl App {
     /// temporary failures with backoff; a permanent refusal or the last attempt gives up.
     /// Returns how many were tried.
     pub async fn send_mail(&self, mailer: &Mailer) -> AppResult<usize> {
-        let t = now();
-        let claimed = {
+        {
             let mut tx = self.db.begin().await?;
-            let lease = t + chrono::Duration::from_std(LEASE).unwrap_or_default();
-            let c = store::claim_due(tx.conn(), to_micros(t), to_micros(lease), BATCH).await?;
+            let lost = store::interrupted(tx.conn(), to_micros(now())).await?;
             tx.commit().await?;
-            c
-        };
-        for m in &claimed {
-            let result = mailer.send(m).await;
+            if lost > 0 {
+                tracing::warn!(messages = lost, "mail interrupted mid-send marked unknown");
+            }
+        }
+        let mut tried = 0;
+        // One message claimed at a time: a claim a crash cuts short covers only the message
+        // being sent, which is all at-most-once delivery may lose.
+        while tried < BATCH as usize {
+            let t = now();
+            let lease = t + chrono::Duration::from_std(LEASE).unwrap_or_default();
+            let m = {
+                let mut tx = self.db.begin().await?;
+                let c = store::claim_due(tx.conn(), to_micros(t), to_micros(lease), 1).await?;
+                tx.commit().await?;
+                match c.into_iter().next() {
+                    Some(m) => m,
+                    None => break,
+                }
+            };
+            tried += 1;
+            let result = mailer.send(&m).await;
             let at = now();
             let (status, next, error) = match result {
                 Ok(()) => ("sent", at, None),
@@ -250,6 +282,20 @@ impl App {
                 to_micros(at),
             )
             .await?;
+            if let (Some(enrollment), Some(lead)) = (m.enrollment_id, m.lead_id) {
+                if status == "failed" {
+                    crate::nurture::run::mail_failed_in(&mut tx, &m).await?;
+                }
+                if status == "sent" {
+                    let data = serde_json::json!({"lead_id": lead, "message_id": m.message_id,
+                        "enrollment_id": enrollment, "subject": m.subject, "step": m.purpose});
+                    crate::events::emit_in(
+                        &mut tx,
+                        vec![crate::events::Event::lead("email.sent", lead, data, at)],
+                    )
+                    .await?;
+                }
+            }
             tx.commit().await?;
             if status == "sent" {
                 tracing::debug!(message_id = %m.id, "mail sent");
@@ -257,7 +303,7 @@ impl App {
                 tracing::warn!(message_id = %m.id, status, attempt = m.attempts, "mail not sent");
             }
         }
-        Ok(claimed.len())
+        Ok(tried)
     }
 
     /// The outbox (admins): messages newest first, optionally of one state or lead.
@@ -270,7 +316,7 @@ impl App {
     ) -> AppResult<Vec<OutboundMessage>> {
         require_admin(by)?;
         if let Some(s) = status
-            && !matches!(s, "queued" | "sent" | "failed")
+            && !matches!(s, "queued" | "sending" | "sent" | "failed" | "unknown")
         {
             return Err(invalid(
                 "status",

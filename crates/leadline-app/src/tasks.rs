@@ -79,7 +79,7 @@ pub struct OutcomeLogged {
     pub recycled: bool,
 }
 
-fn task_row(
+pub(crate) fn task_row(
     lead: Uuid,
     kind: TaskKind,
     title: String,

@@ -24,17 +24,24 @@ pub struct MessageRow {
     pub last_error: Option<String>,
     pub created_at: Micros,
     pub sent_at: Option<Micros>,
+    /// Sequence mail: the enrollment and its step run.
+    pub enrollment_id: Option<Uuid>,
+    pub step_run: Option<i32>,
+    pub unsubscribe_token: Option<String>,
+    /// Never sent twice: a claim whose sender died becomes `unknown`, not due again.
+    pub at_most_once: bool,
 }
 
 const COLUMNS: &str = "id, purpose, to_address, user_id, lead_id, subject, body_text, body_html, \
-    message_id, status, attempts, next_attempt_at, last_error, created_at, sent_at";
+    message_id, status, attempts, next_attempt_at, last_error, created_at, sent_at, enrollment_id, \
+    step_run, unsubscribe_token, at_most_once";
 
 /// Queues messages.
 pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
-    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 15)) {
+    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 19)) {
         let sql = format!(
             "INSERT INTO outbound_messages ({COLUMNS}) VALUES {}",
-            crate::sql::values_rows(conn.backend(), chunk.len(), 15)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 19)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -54,7 +61,11 @@ pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
                     .bind(m.next_attempt_at)
                     .bind(&m.last_error)
                     .bind(m.created_at)
-                    .bind(m.sent_at);
+                    .bind(m.sent_at)
+                    .bind(m.enrollment_id)
+                    .bind(m.step_run)
+                    .bind(&m.unsubscribe_token)
+                    .bind(m.at_most_once);
             }
             q.execute(c).await.map(|r| r.rows_affected())
         })?;
@@ -63,7 +74,9 @@ pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
 }
 
 /// Claims up to `limit` queued messages that are due, until `lease_until`, counting the
-/// attempt. A message whose sender died is due again when its lease ends.
+/// attempt. A message whose sender died is due again when its lease ends — except
+/// at-most-once mail, which is claimed as `sending` and never due again by itself (see
+/// [`interrupted`]).
 pub async fn claim_due(
     mut conn: Conn<'_>,
     now: Micros,
@@ -71,7 +84,8 @@ pub async fn claim_due(
     limit: i64,
 ) -> StoreResult<Vec<MessageRow>> {
     let sql = format!(
-        "UPDATE outbound_messages SET lease_until = $2, attempts = attempts + 1 WHERE id IN (\
+        "UPDATE outbound_messages SET lease_until = $2, attempts = attempts + 1, \
+         status = CASE WHEN at_most_once THEN 'sending' ELSE status END WHERE id IN (\
          SELECT m.id FROM outbound_messages m WHERE m.status = 'queued' AND m.next_attempt_at <= $1 \
          AND (m.lease_until IS NULL OR m.lease_until < $1) ORDER BY m.next_attempt_at LIMIT $3{}) \
          RETURNING {COLUMNS}",
@@ -129,5 +143,30 @@ pub async fn list(
     .bind(lead)
     .bind(limit)
     .fetch_all(c)
+    .await)?)
+}
+
+/// At-most-once messages whose sender stopped while holding them (lease over): they may or
+/// may not have reached the relay, so they are marked `unknown` and not sent again.
+pub async fn interrupted(conn: Conn<'_>, now: Micros) -> StoreResult<u64> {
+    Ok(dispatch!(conn, |c| sqlx::query(
+        "UPDATE outbound_messages SET status = 'unknown', lease_until = NULL, last_error = \
+         'the sender stopped while delivering it; not sent again, so it is never sent twice' \
+         WHERE status = 'sending' AND lease_until < $1"
+    )
+    .bind(now)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}
+
+/// The message whose unsubscribe link holds this token.
+pub async fn by_unsubscribe_token(conn: Conn<'_>, token: &str) -> StoreResult<Option<MessageRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM outbound_messages WHERE unsubscribe_token = $1");
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(token)
+    .fetch_optional(c)
     .await)?)
 }

@@ -177,6 +177,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             nurture::update_sequence,
             nurture::delete_sequence
         ))
+        .routes(routes!(nurture::enroll))
+        .routes(routes!(nurture::report))
+        .routes(routes!(nurture::lead_enrollments))
+        .routes(routes!(nurture::exit))
         .routes(routes!(webhooks::event_types))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::get, webhooks::update, webhooks::delete))

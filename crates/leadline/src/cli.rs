@@ -621,6 +621,8 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             "no SMTP relay configured: email stays in the outbox (Settings → Outbox)"
         ),
     }
+    // Sequences: due enrollments advance every second.
+    tokio::spawn(leadline_app::nurture::run::run(app.clone()));
     // Webhooks: the outbox is sent as soon as events are committed (see ARCHITECTURE.md).
     tokio::spawn(leadline_app::webhooks::delivery::run(app.clone()));
     // A training run a stop cut short is over; the weekly retraining below may start anew.

@@ -219,3 +219,232 @@ async fn templates_are_checked_previewed_and_test_sent() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN);
     }
 }
+
+async fn template(t: &common::TestApp, name: &str) -> String {
+    let r = t
+        .post("/api/v1/email-templates")
+        .json(&json!({"name": name, "subject": format!("{name} for {{{{ lead.first_name | default(\"you\") }}}}"), "html": BODY}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn lead(t: &common::TestApp, email: &str) -> String {
+    ok(t.post("/api/v1/leads")
+        .json(&json!({"email": email, "first_name": "Kim", "company": "Initech"}))
+        .send()
+        .await
+        .unwrap())
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+async fn enroll(t: &common::TestApp, seq: &str, leads: &[&str]) -> Vec<String> {
+    ok(t.post(&format!("/api/v1/sequences/{seq}/enrollments"))
+        .json(&json!({ "lead_ids": leads }))
+        .send()
+        .await
+        .unwrap())
+    .await
+    .as_array()
+    .unwrap()
+    .iter()
+    .map(|r| r["outcome"].as_str().unwrap().to_owned())
+    .collect()
+}
+
+async fn enrollments(t: &common::TestApp, lead: &str) -> Vec<Value> {
+    ok(t.get(&format!("/api/v1/leads/{lead}/enrollments"))
+        .send()
+        .await
+        .unwrap())
+    .await
+    .as_array()
+    .unwrap()
+    .clone()
+}
+
+fn header<'a>(m: &'a str, name: &str) -> Option<&'a str> {
+    m.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l[name.len() + 1..].trim())
+}
+
+#[tokio::test]
+async fn a_sequence_sends_waits_sends_and_stops_on_unsubscribe_or_sales() {
+    use leadline_domain::time::manual_clock;
+    for t in common::apps().await {
+        let name = t.name;
+        manual_clock::clear();
+        let (sink, port) = common::sink::Sink::start().await;
+        let mailer = leadline_app::mail::Mailer::new(
+            &format!("smtp://127.0.0.1:{port}"),
+            "News <news@example.com>",
+            Some("https://leads.example.com"),
+        )
+        .unwrap();
+        let (a, b) = (template(&t, "First").await, template(&t, "Second").await);
+        let seq = ok(t
+            .post("/api/v1/sequences")
+            .json(
+                &json!({"name": "Welcome", "send_from_hour": 0, "send_until_hour": 24, "steps": [
+                    {"type": "email", "template_id": a},
+                    {"type": "wait", "days": 1},
+                    {"type": "email", "template_id": b}
+                ]}),
+            )
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let seq = seq["id"].as_str().unwrap().to_owned();
+        let kim = lead(&t, "kim@initech.example").await;
+        assert_eq!(enroll(&t, &seq, &[&kim]).await, ["enrolled"], "{name}");
+        assert_eq!(
+            enroll(&t, &seq, &[&kim]).await,
+            ["already_active"],
+            "{name}"
+        );
+
+        // First step: queued in the advance, sent once through SMTP with unsubscribe headers.
+        t.app.run_sequences().await.unwrap();
+        t.app.send_mail(&mailer).await.unwrap();
+        t.app.run_sequences().await.unwrap();
+        t.app.send_mail(&mailer).await.unwrap();
+        let got = sink.got();
+        assert_eq!(got.len(), 1, "{name}: the wait holds the second message");
+        let m = &got[0];
+        assert!(
+            header(m, "Subject").unwrap().starts_with("First for Kim"),
+            "{m}"
+        );
+        let unsub = header(m, "List-Unsubscribe").unwrap();
+        assert!(unsub.starts_with("<https://leads.example.com/u/"), "{m}");
+        assert_eq!(
+            header(m, "List-Unsubscribe-Post"),
+            Some("List-Unsubscribe=One-Click")
+        );
+        // A day later: the second message, then the sequence is done.
+        manual_clock::set(leadline_domain::time::now() + chrono::Duration::minutes(24 * 60 + 1));
+        t.app.run_sequences().await.unwrap();
+        t.app.send_mail(&mailer).await.unwrap();
+        assert_eq!(sink.got().len(), 2, "{name}");
+        assert!(
+            header(&sink.got()[1], "Subject")
+                .unwrap()
+                .starts_with("Second for Kim")
+        );
+        assert_eq!(
+            enrollments(&t, &kim).await[0]["status"],
+            "finished",
+            "{name}"
+        );
+        let report = ok(t
+            .get(&format!("/api/v1/sequences/{seq}/report"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(
+            (report["enrolled"].as_i64(), report["finished"].as_i64()),
+            (Some(1), Some(1)),
+            "{report}"
+        );
+        assert_eq!(report["steps"][0]["sent"], 1);
+        assert_eq!(report["steps"][1]["sent"], 1);
+        assert_eq!(enroll(&t, &seq, &[&kim]).await, ["not_again"], "{name}");
+
+        // One-click unsubscribe (RFC 8058) ends the enrollment and marks the lead.
+        let lee = lead(&t, "lee@initech.example").await;
+        assert_eq!(enroll(&t, &seq, &[&lee]).await, ["enrolled"]);
+        t.app.run_sequences().await.unwrap();
+        t.app.send_mail(&mailer).await.unwrap();
+        let m = sink.got().pop().unwrap();
+        let url = header(&m, "List-Unsubscribe")
+            .unwrap()
+            .trim_matches(['<', '>'])
+            .to_owned();
+        let path = url.trim_start_matches("https://leads.example.com");
+        let page = t.client.get(t.url(path)).send().await.unwrap();
+        assert_eq!(page.status(), StatusCode::OK);
+        assert!(
+            page.text().await.unwrap().contains("l***@initech.example"),
+            "{name}: the GET only asks"
+        );
+        assert_eq!(enrollments(&t, &lee).await[0]["status"], "active");
+        let r = t
+            .client
+            .post(t.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("List-Unsubscribe=One-Click")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{name}");
+        let e = &enrollments(&t, &lee).await[0];
+        assert_eq!(
+            (e["status"].as_str(), e["exit_reason"].as_str()),
+            (Some("exited"), Some("unsubscribed")),
+            "{name}"
+        );
+        let l = ok(t.get(&format!("/api/v1/leads/{lee}")).send().await.unwrap()).await;
+        assert_eq!(l["email_opt_out"], true);
+        let other = template(&t, "Other").await;
+        let seq2 = ok(t
+            .post("/api/v1/sequences")
+            .json(&json!({"name": "Other", "steps": [{"type": "email", "template_id": other}]}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(
+            enroll(&t, seq2["id"].as_str().unwrap(), &[&lee]).await,
+            ["unsubscribed"],
+            "{name}"
+        );
+        let r = t.client.get(t.url("/u/not-a-token")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+        // Entering nurture enrolls; becoming MQL hands the lead back to sales.
+        let nurture = ok(t
+            .post("/api/v1/sequences")
+            .json(&json!({"name": "Recycle", "enroll_on_stages": ["nurture"], "send_from_hour": 0, "send_until_hour": 24,
+                "steps": [{"type": "wait", "days": 2}, {"type": "email", "template_id": other}]}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let sam = lead(&t, "sam@initech.example").await;
+        ok(t.post(&format!("/api/v1/leads/{sam}/stage"))
+            .json(&json!({"to": "nurture"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let e = enrollments(&t, &sam).await;
+        assert_eq!(e.len(), 1, "{name}: enrolled on entering nurture");
+        assert_eq!(e[0]["sequence_id"], nurture["id"]);
+        t.app.run_sequences().await.unwrap();
+        ok(t.post(&format!("/api/v1/leads/{sam}/stage"))
+            .json(&json!({"to": "mql"}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        manual_clock::set(leadline_domain::time::now() + chrono::Duration::days(3));
+        t.app.run_sequences().await.unwrap();
+        let e = &enrollments(&t, &sam).await[0];
+        assert_eq!(e["exit_reason"], "handed_to_sales", "{name}: {e}");
+        manual_clock::clear();
+    }
+}

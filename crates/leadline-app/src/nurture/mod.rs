@@ -1,6 +1,8 @@
 //! Nurturing (admins, managers, marketers): email templates with checks at save time,
 //! preview with a chosen lead and test sends; sequences of steps, checked when saved.
 
+pub mod run;
+
 use crate::App;
 use crate::admin::audit;
 use crate::auth::require_marketing;

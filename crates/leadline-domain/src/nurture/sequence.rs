@@ -4,6 +4,8 @@
 //! jump inside the sequence, and no loop that could run without ever waiting.
 
 use crate::validation::ValidationErrors;
+use chrono::{DateTime, Datelike, TimeZone, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -214,6 +216,47 @@ impl SequenceInput {
     }
 }
 
+impl SequenceInput {
+    /// The first moment at or after `at` inside the send window (weekdays and hours in
+    /// time zone `tz`, an IANA name; UTC when unknown).
+    pub fn next_send_time(&self, at: DateTime<Utc>, tz: Option<&str>) -> DateTime<Utc> {
+        let tz: Tz = tz.and_then(|t| t.parse().ok()).unwrap_or(Tz::UTC);
+        let (from, until) = (
+            u32::from(self.send_from_hour.unwrap_or(8)),
+            u32::from(self.send_until_hour.unwrap_or(18)),
+        );
+        let day_ok = |d: chrono::Weekday| {
+            self.send_days.is_empty() || self.send_days.contains(&(d.number_from_monday() as u8))
+        };
+        let local = at.with_timezone(&tz);
+        for offset in 0..8 {
+            let date = local.date_naive() + chrono::Days::new(offset);
+            if !day_ok(date.weekday()) {
+                continue;
+            }
+            let open = date
+                .and_hms_opt(from, 0, 0)
+                .and_then(|t| tz.from_local_datetime(&t).earliest());
+            let close = if until >= 24 {
+                (date + chrono::Days::new(1))
+                    .and_hms_opt(0, 0, 0)
+                    .and_then(|t| tz.from_local_datetime(&t).earliest())
+            } else {
+                date.and_hms_opt(until, 0, 0)
+                    .and_then(|t| tz.from_local_datetime(&t).earliest())
+            };
+            let (Some(open), Some(close)) = (open, close) else {
+                continue;
+            };
+            let (open, close) = (open.with_timezone(&Utc), close.with_timezone(&Utc));
+            if at < close {
+                return at.max(open);
+            }
+        }
+        at
+    }
+}
+
 /// Each step in words, numbered as the branches number them: the flow people read.
 pub fn describe(steps: &[Step], name_of: impl Fn(Uuid) -> String) -> Vec<String> {
     let span = |m: u64| match (m / 1440, m % 1440 / 60, m % 60) {
@@ -318,6 +361,37 @@ mod tests {
         Step::Stage {
             to: crate::Stage::Mql,
         }
+    }
+
+    #[test]
+    fn sending_waits_for_the_window_in_the_leads_time_zone() {
+        let s = SequenceInput {
+            send_days: vec![1, 2, 3, 4, 5],
+            send_from_hour: Some(9),
+            send_until_hour: Some(17),
+            ..Default::default()
+        };
+        let at = |x: &str| DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&Utc);
+        // Tuesday 10:00 in Berlin (09:00 UTC): inside.
+        assert_eq!(
+            s.next_send_time(at("2026-11-24T09:00:00Z"), Some("Europe/Berlin")),
+            at("2026-11-24T09:00:00Z")
+        );
+        // Tuesday 17:30 Berlin: Wednesday 09:00 Berlin.
+        assert_eq!(
+            s.next_send_time(at("2026-11-24T16:30:00Z"), Some("Europe/Berlin")),
+            at("2026-11-25T08:00:00Z")
+        );
+        // Saturday: Monday 09:00 UTC for an unknown zone.
+        assert_eq!(
+            s.next_send_time(at("2026-11-28T12:00:00Z"), Some("Mars/Base")),
+            at("2026-11-30T09:00:00Z")
+        );
+        // Early morning: the same day's opening.
+        assert_eq!(
+            s.next_send_time(at("2026-11-24T05:00:00Z"), None),
+            at("2026-11-24T09:00:00Z")
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use leadline_app::mail::OutboundMessage;
+use leadline_app::nurture::run::{EnrollResult, Enrollment, SequenceReport};
 use leadline_app::nurture::{EmailTemplate, Sequence};
 use leadline_domain::nurture::sequence::SequenceInput;
 use leadline_domain::nurture::template::{Rendered, TemplateInput};
@@ -203,4 +204,64 @@ pub async fn delete_sequence(
 ) -> ApiResult<StatusCode> {
     s.app.delete_sequence(&p, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Leads to enroll.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrollInput {
+    /// At most 1,000.
+    pub lead_ids: Vec<Uuid>,
+}
+
+/// Enroll leads (one or in bulk). Each gets an outcome: `enrolled`, `already_active`,
+/// `not_again` (finished before and the sequence does not re-enroll), `unsubscribed`
+/// (may not be mailed), `not_found`. A paused sequence → 409.
+#[utoipa::path(post, path = "/sequences/{id}/enrollments", tag = "nurture", params(("id" = Uuid, Path)), request_body = EnrollInput,
+    responses((status = 200, body = [EnrollResult]), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn enroll(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+    ApiJson(input): ApiJson<EnrollInput>,
+) -> ApiResult<Json<Vec<EnrollResult>>> {
+    Ok(Json(s.app.enroll_leads(&p, id, &input.lead_ids).await?))
+}
+
+/// A sequence's numbers: enrollments by state and exit reason; per email step, messages
+/// queued, sent, failed and interrupted.
+#[utoipa::path(get, path = "/sequences/{id}/report", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = SequenceReport), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn report(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<SequenceReport>> {
+    Ok(Json(s.app.sequence_report(&p, id).await?))
+}
+
+/// A lead's enrollments.
+#[utoipa::path(get, path = "/leads/{id}/enrollments", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = [Enrollment]), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn lead_enrollments(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<Enrollment>>> {
+    Ok(Json(s.app.lead_enrollments(&p, id).await?))
+}
+
+/// Stop an enrollment by hand. Already ended → 409.
+#[utoipa::path(post, path = "/enrollments/{id}/exit", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = Enrollment), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn exit(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Enrollment>> {
+    Ok(Json(s.app.exit_enrollment(&p, id).await?))
 }

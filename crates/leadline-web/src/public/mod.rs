@@ -7,6 +7,7 @@ mod body;
 mod forms;
 mod limits;
 mod tracking;
+mod unsubscribe;
 mod web_to_lead;
 
 pub use forms::{form_view, render_embed};
@@ -32,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route("/t/p.gif", get(tracking::pixel))
         .route("/t/e", post(tracking::event).options(tracking::preflight))
         .route("/r/{token}", get(tracking::follow))
+        .route(
+            "/u/{token}",
+            get(unsubscribe::page).post(unsubscribe::confirm),
+        )
         .route("/f.js", get(forms::loader))
         .route("/f/{slug}", get(forms::page).post(forms::submit))
         .route("/f/{slug}/embed", get(forms::embed))

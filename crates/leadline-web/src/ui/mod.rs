@@ -71,6 +71,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
             "/nurture/sequences/{id}",
             get(nurture::sequence).post(nurture::save_existing_sequence),
         )
+        .route("/nurture/sequences/{id}/enroll", post(nurture::enroll))
         .route(
             "/settings/webhooks",
             get(webhooks::list).post(webhooks::create),
@@ -207,6 +208,9 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "routing_saved" => Some("Routing rules saved as a new version."),
         "routing_active" => Some("Routing rules in force: new leads follow them from now on."),
         "assigned" => Some("Lead reassigned."),
+        "enrolled" => Some(
+            "Leads enrolled (those already in it, unsubscribed or done with it were left out).",
+        ),
         "test_mail" => {
             Some("Test message queued: it goes out through the SMTP relay, or waits in the outbox.")
         }

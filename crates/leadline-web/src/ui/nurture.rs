@@ -11,6 +11,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use leadline_app::AppError;
+use leadline_app::nurture::run::SequenceReport;
 use leadline_app::nurture::{EmailTemplate, Sequence};
 use leadline_domain::nurture::sequence::{SequenceInput, describe};
 use leadline_domain::nurture::template::{Rendered, TemplateInput};
@@ -275,6 +276,7 @@ struct SequencePage {
     flow: Vec<String>,
     errors: Vec<String>,
     templates: Vec<EmailTemplate>,
+    report: Option<SequenceReport>,
 }
 
 const SEQUENCE_STARTER: &str = "name = \"Nurture\"\nenroll_on_stages = [\"nurture\"]\n\n\
@@ -310,12 +312,17 @@ async fn sequence_page(
             })
         })
         .unwrap_or_default();
+    let report = match id {
+        Some(i) => s.app.sequence_report(&auth.principal, i).await.ok(),
+        None => None,
+    };
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = SequencePage {
+        report,
         frame: Frame::new(&auth.user, "nurture"),
         notice: notice(notice_code),
         id,
@@ -388,4 +395,44 @@ pub async fn save_existing_sequence(
     Form(f): Form<SequenceForm>,
 ) -> Response {
     save_sequence(&s, &auth, Some(id), f.toml).await
+}
+
+#[derive(Deserialize)]
+pub struct EnrollForm {
+    /// Lead ids, one per line (or separated by commas or spaces).
+    leads: String,
+}
+
+/// Enrolls the listed leads; the outcome counts show on the page.
+pub async fn enroll(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Path(id): Path<Uuid>,
+    Form(f): Form<EnrollForm>,
+) -> Response {
+    let mut ids = Vec::new();
+    for part in f
+        .leads
+        .split([',', ' ', '\n', '\r', '\t'])
+        .filter(|x| !x.is_empty())
+    {
+        match part.parse::<Uuid>() {
+            Ok(u) => ids.push(u),
+            Err(_) => {
+                return error_page(AppError::Validation({
+                    let mut e = leadline_domain::ValidationErrors::default();
+                    e.add(
+                        "leads",
+                        "invalid_id",
+                        format!("\"{part}\" is not a lead id"),
+                    );
+                    e
+                }));
+            }
+        }
+    }
+    match s.app.enroll_leads(&auth.principal, id, &ids).await {
+        Ok(_) => Redirect::to(&format!("/nurture/sequences/{id}?done=enrolled")).into_response(),
+        Err(e) => error_page(e),
+    }
 }

@@ -2,6 +2,8 @@
 //! PostgreSQL database, driven over HTTP.
 #![allow(dead_code)]
 
+pub mod sink;
+
 use leadline_app::admin::NewUser;
 use leadline_app::{App, AppConfig};
 use leadline_domain::{Principal, Role};

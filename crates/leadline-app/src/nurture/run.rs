@@ -1,0 +1,670 @@
+//! Running sequences: enrolling leads (by hand, in bulk, over the API, on entering a
+//! stage), the worker that walks each due enrollment through its steps, exits (converted,
+//! handed back to sales, unsubscribed, bounced, deleted), and unsubscribing.
+//!
+//! Each enrollment advances in one transaction: the message of an email step is queued
+//! with the enrollment's move past that step, keyed by (enrollment, step run), so a step
+//! run is queued at most once whatever crashes; the mail worker then sends sequence mail
+//! at most once (see `mail.rs`).
+
+use super::{Sequence, to_sequence};
+use crate::App;
+use crate::error::{AppError, AppResult};
+use chrono::Duration;
+use leadline_domain::nurture::sequence::{Condition, Step};
+use leadline_domain::nurture::template::render;
+use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_domain::{Lead, Principal, Stage};
+use leadline_store::history::StageChange;
+use leadline_store::mail::MessageRow;
+use leadline_store::nurture::{self as store, EnrollmentRow};
+use leadline_store::{DbTx, activities, leads, mail, users};
+use serde::Serialize;
+use uuid::Uuid;
+
+/// How long a claimed enrollment stays with its worker.
+const LEASE_SECONDS: i64 = 15;
+const BATCH: i64 = 50;
+/// Steps one advance runs at most before yielding (waits end an advance anyway).
+const MAX_STEPS_PER_ADVANCE: usize = 50;
+
+/// An enrollment as shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Enrollment {
+    pub id: Uuid,
+    pub sequence_id: Uuid,
+    pub lead_id: Uuid,
+    /// `active`, `finished` or `exited`.
+    pub status: String,
+    /// The next step (1-based) while active.
+    pub next_step: Option<i32>,
+    pub due_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Why it ended early: `converted`, `handed_to_sales`, `unsubscribed`, `bounced`,
+    /// `do_not_email`, `no_email`, `lead_deleted`, `moved`.
+    pub exit_reason: Option<String>,
+    pub enrolled_by: String,
+    pub enrolled_at: chrono::DateTime<chrono::Utc>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl From<EnrollmentRow> for Enrollment {
+    fn from(e: EnrollmentRow) -> Self {
+        let active = e.status == "active";
+        Enrollment {
+            id: e.id,
+            sequence_id: e.sequence_id,
+            lead_id: e.lead_id,
+            next_step: active.then_some(e.step + 1),
+            due_at: active.then(|| from_micros(e.due_at)),
+            status: e.status,
+            exit_reason: e.exit_reason,
+            enrolled_by: e.enrolled_by,
+            enrolled_at: from_micros(e.enrolled_at),
+            finished_at: e.finished_at.map(from_micros),
+        }
+    }
+}
+
+/// What enrolling one lead did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct EnrollResult {
+    pub lead_id: Uuid,
+    /// `enrolled`, `already_active`, `not_again` (finished before; no re-enrollment),
+    /// `unsubscribed`, `not_found`.
+    pub outcome: String,
+    pub enrollment_id: Option<Uuid>,
+}
+
+/// Enrolls a lead unless it is active there, or finished it and may not come back, or
+/// may not be mailed.
+pub(crate) async fn enroll_in(
+    tx: &mut DbTx,
+    seq: &Sequence,
+    lead: &Lead,
+    by: &str,
+) -> AppResult<(String, Option<Uuid>)> {
+    if blocked_in(tx, lead).await?.is_some() {
+        return Ok(("unsubscribed".into(), None));
+    }
+    if !seq.definition.allow_reenrollment
+        && store::enrolled_before(tx.conn(), seq.id, lead.id).await?
+    {
+        return Ok(("not_again".into(), None));
+    }
+    let t = to_micros(now());
+    let row = EnrollmentRow {
+        id: Uuid::now_v7(),
+        sequence_id: seq.id,
+        lead_id: lead.id,
+        status: "active".into(),
+        step: 0,
+        step_run: 0,
+        due_at: t,
+        enrolled_stage: lead.stage.as_str().into(),
+        exit_reason: None,
+        enrolled_by: by.into(),
+        enrolled_at: t,
+        finished_at: None,
+    };
+    if store::enroll(tx.conn(), &row).await? {
+        Ok(("enrolled".into(), Some(row.id)))
+    } else {
+        Ok(("already_active".into(), None))
+    }
+}
+
+/// Enrolls leads that just entered a stage in the active sequences that enroll on it.
+pub(crate) async fn enroll_on_stages_in(tx: &mut DbTx, changes: &[StageChange]) -> AppResult<()> {
+    let moved: Vec<&StageChange> = changes.iter().filter(|c| c.from_stage.is_some()).collect();
+    if moved.is_empty() {
+        return Ok(());
+    }
+    let sequences: Vec<Sequence> = store::sequences(tx.conn())
+        .await?
+        .into_iter()
+        .filter(|s| s.active)
+        .map(to_sequence)
+        .collect::<AppResult<Vec<_>>>()?
+        .into_iter()
+        .filter(|s| !s.definition.enroll_on_stages.is_empty())
+        .collect();
+    if sequences.is_empty() {
+        return Ok(());
+    }
+    for ch in moved {
+        for seq in sequences.iter().filter(|s| {
+            s.definition
+                .enroll_on_stages
+                .iter()
+                .any(|st| st.as_str() == ch.to_stage)
+        }) {
+            if let Some(lead) = leads::get(tx.conn(), ch.lead_id).await? {
+                enroll_in(tx, seq, &lead, &format!("on entering {}", ch.to_stage)).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Why a lead may not be mailed, if it may not.
+async fn blocked_in(tx: &mut DbTx, lead: &Lead) -> AppResult<Option<&'static str>> {
+    if lead.fields.email_opt_out {
+        return Ok(Some("do_not_email"));
+    }
+    let Some(email) = lead
+        .fields
+        .email
+        .as_deref()
+        .and_then(leadline_domain::quality::normalize::email)
+    else {
+        return Ok(Some("no_email"));
+    };
+    Ok(
+        match store::suppressed(tx.conn(), &email.match_key).await? {
+            Some(r) if r == "hard_bounce" => Some("bounced"),
+            Some(_) => Some("unsubscribed"),
+            None => None,
+        },
+    )
+}
+
+impl App {
+    /// Enrolls leads by hand, in bulk or over the API (admins, managers, marketers; reps
+    /// their own leads).
+    pub async fn enroll_leads(
+        &self,
+        by: &Principal,
+        sequence: Uuid,
+        lead_ids: &[Uuid],
+    ) -> AppResult<Vec<EnrollResult>> {
+        if lead_ids.len() > 1000 {
+            return Err(crate::error::invalid(
+                "lead_ids",
+                "too_many",
+                "at most 1,000 leads at a time",
+            ));
+        }
+        let mut tx = self.db.begin().await?;
+        let seq = to_sequence(
+            store::sequence(tx.conn(), sequence)
+                .await?
+                .ok_or(AppError::NotFound("sequence"))?,
+        )?;
+        if !seq.active {
+            return Err(AppError::Conflict("the sequence is paused".into()));
+        }
+        let mut out = Vec::with_capacity(lead_ids.len());
+        for id in lead_ids {
+            let lead = leads::get(tx.conn(), *id)
+                .await?
+                .filter(|l| by.can_edit_lead(l.fields.owner_id));
+            let (outcome, enrollment_id) = match lead {
+                Some(l) => enroll_in(&mut tx, &seq, &l, &by.label).await?,
+                None => ("not_found".into(), None),
+            };
+            out.push(EnrollResult {
+                lead_id: *id,
+                outcome,
+                enrollment_id,
+            });
+        }
+        tx.commit().await?;
+        Ok(out)
+    }
+
+    /// A lead's enrollments.
+    pub async fn lead_enrollments(&self, by: &Principal, lead: Uuid) -> AppResult<Vec<Enrollment>> {
+        let mut c = self.db.acquire().await?;
+        crate::leads::visible_lead(c.conn(), by, lead).await?;
+        Ok(store::enrollments_of_lead(c.conn(), lead)
+            .await?
+            .into_iter()
+            .map(Enrollment::from)
+            .collect())
+    }
+
+    /// Stops a lead's enrollment by hand.
+    pub async fn exit_enrollment(&self, by: &Principal, id: Uuid) -> AppResult<Enrollment> {
+        let mut tx = self.db.begin().await?;
+        let e = store::enrollment(tx.conn(), id)
+            .await?
+            .ok_or(AppError::NotFound("enrollment"))?;
+        crate::leads::visible_lead(tx.conn(), by, e.lead_id).await?;
+        if e.status != "active" {
+            return Err(AppError::Conflict("the enrollment has ended".into()));
+        }
+        let e = EnrollmentRow {
+            status: "exited".into(),
+            exit_reason: Some(format!("stopped by {}", by.label)),
+            finished_at: Some(to_micros(now())),
+            ..e
+        };
+        store::save_enrollment(tx.conn(), &e).await?;
+        tx.commit().await?;
+        Ok(e.into())
+    }
+
+    /// One round of the sequence worker: advances due enrollments. Returns how many.
+    pub async fn run_sequences(&self) -> AppResult<usize> {
+        let t = now();
+        let claimed = {
+            let mut tx = self.db.begin().await?;
+            let c = store::claim_due_enrollments(
+                tx.conn(),
+                to_micros(t),
+                to_micros(t + Duration::seconds(LEASE_SECONDS)),
+                BATCH,
+            )
+            .await?;
+            tx.commit().await?;
+            c
+        };
+        let n = claimed.len();
+        for e in claimed {
+            let mut tx = self.db.begin().await?;
+            let id = e.id;
+            match advance_in(&mut tx, e).await {
+                Ok(()) => tx.commit().await?,
+                Err(err) => {
+                    // Left for its lease to lapse and another try; logged by id only.
+                    tracing::error!(enrollment_id = %id, error = %err, "enrollment not advanced");
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// What an unsubscribe link is about: the address (masked) and whether it is already out.
+    pub async fn unsubscribe_info(&self, token: &str) -> AppResult<(String, bool)> {
+        let mut tx = self.db.begin().await?;
+        let m = mail::by_unsubscribe_token(tx.conn(), token)
+            .await?
+            .ok_or(AppError::NotFound("unsubscribe link"))?;
+        let key = leadline_domain::quality::normalize::email(&m.to_address)
+            .map(|e| e.match_key)
+            .unwrap_or_default();
+        let done = store::suppressed(tx.conn(), &key).await?.is_some();
+        Ok((mask(&m.to_address), done))
+    }
+
+    /// Unsubscribes the address a message went to (RFC 8058 one-click or the page's
+    /// button): suppressed for good, the lead marked do-not-email, its enrollments ended,
+    /// an `unsubscribed` activity on its timeline.
+    pub async fn unsubscribe(&self, token: &str) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        let m = mail::by_unsubscribe_token(tx.conn(), token)
+            .await?
+            .ok_or(AppError::NotFound("unsubscribe link"))?;
+        let key = leadline_domain::quality::normalize::email(&m.to_address)
+            .map(|e| e.match_key)
+            .unwrap_or_else(|| m.to_address.to_lowercase());
+        if store::suppressed(tx.conn(), &key).await?.is_some() {
+            return Ok(());
+        }
+        let t = now();
+        store::suppress(tx.conn(), &key, "unsubscribed", m.lead_id, to_micros(t)).await?;
+        if let Some(lead_id) = m.lead_id
+            && let Some(lead) = leads::get(tx.conn(), lead_id).await?
+        {
+            if !lead.fields.email_opt_out {
+                let mut next = lead.clone();
+                next.fields.email_opt_out = true;
+                next.updated_at = t;
+                next.version += 1;
+                if leads::update(tx.conn(), &next, lead.version).await? {
+                    let changes = leadline_domain::lead::diff(&lead.fields, &next.fields);
+                    crate::events::lead_updated_in(&mut tx, &next, &changes).await?;
+                }
+            }
+            store::exit_active_of_lead(tx.conn(), lead_id, "unsubscribed", to_micros(t)).await?;
+            let mut props = serde_json::Map::new();
+            props.insert("message_id".into(), m.message_id.clone().into());
+            activities::insert(
+                tx.conn(),
+                &leadline_domain::Activity {
+                    id: Uuid::now_v7(),
+                    lead_id,
+                    kind: "email_unsubscribed".into(),
+                    occurred_at: t,
+                    properties: props,
+                    recorded_by: Some("unsubscribe link".into()),
+                    created_at: t,
+                },
+            )
+            .await?;
+            crate::events::emit_in(
+                &mut tx,
+                vec![crate::events::Event::lead(
+                    "email.unsubscribed",
+                    lead_id,
+                    serde_json::json!({"lead_id": lead_id, "message_id": m.message_id}),
+                    t,
+                )],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+}
+
+/// `a***@example.com`
+fn mask(address: &str) -> String {
+    match address.split_once('@') {
+        Some((local, domain)) => format!("{}***@{domain}", local.chars().next().unwrap_or('*')),
+        None => "***".into(),
+    }
+}
+
+/// A sequence message failed for good (a permanent refusal): the address is suppressed as
+/// a hard bounce and the enrollment ends.
+pub(crate) async fn mail_failed_in(tx: &mut DbTx, m: &MessageRow) -> AppResult<()> {
+    let t = to_micros(now());
+    if let Some(e) = leadline_domain::quality::normalize::email(&m.to_address) {
+        store::suppress(tx.conn(), &e.match_key, "hard_bounce", m.lead_id, t).await?;
+    }
+    if let Some(lead) = m.lead_id {
+        store::exit_active_of_lead(tx.conn(), lead, "bounced", t).await?;
+    }
+    Ok(())
+}
+
+/// Runs an enrollment's due steps until a wait, the end, an exit, or the send window.
+async fn advance_in(tx: &mut DbTx, mut e: EnrollmentRow) -> AppResult<()> {
+    let t = now();
+    let finish = |e: &mut EnrollmentRow, status: &str, reason: Option<&str>| {
+        e.status = status.into();
+        e.exit_reason = reason.map(str::to_owned);
+        e.finished_at = Some(to_micros(t));
+    };
+    let Some(seq) = store::sequence(tx.conn(), e.sequence_id).await? else {
+        return Ok(());
+    };
+    let seq = to_sequence(seq)?;
+    let Some(mut lead) = leads::get(tx.conn(), e.lead_id).await? else {
+        finish(&mut e, "exited", Some("lead_deleted"));
+        return Ok(store::save_enrollment(tx.conn(), &e).await?);
+    };
+    for _ in 0..MAX_STEPS_PER_ADVANCE {
+        if let Some(reason) = exit_reason_in(tx, &e, &lead).await? {
+            finish(&mut e, "exited", Some(reason));
+            break;
+        }
+        if !seq.active {
+            // Paused: look again in an hour.
+            e.due_at = to_micros(t + Duration::hours(1));
+            break;
+        }
+        let Some(step) = seq.definition.steps.get(e.step as usize) else {
+            finish(&mut e, "finished", None);
+            break;
+        };
+        match step {
+            Step::Email { template_id } => {
+                let at = seq
+                    .definition
+                    .next_send_time(t, lead.fields.time_zone.as_deref());
+                if at > t {
+                    e.due_at = to_micros(at);
+                    break;
+                }
+                if seq.definition.daily_limit > 0 {
+                    let day = t - Duration::hours(24);
+                    if store::messages_since(tx.conn(), seq.id, to_micros(day)).await?
+                        >= i64::from(seq.definition.daily_limit)
+                    {
+                        e.due_at = to_micros(t + Duration::hours(1));
+                        break;
+                    }
+                }
+                queue_step_mail_in(tx, &e, &lead, *template_id).await?;
+                e.step += 1;
+            }
+            Step::Wait { .. } => {
+                e.step += 1;
+                e.step_run += 1;
+                e.due_at = to_micros(t + Duration::minutes(step.wait_minutes() as i64));
+                break;
+            }
+            Step::Branch {
+                condition,
+                then,
+                otherwise,
+            } => {
+                let holds = match condition {
+                    // Opens and clicks are recorded as activities of these kinds.
+                    Condition::Opened => {
+                        store::has_activity_since(tx.conn(), lead.id, "email_opened", e.enrolled_at)
+                            .await?
+                    }
+                    Condition::Clicked => {
+                        store::has_activity_since(
+                            tx.conn(),
+                            lead.id,
+                            "email_clicked",
+                            e.enrolled_at,
+                        )
+                        .await?
+                    }
+                    Condition::ScoreAtLeast { score } => lead.score >= *score,
+                    Condition::Activity { kind } => {
+                        store::has_activity_since(tx.conn(), lead.id, kind, e.enrolled_at).await?
+                    }
+                };
+                e.step = if holds {
+                    *then as i32 - 1
+                } else {
+                    otherwise.map(|o| o as i32 - 1).unwrap_or(e.step + 1)
+                };
+            }
+            Step::Task {
+                kind,
+                title,
+                due_in_hours,
+            } => {
+                if let (Ok(kind), true) = (kind.parse(), crate::tasks::followable(lead.stage)) {
+                    let due = t + Duration::hours(i64::from(*due_in_hours));
+                    let assignee = match lead.fields.owner_id {
+                        Some(o) if users::get(tx.conn(), o).await?.is_some_and(|u| u.active) => {
+                            Some(o)
+                        }
+                        _ => None,
+                    };
+                    let row = crate::tasks::task_row(
+                        lead.id,
+                        kind,
+                        title.clone(),
+                        (due, due - Duration::minutes(15)),
+                        assignee,
+                        1,
+                        &format!("sequence {}", seq.definition.name),
+                    );
+                    leadline_store::sla::insert_task(tx.conn(), &row).await?;
+                }
+                e.step += 1;
+            }
+            Step::Stage { to } => {
+                let actor = format!("sequence {}", seq.definition.name);
+                crate::scoring::auto_transition(tx, &lead, *to, "a sequence step", &actor).await?;
+                if let Some(l) = leads::get(tx.conn(), lead.id).await? {
+                    lead = l;
+                }
+                e.step += 1;
+            }
+            Step::MoveTo { sequence_id } => {
+                finish(&mut e, "finished", Some("moved"));
+                if let Some(next) = store::sequence(tx.conn(), *sequence_id).await? {
+                    let next = to_sequence(next)?;
+                    store::save_enrollment(tx.conn(), &e).await?;
+                    enroll_in(
+                        tx,
+                        &next,
+                        &lead,
+                        &format!("from sequence {}", seq.definition.name),
+                    )
+                    .await?;
+                    return Ok(());
+                }
+                break;
+            }
+        }
+        e.step_run += 1;
+    }
+    store::save_enrollment(tx.conn(), &e).await?;
+    Ok(())
+}
+
+/// Why an enrollment ends now, if it does.
+async fn exit_reason_in(
+    tx: &mut DbTx,
+    e: &EnrollmentRow,
+    lead: &Lead,
+) -> AppResult<Option<&'static str>> {
+    if lead.stage == Stage::Converted {
+        return Ok(Some("converted"));
+    }
+    if lead.stage == Stage::Disqualified {
+        return Ok(Some("disqualified"));
+    }
+    let sales = matches!(lead.stage, Stage::Mql | Stage::Sal | Stage::Sql);
+    if sales && lead.stage.as_str() != e.enrolled_stage {
+        return Ok(Some("handed_to_sales"));
+    }
+    blocked_in(tx, lead).await
+}
+
+/// Queues the message of an email step: rendered for the lead now, keyed by the step run.
+async fn queue_step_mail_in(
+    tx: &mut DbTx,
+    e: &EnrollmentRow,
+    lead: &Lead,
+    template: Uuid,
+) -> AppResult<()> {
+    let Some(tpl) = store::template(tx.conn(), template).await? else {
+        return Ok(());
+    };
+    let token = {
+        let mut b = [0u8; 16];
+        rand::fill(&mut b);
+        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+    };
+    let owner = match lead.fields.owner_id {
+        Some(o) => users::get(tx.conn(), o).await?,
+        None => None,
+    };
+    let ctx = leadline_domain::nurture::template::RenderContext {
+        lead: lead.fields.clone(),
+        owner_name: owner.as_ref().map(|u| u.name.clone()),
+        owner_email: owner.as_ref().map(|u| u.email.clone()),
+        owner_signature: owner.as_ref().map(|u| format!("{}\n{}", u.name, u.email)),
+        unsubscribe_url: format!("{}/u/{token}", crate::mail::BASE),
+    };
+    let r = render(&tpl.subject, &tpl.html, &ctx)
+        .map_err(|e| AppError::Internal(format!("template {}: {e}", tpl.id)))?;
+    let to = lead.fields.email.clone().unwrap_or_default();
+    let mut row = crate::mail::message_row(
+        &format!("sequence:{}", e.step + 1),
+        &to,
+        None,
+        Some(lead.id),
+        &r.subject,
+        &r.text,
+        Some(&r.html),
+    );
+    row.enrollment_id = Some(e.id);
+    row.step_run = Some(e.step_run);
+    row.unsubscribe_token = tpl.marketing.then_some(token);
+    row.at_most_once = true;
+    mail::queue(tx.conn(), std::slice::from_ref(&row)).await?;
+    Ok(())
+}
+
+/// Runs the sequence worker for the life of the process.
+pub async fn run(app: App) {
+    loop {
+        let pause = match app.run_sequences().await {
+            Ok(n) if n as i64 >= BATCH => std::time::Duration::ZERO,
+            Ok(_) => std::time::Duration::from_secs(1),
+            Err(e) => {
+                tracing::error!(error = %e, "sequence round failed");
+                std::time::Duration::from_secs(5)
+            }
+        };
+        tokio::time::sleep(pause).await;
+    }
+}
+
+/// A sequence's numbers: enrollments by state and exit reason, messages by step and state.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SequenceReport {
+    pub enrolled: i64,
+    pub active: i64,
+    pub finished: i64,
+    /// Exits by reason (`unsubscribed`, `bounced`, `converted`, `handed_to_sales`, …).
+    pub exited: std::collections::BTreeMap<String, i64>,
+    pub steps: Vec<StepReport>,
+}
+
+/// One email step's messages.
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
+pub struct StepReport {
+    /// 1-based.
+    pub step: usize,
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    /// Interrupted mid-send and not sent again (at most once).
+    pub unknown: i64,
+}
+
+impl App {
+    /// The numbers of one sequence. Opens, clicks and replies are not tracked yet.
+    pub async fn sequence_report(&self, by: &Principal, id: Uuid) -> AppResult<SequenceReport> {
+        let seq = self.sequence(by, id).await?;
+        let mut c = self.db.acquire().await?;
+        let mut r = SequenceReport {
+            enrolled: 0,
+            active: 0,
+            finished: 0,
+            exited: Default::default(),
+            steps: Vec::new(),
+        };
+        for (status, reason, n) in store::enrollment_counts(c.conn(), id).await? {
+            r.enrolled += n;
+            match status.as_str() {
+                "active" => r.active += n,
+                "finished" => r.finished += n,
+                _ => *r.exited.entry(reason.unwrap_or_default()).or_default() += n,
+            }
+        }
+        let mut steps: Vec<StepReport> = seq
+            .definition
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s, Step::Email { .. }))
+            .map(|(i, _)| StepReport {
+                step: i + 1,
+                ..Default::default()
+            })
+            .collect();
+        for (purpose, status, n) in store::message_counts(c.conn(), id).await? {
+            let Some(step) = purpose
+                .strip_prefix("sequence:")
+                .and_then(|x| x.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if let Some(s) = steps.iter_mut().find(|s| s.step == step) {
+                match status.as_str() {
+                    "sent" => s.sent += n,
+                    "failed" => s.failed += n,
+                    "unknown" => s.unknown += n,
+                    _ => s.queued += n,
+                }
+            }
+        }
+        r.steps = std::mem::take(&mut steps);
+        Ok(r)
+    }
+}
