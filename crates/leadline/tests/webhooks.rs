@@ -1,117 +1,18 @@
 //! Webhooks end to end on both databases, against a real HTTP receiver that checks every
 //! signature with the Standard Webhooks reference library (an independent implementation
 //! of the spec): lifecycle events in order, a receiver failing then recovering, secret
-//! rotation, refused internal addresses, switching off after persistent failure, replay —
-//! and a server killed with SIGKILL while delivering loses no event.
+//! rotation, refused internal addresses, switching off after persistent failure, replay.
+//! The SIGKILL test is in webhooks_crash.rs (this binary moves the manual clock).
 
 mod common;
 
-use axum::Router;
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use common::hooks::{Received, Receiver, allow_loopback, deliveries, endpoint, verify};
 use common::{TestApp, ok};
 use leadline_app::webhooks::delivery::Sender;
 use leadline_domain::time::manual_clock;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// What the receiver got.
-#[derive(Clone, Debug)]
-struct Received {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-impl Received {
-    fn id(&self) -> String {
-        self.headers["webhook-id"].to_str().unwrap().to_owned()
-    }
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap()
-    }
-    fn event_type(&self) -> String {
-        self.json()["type"].as_str().unwrap().to_owned()
-    }
-}
-
-/// A real HTTP receiver on 127.0.0.1: answers 500 to the first `fail` requests, then 204
-/// (after `delay`).
-#[derive(Clone, Default)]
-struct Receiver {
-    got: Arc<Mutex<Vec<Received>>>,
-    fail: Arc<AtomicUsize>,
-    delay_ms: Arc<AtomicUsize>,
-}
-
-async fn hook(State(r): State<Receiver>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let delay = r.delay_ms.load(Ordering::SeqCst);
-    if delay > 0 {
-        tokio::time::sleep(Duration::from_millis(delay as u64)).await;
-    }
-    let failing = r
-        .fail
-        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-        .is_ok();
-    r.got.lock().unwrap().push(Received { headers, body });
-    if failing {
-        StatusCode::INTERNAL_SERVER_ERROR
-    } else {
-        StatusCode::NO_CONTENT
-    }
-}
-
-impl Receiver {
-    async fn start() -> (Receiver, String) {
-        let r = Receiver::default();
-        let app = Router::new()
-            .route("/hook", axum::routing::post(hook))
-            .with_state(r.clone());
-        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}/hook", l.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
-        (r, url)
-    }
-    fn all(&self) -> Vec<Received> {
-        self.got.lock().unwrap().clone()
-    }
-    fn clear(&self) {
-        self.got.lock().unwrap().clear();
-    }
-}
-
-/// Verifies a message with the reference library.
-fn verify(secret: &str, m: &Received) -> Result<(), String> {
-    let wh = standardwebhooks::Webhook::new(secret).map_err(|e| e.to_string())?;
-    let mut h = http::HeaderMap::new();
-    for k in ["webhook-id", "webhook-timestamp", "webhook-signature"] {
-        h.insert(k, m.headers[k].to_str().unwrap().parse().unwrap());
-    }
-    wh.verify(&m.body, &h).map_err(|e| e.to_string())
-}
-
-async fn allow_loopback(t: &TestApp) {
-    ok(t.put("/api/v1/webhooks/settings")
-        .json(&json!({"allowed_private_hosts": ["127.0.0.1"]}))
-        .send()
-        .await
-        .unwrap())
-    .await;
-}
-
-async fn endpoint(t: &TestApp, url: &str, events: Value) -> Value {
-    let r = t
-        .post("/api/v1/webhooks/endpoints")
-        .json(&json!({"url": url, "events": events, "description": "test receiver"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json().await.unwrap()
-}
+use std::sync::atomic::Ordering;
 
 /// Runs delivery rounds until nothing is due now.
 async fn drain(t: &TestApp, sender: &Sender) {
@@ -121,18 +22,6 @@ async fn drain(t: &TestApp, sender: &Sender) {
         }
     }
     panic!("deliveries kept coming");
-}
-
-async fn deliveries(t: &TestApp, endpoint: &str, status: &str) -> Vec<Value> {
-    let v = ok(t
-        .get(&format!(
-            "/api/v1/webhooks/endpoints/{endpoint}/deliveries?status={status}&limit=500"
-        ))
-        .send()
-        .await
-        .unwrap())
-    .await;
-    v.as_array().unwrap().clone()
 }
 
 #[tokio::test]
@@ -393,133 +282,5 @@ async fn lifecycle_events_are_signed_ordered_retried_and_guarded() {
         .await;
         assert!(deliveries(&t, &eid, "pending").await.is_empty(), "{name}");
         manual_clock::clear();
-    }
-}
-
-/// A `leadline serve` process on the test database.
-fn serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leadline"))
-        .current_dir(dir)
-        .env("LEADLINE_LOG", "warn")
-        .env("LEADLINE_DATABASE_URL", db_url)
-        .env_remove("LEADLINE_DATA_DIR")
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, format!("http://127.0.0.1:{port}"))
-}
-
-#[tokio::test]
-async fn a_server_killed_while_delivering_loses_no_event() {
-    const LEADS: usize = 300;
-    const KILLS: usize = 3;
-    for t in common::apps().await {
-        let name = t.name;
-        let (rx, url) = Receiver::start().await;
-        rx.delay_ms.store(15, Ordering::SeqCst);
-        allow_loopback(&t).await;
-        let e = endpoint(&t, &url, json!(["lead.created"])).await;
-        let secret = e["secret"].as_str().unwrap().to_owned();
-        // The in-process server of the harness has no delivery worker: only the
-        // `leadline serve` processes below send.
-        let body: Vec<Value> = (0..LEADS)
-            .map(|i| json!({"lead": {"email": format!("kill{i}@example.com"), "last_name": format!("Kill {i}")}}))
-            .collect();
-        for chunk in body.chunks(100) {
-            ok(t.post("/api/v1/capture").json(&chunk).send().await.unwrap()).await;
-        }
-        let dir = tempfile::tempdir().unwrap();
-        let distinct = |rx: &Receiver| {
-            rx.all()
-                .iter()
-                .map(Received::id)
-                .collect::<std::collections::HashSet<_>>()
-                .len()
-        };
-        for k in 1..=KILLS {
-            let (mut child, _) = serve(&t.db_url, dir.path());
-            let target = LEADS * k / (KILLS + 1);
-            let deadline = Instant::now() + Duration::from_secs(120);
-            while distinct(&rx) < target && Instant::now() < deadline {
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            eprintln!("{name}: killed after {} events had arrived", distinct(&rx));
-        }
-        let (mut child, _) = serve(&t.db_url, dir.path());
-        // Claims the dead processes held lapse after the lease (15 s), then go out again.
-        let eid = e["id"].as_str().unwrap().to_owned();
-        let settle = |secs: u64| {
-            let (t, rx, eid) = (&t, &rx, &eid);
-            async move {
-                let deadline = Instant::now() + Duration::from_secs(secs);
-                loop {
-                    let settled =
-                        distinct(rx) == LEADS && deliveries(t, eid, "pending").await.is_empty();
-                    if settled || Instant::now() > deadline {
-                        return settled;
-                    }
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
-            }
-        };
-        if !settle(90).await {
-            // Attempts that failed (e.g. timed out on a starved machine) wait out their
-            // backoff (minutes): waiting is not losing. Show why, then make them due now
-            // the way an admin would (switching the endpoint off and on) and wait again.
-            for d in deliveries(&t, &eid, "pending").await.iter().take(5) {
-                eprintln!("{name}: waiting for a retry: {d}");
-            }
-            for on in [false, true] {
-                ok(t.put(&format!("/api/v1/webhooks/endpoints/{eid}"))
-                    .json(&json!({"url": url, "events": ["lead.created"], "enabled": on}))
-                    .send()
-                    .await
-                    .unwrap())
-                .await;
-            }
-            settle(90).await;
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        let got = rx.all();
-        let mut per_id: HashMap<String, usize> = HashMap::new();
-        for m in &got {
-            verify(&secret, m).unwrap_or_else(|e| panic!("{name}: {e}"));
-            *per_id.entry(m.id()).or_default() += 1;
-        }
-        let duplicates: usize = per_id.values().map(|n| n - 1).sum();
-        eprintln!(
-            "{name}: {} messages for {} events after {KILLS} kills; {duplicates} redelivered with their webhook-id",
-            got.len(),
-            per_id.len()
-        );
-        assert_eq!(per_id.len(), LEADS, "{name}: every event arrived");
-        assert!(
-            deliveries(&t, &eid, "pending").await.is_empty(),
-            "{name}: none left waiting"
-        );
-        assert!(
-            deliveries(&t, &eid, "failed").await.is_empty(),
-            "{name}: none given up"
-        );
-        assert_eq!(
-            deliveries(&t, &eid, "delivered").await.len(),
-            LEADS,
-            "{name}"
-        );
-        // A redelivery is always the same message: same id, same body.
-        for m in &got {
-            let first = got.iter().find(|x| x.id() == m.id()).unwrap();
-            assert_eq!(first.body, m.body);
-        }
     }
 }

@@ -33,6 +33,8 @@ const MAX_STEPS_PER_ADVANCE: usize = 50;
 pub struct Enrollment {
     pub id: Uuid,
     pub sequence_id: Uuid,
+    /// Filled where the sequence is at hand (a lead's enrollments).
+    pub sequence_name: Option<String>,
     pub lead_id: Uuid,
     /// `active`, `finished` or `exited`.
     pub status: String,
@@ -53,6 +55,7 @@ impl From<EnrollmentRow> for Enrollment {
         Enrollment {
             id: e.id,
             sequence_id: e.sequence_id,
+            sequence_name: None,
             lead_id: e.lead_id,
             next_step: active.then_some(e.step + 1),
             due_at: active.then(|| from_micros(e.due_at)),

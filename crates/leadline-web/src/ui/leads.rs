@@ -369,6 +369,8 @@ struct DetailPage {
     /// For a nurtured lead: when it comes back to sales.
     reengage: Option<String>,
     opportunities: Vec<(Uuid, String, String)>,
+    /// Sequences the lead is or was in: (name, state in words).
+    enrollments: Vec<(String, String)>,
 }
 
 /// The lead's first-touch clock in words.
@@ -491,11 +493,12 @@ pub async fn detail(
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let (pipeline, contact, opportunities, reengage) = match tokio::try_join!(
+    let (pipeline, contact, opportunities, reengage, enrollments) = match tokio::try_join!(
         s.app.pipeline(),
         s.app.lead_contact(&auth.principal, id),
         s.app.opportunities(&auth.principal, None, Some(id), 20),
-        s.app.lead_reengagement(&auth.principal, id)
+        s.app.lead_reengagement(&auth.principal, id),
+        s.app.lead_enrollments(&auth.principal, id)
     ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
@@ -816,6 +819,23 @@ pub async fn detail(
                 .join(" ")
         }),
         reengage: reengage.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        enrollments: enrollments
+            .into_iter()
+            .map(|e| {
+                let state = match (e.status.as_str(), e.next_step, e.due_at) {
+                    ("active", Some(n), Some(at)) => {
+                        format!("step {n} due {}", at.format("%Y-%m-%d %H:%M UTC"))
+                    }
+                    ("finished", ..) => "finished".to_owned(),
+                    _ => format!("left: {}", e.exit_reason.unwrap_or_default()),
+                };
+                (
+                    e.sequence_name
+                        .unwrap_or_else(|| "a deleted sequence".into()),
+                    state,
+                )
+            })
+            .collect(),
         opportunities: opportunities
             .into_iter()
             .map(|o| (o.id, o.name, o.stage))

@@ -2,6 +2,7 @@
 //! PostgreSQL database, driven over HTTP.
 #![allow(dead_code)]
 
+pub mod hooks;
 pub mod sink;
 
 use leadline_app::admin::NewUser;
