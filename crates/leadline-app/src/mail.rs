@@ -284,7 +284,7 @@ impl App {
             .await?;
             if let (Some(enrollment), Some(lead)) = (m.enrollment_id, m.lead_id) {
                 if status == "failed" {
-                    crate::nurture::run::mail_failed_in(&mut tx, &m).await?;
+                    crate::nurture::run::mail_failed_in(&mut tx, &m, error.as_deref()).await?;
                 }
                 if status == "sent" {
                     let data = serde_json::json!({"lead_id": lead, "message_id": m.message_id,

@@ -402,7 +402,10 @@ async fn a_sequence_sends_waits_sends_and_stops_on_unsubscribe_or_sales() {
         let other = template(&t, "Other").await;
         let seq2 = ok(t
             .post("/api/v1/sequences")
-            .json(&json!({"name": "Other", "steps": [{"type": "email", "template_id": other}]}))
+            .json(
+                &json!({"name": "Other", "send_from_hour": 0, "send_until_hour": 24,
+                "steps": [{"type": "email", "template_id": other}]}),
+            )
             .send()
             .await
             .unwrap())
@@ -414,6 +417,31 @@ async fn a_sequence_sends_waits_sends_and_stops_on_unsubscribe_or_sales() {
         );
         let r = t.client.get(t.url("/u/not-a-token")).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+        // A permanent refusal is a hard bounce: the address is suppressed for good.
+        let bob = lead(&t, "bob@initech.example").await;
+        assert_eq!(
+            enroll(&t, seq2["id"].as_str().unwrap(), &[&bob]).await,
+            ["enrolled"]
+        );
+        t.app.run_sequences().await.unwrap();
+        *sink.rcpt_reply.lock().unwrap() = "550 5.1.1 no such user".into();
+        t.app.send_mail(&mailer).await.unwrap();
+        *sink.rcpt_reply.lock().unwrap() = "250 OK".into();
+        let sent = ok(t
+            .get(&format!("/api/v1/outbox?lead_id={bob}"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(sent[0]["status"], "failed", "{name}: {sent}");
+        assert_eq!(
+            enroll(&t, &seq, &[&bob]).await,
+            ["unsubscribed"],
+            "{name}: suppressed"
+        );
+        let e = enrollments(&t, &bob).await;
+        assert_eq!(e[0]["sequence_name"], "Other", "{name}: {e:?}");
 
         // Entering nurture enrolls; becoming MQL hands the lead back to sales.
         let nurture = ok(t

@@ -219,10 +219,21 @@ impl App {
     pub async fn lead_enrollments(&self, by: &Principal, lead: Uuid) -> AppResult<Vec<Enrollment>> {
         let mut c = self.db.acquire().await?;
         crate::leads::visible_lead(c.conn(), by, lead).await?;
+        let names: std::collections::HashMap<Uuid, String> = store::sequences(c.conn())
+            .await?
+            .into_iter()
+            .map(|s| (s.id, s.name))
+            .collect();
         Ok(store::enrollments_of_lead(c.conn(), lead)
             .await?
             .into_iter()
-            .map(Enrollment::from)
+            .map(|e| {
+                let name = names.get(&e.sequence_id).cloned();
+                Enrollment {
+                    sequence_name: name,
+                    ..Enrollment::from(e)
+                }
+            })
             .collect())
     }
 
@@ -361,13 +372,29 @@ fn mask(address: &str) -> String {
 
 /// A sequence message failed for good (a permanent refusal): the address is suppressed as
 /// a hard bounce and the enrollment ends.
-pub(crate) async fn mail_failed_in(tx: &mut DbTx, m: &MessageRow) -> AppResult<()> {
+pub(crate) async fn mail_failed_in(
+    tx: &mut DbTx,
+    m: &MessageRow,
+    error: Option<&str>,
+) -> AppResult<()> {
     let t = to_micros(now());
     if let Some(e) = leadline_domain::quality::normalize::email(&m.to_address) {
         store::suppress(tx.conn(), &e.match_key, "hard_bounce", m.lead_id, t).await?;
     }
     if let Some(lead) = m.lead_id {
         store::exit_active_of_lead(tx.conn(), lead, "bounced", t).await?;
+        let data = serde_json::json!({"lead_id": lead, "message_id": m.message_id,
+            "enrollment_id": m.enrollment_id, "reason": error});
+        crate::events::emit_in(
+            tx,
+            vec![crate::events::Event::lead(
+                "email.bounced",
+                lead,
+                data,
+                now(),
+            )],
+        )
+        .await?;
     }
     Ok(())
 }

@@ -243,7 +243,17 @@ fn example_data(event_type: &str) -> Value {
             "created": 1100, "updated": 80, "skipped": 12, "failed": 8} }),
         "webhook.test" => json!({ "endpoint_id": "0193a5b2-2222-7000-8000-000000000009",
             "message": "A test event from Leadline.", "sent_by": "admin@example.com" }),
-        _ => json!({ "lead_id": lead_id, "message_id": "0193a5b2-3333-7000-8000-00000000000a" }),
+        "email.sent" => {
+            json!({ "lead_id": lead_id, "message_id": "<0193a5b23333700080000000000000aa@leadline>",
+            "enrollment_id": "0193a5b2-4444-7000-8000-00000000000b", "subject": "Welcome, Ada", "step": "sequence:1" })
+        }
+        "email.bounced" => {
+            json!({ "lead_id": lead_id, "message_id": "<0193a5b23333700080000000000000aa@leadline>",
+            "enrollment_id": "0193a5b2-4444-7000-8000-00000000000b", "reason": "permanent error (550): 5.1.1 no such user" })
+        }
+        _ => {
+            json!({ "lead_id": lead_id, "message_id": "<0193a5b23333700080000000000000aa@leadline>" })
+        }
     }
 }
 
@@ -257,8 +267,8 @@ pub fn describe_events(doc: &mut utoipa::openapi::OpenApi) {
     for (t, what) in EVENT_TYPES {
         let example =
             json!({ "type": t, "timestamp": "2026-11-26T09:30:00Z", "data": example_data(t) });
-        let pending = if t.starts_with("email.") {
-            " Sent once outbound email exists (the nurture issue)."
+        let pending = if matches!(*t, "email.opened" | "email.clicked") {
+            " Sent once open and click tracking exists (the nurture issue)."
         } else {
             ""
         };
