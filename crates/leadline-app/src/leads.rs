@@ -480,6 +480,7 @@ impl App {
             ));
         }
         leads::soft_delete(tx.conn(), id, to_micros(now())).await?;
+        crate::nurture::run::lead_gone_in(&mut tx, id, "lead_deleted").await?;
         audit(&mut tx, by, "lead.deleted", "lead", Some(id), Value::Null).await?;
         tx.commit().await?;
         Ok(())

@@ -170,3 +170,16 @@ pub async fn by_unsubscribe_token(conn: Conn<'_>, token: &str) -> StoreResult<Op
     .fetch_optional(c)
     .await)?)
 }
+
+/// Cancels a lead's queued messages (the lead was deleted or merged away); how many.
+pub async fn cancel_queued_of_lead(conn: Conn<'_>, lead: Uuid, reason: &str) -> StoreResult<u64> {
+    Ok(dispatch!(conn, |c| sqlx::query(
+        "UPDATE outbound_messages SET status = 'failed', last_error = $2 \
+         WHERE lead_id = $1 AND status = 'queued'"
+    )
+    .bind(lead)
+    .bind(reason)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?)
+}

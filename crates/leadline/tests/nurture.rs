@@ -443,6 +443,28 @@ async fn a_sequence_sends_waits_sends_and_stops_on_unsubscribe_or_sales() {
         let e = enrollments(&t, &bob).await;
         assert_eq!(e[0]["sequence_name"], "Other", "{name}: {e:?}");
 
+        // A lead deleted mid-sequence gets nothing more.
+        let dan = lead(&t, "dan@initech.example").await;
+        assert_eq!(enroll(&t, &seq, &[&dan]).await, ["enrolled"]);
+        t.app.run_sequences().await.unwrap();
+        let before = sink.got().len();
+        let r = t
+            .delete(&format!("/api/v1/leads/{dan}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::NO_CONTENT);
+        t.app.send_mail(&mailer).await.unwrap();
+        assert_eq!(sink.got().len(), before, "{name}: no orphan send");
+        let m = ok(t
+            .get(&format!("/api/v1/outbox?lead_id={dan}"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(m[0]["status"], "failed", "{name}: {m}");
+        assert_eq!(m[0]["last_error"], "not sent: lead deleted");
+
         // Entering nurture enrolls; becoming MQL hands the lead back to sales.
         let nurture = ok(t
             .post("/api/v1/sequences")

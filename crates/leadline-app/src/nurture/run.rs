@@ -362,6 +362,18 @@ impl App {
     }
 }
 
+/// A lead was deleted or merged away: its enrollments end and its queued mail is not sent.
+pub(crate) async fn lead_gone_in(tx: &mut DbTx, lead: Uuid, reason: &str) -> AppResult<()> {
+    store::exit_active_of_lead(tx.conn(), lead, reason, to_micros(now())).await?;
+    mail::cancel_queued_of_lead(
+        tx.conn(),
+        lead,
+        &format!("not sent: {}", reason.replace('_', " ")),
+    )
+    .await?;
+    Ok(())
+}
+
 /// `a***@example.com`
 fn mask(address: &str) -> String {
     match address.split_once('@') {

@@ -228,6 +228,7 @@ impl App {
                     "a lead changed during the merge; retry".into(),
                 ));
             }
+            crate::nurture::run::lead_gone_in(&mut tx, l.id, "merged").await?;
             let mv = store::repoint(tx.conn(), l.id, survivor.id).await?;
             moved.insert(
                 l.id.to_string(),

@@ -272,6 +272,7 @@ struct SequencePage {
     frame: Frame,
     notice: Option<&'static str>,
     id: Option<Uuid>,
+    name: String,
     toml: String,
     flow: Vec<String>,
     errors: Vec<String>,
@@ -295,7 +296,9 @@ async fn sequence_page(
         Err(e) => return error_page(e),
     };
     let sequences = s.app.sequences(&auth.principal).await.unwrap_or_default();
-    let flow = SequenceInput::from_toml(&toml)
+    let parsed = SequenceInput::from_toml(&toml).ok();
+    let name = parsed.as_ref().map(|q| q.name.clone()).unwrap_or_default();
+    let flow = parsed
         .map(|q| {
             describe(&q.steps, |x| {
                 templates
@@ -322,6 +325,7 @@ async fn sequence_page(
         StatusCode::UNPROCESSABLE_ENTITY
     };
     let page = SequencePage {
+        name,
         report,
         frame: Frame::new(&auth.user, "nurture"),
         notice: notice(notice_code),

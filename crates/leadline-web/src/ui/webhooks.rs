@@ -16,12 +16,21 @@ use leadline_domain::webhook::{EVENT_TYPES, EndpointInput};
 use serde::Deserialize;
 use uuid::Uuid;
 
-/// Event types offered as subscriptions (the test event goes to one endpoint by hand).
+/// Event groups and types offered as subscriptions (the test event goes to one endpoint
+/// by hand).
 fn choices() -> Vec<(&'static str, &'static str)> {
-    EVENT_TYPES
-        .iter()
-        .copied()
-        .filter(|(t, _)| *t != "webhook.test")
+    let groups = [
+        ("lead.*", "Every lead event, also ones added later."),
+        ("email.*", "Every email event, also ones added later."),
+    ];
+    groups
+        .into_iter()
+        .chain(
+            EVENT_TYPES
+                .iter()
+                .copied()
+                .filter(|(t, _)| *t != "webhook.test"),
+        )
         .collect()
 }
 
