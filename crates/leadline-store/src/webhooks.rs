@@ -453,3 +453,18 @@ pub async fn delivery_counts(conn: Conn<'_>) -> StoreResult<Vec<(Uuid, String, i
     .fetch_all(c)
     .await)?)
 }
+
+/// Forgets events older than `before` that no delivery still waits for (their deliveries
+/// and attempts go with them); how many.
+pub async fn prune(conn: Conn<'_>, before: Micros) -> StoreResult<u64> {
+    Ok(dispatch!(conn, |c| {
+        sqlx::query(
+        "DELETE FROM events WHERE created_at < $1 AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d \
+         WHERE d.event_id = events.id AND d.status = 'pending')"
+    )
+    .bind(before)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected())
+    })?)
+}

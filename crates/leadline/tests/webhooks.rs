@@ -281,6 +281,11 @@ async fn lifecycle_events_are_signed_ordered_retried_and_guarded() {
             .unwrap())
         .await;
         assert!(deliveries(&t, &eid, "pending").await.is_empty(), "{name}");
+        // The log is kept 30 days once nothing waits for it.
+        assert_eq!(t.app.prune_webhook_log().await.unwrap(), 0, "{name}");
+        manual_clock::set(leadline_domain::time::now() + chrono::Duration::days(31));
+        assert!(t.app.prune_webhook_log().await.unwrap() > 0, "{name}");
+        assert!(deliveries(&t, &eid, "delivered").await.is_empty(), "{name}");
         manual_clock::clear();
     }
 }

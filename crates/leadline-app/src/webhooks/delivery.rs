@@ -24,6 +24,8 @@ pub const TIMEOUT: Duration = Duration::from_secs(10);
 pub const LEASE: Duration = Duration::from_secs(15);
 /// Deliveries claimed per round.
 const BATCH: i64 = 32;
+/// How long events and their delivery log are kept once nothing waits for them.
+pub const RETENTION_DAYS: i64 = 30;
 /// Response bodies kept in the log.
 const MAX_LOGGED_BODY: usize = 1024;
 
@@ -127,6 +129,16 @@ struct Sent {
 }
 
 impl App {
+    /// Forgets events (with their deliveries and attempts) older than [`RETENTION_DAYS`]
+    /// that nothing waits for. Returns how many.
+    pub async fn prune_webhook_log(&self) -> AppResult<u64> {
+        let before = now() - chrono::Duration::days(RETENTION_DAYS);
+        let mut tx = self.db.begin().await?;
+        let n = store::prune(tx.conn(), to_micros(before)).await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
     /// One round of the delivery worker: claims due deliveries, sends them (concurrently,
     /// each endpoint's lead in order) and records the outcomes. Returns how many were tried.
     pub async fn deliver_webhooks(&self, sender: &Sender) -> AppResult<usize> {
@@ -343,7 +355,16 @@ pub async fn run(app: App) {
             return;
         }
     };
+    let mut pruned_at: Option<Instant> = None;
     loop {
+        if pruned_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            pruned_at = Some(Instant::now());
+            match app.prune_webhook_log().await {
+                Ok(n) if n > 0 => tracing::info!(events = n, "old webhook events forgotten"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "webhook log pruning failed"),
+            }
+        }
         let pause = match app.deliver_webhooks(&sender).await {
             Ok(n) if n as i64 >= BATCH => Duration::ZERO,
             Ok(_) => Duration::from_millis(500),
