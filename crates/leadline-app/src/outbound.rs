@@ -1,6 +1,6 @@
-//! Outgoing HTTP (the enrichment hook; webhooks later): one client setup with TLS by
-//! rustls and ring, short timeouts, and no redirects, so a configured URL cannot bounce a
-//! request somewhere else.
+//! Outgoing HTTP (the enrichment hook; webhooks build their own guarded client in
+//! `webhooks::delivery`): TLS by rustls and ring, short timeouts, and no redirects, so a
+//! configured URL cannot bounce a request somewhere else.
 
 use std::sync::Once;
 use std::time::Duration;
