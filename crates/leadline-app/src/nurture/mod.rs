@@ -97,8 +97,17 @@ pub(crate) async fn context_for(
         }
         None => sample_lead(),
     };
+    render_context(conn.conn(), fields, unsubscribe_url).await
+}
+
+/// A lead's fields with its owner's name, address and signature: what templates see.
+pub(crate) async fn render_context(
+    conn: Conn<'_>,
+    fields: LeadFields,
+    unsubscribe_url: String,
+) -> AppResult<RenderContext> {
     let owner = match fields.owner_id {
-        Some(o) => users::get(conn.conn(), o).await?,
+        Some(o) => users::get(conn, o).await?,
         None => None,
     };
     Ok(RenderContext {

@@ -588,19 +588,14 @@ async fn queue_step_mail_in(
     let token = {
         let mut b = [0u8; 16];
         rand::fill(&mut b);
-        b.iter().map(|x| format!("{x:02x}")).collect::<String>()
+        hex::encode(b)
     };
-    let owner = match lead.fields.owner_id {
-        Some(o) => users::get(tx.conn(), o).await?,
-        None => None,
-    };
-    let ctx = leadline_domain::nurture::template::RenderContext {
-        lead: lead.fields.clone(),
-        owner_name: owner.as_ref().map(|u| u.name.clone()),
-        owner_email: owner.as_ref().map(|u| u.email.clone()),
-        owner_signature: owner.as_ref().map(|u| format!("{}\n{}", u.name, u.email)),
-        unsubscribe_url: format!("{}/u/{token}", crate::mail::BASE),
-    };
+    let ctx = super::render_context(
+        tx.conn(),
+        lead.fields.clone(),
+        format!("{}/u/{token}", crate::mail::BASE),
+    )
+    .await?;
     let r = render(&tpl.subject, &tpl.html, &ctx)
         .map_err(|e| AppError::Internal(format!("template {}: {e}", tpl.id)))?;
     let to = lead.fields.email.clone().unwrap_or_default();
