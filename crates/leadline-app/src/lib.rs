@@ -6,6 +6,7 @@ pub mod admin;
 pub mod aging;
 pub mod auth;
 pub mod capture;
+pub mod consents;
 pub mod demo;
 mod error;
 pub mod events;

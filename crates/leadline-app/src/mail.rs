@@ -151,6 +151,8 @@ pub(crate) fn message_row(
         step_run: None,
         unsubscribe_token: None,
         at_most_once: false,
+        track_token: None,
+        to_domain: None,
     }
 }
 

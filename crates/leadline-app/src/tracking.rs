@@ -301,6 +301,7 @@ impl App {
             campaign: input.campaign,
             label: input.label,
             created_at: to_micros(now()),
+            message_id: None,
         };
         let mut tx = self.db.begin().await?;
         if let Some(id) = row.lead_id {
@@ -378,7 +379,9 @@ impl App {
                     p.insert("label".into(), Value::String(l.clone()));
                 }
                 // The lead may be gone; the click still redirects.
-                if leads::get(tx.conn(), lead_id).await?.is_some() {
+                if let Some(message) = link.message_id {
+                    crate::nurture::engagement::clicked_in(&mut tx, message, &link.url).await?;
+                } else if leads::get(tx.conn(), lead_id).await?.is_some() {
                     activities::insert(
                         tx.conn(),
                         &Activity {

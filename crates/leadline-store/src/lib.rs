@@ -13,6 +13,7 @@ mod db;
 pub mod sql;
 pub mod accounts;
 pub mod activities;
+pub mod consents;
 pub mod aging;
 pub mod api_keys;
 pub mod audit;

@@ -30,18 +30,22 @@ pub struct MessageRow {
     pub unsubscribe_token: Option<String>,
     /// Never sent twice: a claim whose sender died becomes `unknown`, not due again.
     pub at_most_once: bool,
+    /// The token of the message's open pixel (sequence mail).
+    pub track_token: Option<String>,
+    /// The recipient's domain, lower-case (per-domain throttling).
+    pub to_domain: Option<String>,
 }
 
 const COLUMNS: &str = "id, purpose, to_address, user_id, lead_id, subject, body_text, body_html, \
     message_id, status, attempts, next_attempt_at, last_error, created_at, sent_at, enrollment_id, \
-    step_run, unsubscribe_token, at_most_once";
+    step_run, unsubscribe_token, at_most_once, track_token, to_domain";
 
 /// Queues messages.
 pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
-    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 19)) {
+    for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 21)) {
         let sql = format!(
             "INSERT INTO outbound_messages ({COLUMNS}) VALUES {}",
-            crate::sql::values_rows(conn.backend(), chunk.len(), 19)
+            crate::sql::values_rows(conn.backend(), chunk.len(), 21)
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
@@ -65,7 +69,9 @@ pub async fn queue(mut conn: Conn<'_>, rows: &[MessageRow]) -> StoreResult<()> {
                     .bind(m.enrollment_id)
                     .bind(m.step_run)
                     .bind(&m.unsubscribe_token)
-                    .bind(m.at_most_once);
+                    .bind(m.at_most_once)
+                    .bind(&m.track_token)
+                    .bind(&m.to_domain);
             }
             q.execute(c).await.map(|r| r.rows_affected())
         })?;
@@ -182,4 +188,112 @@ pub async fn cancel_queued_of_lead(conn: Conn<'_>, lead: Uuid, reason: &str) -> 
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?)
+}
+
+/// The message whose open pixel holds this token.
+pub async fn by_track_token(conn: Conn<'_>, token: &str) -> StoreResult<Option<MessageRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM outbound_messages WHERE track_token = $1");
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(token)
+    .fetch_optional(c)
+    .await)?)
+}
+
+/// The first of these Message-IDs (without angle brackets) that is one of ours.
+pub async fn by_message_ids(mut conn: Conn<'_>, ids: &[String]) -> StoreResult<Option<MessageRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM outbound_messages WHERE message_id = $1");
+    for id in ids.iter().take(50) {
+        let row: Option<MessageRow> = dispatch!(conn.reborrow(), |c| sqlx::query_as(
+            sqlx::AssertSqlSafe(sql.as_str())
+        )
+        .bind(id)
+        .fetch_optional(c)
+        .await)?;
+        if row.is_some() {
+            return Ok(row);
+        }
+    }
+    Ok(None)
+}
+
+/// What happened to a sent message, as recorded on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Engagement {
+    Opened,
+    Clicked,
+    Replied,
+    Bounced,
+    Unsubscribed,
+}
+
+/// Records an open, click, reply, bounce or unsubscribe on a message; true the first time
+/// (opens and clicks are also counted every time).
+pub async fn record_engagement(
+    mut conn: Conn<'_>,
+    id: Uuid,
+    what: Engagement,
+    at: Micros,
+) -> StoreResult<bool> {
+    let (first, count) = match what {
+        Engagement::Opened => (
+            "UPDATE outbound_messages SET opened_at = $2 WHERE id = $1 AND opened_at IS NULL",
+            Some("UPDATE outbound_messages SET opens = opens + 1 WHERE id = $1"),
+        ),
+        Engagement::Clicked => (
+            "UPDATE outbound_messages SET clicked_at = $2 WHERE id = $1 AND clicked_at IS NULL",
+            Some("UPDATE outbound_messages SET clicks = clicks + 1 WHERE id = $1"),
+        ),
+        Engagement::Replied => (
+            "UPDATE outbound_messages SET replied_at = $2 WHERE id = $1 AND replied_at IS NULL",
+            None,
+        ),
+        Engagement::Bounced => (
+            "UPDATE outbound_messages SET bounced_at = $2 WHERE id = $1 AND bounced_at IS NULL",
+            None,
+        ),
+        Engagement::Unsubscribed => (
+            "UPDATE outbound_messages SET unsubscribed_at = $2 WHERE id = $1 \
+             AND unsubscribed_at IS NULL",
+            None,
+        ),
+    };
+    let n = dispatch!(conn.reborrow(), |c| sqlx::query(first)
+        .bind(id)
+        .bind(at)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    if let Some(count) = count {
+        dispatch!(conn, |c| sqlx::query(count)
+            .bind(id)
+            .execute(c)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(n > 0)
+}
+
+/// Sequence messages queued for a recipient domain since `since` (per-domain throttling).
+pub async fn domain_messages_since(conn: Conn<'_>, domain: &str, since: Micros) -> StoreResult<i64> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM outbound_messages WHERE to_domain = $1 AND created_at >= $2 \
+         AND enrollment_id IS NOT NULL"
+    )
+    .bind(domain)
+    .bind(since)
+    .fetch_one(c)
+    .await)?)
+}
+
+/// One message.
+pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<MessageRow>> {
+    let sql = format!("SELECT {COLUMNS} FROM outbound_messages WHERE id = $1");
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(id)
+    .fetch_optional(c)
+    .await)?)
 }

@@ -25,6 +25,8 @@ pub struct Moved {
     pub outcome: bool,
     /// Enriched values moved, as (field, provider).
     pub enrichment: Vec<(String, String)>,
+    /// Consent records (the survivor inherits what the person agreed to).
+    pub consents: Vec<Uuid>,
 }
 
 /// Moves `table`'s rows from one lead to another; returns the moved rows' `key` column.
@@ -63,7 +65,7 @@ async fn exec(conn: Conn<'_>, sql: &str, to: Uuid, from: Uuid) -> StoreResult<u6
 }
 
 /// Moves everything recorded against `from` to `to`: timeline, stage and owner history,
-/// visitors, tracked links, import fingerprints, and the referral, outcome and enriched
+/// visitors, consent records, tracked links, import fingerprints, and the referral, outcome and enriched
 /// values where `to` has none of its own.
 pub async fn repoint(mut conn: Conn<'_>, from: Uuid, to: Uuid) -> StoreResult<Moved> {
     let mut m = Moved {
@@ -71,6 +73,7 @@ pub async fn repoint(mut conn: Conn<'_>, from: Uuid, to: Uuid) -> StoreResult<Mo
         stage_history: move_rows(conn.reborrow(), "stage_history", "id", to, from).await?,
         owner_history: move_rows(conn.reborrow(), "owner_history", "id", to, from).await?,
         visitors: move_rows(conn.reborrow(), "visitors", "id", to, from).await?,
+        consents: move_rows(conn.reborrow(), "consents", "id", to, from).await?,
         links: move_rows(conn.reborrow(), "tracked_links", "token", to, from).await?,
         fingerprints: move_rows(
             conn.reborrow(),
@@ -168,6 +171,7 @@ pub async fn move_back(mut conn: Conn<'_>, m: &Moved, survivor: Uuid, to: Uuid) 
     )
     .await?;
     move_ids(conn.reborrow(), "visitors", "id", &m.visitors, &[], to).await?;
+    move_ids(conn.reborrow(), "consents", "id", none, &m.consents, to).await?;
     move_ids(conn.reborrow(), "tracked_links", "token", &m.links, &[], to).await?;
     move_ids(
         conn.reborrow(),

@@ -325,6 +325,36 @@ pub async fn message_counts(
     .await)?)
 }
 
+/// What became of a sequence's sent messages, per step (message purpose `sequence:N`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct StepEngagement {
+    pub purpose: String,
+    pub sent: i64,
+    pub opened: i64,
+    pub clicked: i64,
+    pub replied: i64,
+    pub bounced: i64,
+    pub unsubscribed: i64,
+    /// Messages whose lead has since been converted.
+    pub converted: i64,
+}
+
+/// Engagement with a sequence's sent messages, per step.
+pub async fn step_engagement(conn: Conn<'_>, sequence: Uuid) -> StoreResult<Vec<StepEngagement>> {
+    Ok(dispatch!(conn, |c| sqlx::query_as(
+        "SELECT m.purpose, COUNT(*) AS sent, COUNT(m.opened_at) AS opened, \
+         COUNT(m.clicked_at) AS clicked, COUNT(m.replied_at) AS replied, \
+         COUNT(m.bounced_at) AS bounced, COUNT(m.unsubscribed_at) AS unsubscribed, \
+         COUNT(CASE WHEN l.stage = 'converted' THEN 1 END) AS converted \
+         FROM outbound_messages m JOIN enrollments e ON e.id = m.enrollment_id \
+         LEFT JOIN leads l ON l.id = m.lead_id \
+         WHERE e.sequence_id = $1 AND m.status = 'sent' GROUP BY m.purpose"
+    )
+    .bind(sequence)
+    .fetch_all(c)
+    .await)?)
+}
+
 /// Messages a sequence queued since `since` (the daily limit).
 pub async fn messages_since(conn: Conn<'_>, sequence: Uuid, since: Micros) -> StoreResult<i64> {
     Ok(dispatch!(conn, |c| sqlx::query_scalar(

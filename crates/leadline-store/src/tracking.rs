@@ -103,13 +103,16 @@ pub struct LinkRow {
     pub campaign: Option<String>,
     pub label: Option<String>,
     pub created_at: Micros,
+    /// The sent message the link is in: its click is that message's.
+    pub message_id: Option<Uuid>,
 }
 
 /// Adds a tracked link.
 pub async fn insert_link(conn: Conn<'_>, l: &LinkRow) -> StoreResult<()> {
     dispatch!(conn, |c| {
         sqlx::query(
-        "INSERT INTO tracked_links (token, url, lead_id, campaign, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)"
+        "INSERT INTO tracked_links (token, url, lead_id, campaign, label, created_at, message_id) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)"
     )
     .bind(&l.token)
     .bind(&l.url)
@@ -117,6 +120,7 @@ pub async fn insert_link(conn: Conn<'_>, l: &LinkRow) -> StoreResult<()> {
     .bind(&l.campaign)
     .bind(&l.label)
     .bind(l.created_at)
+    .bind(l.message_id)
     .execute(c)
     .await
     .map(|r| r.rows_affected())
@@ -128,7 +132,8 @@ pub async fn insert_link(conn: Conn<'_>, l: &LinkRow) -> StoreResult<()> {
 pub async fn link(conn: Conn<'_>, token: &str) -> StoreResult<Option<LinkRow>> {
     Ok(dispatch!(conn, |c| {
         sqlx::query_as(
-        "SELECT token, url, lead_id, campaign, label, created_at FROM tracked_links WHERE token = $1"
+        "SELECT token, url, lead_id, campaign, label, created_at, message_id FROM tracked_links \
+         WHERE token = $1"
     )
     .bind(token)
     .fetch_optional(c)

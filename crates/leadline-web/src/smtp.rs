@@ -4,7 +4,7 @@
 //! an acknowledged message survives a crash. Plain SMTP without TLS or AUTH: listen on a
 //! private address and let the mail server in front handle the internet.
 
-use leadline_app::capture::email::MAX_EMAIL_BYTES;
+use leadline_app::capture::email::{MAX_EMAIL_BYTES, Received};
 use leadline_app::{App, AppError};
 use leadline_domain::Principal;
 use mailin::{Handler, Response, SessionBuilder};
@@ -154,9 +154,12 @@ async fn session(
                 format!("552 5.3.4 message larger than {MAX_EMAIL_BYTES} bytes\r\n")
             } else {
                 match app.capture_email(&by, &data, Some(ip.to_string())).await {
-                    Ok(c) => {
+                    Ok(Received::Lead(c)) => {
                         tracing::info!(lead_id = %c.lead.id, created = c.created, "email captured");
                         format!("250 2.0.0 accepted as lead {}\r\n", c.lead.id)
+                    }
+                    Ok(Received::Returned(r)) => {
+                        format!("250 2.0.0 accepted ({})\r\n", r.outcome.replace('_', " "))
                     }
                     // Kept for review with the reason; the sender's server need not retry.
                     Err(AppError::Validation(_)) => "250 2.0.0 accepted for review\r\n".into(),

@@ -4,6 +4,7 @@ use crate::config::{FileConfig, database_url, redact};
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use leadline_app::admin::NewUser;
+use leadline_app::capture::email::Received;
 use leadline_app::{App, AppConfig};
 use leadline_domain::{Principal, Role};
 use std::path::PathBuf;
@@ -499,11 +500,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 let raw =
                     std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 match app.capture_email(&by, &raw, None).await {
-                    Ok(c) => println!(
+                    Ok(Received::Lead(c)) => println!(
                         "{}: {} lead {}",
                         path.display(),
                         if c.created { "created" } else { "updated" },
                         c.lead.id
+                    ),
+                    Ok(Received::Returned(r)) => println!(
+                        "{}: {} (message {})",
+                        path.display(),
+                        r.outcome.replace('_', " "),
+                        r.message_id.map(|m| m.to_string()).unwrap_or_else(|| "unknown".into())
                     ),
                     Err(leadline_app::AppError::Validation(v)) => {
                         failed += 1;

@@ -168,16 +168,32 @@ pub fn submission(mail: &InboundEmail) -> Submission {
     }
 }
 
+/// What became of an inbound message.
+#[derive(Debug, Clone)]
+pub enum Received {
+    /// A lead was created or updated (an inquiry).
+    Lead(Captured),
+    /// A reply to, or a bounce of, mail Leadline sent.
+    Returned(crate::nurture::inbound::ReturnedMail),
+}
+
 impl App {
-    /// Captures a raw email. A message that cannot become a lead is kept (its first 256 KiB)
-    /// with the reason, and the caller gets a validation error.
+    /// Takes a raw email: a reply or bounce about mail Leadline sent is handled as such
+    /// (see [`crate::nurture::inbound`]); anything else is captured as a lead. A message
+    /// that cannot become a lead is kept (its first 256 KiB) with the reason, and the caller
+    /// gets a validation error.
     pub async fn capture_email(
         &self,
         by: &Principal,
         raw: &[u8],
         remote_addr: Option<String>,
-    ) -> AppResult<Captured> {
+    ) -> AppResult<Received> {
         crate::auth::require_marketing(by, "email intake")?;
+        if raw.len() <= MAX_EMAIL_BYTES
+            && let Some(r) = self.take_returned(raw).await?
+        {
+            return Ok(Received::Returned(r));
+        }
         let keep = |problem: String, code: &'static str| {
             let kept = String::from_utf8_lossy(&raw[..raw.len().min(MAX_KEPT_BYTES)]).into_owned();
             let payload = json!({ "size": raw.len(), "message": kept });
@@ -195,7 +211,7 @@ impl App {
             }
         };
         match self.capture(by, submission(&mail)).await {
-            Ok(c) => Ok(c),
+            Ok(c) => Ok(Received::Lead(c)),
             Err(AppError::Validation(errs)) => {
                 let (problem, _, payload) = keep(errs.to_string(), "invalid");
                 self.keep_rejected(

@@ -279,12 +279,35 @@ pub(crate) async fn capture_in(
         },
     )
     .await?;
+    let form = s.extra.get("form").and_then(Value::as_str);
+    // A ticked consent box is recorded before scoring, which may enroll the lead in a
+    // sequence that requires it.
+    if let Some(Value::Object(c)) = s.extra.get("consent")
+        && c.get("given") == Some(&Value::Bool(true))
+    {
+        crate::consents::record_in(
+            tx,
+            lead.id,
+            crate::consents::MARKETING_EMAIL,
+            true,
+            &format!("form:{}", form.unwrap_or("?")),
+            c.get("text").and_then(Value::as_str).map(str::to_owned),
+            None,
+            &by.label,
+        )
+        .await?;
+    }
     let cause = format!("captured via {}", s.channel.as_str());
     let lead = match crate::scoring::score_lead_in(tx, lead.id, &cause).await? {
         // The stored lead carries the new score (and stage, if it qualified).
         Some(_) => leads::get(tx.conn(), lead.id).await?.unwrap_or(lead),
         None => lead,
     };
+    if s.channel == CaptureChannel::Form
+        && let Some(form) = form
+    {
+        crate::nurture::run::enroll_on_form_in(tx, &lead, form).await?;
+    }
     if let Some(r) = s.referral.as_ref().filter(|r| !r.is_empty()) {
         store::set_referral(tx.conn(), lead.id, r, to_micros(t)).await?;
     }

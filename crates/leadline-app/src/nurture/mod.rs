@@ -1,6 +1,8 @@
 //! Nurturing (admins, managers, marketers): email templates with checks at save time,
 //! preview with a chosen lead and test sends; sequences of steps, checked when saved.
 
+pub mod engagement;
+pub mod inbound;
 pub mod run;
 
 use crate::App;

@@ -11,7 +11,7 @@ use super::{Sequence, to_sequence};
 use crate::App;
 use crate::error::{AppError, AppResult};
 use chrono::Duration;
-use leadline_domain::nurture::sequence::{Condition, Step};
+use leadline_domain::nurture::sequence::{Condition, Step, next_local_time};
 use leadline_domain::nurture::template::render;
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, Principal, Stage};
@@ -73,7 +73,8 @@ impl From<EnrollmentRow> for Enrollment {
 pub struct EnrollResult {
     pub lead_id: Uuid,
     /// `enrolled`, `already_active`, `not_again` (finished before; no re-enrollment),
-    /// `unsubscribed`, `not_found`.
+    /// `unsubscribed` (or bounced, do-not-email, no address), `no_consent` (the sequence
+    /// requires consent the lead has not given), `not_found`.
     pub outcome: String,
     pub enrollment_id: Option<Uuid>,
 }
@@ -86,8 +87,13 @@ pub(crate) async fn enroll_in(
     lead: &Lead,
     by: &str,
 ) -> AppResult<(String, Option<Uuid>)> {
-    if blocked_in(tx, lead).await?.is_some() {
-        return Ok(("unsubscribed".into(), None));
+    if let Some(why) = blocked_in(tx, lead, seq.definition.requires_consent).await? {
+        let outcome = if why == "no_consent" {
+            why
+        } else {
+            "unsubscribed"
+        };
+        return Ok((outcome.into(), None));
     }
     if !seq.definition.allow_reenrollment
         && store::enrolled_before(tx.conn(), seq.id, lead.id).await?
@@ -122,12 +128,8 @@ pub(crate) async fn enroll_on_stages_in(tx: &mut DbTx, changes: &[StageChange]) 
     if moved.is_empty() {
         return Ok(());
     }
-    let sequences: Vec<Sequence> = store::sequences(tx.conn())
+    let sequences: Vec<Sequence> = active_sequences(tx)
         .await?
-        .into_iter()
-        .filter(|s| s.active)
-        .map(to_sequence)
-        .collect::<AppResult<Vec<_>>>()?
         .into_iter()
         .filter(|s| !s.definition.enroll_on_stages.is_empty())
         .collect();
@@ -149,8 +151,59 @@ pub(crate) async fn enroll_on_stages_in(tx: &mut DbTx, changes: &[StageChange]) 
     Ok(())
 }
 
-/// Why a lead may not be mailed, if it may not.
-async fn blocked_in(tx: &mut DbTx, lead: &Lead) -> AppResult<Option<&'static str>> {
+/// The active sequences, read and checked.
+async fn active_sequences(tx: &mut DbTx) -> AppResult<Vec<Sequence>> {
+    store::sequences(tx.conn())
+        .await?
+        .into_iter()
+        .filter(|s| s.active)
+        .map(to_sequence)
+        .collect()
+}
+
+/// Enrolls a lead that just submitted a form in the active sequences that enroll on it.
+pub(crate) async fn enroll_on_form_in(tx: &mut DbTx, lead: &Lead, form: &str) -> AppResult<()> {
+    for seq in active_sequences(tx).await? {
+        if seq.definition.enroll_on_forms.iter().any(|f| f == form) {
+            enroll_in(tx, &seq, lead, &format!("on submitting form {form}")).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Enrolls a lead whose score moved from `before` to `after` in the active sequences whose
+/// score band it just entered.
+pub(crate) async fn enroll_on_score_in(
+    tx: &mut DbTx,
+    lead_id: Uuid,
+    before: Option<i32>,
+    after: i32,
+) -> AppResult<()> {
+    let mut lead = None;
+    for seq in active_sequences(tx).await? {
+        let Some(band) = seq.definition.enroll_on_score else {
+            continue;
+        };
+        if !band.entered(before, after) {
+            continue;
+        }
+        if lead.is_none() {
+            lead = leads::get(tx.conn(), lead_id).await?;
+        }
+        if let Some(l) = &lead {
+            enroll_in(tx, &seq, l, &format!("on reaching score {after}")).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Why a lead may not be mailed, if it may not: opted out, no address, suppressed, or
+/// (where the sequence requires it) no marketing-email consent on record.
+async fn blocked_in(
+    tx: &mut DbTx,
+    lead: &Lead,
+    requires_consent: bool,
+) -> AppResult<Option<&'static str>> {
     if lead.fields.email_opt_out {
         return Ok(Some("do_not_email"));
     }
@@ -162,13 +215,22 @@ async fn blocked_in(tx: &mut DbTx, lead: &Lead) -> AppResult<Option<&'static str
     else {
         return Ok(Some("no_email"));
     };
-    Ok(
-        match store::suppressed(tx.conn(), &email.match_key).await? {
-            Some(r) if r == "hard_bounce" => Some("bounced"),
-            Some(_) => Some("unsubscribed"),
-            None => None,
-        },
-    )
+    let suppressed = match store::suppressed(tx.conn(), &email.match_key).await? {
+        Some(r) if r == "hard_bounce" => Some("bounced"),
+        Some(_) => Some("unsubscribed"),
+        None => None,
+    };
+    if suppressed.is_some() {
+        return Ok(suppressed);
+    }
+    if requires_consent
+        && leadline_store::consents::current(tx.conn(), lead.id, crate::consents::MARKETING_EMAIL)
+            .await?
+            != Some(true)
+    {
+        return Ok(Some("no_consent"));
+    }
+    Ok(None)
 }
 
 impl App {
@@ -317,6 +379,8 @@ impl App {
         }
         let t = now();
         store::suppress(tx.conn(), &key, "unsubscribed", m.lead_id, to_micros(t)).await?;
+        mail::record_engagement(tx.conn(), m.id, mail::Engagement::Unsubscribed, to_micros(t))
+            .await?;
         if let Some(lead_id) = m.lead_id
             && let Some(lead) = leads::get(tx.conn(), lead_id).await?
         {
@@ -331,6 +395,17 @@ impl App {
                 }
             }
             store::exit_active_of_lead(tx.conn(), lead_id, "unsubscribed", to_micros(t)).await?;
+            crate::consents::record_in(
+                &mut tx,
+                lead_id,
+                crate::consents::MARKETING_EMAIL,
+                false,
+                "unsubscribe",
+                None,
+                None,
+                "unsubscribe link",
+            )
+            .await?;
             let mut props = serde_json::Map::new();
             props.insert("message_id".into(), m.message_id.clone().into());
             activities::insert(
@@ -428,7 +503,9 @@ async fn advance_in(tx: &mut DbTx, mut e: EnrollmentRow) -> AppResult<()> {
         return Ok(store::save_enrollment(tx.conn(), &e).await?);
     };
     for _ in 0..MAX_STEPS_PER_ADVANCE {
-        if let Some(reason) = exit_reason_in(tx, &e, &lead).await? {
+        if let Some(reason) =
+            exit_reason_in(tx, &e, &lead, seq.definition.requires_consent).await?
+        {
             finish(&mut e, "exited", Some(reason));
             break;
         }
@@ -459,7 +536,22 @@ async fn advance_in(tx: &mut DbTx, mut e: EnrollmentRow) -> AppResult<()> {
                         break;
                     }
                 }
-                queue_step_mail_in(tx, &e, &lead, *template_id).await?;
+                if seq.definition.domain_hourly_limit > 0
+                    && let Some(domain) = recipient_domain(&lead)
+                    && mail::domain_messages_since(
+                        tx.conn(),
+                        &domain,
+                        to_micros(t - Duration::hours(1)),
+                    )
+                    .await?
+                        >= i64::from(seq.definition.domain_hourly_limit)
+                {
+                    // Spread out: look again in a few minutes, not all at once.
+                    let jitter = rand::random_range(5..=15);
+                    e.due_at = to_micros(t + Duration::minutes(jitter));
+                    break;
+                }
+                queue_step_mail_in(tx, &e, &lead, &seq, *template_id).await?;
                 e.step += 1;
             }
             Step::Wait { .. } => {
@@ -467,6 +559,36 @@ async fn advance_in(tx: &mut DbTx, mut e: EnrollmentRow) -> AppResult<()> {
                 e.step_run += 1;
                 e.due_at = to_micros(t + Duration::minutes(step.wait_minutes() as i64));
                 break;
+            }
+            Step::WaitUntil {
+                weekdays,
+                hour,
+                minute,
+            } => {
+                e.step += 1;
+                e.step_run += 1;
+                e.due_at = to_micros(next_local_time(
+                    t,
+                    lead.fields.time_zone.as_deref(),
+                    weekdays,
+                    *hour,
+                    *minute,
+                ));
+                break;
+            }
+            Step::SetField { field, value } => {
+                set_field_in(tx, &mut lead, field, value, &seq.definition.name).await?;
+                e.step += 1;
+            }
+            Step::Event { name } => {
+                let data = serde_json::json!({"lead_id": lead.id, "name": name,
+                    "sequence_id": seq.id, "enrollment_id": e.id, "step": e.step + 1});
+                crate::events::emit_in(
+                    tx,
+                    vec![crate::events::Event::lead("sequence.event", lead.id, data, t)],
+                )
+                .await?;
+                e.step += 1;
             }
             Step::Branch {
                 condition,
@@ -488,7 +610,21 @@ async fn advance_in(tx: &mut DbTx, mut e: EnrollmentRow) -> AppResult<()> {
                         )
                         .await?
                     }
+                    Condition::Replied => {
+                        store::has_activity_since(
+                            tx.conn(),
+                            lead.id,
+                            "email_replied",
+                            e.enrolled_at,
+                        )
+                        .await?
+                    }
                     Condition::ScoreAtLeast { score } => lead.score >= *score,
+                    // No grade yet counts as the worst.
+                    Condition::GradeAtLeast { grade } => lead.grade.is_some_and(|g| g <= *grade),
+                    Condition::FieldEquals { field, value } => {
+                        field_value(&lead, field).as_ref() == Some(value)
+                    }
                     Condition::Activity { kind } => {
                         store::has_activity_since(tx.conn(), lead.id, kind, e.enrolled_at).await?
                     }
@@ -561,6 +697,7 @@ async fn exit_reason_in(
     tx: &mut DbTx,
     e: &EnrollmentRow,
     lead: &Lead,
+    requires_consent: bool,
 ) -> AppResult<Option<&'static str>> {
     if lead.stage == Stage::Converted {
         return Ok(Some("converted"));
@@ -572,24 +709,103 @@ async fn exit_reason_in(
     if sales && lead.stage.as_str() != e.enrolled_stage {
         return Ok(Some("handed_to_sales"));
     }
-    blocked_in(tx, lead).await
+    blocked_in(tx, lead, requires_consent).await
 }
 
-/// Queues the message of an email step: rendered for the lead now, keyed by the step run.
+/// The lower-case domain of the lead's address.
+fn recipient_domain(lead: &Lead) -> Option<String> {
+    let email = lead.fields.email.as_deref()?;
+    email
+        .rsplit_once('@')
+        .map(|(_, d)| d.trim().to_ascii_lowercase())
+}
+
+/// A lead field's value as JSON (`custom.KEY` for custom fields).
+fn field_value(lead: &Lead, field: &str) -> Option<serde_json::Value> {
+    if let Some(key) = field.strip_prefix("custom.") {
+        return lead.fields.custom.get(key).cloned();
+    }
+    match serde_json::to_value(&lead.fields).ok()? {
+        serde_json::Value::Object(mut m) => m.remove(field).filter(|v| !v.is_null()),
+        _ => None,
+    }
+}
+
+/// A set-field step: the lead's field changes as an edit by the sequence would (checked
+/// like any edit; a value the field cannot hold leaves the lead as it was, logged by id).
+async fn set_field_in(
+    tx: &mut DbTx,
+    lead: &mut Lead,
+    field: &str,
+    value: &serde_json::Value,
+    sequence: &str,
+) -> AppResult<()> {
+    let patch = match field.strip_prefix("custom.") {
+        Some(key) => serde_json::json!({ "custom": { key: value } }),
+        None => serde_json::json!({ field: value }),
+    };
+    let defs = leadline_store::custom_fields::list(tx.conn()).await?;
+    let fields = match lead
+        .fields
+        .merge_patch(&patch)
+        .and_then(|f| f.clean_update(&defs, Some(&lead.fields)))
+    {
+        Ok(f) => f,
+        Err(err) => {
+            tracing::warn!(lead_id = %lead.id, field, error = %err, "sequence could not set a field");
+            return Ok(());
+        }
+    };
+    let changes = leadline_domain::lead::diff(&lead.fields, &fields);
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let next = Lead {
+        fields,
+        updated_at: now(),
+        version: lead.version + 1,
+        ..lead.clone()
+    };
+    if !leads::update(tx.conn(), &next, lead.version).await? {
+        return Err(AppError::Conflict(
+            "the lead changed while a sequence set a field; retry".into(),
+        ));
+    }
+    crate::events::lead_updated_in(tx, &next, &changes).await?;
+    crate::admin::audit(
+        tx,
+        &Principal::system(&format!("sequence {sequence}")),
+        "lead.updated",
+        "lead",
+        Some(next.id),
+        serde_json::to_value(&changes).unwrap_or_default(),
+    )
+    .await?;
+    crate::scoring::score_lead_in(tx, next.id, &format!("sequence {sequence}")).await?;
+    *lead = leads::get(tx.conn(), next.id).await?.unwrap_or(next);
+    Ok(())
+}
+
+/// 128 random bits as hex: unsubscribe and tracking tokens.
+fn token() -> String {
+    let mut b = [0u8; 16];
+    rand::fill(&mut b);
+    hex::encode(b)
+}
+
+/// Queues the message of an email step: rendered for the lead now, with tracked links and
+/// an open pixel, keyed by the step run.
 async fn queue_step_mail_in(
     tx: &mut DbTx,
     e: &EnrollmentRow,
     lead: &Lead,
+    seq: &Sequence,
     template: Uuid,
 ) -> AppResult<()> {
     let Some(tpl) = store::template(tx.conn(), template).await? else {
         return Ok(());
     };
-    let token = {
-        let mut b = [0u8; 16];
-        rand::fill(&mut b);
-        hex::encode(b)
-    };
+    let token = token();
     let ctx = super::render_context(
         tx.conn(),
         lead.fields.clone(),
@@ -599,20 +815,48 @@ async fn queue_step_mail_in(
     let r = render(&tpl.subject, &tpl.html, &ctx)
         .map_err(|e| AppError::Internal(format!("template {}: {e}", tpl.id)))?;
     let to = lead.fields.email.clone().unwrap_or_default();
+    let track_token = self::token();
+    let base = crate::mail::BASE;
+    let tracked = leadline_domain::nurture::tracking::track(
+        &r.html,
+        &format!("{base}/o/{track_token}.gif"),
+        crate::tracking::random_token,
+        |t| format!("{base}/r/{t}"),
+    );
+    // The text part follows the tracked HTML, so its links count too.
+    let text = leadline_domain::nurture::template::plain_text(&tracked.html);
     let mut row = crate::mail::message_row(
         &format!("sequence:{}", e.step + 1),
         &to,
         None,
         Some(lead.id),
         &r.subject,
-        &r.text,
-        Some(&r.html),
+        &text,
+        Some(&tracked.html),
     );
     row.enrollment_id = Some(e.id);
     row.step_run = Some(e.step_run);
     row.unsubscribe_token = tpl.marketing.then_some(token);
     row.at_most_once = true;
+    row.track_token = Some(track_token);
+    row.to_domain = recipient_domain(lead);
     mail::queue(tx.conn(), std::slice::from_ref(&row)).await?;
+    let created_at = row.created_at;
+    for (token, url) in tracked.links {
+        leadline_store::tracking::insert_link(
+            tx.conn(),
+            &leadline_store::tracking::LinkRow {
+                token,
+                url,
+                lead_id: Some(lead.id),
+                campaign: Some(seq.definition.name.clone()),
+                label: Some(format!("{}, step {}", tpl.name, e.step + 1)),
+                created_at,
+                message_id: Some(row.id),
+            },
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -642,7 +886,7 @@ pub struct SequenceReport {
     pub steps: Vec<StepReport>,
 }
 
-/// One email step's messages.
+/// One email step's messages: where they are, and what the leads did with the sent ones.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct StepReport {
     /// 1-based.
@@ -652,10 +896,24 @@ pub struct StepReport {
     pub failed: i64,
     /// Interrupted mid-send and not sent again (at most once).
     pub unknown: i64,
+    /// Sent and not bounced.
+    pub delivered: i64,
+    /// Opened (the pixel loaded, or a link was clicked).
+    pub opened: i64,
+    /// At least one tracked link clicked.
+    pub clicked: i64,
+    /// A person replied (auto-replies do not count).
+    pub replied: i64,
+    /// A bounce report came back (permanent).
+    pub bounced: i64,
+    /// Unsubscribed through this message's link.
+    pub unsubscribed: i64,
+    /// Its lead has since been converted.
+    pub converted: i64,
 }
 
 impl App {
-    /// The numbers of one sequence. Opens, clicks and replies are not tracked yet.
+    /// The numbers of one sequence.
     pub async fn sequence_report(&self, by: &Principal, id: Uuid) -> AppResult<SequenceReport> {
         let seq = self.sequence(by, id).await?;
         let mut c = self.db.acquire().await?;
@@ -699,6 +957,24 @@ impl App {
                     "unknown" => s.unknown += n,
                     _ => s.queued += n,
                 }
+            }
+        }
+        for x in store::step_engagement(c.conn(), id).await? {
+            let Some(step) = x
+                .purpose
+                .strip_prefix("sequence:")
+                .and_then(|n| n.parse::<usize>().ok())
+            else {
+                continue;
+            };
+            if let Some(s) = steps.iter_mut().find(|s| s.step == step) {
+                s.delivered = x.sent - x.bounced;
+                s.opened = x.opened;
+                s.clicked = x.clicked;
+                s.replied = x.replied;
+                s.bounced = x.bounced;
+                s.unsubscribed = x.unsubscribed;
+                s.converted = x.converted;
             }
         }
         r.steps = std::mem::take(&mut steps);

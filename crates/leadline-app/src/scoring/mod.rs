@@ -242,6 +242,15 @@ pub(crate) async fn score_lead_in(
             .await?;
         }
         if m.row.is_default {
+            if changed {
+                crate::nurture::run::enroll_on_score_in(
+                    tx,
+                    lead_id,
+                    before.map(|b| b.score),
+                    s.score,
+                )
+                .await?;
+            }
             if let Some((to, why)) = qualification(&m.scorer, lead.stage, &s) {
                 auto_transition(
                     tx,

@@ -1,6 +1,7 @@
-//! Nurture sequences: ordered steps a lead walks through — send an email, wait, branch on
-//! what the lead did, create a task for the owner, change the stage, leave for another
-//! sequence — with the checks made when a sequence is saved: every step well-formed, every
+//! Nurture sequences: ordered steps a lead walks through — send an email, wait (a span, or
+//! until a weekday and time in the lead's time zone), branch on what the lead did, create a
+//! task for the owner, change the stage or a field, announce a webhook event, leave for
+//! another sequence — with the checks made when a sequence is saved: every step well-formed, every
 //! jump inside the sequence, and no loop that could run without ever waiting.
 
 use crate::validation::ValidationErrors;
@@ -24,6 +25,15 @@ pub enum Step {
         #[serde(default)]
         minutes: u32,
     },
+    /// Wait until the next time it is `hour:minute` in the lead's time zone (UTC when
+    /// unknown) on one of `weekdays` (1 = Monday … 7 = Sunday; empty = any day).
+    WaitUntil {
+        #[serde(default)]
+        weekdays: Vec<u8>,
+        hour: u8,
+        #[serde(default)]
+        minute: u8,
+    },
     /// Go to step `then` (1-based) when the condition holds, else to `otherwise` (or the
     /// next step).
     Branch {
@@ -41,8 +51,40 @@ pub enum Step {
     },
     /// Move the lead to this stage (e.g. `mql`: back to sales).
     Stage { to: crate::Stage },
+    /// Set a lead field (`industry`, `custom.newsletter`, …) to a value.
+    SetField {
+        field: String,
+        value: serde_json::Value,
+    },
+    /// Send webhook subscribers a `sequence.event` named `name`.
+    Event { name: String },
     /// Leave this sequence for another.
     MoveTo { sequence_id: Uuid },
+}
+
+/// Lead fields a sequence may not set: who owns a lead is routing's business, and the
+/// external id and email identify the person.
+const UNSETTABLE: [&str; 5] = ["owner_id", "team_id", "external_id", "email", "custom"];
+
+/// A score range; `max` open when absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreBand {
+    pub min: i32,
+    #[serde(default)]
+    pub max: Option<i32>,
+}
+
+impl ScoreBand {
+    /// True when `score` is in the band.
+    pub fn contains(&self, score: i32) -> bool {
+        score >= self.min && self.max.is_none_or(|m| score <= m)
+    }
+
+    /// True when a score moving from `before` (none: never scored) to `after` enters the band.
+    pub fn entered(&self, before: Option<i32>, after: i32) -> bool {
+        self.contains(after) && !before.is_some_and(|b| self.contains(b))
+    }
 }
 
 /// What a branch asks about the lead.
@@ -53,6 +95,15 @@ pub enum Condition {
     Opened,
     /// The lead clicked a link in any message of this enrollment.
     Clicked,
+    /// The lead replied to any message of this enrollment (auto-replies do not count).
+    Replied,
+    /// The lead's grade is this or better (`A` is best).
+    GradeAtLeast { grade: crate::Grade },
+    /// A lead field (`industry`, `country`, `custom.plan`, …) has this value.
+    FieldEquals {
+        field: String,
+        value: serde_json::Value,
+    },
     /// The lead's score is at least this.
     ScoreAtLeast { score: i32 },
     /// The lead has an activity of this kind since enrolling (e.g. `form_submission`).
@@ -70,6 +121,16 @@ pub struct SequenceInput {
     /// Enroll a lead automatically when it enters one of these stages (e.g. `nurture`).
     #[serde(default)]
     pub enroll_on_stages: Vec<crate::Stage>,
+    /// … when it submits one of these forms (by slug).
+    #[serde(default)]
+    pub enroll_on_forms: Vec<String>,
+    /// … when its score (default model) enters this band.
+    #[serde(default)]
+    pub enroll_on_score: Option<ScoreBand>,
+    /// Send only to leads with marketing-email consent on record (a ticked form consent
+    /// box or consent recorded over the API), for opt-in regimes such as the GDPR.
+    #[serde(default)]
+    pub requires_consent: bool,
     /// A lead may go through the sequence again after finishing it (default: once only).
     #[serde(default)]
     pub allow_reenrollment: bool,
@@ -84,6 +145,10 @@ pub struct SequenceInput {
     /// At most this many messages per day from this sequence (0 = no limit).
     #[serde(default)]
     pub daily_limit: u32,
+    /// At most this many sequence messages (of all sequences) per hour to one recipient
+    /// domain, so a big company's mail server does not see a burst (0 = no limit).
+    #[serde(default)]
+    pub domain_hourly_limit: u32,
     #[serde(default)]
     pub active: Option<bool>,
 }
@@ -92,7 +157,12 @@ pub struct SequenceInput {
 const MAX_WAIT_MINUTES: u64 = 366 * 24 * 60;
 
 impl Step {
-    /// Minutes this step waits (0 for all but waits).
+    /// True for the steps that end an advance and wait.
+    pub fn is_wait(&self) -> bool {
+        matches!(self, Step::Wait { .. } | Step::WaitUntil { .. })
+    }
+
+    /// Minutes this step waits (0 for all but duration waits).
     pub fn wait_minutes(&self) -> u64 {
         match self {
             Step::Wait {
@@ -145,8 +215,20 @@ impl SequenceInput {
                     errors.add(&field, "too_long", "a wait lasts at most a year")
                 }
                 Step::Branch {
-                    then, otherwise, ..
+                    then,
+                    otherwise,
+                    condition,
                 } => {
+                    if let Condition::FieldEquals { field: name, .. } = condition
+                        && !name.starts_with("custom.")
+                        && !crate::LeadFields::NAMES.contains(&name.as_str())
+                    {
+                        errors.add(
+                            format!("{field}.condition.field"),
+                            "unknown_field",
+                            "a lead field or custom.KEY",
+                        );
+                    }
                     for (name, to) in [("then", Some(*then)), ("otherwise", *otherwise)] {
                         if let Some(to) = to
                             && !(1..=n).contains(&to)
@@ -159,6 +241,56 @@ impl SequenceInput {
                         }
                     }
                 }
+                Step::WaitUntil {
+                    weekdays,
+                    hour,
+                    minute,
+                } => {
+                    if *hour > 23 || *minute > 59 {
+                        errors.add(&field, "invalid_time", "hour 0–23 and minute 0–59");
+                    }
+                    if weekdays.iter().any(|d| !(1..=7).contains(d)) {
+                        errors.add(
+                            format!("{field}.weekdays"),
+                            "invalid",
+                            "weekdays are 1 (Monday) to 7 (Sunday)",
+                        );
+                    }
+                }
+                Step::SetField { field: name, value } => {
+                    let known = match name.strip_prefix("custom.") {
+                        Some(key) => !key.is_empty(),
+                        None => {
+                            crate::LeadFields::NAMES.contains(&name.as_str())
+                                && !UNSETTABLE.contains(&name.as_str())
+                        }
+                    };
+                    if !known {
+                        errors.add(
+                            format!("{field}.field"),
+                            "unknown_field",
+                            "a lead field (not owner, team, email or external id) or custom.KEY",
+                        );
+                    } else if !name.starts_with("custom.") {
+                        let mut patch = serde_json::Map::new();
+                        patch.insert(name.clone(), value.clone());
+                        if crate::LeadFields::default()
+                            .merge_patch(&serde_json::Value::Object(patch))
+                            .is_err()
+                        {
+                            errors.add(
+                                format!("{field}.value"),
+                                "invalid",
+                                "not a value this field can hold",
+                            );
+                        }
+                    }
+                }
+                Step::Event { name } => {
+                    if name.trim().is_empty() || name.chars().count() > 100 {
+                        errors.add(format!("{field}.name"), "invalid", "1 to 100 characters");
+                    }
+                }
                 Step::Task { kind, title, .. } => {
                     if !matches!(kind.as_str(), "call" | "email" | "meeting") {
                         errors.add(format!("{field}.kind"), "invalid", "call, email or meeting");
@@ -168,6 +300,17 @@ impl SequenceInput {
                     }
                 }
                 _ => {}
+            }
+        }
+        if let Some(b) = self.enroll_on_score
+            && b.max.is_some_and(|m| m < b.min)
+        {
+            errors.add("enroll_on_score.max", "invalid", "max is at least min");
+        }
+        for f in &self.enroll_on_forms {
+            if f.trim().is_empty() {
+                errors.add("enroll_on_forms", "invalid", "form slugs are not empty");
+                break;
             }
         }
         for d in &self.send_days {
@@ -257,6 +400,40 @@ impl SequenceInput {
     }
 }
 
+/// The first moment after `at` when it is `hour:minute` in time zone `tz` (UTC when
+/// unknown) on one of `weekdays` (empty = any day).
+pub fn next_local_time(
+    at: DateTime<Utc>,
+    tz: Option<&str>,
+    weekdays: &[u8],
+    hour: u8,
+    minute: u8,
+) -> DateTime<Utc> {
+    let tz: Tz = tz.and_then(|t| t.parse().ok()).unwrap_or(Tz::UTC);
+    let local = at.with_timezone(&tz);
+    for offset in 0..9 {
+        let date = local.date_naive() + chrono::Days::new(offset);
+        if !weekdays.is_empty() && !weekdays.contains(&(date.weekday().number_from_monday() as u8))
+        {
+            continue;
+        }
+        // A time skipped by a DST change counts as its first valid moment after.
+        let moment = date
+            .and_hms_opt(u32::from(hour), u32::from(minute), 0)
+            .and_then(|t| {
+                tz.from_local_datetime(&t)
+                    .earliest()
+                    .or_else(|| tz.from_local_datetime(&(t + chrono::Duration::hours(1))).earliest())
+            });
+        if let Some(m) = moment.map(|m| m.with_timezone(&Utc))
+            && m > at
+        {
+            return m;
+        }
+    }
+    at + chrono::Duration::days(7)
+}
+
 /// Each step in words, numbered as the branches number them: the flow people read.
 pub fn describe(steps: &[Step], name_of: impl Fn(Uuid) -> String) -> Vec<String> {
     let span = |m: u64| match (m / 1440, m % 1440 / 60, m % 60) {
@@ -271,6 +448,26 @@ pub fn describe(steps: &[Step], name_of: impl Fn(Uuid) -> String) -> Vec<String>
         .map(|(i, s)| match s {
             Step::Email { template_id } => format!("Send “{}”", name_of(*template_id)),
             Step::Wait { .. } => format!("Wait {}", span(s.wait_minutes())),
+            Step::WaitUntil {
+                weekdays,
+                hour,
+                minute,
+            } => {
+                const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+                let days = if weekdays.is_empty() {
+                    "any day".to_owned()
+                } else {
+                    weekdays
+                        .iter()
+                        .filter_map(|d| DAYS.get(usize::from(*d).wrapping_sub(1)))
+                        .copied()
+                        .collect::<Vec<_>>()
+                        .join("/")
+                };
+                format!("Wait until {hour:02}:{minute:02} ({days}, the lead's time)")
+            }
+            Step::SetField { field, value } => format!("Set {field} to {value}"),
+            Step::Event { name } => format!("Announce event “{name}” to webhooks"),
             Step::Branch {
                 condition,
                 then,
@@ -279,6 +476,11 @@ pub fn describe(steps: &[Step], name_of: impl Fn(Uuid) -> String) -> Vec<String>
                 let test = match condition {
                     Condition::Opened => "opened a message".to_owned(),
                     Condition::Clicked => "clicked a link".to_owned(),
+                    Condition::Replied => "replied".to_owned(),
+                    Condition::GradeAtLeast { grade } => {
+                        format!("has grade {} or better", grade.as_str())
+                    }
+                    Condition::FieldEquals { field, value } => format!("has {field} = {value}"),
                     Condition::ScoreAtLeast { score } => format!("scores {score} or more"),
                     Condition::Activity { kind } => format!("has a “{kind}” activity"),
                 };
@@ -310,7 +512,7 @@ pub fn loop_without_wait(steps: &[Step]) -> Option<usize> {
     fn visit(i: usize, steps: &[Step], state: &mut [u8]) -> Option<usize> {
         let n = steps.len();
         state[i] = 1;
-        if steps[i].wait_minutes() == 0 {
+        if !steps[i].is_wait() {
             for j in steps[i].successors(i, n) {
                 if j >= n {
                     continue;
@@ -391,6 +593,90 @@ mod tests {
         assert_eq!(
             s.next_send_time(at("2026-11-24T05:00:00Z"), None),
             at("2026-11-24T09:00:00Z")
+        );
+    }
+
+    #[test]
+    fn waiting_until_a_weekday_and_time_uses_the_leads_zone() {
+        let at = |x: &str| DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&Utc);
+        // Tuesday 2026-11-24 12:00 UTC; next Thursday 09:30 in New York (UTC-5).
+        assert_eq!(
+            next_local_time(at("2026-11-24T12:00:00Z"), Some("America/New_York"), &[4], 9, 30),
+            at("2026-11-26T14:30:00Z")
+        );
+        // Any day, and the time already passed today: tomorrow.
+        assert_eq!(
+            next_local_time(at("2026-11-24T12:00:00Z"), None, &[], 9, 0),
+            at("2026-11-25T09:00:00Z")
+        );
+        // Exactly now is not "after now".
+        assert_eq!(
+            next_local_time(at("2026-11-24T09:00:00Z"), None, &[2], 9, 0),
+            at("2026-12-01T09:00:00Z")
+        );
+        assert!(
+            Step::WaitUntil {
+                weekdays: vec![],
+                hour: 9,
+                minute: 0
+            }
+            .is_wait()
+        );
+    }
+
+    #[test]
+    fn score_bands_are_entered_once() {
+        let b = ScoreBand {
+            min: 30,
+            max: Some(59),
+        };
+        assert!(b.entered(None, 30));
+        assert!(b.entered(Some(10), 45));
+        assert!(!b.entered(Some(40), 45));
+        assert!(!b.entered(Some(40), 60));
+        assert!(b.entered(Some(70), 59));
+    }
+
+    #[test]
+    fn set_field_steps_name_a_settable_field_and_a_fitting_value() {
+        let ok = |step: Step| {
+            SequenceInput {
+                name: "N".into(),
+                steps: vec![step],
+                ..Default::default()
+            }
+            .clean(&[])
+            .map_err(|e| e.0[0].code.clone())
+        };
+        assert!(
+            ok(Step::SetField {
+                field: "industry".into(),
+                value: "Software".into()
+            })
+            .is_ok()
+        );
+        assert!(
+            ok(Step::SetField {
+                field: "custom.plan".into(),
+                value: "gold".into()
+            })
+            .is_ok()
+        );
+        assert_eq!(
+            ok(Step::SetField {
+                field: "owner_id".into(),
+                value: serde_json::Value::Null
+            })
+            .unwrap_err(),
+            "unknown_field"
+        );
+        assert_eq!(
+            ok(Step::SetField {
+                field: "employees".into(),
+                value: "many".into()
+            })
+            .unwrap_err(),
+            "invalid"
         );
     }
 
@@ -481,11 +767,11 @@ mod tests {
                     for _ in 0..=n {
                         frontier = frontier
                             .into_iter()
-                            .filter(|&i| i < n && steps[i].wait_minutes() == 0)
+                            .filter(|&i| i < n && !steps[i].is_wait())
                             .flat_map(|i| steps[i].successors(i, n))
                             .collect();
                     }
-                    prop_assert!(frontier.iter().all(|&i| i >= n || steps[i].wait_minutes() > 0));
+                    prop_assert!(frontier.iter().all(|&i| i >= n || steps[i].is_wait()));
                 }
             }
         }

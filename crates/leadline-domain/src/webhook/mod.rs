@@ -51,8 +51,19 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "email.clicked",
         "A lead clicked a tracked link in a message.",
     ),
-    ("email.bounced", "A message bounced."),
+    (
+        "email.replied",
+        "A lead replied to a message (auto-replies do not count).",
+    ),
+    (
+        "email.bounced",
+        "A message bounced for good (the relay refused it, or a bounce report came back).",
+    ),
     ("email.unsubscribed", "A lead unsubscribed."),
+    (
+        "sequence.event",
+        "A lead reached an event step of a sequence; `name` says which.",
+    ),
     (
         "import.finished",
         "A CSV import finished; its counts are in the payload.",

@@ -9,6 +9,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use leadline_app::capture::email::Received;
 use leadline_app::capture::{CaptureItemResult, CaptureRequest};
 use leadline_app::tracking::{EventRecorded, NewEvent, NewLink, TrackedLink};
 use leadline_domain::capture::{CaptureChannel, CaptureSettings, RejectedSubmission};
@@ -294,15 +295,23 @@ pub async fn discard_rejected(
 /// What became of an inbound email.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct EmailCaptured {
-    /// `created` (a new sender) or `updated` (a known lead; an `email_received` activity).
+    /// `created` (a new sender) or `updated` (a known lead; an `email_received` activity);
+    /// for mail about a message Leadline sent: `replied`, `auto_replied`, `bounced`
+    /// (permanent; the address is suppressed), `soft_bounced`, or `unmatched_bounce` (kept
+    /// for review).
     pub outcome: String,
-    pub lead_id: Uuid,
+    /// Absent for an unmatched bounce or a lead since deleted.
+    pub lead_id: Option<Uuid>,
+    /// The sent message a reply or bounce is about.
+    pub message_id: Option<Uuid>,
 }
 
 /// Email-to-lead from a raw message (`message/rfc822`, up to 10 MiB): for mail services'
 /// inbound webhooks and mail-server pipes. A new sender becomes a lead; a known one gets an
-/// `email_received` activity. A message that cannot become a lead is kept for review and
-/// answered with a `422` problem.
+/// `email_received` activity. Replies to sequence mail (`In-Reply-To`/`References`) and
+/// bounce reports (RFC 3464 or a server's notice quoting the message) are recorded on the
+/// message they are about instead (`200`). A message that cannot become a lead is kept
+/// for review and answered with a `422` problem.
 #[utoipa::path(post, path = "/inbound/email", tag = "capture",
     request_body(content = String, content_type = "message/rfc822"),
     responses((status = 201, body = EmailCaptured), (status = 200, body = EmailCaptured),
@@ -329,18 +338,28 @@ pub async fn inbound_email(
             "send the raw message as message/rfc822",
         ));
     }
-    let c = s.app.capture_email(&p, &body, None).await?;
-    Ok((
-        if c.created {
-            StatusCode::CREATED
-        } else {
-            StatusCode::OK
-        },
-        Json(EmailCaptured {
-            outcome: if c.created { "created" } else { "updated" }.into(),
-            lead_id: c.lead.id,
-        }),
-    ))
+    Ok(match s.app.capture_email(&p, &body, None).await? {
+        Received::Lead(c) => (
+            if c.created {
+                StatusCode::CREATED
+            } else {
+                StatusCode::OK
+            },
+            Json(EmailCaptured {
+                outcome: if c.created { "created" } else { "updated" }.into(),
+                lead_id: Some(c.lead.id),
+                message_id: None,
+            }),
+        ),
+        Received::Returned(r) => (
+            StatusCode::OK,
+            Json(EmailCaptured {
+                outcome: r.outcome,
+                lead_id: r.lead_id,
+                message_id: r.message_id,
+            }),
+        ),
+    })
 }
 
 /// Every hosted form.

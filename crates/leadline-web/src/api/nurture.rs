@@ -8,6 +8,7 @@ use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use leadline_app::consents::{Consent, NewConsent};
 use leadline_app::mail::OutboundMessage;
 use leadline_app::nurture::run::{EnrollResult, Enrollment, SequenceReport};
 use leadline_app::nurture::{EmailTemplate, Sequence};
@@ -252,6 +253,37 @@ pub async fn lead_enrollments(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<Enrollment>>> {
     Ok(Json(s.app.lead_enrollments(&p, id).await?))
+}
+
+/// A lead's consent records (given and withdrawn), oldest first. Sequences that require
+/// consent mail a lead only while its latest `marketing_email` record grants it.
+#[utoipa::path(get, path = "/leads/{id}/consents", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = [Consent]), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn lead_consents(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<Consent>>> {
+    Ok(Json(s.app.lead_consents(&p, id).await?))
+}
+
+/// Record consent given (or withdrawn, `granted: false`) for a lead, e.g. brought over
+/// from another system. Forms with a consent box record it themselves; an unsubscribe
+/// records the withdrawal.
+#[utoipa::path(post, path = "/leads/{id}/consents", tag = "nurture", params(("id" = Uuid, Path)), request_body = NewConsent,
+    responses((status = 201, body = Consent), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")), security(("bearer" = [])))]
+pub async fn record_consent(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+    ApiJson(body): ApiJson<NewConsent>,
+) -> ApiResult<(StatusCode, Json<Consent>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.app.record_consent(&p, id, body).await?),
+    ))
 }
 
 /// Stop an enrollment by hand. Already ended → 409.

@@ -251,6 +251,16 @@ fn example_data(event_type: &str) -> Value {
             json!({ "lead_id": lead_id, "message_id": "<0193a5b23333700080000000000000aa@leadline>",
             "enrollment_id": "0193a5b2-4444-7000-8000-00000000000b", "reason": "permanent error (550): 5.1.1 no such user" })
         }
+        "sequence.event" => {
+            json!({ "lead_id": lead_id, "name": "asked for a demo",
+            "sequence_id": "0193a5b2-5555-7000-8000-00000000000c",
+            "enrollment_id": "0193a5b2-4444-7000-8000-00000000000b", "step": 4 })
+        }
+        "email.opened" | "email.clicked" | "email.replied" => {
+            json!({ "lead_id": lead_id, "message_id": "<0193a5b23333700080000000000000aa@leadline>",
+            "enrollment_id": "0193a5b2-4444-7000-8000-00000000000b", "step": "sequence:1",
+            "url": if event_type == "email.clicked" { json!("https://www.example.com/pricing") } else { json!(null) } })
+        }
         _ => {
             json!({ "lead_id": lead_id, "message_id": "<0193a5b23333700080000000000000aa@leadline>" })
         }
@@ -267,11 +277,6 @@ pub fn describe_events(doc: &mut utoipa::openapi::OpenApi) {
     for (t, what) in EVENT_TYPES {
         let example =
             json!({ "type": t, "timestamp": "2026-11-26T09:30:00Z", "data": example_data(t) });
-        let pending = if matches!(*t, "email.opened" | "email.clicked") {
-            " Sent once open and click tracking exists (the nurture issue)."
-        } else {
-            ""
-        };
         let op = OperationBuilder::new()
             .summary(Some(*what))
             .description(Some(format!(
@@ -280,7 +285,7 @@ pub fn describe_events(doc: &mut utoipa::openapi::OpenApi) {
                  `webhook-timestamp` (Unix seconds) and `webhook-signature` (`v1,` + base64 \
                  HMAC-SHA256 of `id.timestamp.body` with the endpoint's secret; two \
                  signatures during a rotation). Answer 2xx within 10 seconds; anything else \
-                 is retried with backoff over about a day.{pending}"
+                 is retried with backoff over about a day."
             )))
             .operation_id(Some(t.replace('.', "_")))
             .tag("webhooks")

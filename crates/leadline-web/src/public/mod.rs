@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/t/p.gif", get(tracking::pixel))
         .route("/t/e", post(tracking::event).options(tracking::preflight))
         .route("/r/{token}", get(tracking::follow))
+        .route("/o/{file}", get(tracking::opened))
         .route(
             "/u/{token}",
             get(unsubscribe::page).post(unsubscribe::confirm),

@@ -1,5 +1,5 @@
-//! The tracking snippet (`/t.js`), the pixel (`/t/p.gif`), snippet events (`POST /t/e`)
-//! and tracked links (`/r/{token}`).
+//! The tracking snippet (`/t.js`), the pixel (`/t/p.gif`), snippet events (`POST /t/e`),
+//! tracked links (`/r/{token}`) and the open pixel of sequence mail (`/o/{token}.gif`).
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -70,14 +70,8 @@ pub async fn pixel(
         properties: Default::default(),
     };
     let outcome = s.app.track(event, &context(&headers)).await;
-    let mut res = GIF.into_response();
+    let mut res = gif();
     let h = res.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        "cross-origin-resource-policy",
-        HeaderValue::from_static("cross-origin"),
-    );
     let ignored = match outcome {
         Ok(Tracked::Ignored(why)) => Some(why),
         Ok(_) => None,
@@ -91,6 +85,32 @@ pub async fn pixel(
         h.insert("leadline-ignored", HeaderValue::from_static(why));
     }
     res
+}
+
+/// The GIF with headers that keep it from being cached or blocked across origins.
+fn gif() -> Response {
+    let mut res = GIF.into_response();
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("image/gif"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("cross-origin"),
+    );
+    res
+}
+
+/// `GET /o/{token}.gif`: a sequence message was opened. Always answers the image.
+pub async fn opened(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+) -> Response {
+    let token = file.strip_suffix(".gif").unwrap_or(&file);
+    if let Err(e) = s.app.record_open(token, &context(&headers)).await {
+        tracing::warn!(error = %e, "open not recorded");
+    }
+    gif()
 }
 
 /// Lets a configured origin read the answer.

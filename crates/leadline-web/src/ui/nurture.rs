@@ -274,10 +274,38 @@ struct SequencePage {
     id: Option<Uuid>,
     name: String,
     toml: String,
-    flow: Vec<String>,
+    flow: Vec<FlowStep>,
     errors: Vec<String>,
     templates: Vec<EmailTemplate>,
     report: Option<SequenceReport>,
+}
+
+/// One step of the flow view: its number, kind (for its mark), words, and for a sent email
+/// step its numbers as shares of the messages sent.
+struct FlowStep {
+    number: usize,
+    kind: &'static str,
+    text: String,
+    stats: Option<StepStats>,
+}
+
+/// An email step's funnel, with widths (percent of sent) for the bars.
+struct StepStats {
+    sent: i64,
+    bars: Vec<(&'static str, i64, i64)>,
+}
+
+fn step_kind(s: &leadline_domain::nurture::sequence::Step) -> &'static str {
+    use leadline_domain::nurture::sequence::Step;
+    match s {
+        Step::Email { .. } => "email",
+        Step::Wait { .. } | Step::WaitUntil { .. } => "wait",
+        Step::Branch { .. } => "branch",
+        Step::Task { .. } => "task",
+        Step::Stage { .. } | Step::SetField { .. } => "change",
+        Step::Event { .. } => "event",
+        Step::MoveTo { .. } => "move",
+    }
 }
 
 const SEQUENCE_STARTER: &str = "name = \"Nurture\"\nenroll_on_stages = [\"nurture\"]\n\n\
@@ -298,7 +326,11 @@ async fn sequence_page(
     let sequences = s.app.sequences(&auth.principal).await.unwrap_or_default();
     let parsed = SequenceInput::from_toml(&toml).ok();
     let name = parsed.as_ref().map(|q| q.name.clone()).unwrap_or_default();
-    let flow = parsed
+    let kinds: Vec<&'static str> = parsed
+        .as_ref()
+        .map(|q| q.steps.iter().map(step_kind).collect())
+        .unwrap_or_default();
+    let words = parsed
         .map(|q| {
             describe(&q.steps, |x| {
                 templates
@@ -319,6 +351,35 @@ async fn sequence_page(
         Some(i) => s.app.sequence_report(&auth.principal, i).await.ok(),
         None => None,
     };
+    let flow = words
+        .into_iter()
+        .zip(kinds)
+        .enumerate()
+        .map(|(i, (text, kind))| {
+            let stats = report
+                .as_ref()
+                .and_then(|r| r.steps.iter().find(|st| st.step == i + 1))
+                .filter(|st| st.sent > 0)
+                .map(|st| {
+                    let pct = |n: i64| n * 100 / st.sent;
+                    StepStats {
+                        sent: st.sent,
+                        bars: vec![
+                            ("delivered", st.delivered, pct(st.delivered)),
+                            ("opened", st.opened, pct(st.opened)),
+                            ("clicked", st.clicked, pct(st.clicked)),
+                            ("replied", st.replied, pct(st.replied)),
+                        ],
+                    }
+                });
+            FlowStep {
+                number: i + 1,
+                kind,
+                text,
+                stats,
+            }
+        })
+        .collect();
     let status = if errors.is_empty() {
         StatusCode::OK
     } else {

@@ -1,0 +1,177 @@
+//! Consent records: what a lead agreed to receive, from a form's consent box or recorded
+//! over the API, and its withdrawal (an unsubscribe). Sequences that require consent mail
+//! only leads whose latest marketing-email record grants it.
+
+use crate::App;
+use crate::error::{AppResult, invalid};
+use chrono::{DateTime, Utc};
+use leadline_domain::Principal;
+use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_store::DbTx;
+use leadline_store::consents::{self as store, ConsentRow};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// The purpose sequences ask about.
+pub const MARKETING_EMAIL: &str = "marketing_email";
+/// The purposes a record may name.
+pub const PURPOSES: [&str; 2] = [MARKETING_EMAIL, "tracking"];
+
+/// A consent record as shown.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Consent {
+    pub id: Uuid,
+    pub lead_id: Uuid,
+    /// `marketing_email` or `tracking`.
+    pub purpose: String,
+    /// False for a withdrawal.
+    pub granted: bool,
+    /// `form:{slug}`, `api`, `unsubscribe`, …
+    pub source: String,
+    /// The exact text the person agreed to.
+    pub consent_text: Option<String>,
+    pub ip: Option<String>,
+    pub recorded_by: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<ConsentRow> for Consent {
+    fn from(r: ConsentRow) -> Self {
+        Consent {
+            id: r.id,
+            lead_id: r.lead_id,
+            purpose: r.purpose,
+            granted: r.granted,
+            source: r.source,
+            consent_text: r.consent_text,
+            ip: r.ip,
+            recorded_by: r.recorded_by,
+            recorded_at: from_micros(r.recorded_at),
+        }
+    }
+}
+
+/// Consent recorded over the API (e.g. brought over from another system).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewConsent {
+    /// `marketing_email` (default) or `tracking`.
+    #[serde(default)]
+    pub purpose: Option<String>,
+    /// False records a withdrawal.
+    pub granted: bool,
+    /// Where it was given (default `api`).
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default)]
+    pub consent_text: Option<String>,
+    #[serde(default)]
+    pub ip: Option<String>,
+}
+
+/// Records consent inside the caller's transaction.
+pub(crate) async fn record_in(
+    tx: &mut DbTx,
+    lead_id: Uuid,
+    purpose: &str,
+    granted: bool,
+    source: &str,
+    text: Option<String>,
+    ip: Option<String>,
+    by: &str,
+) -> AppResult<()> {
+    store::insert(
+        tx.conn(),
+        &ConsentRow {
+            id: Uuid::now_v7(),
+            lead_id,
+            purpose: purpose.into(),
+            granted,
+            source: source.into(),
+            consent_text: text,
+            ip,
+            recorded_by: by.into(),
+            recorded_at: to_micros(now()),
+        },
+    )
+    .await?;
+    Ok(())
+}
+
+impl App {
+    /// Records consent given or withdrawn for a lead the caller may edit.
+    pub async fn record_consent(
+        &self,
+        by: &Principal,
+        lead: Uuid,
+        input: NewConsent,
+    ) -> AppResult<Consent> {
+        let purpose = input.purpose.unwrap_or_else(|| MARKETING_EMAIL.into());
+        if !PURPOSES.contains(&purpose.as_str()) {
+            return Err(invalid(
+                "purpose",
+                "invalid",
+                "marketing_email or tracking",
+            ));
+        }
+        let source = input.source.unwrap_or_else(|| "api".into());
+        if source.trim().is_empty() || source.chars().count() > 100 {
+            return Err(invalid("source", "invalid", "1 to 100 characters"));
+        }
+        if input
+            .consent_text
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > 5000)
+        {
+            return Err(invalid("consent_text", "too_long", "at most 5,000 characters"));
+        }
+        if input
+            .ip
+            .as_ref()
+            .is_some_and(|ip| ip.parse::<std::net::IpAddr>().is_err())
+        {
+            return Err(invalid("ip", "invalid", "an IPv4 or IPv6 address"));
+        }
+        let mut tx = self.db.begin().await?;
+        let l = crate::leads::visible_lead(tx.conn(), by, lead).await?;
+        crate::leads::check_writable(by, &l, None)?;
+        let row = ConsentRow {
+            id: Uuid::now_v7(),
+            lead_id: lead,
+            purpose,
+            granted: input.granted,
+            source,
+            consent_text: input.consent_text,
+            ip: input.ip,
+            recorded_by: by.label.clone(),
+            recorded_at: to_micros(now()),
+        };
+        store::insert(tx.conn(), &row).await?;
+        crate::admin::audit(
+            &mut tx,
+            by,
+            if row.granted {
+                "consent.granted"
+            } else {
+                "consent.withdrawn"
+            },
+            "lead",
+            Some(lead),
+            serde_json::json!({ "purpose": row.purpose, "source": row.source }),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(row.into())
+    }
+
+    /// A lead's consent records, oldest first.
+    pub async fn lead_consents(&self, by: &Principal, lead: Uuid) -> AppResult<Vec<Consent>> {
+        let mut c = self.db.acquire().await?;
+        crate::leads::visible_lead(c.conn(), by, lead).await?;
+        Ok(store::of_lead(c.conn(), lead)
+            .await?
+            .into_iter()
+            .map(Consent::from)
+            .collect())
+    }
+}
