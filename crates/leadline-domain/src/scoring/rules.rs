@@ -519,6 +519,11 @@ impl ModelDefinition {
                 },
                 behaviour("webinar", "Attended a webinar", "webinar_attended", 20),
                 behaviour("email-reply", "Emailed us", "email_received", 10),
+                behaviour("sequence-reply", "Replied to a sequence email", "email_replied", 15),
+                BehaviourRule {
+                    cap: Some(Cap { points: 5, days: 7.0 }),
+                    ..behaviour("email-open", "Opened an email", "email_opened", 1)
+                },
             ],
         }
     }
