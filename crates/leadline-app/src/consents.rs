@@ -108,11 +108,7 @@ impl App {
     ) -> AppResult<Consent> {
         let purpose = input.purpose.unwrap_or_else(|| MARKETING_EMAIL.into());
         if !PURPOSES.contains(&purpose.as_str()) {
-            return Err(invalid(
-                "purpose",
-                "invalid",
-                "marketing_email or tracking",
-            ));
+            return Err(invalid("purpose", "invalid", "marketing_email or tracking"));
         }
         let source = input.source.unwrap_or_else(|| "api".into());
         if source.trim().is_empty() || source.chars().count() > 100 {
@@ -123,7 +119,11 @@ impl App {
             .as_ref()
             .is_some_and(|t| t.chars().count() > 5000)
         {
-            return Err(invalid("consent_text", "too_long", "at most 5,000 characters"));
+            return Err(invalid(
+                "consent_text",
+                "too_long",
+                "at most 5,000 characters",
+            ));
         }
         if input
             .ip

@@ -52,6 +52,49 @@ pub struct OutboundMessage {
     pub sent_at: Option<DateTime<Utc>>,
 }
 
+/// A message sent to a lead, with what the lead did with it.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LeadMessage {
+    pub id: Uuid,
+    /// `sequence:N` (step N of a sequence) or another purpose.
+    pub purpose: String,
+    pub subject: String,
+    /// As in the outbox: `queued`, `sending`, `sent`, `failed`, `unknown`.
+    pub status: String,
+    pub enrollment_id: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub sent_at: Option<DateTime<Utc>>,
+    /// The first open, and how many times the pixel loaded.
+    pub opened_at: Option<DateTime<Utc>>,
+    pub opens: i32,
+    pub clicked_at: Option<DateTime<Utc>>,
+    pub clicks: i32,
+    pub replied_at: Option<DateTime<Utc>>,
+    pub bounced_at: Option<DateTime<Utc>>,
+    pub unsubscribed_at: Option<DateTime<Utc>>,
+}
+
+impl From<store::LeadMessageRow> for LeadMessage {
+    fn from(m: store::LeadMessageRow) -> Self {
+        LeadMessage {
+            id: m.id,
+            purpose: m.purpose,
+            subject: m.subject,
+            status: m.status,
+            enrollment_id: m.enrollment_id,
+            created_at: from_micros(m.created_at),
+            sent_at: m.sent_at.map(from_micros),
+            opened_at: m.opened_at.map(from_micros),
+            opens: m.opens,
+            clicked_at: m.clicked_at.map(from_micros),
+            clicks: m.clicks,
+            replied_at: m.replied_at.map(from_micros),
+            bounced_at: m.bounced_at.map(from_micros),
+            unsubscribed_at: m.unsubscribed_at.map(from_micros),
+        }
+    }
+}
+
 impl From<MessageRow> for OutboundMessage {
     fn from(m: MessageRow) -> Self {
         OutboundMessage {
@@ -306,6 +349,17 @@ impl App {
             }
         }
         Ok(tried)
+    }
+
+    /// The messages written to a lead the caller can see, newest first (at most 200).
+    pub async fn lead_messages(&self, by: &Principal, lead: Uuid) -> AppResult<Vec<LeadMessage>> {
+        let mut c = self.db.acquire().await?;
+        crate::leads::visible_lead(c.conn(), by, lead).await?;
+        Ok(store::of_lead(c.conn(), lead, 200)
+            .await?
+            .into_iter()
+            .map(LeadMessage::from)
+            .collect())
     }
 
     /// The outbox (admins): messages newest first, optionally of one state or lead.

@@ -27,9 +27,8 @@ const COLUMNS: &str =
 
 /// Adds a record.
 pub async fn insert(conn: Conn<'_>, r: &ConsentRow) -> StoreResult<()> {
-    let sql = format!(
-        "INSERT INTO consents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-    );
+    let sql =
+        format!("INSERT INTO consents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
     dispatch!(conn, |c| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(r.id)
         .bind(r.lead_id)
@@ -60,9 +59,7 @@ pub async fn current(conn: Conn<'_>, lead: Uuid, purpose: &str) -> StoreResult<O
 
 /// A lead's records, oldest first.
 pub async fn of_lead(conn: Conn<'_>, lead: Uuid) -> StoreResult<Vec<ConsentRow>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM consents WHERE lead_id = $1 ORDER BY recorded_at, id"
-    );
+    let sql = format!("SELECT {COLUMNS} FROM consents WHERE lead_id = $1 ORDER BY recorded_at, id");
     Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
         sql.as_str()
     ))

@@ -276,7 +276,11 @@ pub async fn record_engagement(
 }
 
 /// Sequence messages queued for a recipient domain since `since` (per-domain throttling).
-pub async fn domain_messages_since(conn: Conn<'_>, domain: &str, since: Micros) -> StoreResult<i64> {
+pub async fn domain_messages_since(
+    conn: Conn<'_>,
+    domain: &str,
+    since: Micros,
+) -> StoreResult<i64> {
     Ok(dispatch!(conn, |c| sqlx::query_scalar(
         "SELECT COUNT(*) FROM outbound_messages WHERE to_domain = $1 AND created_at >= $2 \
          AND enrollment_id IS NOT NULL"
@@ -295,5 +299,38 @@ pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<MessageRow>> {
     ))
     .bind(id)
     .fetch_optional(c)
+    .await)?)
+}
+
+/// A message sent to a lead, with what the lead did with it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct LeadMessageRow {
+    pub id: Uuid,
+    pub purpose: String,
+    pub subject: String,
+    pub status: String,
+    pub enrollment_id: Option<Uuid>,
+    pub created_at: Micros,
+    pub sent_at: Option<Micros>,
+    pub opened_at: Option<Micros>,
+    pub opens: i32,
+    pub clicked_at: Option<Micros>,
+    pub clicks: i32,
+    pub replied_at: Option<Micros>,
+    pub bounced_at: Option<Micros>,
+    pub unsubscribed_at: Option<Micros>,
+}
+
+/// The messages written to a lead (not notifications about it), newest first.
+pub async fn of_lead(conn: Conn<'_>, lead: Uuid, limit: i64) -> StoreResult<Vec<LeadMessageRow>> {
+    Ok(dispatch!(conn, |c| sqlx::query_as(
+        "SELECT id, purpose, subject, status, enrollment_id, created_at, sent_at, opened_at, \
+         opens, clicked_at, clicks, replied_at, bounced_at, unsubscribed_at \
+         FROM outbound_messages WHERE lead_id = $1 AND user_id IS NULL \
+         ORDER BY created_at DESC, id DESC LIMIT $2"
+    )
+    .bind(lead)
+    .bind(limit)
+    .fetch_all(c)
     .await)?)
 }

@@ -181,6 +181,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(nurture::report))
         .routes(routes!(nurture::lead_enrollments))
         .routes(routes!(nurture::lead_consents, nurture::record_consent))
+        .routes(routes!(nurture::lead_messages))
         .routes(routes!(nurture::exit))
         .routes(routes!(webhooks::event_types))
         .routes(routes!(webhooks::list, webhooks::create))

@@ -510,7 +510,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                         "{}: {} (message {})",
                         path.display(),
                         r.outcome.replace('_', " "),
-                        r.message_id.map(|m| m.to_string()).unwrap_or_else(|| "unknown".into())
+                        r.message_id
+                            .map(|m| m.to_string())
+                            .unwrap_or_else(|| "unknown".into())
                     ),
                     Err(leadline_app::AppError::Validation(v)) => {
                         failed += 1;

@@ -19,7 +19,9 @@ const BODY: &str = "<p>Hello {{ lead.first_name | default(\"there\") }},</p>\n\
 async fn template(t: &common::TestApp) -> String {
     let r = t
         .post("/api/v1/email-templates")
-        .json(&json!({"name": "Tracked", "subject": "News for {{ lead.first_name }}", "html": BODY}))
+        .json(
+            &json!({"name": "Tracked", "subject": "News for {{ lead.first_name }}", "html": BODY}),
+        )
         .send()
         .await
         .unwrap();
@@ -31,7 +33,12 @@ async fn template(t: &common::TestApp) -> String {
 }
 
 async fn sequence(t: &common::TestApp, body: Value) -> String {
-    let r = t.post("/api/v1/sequences").json(&body).send().await.unwrap();
+    let r = t
+        .post("/api/v1/sequences")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
         r.status(),
         StatusCode::CREATED,
@@ -103,10 +110,14 @@ fn message_to(got: &[String], to: &str) -> (String, String) {
 
 /// The path of the first link in `html` that starts with `prefix`.
 fn link(html: &str, prefix: &str) -> String {
-    let at = html.find(prefix).unwrap_or_else(|| panic!("no {prefix} in {html}"));
+    let at = html
+        .find(prefix)
+        .unwrap_or_else(|| panic!("no {prefix} in {html}"));
     let rest = &html[at..];
     let end = rest.find('"').unwrap();
-    rest[..end].trim_start_matches("https://leads.example.com").to_owned()
+    rest[..end]
+        .trim_start_matches("https://leads.example.com")
+        .to_owned()
 }
 
 fn dsn(message_id: &str, status: &str) -> String {
@@ -173,10 +184,26 @@ async fn opens_clicks_replies_and_bounces_come_back_to_the_sequence(t: &common::
             ]}),
         )
         .await;
-        let kim = lead(t, json!({"email": "kim@initech.example", "first_name": "Kim"})).await;
-        let lee = lead(t, json!({"email": "lee@initech.example", "first_name": "Lee"})).await;
-        let ray = lead(t, json!({"email": "ray@initech.example", "first_name": "Ray"})).await;
-        let bo = lead(t, json!({"email": "bo@initech.example", "first_name": "Bo"})).await;
+        let kim = lead(
+            t,
+            json!({"email": "kim@initech.example", "first_name": "Kim"}),
+        )
+        .await;
+        let lee = lead(
+            t,
+            json!({"email": "lee@initech.example", "first_name": "Lee"}),
+        )
+        .await;
+        let ray = lead(
+            t,
+            json!({"email": "ray@initech.example", "first_name": "Ray"}),
+        )
+        .await;
+        let bo = lead(
+            t,
+            json!({"email": "bo@initech.example", "first_name": "Bo"}),
+        )
+        .await;
         assert_eq!(
             enroll(t, &seq, &[&kim, &lee, &ray, &bo]).await,
             ["enrolled"; 4],
@@ -223,6 +250,19 @@ async fn opens_clicks_replies_and_bounces_come_back_to_the_sequence(t: &common::
             (1, 1),
             "{name}: one open however often the image loads: {kinds:?}"
         );
+        let msgs = ok(t
+            .get(&format!("/api/v1/leads/{kim}/messages"))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(msgs.as_array().unwrap().len(), 1, "{name}: {msgs}");
+        assert_eq!(
+            (msgs[0]["opens"].as_i64(), msgs[0]["clicks"].as_i64()),
+            (Some(2), Some(1)),
+            "{name}: {msgs}"
+        );
+        assert!(msgs[0]["clicked_at"].is_string() && msgs[0]["replied_at"].is_null());
         let scored = ok(t.get(&format!("/api/v1/leads/{kim}")).send().await.unwrap()).await;
         assert!(
             scored["score"].as_i64().unwrap() >= 6,
@@ -237,7 +277,11 @@ async fn opens_clicks_replies_and_bounces_come_back_to_the_sequence(t: &common::
             .send()
             .await
             .unwrap();
-        assert!(!activity_kinds(t, &lee).await.contains(&"email_opened".to_owned()));
+        assert!(
+            !activity_kinds(t, &lee)
+                .await
+                .contains(&"email_opened".to_owned())
+        );
         browser.get(t.url(&lee_pixel)).send().await.unwrap();
 
         // Ray replies: the reply is his timeline's and his sequence ends. Lee's out-of-office
@@ -256,7 +300,11 @@ References: {ray_id}\r\nSubject: Re: News for Ray\r\n\r\nSounds good, call me.\r
             (Some("exited"), Some("replied")),
             "{name}"
         );
-        assert!(activity_kinds(t, &ray).await.contains(&"email_replied".to_owned()));
+        assert!(
+            activity_kinds(t, &ray)
+                .await
+                .contains(&"email_replied".to_owned())
+        );
         let (lee_id, _) = message_to(&got, "lee@initech.example");
         let ooo = format!(
             "From: lee@initech.example\r\nIn-Reply-To: {lee_id}\r\nAuto-Submitted: auto-replied\r\n\
@@ -281,12 +329,7 @@ Subject: Out of office\r\n\r\nBack Monday.\r\n"
             inbound(t, dsn(unknown, "5.1.1")).await["outcome"],
             "unmatched_bounce"
         );
-        let q = ok(t
-            .get("/api/v1/leads?q=mailer-daemon")
-            .send()
-            .await
-            .unwrap())
-        .await;
+        let q = ok(t.get("/api/v1/leads?q=mailer-daemon").send().await.unwrap()).await;
         assert_eq!(q["data"].as_array().unwrap().len(), 0, "{name}: {q}");
 
         // A day on: Kim clicked, so the branch runs the event and set-field steps; Lee did
@@ -334,10 +377,12 @@ async fn consent_forms_score_bands_and_domain_throttling(t: &common::TestApp) {
         // Enrolled on submitting the form, only with consent on record.
         let form = t
             .post("/api/v1/forms")
-            .json(&json!({"slug": "newsletter", "name": "Newsletter", "definition": {
-                "fields": [{"target": "email", "required": true}, {"target": "first_name"}],
-                "consent_text": "Send me the monthly newsletter."
-            }}))
+            .json(
+                &json!({"slug": "newsletter", "name": "Newsletter", "definition": {
+                    "fields": [{"target": "email", "required": true}, {"target": "first_name"}],
+                    "consent_text": "Send me the monthly newsletter."
+                }}),
+            )
             .send()
             .await
             .unwrap();
@@ -370,16 +415,20 @@ async fn consent_forms_score_bands_and_domain_throttling(t: &common::TestApp) {
                 .status(),
             StatusCode::OK
         );
-        let id_of = |email: &'static str| {
-            async move {
-                ok(t.get(&format!("/api/v1/leads?q={email}")).send().await.unwrap()).await["data"]
-                    [0]["id"]
-                    .as_str()
-                    .unwrap()
-                    .to_owned()
-            }
+        let id_of = |email: &'static str| async move {
+            ok(t.get(&format!("/api/v1/leads?q={email}"))
+                .send()
+                .await
+                .unwrap())
+            .await["data"][0]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned()
         };
-        let (ann, ben) = (id_of("ann@globex.example").await, id_of("ben@globex.example").await);
+        let (ann, ben) = (
+            id_of("ann@globex.example").await,
+            id_of("ben@globex.example").await,
+        );
         let e = enrollment(t, &ann).await;
         assert_eq!(e["sequence_id"], news.as_str(), "{name}: {e}");
         assert_eq!(e["enrolled_by"], "on submitting form newsletter");
@@ -391,7 +440,10 @@ async fn consent_forms_score_bands_and_domain_throttling(t: &common::TestApp) {
         .await;
         assert_eq!(consents[0]["granted"], true, "{name}: {consents}");
         assert_eq!(consents[0]["source"], "form:newsletter");
-        assert_eq!(consents[0]["consent_text"], "Send me the monthly newsletter.");
+        assert_eq!(
+            consents[0]["consent_text"],
+            "Send me the monthly newsletter."
+        );
         assert_eq!(enrollment(t, &ben).await, Value::Null, "{name}: no consent");
         assert_eq!(enroll(t, &news, &[&ben]).await, ["no_consent"]);
         let r = t
@@ -431,7 +483,11 @@ async fn consent_forms_score_bands_and_domain_throttling(t: &common::TestApp) {
         )
         .await;
         let dee = lead(t, json!({"email": "dee@globex.example", "title": "CEO"})).await;
-        assert_eq!(enrollment(t, &dee).await, Value::Null, "{name}: fit alone is no score");
+        assert_eq!(
+            enrollment(t, &dee).await,
+            Value::Null,
+            "{name}: fit alone is no score"
+        );
         ok(t.post(&format!("/api/v1/leads/{dee}/activities"))
             .json(&json!({"kind": "webinar_attended"}))
             .send()
@@ -454,7 +510,11 @@ async fn consent_forms_score_bands_and_domain_throttling(t: &common::TestApp) {
             many.push(lead(t, json!({"email": format!("{who}@umbrella.example")})).await);
         }
         let other = lead(t, json!({"email": "z@hooli.example"})).await;
-        let ids: Vec<&str> = many.iter().map(String::as_str).chain([other.as_str()]).collect();
+        let ids: Vec<&str> = many
+            .iter()
+            .map(String::as_str)
+            .chain([other.as_str()])
+            .collect();
         assert_eq!(enroll(t, &slow, &ids).await, ["enrolled"; 4]);
         t.app.run_sequences().await.unwrap();
         let waiting: Vec<Value> = {

@@ -1780,7 +1780,7 @@ async fn nurture_pages_edit_preview_and_save_templates_and_sequences() {
         );
         // A sequence in TOML; its flow reads as words; a loop without a wait is refused.
         let toml = format!(
-            "name = \"Welcome\"\n[[steps]]\ntype = \"email\"\ntemplate_id = \"{id}\"\n[[steps]]\ntype = \"wait\"\ndays = 2\n"
+            "name = \"Welcome\"\nsend_from_hour = 0\nsend_until_hour = 24\n[[steps]]\ntype = \"email\"\ntemplate_id = \"{id}\"\n[[steps]]\ntype = \"wait\"\ndays = 2\n"
         );
         let r = c
             .post(t.url("/nurture/sequences"))
@@ -1799,6 +1799,43 @@ async fn nurture_pages_edit_preview_and_save_templates_and_sequences() {
             .await
             .unwrap();
         assert!(page.contains("Wait 2 days"), "{}", t.name);
+        // Enrolled from the page; the lead page lists the sequence and its message.
+        let lead: serde_json::Value = t
+            .post("/api/v1/leads")
+            .json(&serde_json::json!({"email": "ivy@nurture.example", "first_name": "Ivy"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let lead_id = lead["id"].as_str().unwrap();
+        let r = c
+            .post(t.url(&format!("{}/enroll", at.split('?').next().unwrap())))
+            .form(&[("leads", lead_id)])
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success() || r.status().is_redirection());
+        t.app.run_sequences().await.unwrap();
+        let lead_page = c
+            .get(t.url(&format!("/leads/{lead_id}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            lead_page.contains("Messages to this lead") && lead_page.contains("step 1"),
+            "{}: {lead_page}",
+            t.name
+        );
+        assert!(
+            lead_page.contains("Welcome — step 3 due"),
+            "{}: {lead_page}",
+            t.name
+        );
         assert!(
             page.contains("Send “Hello &#60;there&#62;”")
                 || page.contains("Send “Hello &lt;there&gt;”"),

@@ -39,7 +39,8 @@ pub(crate) async fn engaged_in(
     let Some(lead_id) = m.lead_id else {
         return Ok(());
     };
-    if (!first && !matches!(what, Engagement::Clicked | Engagement::Replied)) || leads::get(tx.conn(), lead_id).await?.is_none()
+    if (!first && !matches!(what, Engagement::Clicked | Engagement::Replied))
+        || leads::get(tx.conn(), lead_id).await?.is_none()
     {
         return Ok(());
     }

@@ -58,7 +58,8 @@ pub fn classify(raw: &[u8]) -> Option<Returned> {
     let msg = MessageParser::default().parse(raw)?;
     let report = msg.content_type().is_some_and(|c| {
         c.ctype().eq_ignore_ascii_case("multipart")
-            && c.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && c.subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
             && c.attribute("report-type")
                 .is_some_and(|r| r.eq_ignore_ascii_case("delivery-status"))
     });
@@ -270,12 +271,7 @@ impl App {
                     }
                 }
                 ReturnedMail {
-                    outcome: if permanent {
-                        "bounced"
-                    } else {
-                        "soft_bounced"
-                    }
-                    .into(),
+                    outcome: if permanent { "bounced" } else { "soft_bounced" }.into(),
                     lead_id: m.lead_id,
                     message_id: Some(m.id),
                 }
@@ -297,7 +293,10 @@ async fn note_in(
     let Some(lead_id) = m.lead_id else {
         return Ok(());
     };
-    if leadline_store::leads::get(tx.conn(), lead_id).await?.is_none() {
+    if leadline_store::leads::get(tx.conn(), lead_id)
+        .await?
+        .is_none()
+    {
         return Ok(());
     }
     props.insert("message_id".into(), m.message_id.clone().into());
@@ -355,10 +354,7 @@ Action: {action}\r\nStatus: {status}\r\nDiagnostic-Code: smtp; 550 {status} no s
         assert_eq!(ids, [format!("<{ID}>")]);
         assert!(permanent);
         assert_eq!(status.as_deref(), Some("5.1.1"));
-        assert_eq!(
-            diagnostic.as_deref(),
-            Some("smtp; 550 5.1.1 no such user")
-        );
+        assert_eq!(diagnostic.as_deref(), Some("smtp; 550 5.1.1 no such user"));
         let Some(Returned::Bounce { permanent, .. }) = classify(&dsn("delayed", "4.4.1")) else {
             panic!()
         };

@@ -379,8 +379,13 @@ impl App {
         }
         let t = now();
         store::suppress(tx.conn(), &key, "unsubscribed", m.lead_id, to_micros(t)).await?;
-        mail::record_engagement(tx.conn(), m.id, mail::Engagement::Unsubscribed, to_micros(t))
-            .await?;
+        mail::record_engagement(
+            tx.conn(),
+            m.id,
+            mail::Engagement::Unsubscribed,
+            to_micros(t),
+        )
+        .await?;
         if let Some(lead_id) = m.lead_id
             && let Some(lead) = leads::get(tx.conn(), lead_id).await?
         {
@@ -503,8 +508,7 @@ async fn advance_in(tx: &mut DbTx, mut e: EnrollmentRow) -> AppResult<()> {
         return Ok(store::save_enrollment(tx.conn(), &e).await?);
     };
     for _ in 0..MAX_STEPS_PER_ADVANCE {
-        if let Some(reason) =
-            exit_reason_in(tx, &e, &lead, seq.definition.requires_consent).await?
+        if let Some(reason) = exit_reason_in(tx, &e, &lead, seq.definition.requires_consent).await?
         {
             finish(&mut e, "exited", Some(reason));
             break;
@@ -585,7 +589,12 @@ async fn advance_in(tx: &mut DbTx, mut e: EnrollmentRow) -> AppResult<()> {
                     "sequence_id": seq.id, "enrollment_id": e.id, "step": e.step + 1});
                 crate::events::emit_in(
                     tx,
-                    vec![crate::events::Event::lead("sequence.event", lead.id, data, t)],
+                    vec![crate::events::Event::lead(
+                        "sequence.event",
+                        lead.id,
+                        data,
+                        t,
+                    )],
                 )
                 .await?;
                 e.step += 1;

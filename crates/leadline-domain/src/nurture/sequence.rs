@@ -421,9 +421,10 @@ pub fn next_local_time(
         let moment = date
             .and_hms_opt(u32::from(hour), u32::from(minute), 0)
             .and_then(|t| {
-                tz.from_local_datetime(&t)
-                    .earliest()
-                    .or_else(|| tz.from_local_datetime(&(t + chrono::Duration::hours(1))).earliest())
+                tz.from_local_datetime(&t).earliest().or_else(|| {
+                    tz.from_local_datetime(&(t + chrono::Duration::hours(1)))
+                        .earliest()
+                })
             });
         if let Some(m) = moment.map(|m| m.with_timezone(&Utc))
             && m > at
@@ -601,7 +602,13 @@ mod tests {
         let at = |x: &str| DateTime::parse_from_rfc3339(x).unwrap().with_timezone(&Utc);
         // Tuesday 2026-11-24 12:00 UTC; next Thursday 09:30 in New York (UTC-5).
         assert_eq!(
-            next_local_time(at("2026-11-24T12:00:00Z"), Some("America/New_York"), &[4], 9, 30),
+            next_local_time(
+                at("2026-11-24T12:00:00Z"),
+                Some("America/New_York"),
+                &[4],
+                9,
+                30
+            ),
             at("2026-11-26T14:30:00Z")
         );
         // Any day, and the time already passed today: tomorrow.

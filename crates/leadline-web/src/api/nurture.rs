@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use leadline_app::consents::{Consent, NewConsent};
-use leadline_app::mail::OutboundMessage;
+use leadline_app::mail::{LeadMessage, OutboundMessage};
 use leadline_app::nurture::run::{EnrollResult, Enrollment, SequenceReport};
 use leadline_app::nurture::{EmailTemplate, Sequence};
 use leadline_domain::nurture::sequence::SequenceInput;
@@ -253,6 +253,19 @@ pub async fn lead_enrollments(
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<Vec<Enrollment>>> {
     Ok(Json(s.app.lead_enrollments(&p, id).await?))
+}
+
+/// The messages written to a lead (sequence mail, test sends aside), newest first, with
+/// the first open, click, reply, bounce and unsubscribe of each.
+#[utoipa::path(get, path = "/leads/{id}/messages", tag = "nurture", params(("id" = Uuid, Path)),
+    responses((status = 200, body = [LeadMessage]), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn lead_messages(
+    State(s): State<AppState>,
+    ApiAuth(p): ApiAuth,
+    Path(id): Path<Uuid>,
+) -> ApiResult<Json<Vec<LeadMessage>>> {
+    Ok(Json(s.app.lead_messages(&p, id).await?))
 }
 
 /// A lead's consent records (given and withdrawn), oldest first. Sequences that require

@@ -371,6 +371,10 @@ struct DetailPage {
     opportunities: Vec<(Uuid, String, String)>,
     /// Sequences the lead is or was in: (name, state in words).
     enrollments: Vec<(String, String)>,
+    /// Mail written to the lead: (subject, step, status, what the lead did, in words).
+    messages: Vec<(String, String, String, String)>,
+    /// Consent records in words, oldest first.
+    consents: Vec<String>,
 }
 
 /// The lead's first-touch clock in words.
@@ -493,12 +497,14 @@ pub async fn detail(
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let (pipeline, contact, opportunities, reengage, enrollments) = match tokio::try_join!(
+    let (pipeline, contact, opportunities, reengage, enrollments, messages, consents) = match tokio::try_join!(
         s.app.pipeline(),
         s.app.lead_contact(&auth.principal, id),
         s.app.opportunities(&auth.principal, None, Some(id), 20),
         s.app.lead_reengagement(&auth.principal, id),
-        s.app.lead_enrollments(&auth.principal, id)
+        s.app.lead_enrollments(&auth.principal, id),
+        s.app.lead_messages(&auth.principal, id),
+        s.app.lead_consents(&auth.principal, id)
     ) {
         Ok(v) => v,
         Err(e) => return error_page(e),
@@ -819,6 +825,45 @@ pub async fn detail(
                 .join(" ")
         }),
         reengage: reengage.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        messages: messages
+            .into_iter()
+            .map(|m| {
+                let day = |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%d").to_string();
+                let did: Vec<String> = [
+                    m.opened_at.map(|t| format!("opened {}", day(t))),
+                    m.clicked_at.map(|t| format!("clicked {}", day(t))),
+                    m.replied_at.map(|t| format!("replied {}", day(t))),
+                    m.bounced_at.map(|t| format!("bounced {}", day(t))),
+                    m.unsubscribed_at
+                        .map(|t| format!("unsubscribed {}", day(t))),
+                ]
+                .into_iter()
+                .flatten()
+                .collect();
+                let step = m
+                    .purpose
+                    .strip_prefix("sequence:")
+                    .map(|n| format!("step {n}"))
+                    .unwrap_or(m.purpose);
+                let status = match m.sent_at {
+                    Some(t) => format!("sent {}", t.format("%Y-%m-%d %H:%M UTC")),
+                    None => m.status,
+                };
+                (m.subject, step, status, did.join(", "))
+            })
+            .collect(),
+        consents: consents
+            .into_iter()
+            .map(|c| {
+                format!(
+                    "{} {} via {} on {}",
+                    if c.granted { "Gave" } else { "Withdrew" },
+                    c.purpose.replace('_', " "),
+                    c.source,
+                    c.recorded_at.format("%Y-%m-%d")
+                )
+            })
+            .collect(),
         enrollments: enrollments
             .into_iter()
             .map(|e| {
