@@ -64,7 +64,8 @@ pub struct LeadMessage {
     pub enrollment_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
     pub sent_at: Option<DateTime<Utc>>,
-    /// The first open, and how many times the pixel loaded.
+    /// The first open, and how many times it was opened (pixel loads, and clicks: a
+    /// click implies an open where images are blocked).
     pub opened_at: Option<DateTime<Utc>>,
     pub opens: i32,
     pub clicked_at: Option<DateTime<Utc>>,
