@@ -69,33 +69,27 @@ pub struct NewConsent {
     pub ip: Option<String>,
 }
 
-/// Records consent inside the caller's transaction.
+/// Records consent inside the caller's transaction (the input already checked; purpose
+/// and source default to `marketing_email` and `api`).
 pub(crate) async fn record_in(
     tx: &mut DbTx,
     lead_id: Uuid,
-    purpose: &str,
-    granted: bool,
-    source: &str,
-    text: Option<String>,
-    ip: Option<String>,
+    input: NewConsent,
     by: &str,
-) -> AppResult<()> {
-    store::insert(
-        tx.conn(),
-        &ConsentRow {
-            id: Uuid::now_v7(),
-            lead_id,
-            purpose: purpose.into(),
-            granted,
-            source: source.into(),
-            consent_text: text,
-            ip,
-            recorded_by: by.into(),
-            recorded_at: to_micros(now()),
-        },
-    )
-    .await?;
-    Ok(())
+) -> AppResult<ConsentRow> {
+    let row = ConsentRow {
+        id: Uuid::now_v7(),
+        lead_id,
+        purpose: input.purpose.unwrap_or_else(|| MARKETING_EMAIL.into()),
+        granted: input.granted,
+        source: input.source.unwrap_or_else(|| "api".into()),
+        consent_text: input.consent_text,
+        ip: input.ip,
+        recorded_by: by.into(),
+        recorded_at: to_micros(now()),
+    };
+    store::insert(tx.conn(), &row).await?;
+    Ok(row)
 }
 
 impl App {
@@ -106,12 +100,18 @@ impl App {
         lead: Uuid,
         input: NewConsent,
     ) -> AppResult<Consent> {
-        let purpose = input.purpose.unwrap_or_else(|| MARKETING_EMAIL.into());
-        if !PURPOSES.contains(&purpose.as_str()) {
+        if input
+            .purpose
+            .as_deref()
+            .is_some_and(|p| !PURPOSES.contains(&p))
+        {
             return Err(invalid("purpose", "invalid", "marketing_email or tracking"));
         }
-        let source = input.source.unwrap_or_else(|| "api".into());
-        if source.trim().is_empty() || source.chars().count() > 100 {
+        if input
+            .source
+            .as_ref()
+            .is_some_and(|s| s.trim().is_empty() || s.chars().count() > 100)
+        {
             return Err(invalid("source", "invalid", "1 to 100 characters"));
         }
         if input
@@ -135,18 +135,7 @@ impl App {
         let mut tx = self.db.begin().await?;
         let l = crate::leads::visible_lead(tx.conn(), by, lead).await?;
         crate::leads::check_writable(by, &l, None)?;
-        let row = ConsentRow {
-            id: Uuid::now_v7(),
-            lead_id: lead,
-            purpose,
-            granted: input.granted,
-            source,
-            consent_text: input.consent_text,
-            ip: input.ip,
-            recorded_by: by.label.clone(),
-            recorded_at: to_micros(now()),
-        };
-        store::insert(tx.conn(), &row).await?;
+        let row = record_in(&mut tx, lead, input, &by.label).await?;
         crate::admin::audit(
             &mut tx,
             by,

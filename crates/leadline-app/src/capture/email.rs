@@ -172,7 +172,7 @@ pub fn submission(mail: &InboundEmail) -> Submission {
 #[derive(Debug, Clone)]
 pub enum Received {
     /// A lead was created or updated (an inquiry).
-    Lead(Captured),
+    Lead(Box<Captured>),
     /// A reply to, or a bounce of, mail Leadline sent.
     Returned(crate::nurture::inbound::ReturnedMail),
 }
@@ -211,7 +211,7 @@ impl App {
             }
         };
         match self.capture(by, submission(&mail)).await {
-            Ok(c) => Ok(Received::Lead(c)),
+            Ok(c) => Ok(Received::Lead(Box::new(c))),
             Err(AppError::Validation(errs)) => {
                 let (problem, _, payload) = keep(errs.to_string(), "invalid");
                 self.keep_rejected(

@@ -285,17 +285,14 @@ pub(crate) async fn capture_in(
     if let Some(Value::Object(c)) = s.extra.get("consent")
         && c.get("given") == Some(&Value::Bool(true))
     {
-        crate::consents::record_in(
-            tx,
-            lead.id,
-            crate::consents::MARKETING_EMAIL,
-            true,
-            &format!("form:{}", form.unwrap_or("?")),
-            c.get("text").and_then(Value::as_str).map(str::to_owned),
-            None,
-            &by.label,
-        )
-        .await?;
+        let given = crate::consents::NewConsent {
+            purpose: None,
+            granted: true,
+            source: Some(format!("form:{}", form.unwrap_or("?"))),
+            consent_text: c.get("text").and_then(Value::as_str).map(str::to_owned),
+            ip: None,
+        };
+        crate::consents::record_in(tx, lead.id, given, &by.label).await?;
     }
     let cause = format!("captured via {}", s.channel.as_str());
     let lead = match crate::scoring::score_lead_in(tx, lead.id, &cause).await? {

@@ -400,17 +400,14 @@ impl App {
                 }
             }
             store::exit_active_of_lead(tx.conn(), lead_id, "unsubscribed", to_micros(t)).await?;
-            crate::consents::record_in(
-                &mut tx,
-                lead_id,
-                crate::consents::MARKETING_EMAIL,
-                false,
-                "unsubscribe",
-                None,
-                None,
-                "unsubscribe link",
-            )
-            .await?;
+            let withdrawn = crate::consents::NewConsent {
+                purpose: None,
+                granted: false,
+                source: Some("unsubscribe".into()),
+                consent_text: None,
+                ip: None,
+            };
+            crate::consents::record_in(&mut tx, lead_id, withdrawn, "unsubscribe link").await?;
             let mut props = serde_json::Map::new();
             props.insert("message_id".into(), m.message_id.clone().into());
             activities::insert(

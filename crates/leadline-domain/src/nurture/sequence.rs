@@ -286,10 +286,8 @@ impl SequenceInput {
                         }
                     }
                 }
-                Step::Event { name } => {
-                    if name.trim().is_empty() || name.chars().count() > 100 {
-                        errors.add(format!("{field}.name"), "invalid", "1 to 100 characters");
-                    }
+                Step::Event { name } if name.trim().is_empty() || name.chars().count() > 100 => {
+                    errors.add(format!("{field}.name"), "invalid", "1 to 100 characters");
                 }
                 Step::Task { kind, title, .. } => {
                     if !matches!(kind.as_str(), "call" | "email" | "meeting") {
