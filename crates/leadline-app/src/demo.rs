@@ -520,7 +520,115 @@ impl App {
             Err(e) => return Err(e),
         }
         self.seed_followup(&system).await?;
+        self.seed_nurture(&system).await?;
         Ok(summary)
+    }
+
+    /// Nurture for the demo: two templates and a sequence for recycled leads, with the
+    /// newest nurture leads enrolled. Without an SMTP relay their first messages wait in the
+    /// outbox, as they would on a fresh install.
+    async fn seed_nurture(&self, system: &Principal) -> AppResult<()> {
+        use leadline_domain::nurture::sequence::{Condition, SequenceInput, Step};
+        use leadline_domain::nurture::template::TemplateInput;
+        if !self.sequences(system).await?.is_empty() {
+            return Ok(());
+        }
+        let template = |name: &str, subject: &str, body: &str| TemplateInput {
+            name: name.into(),
+            subject: subject.into(),
+            html: format!(
+                "<p>Hi {{{{ lead.first_name | default(\"there\") }}}},</p>\n{body}\n\
+                 <p>{{{{ owner.signature }}}}</p>\n\
+                 <p><small><a href=\"{{{{ unsubscribe_url }}}}\">Unsubscribe</a></small></p>"
+            ),
+            marketing: None,
+        };
+        let welcome = self
+            .save_email_template(
+                system,
+                None,
+                template(
+                    "Still looking?",
+                    "{{ lead.company | default(\"Your team\") }} and lead management",
+                    "<p>A while ago you asked about managing leads. Here is how teams like yours \
+                     answer every inquiry within the hour: \
+                     <a href=\"https://www.example.com/guide\">the five-minute guide</a>.</p>",
+                ),
+            )
+            .await?;
+        let case = self
+            .save_email_template(
+                system,
+                None,
+                template(
+                    "Case study",
+                    "How a {{ lead.industry | default(\"growing\") }} company doubled its replies",
+                    "<p>One customer's story, with numbers: \
+                     <a href=\"https://www.example.com/case-study\">read it</a>.</p>",
+                ),
+            )
+            .await?;
+        let seq = self
+            .save_sequence(
+                system,
+                None,
+                SequenceInput {
+                    name: "Recycled leads".into(),
+                    description: Some("For leads sales handed back to marketing.".into()),
+                    steps: vec![
+                        Step::Email {
+                            template_id: welcome.id,
+                        },
+                        Step::Wait {
+                            days: 4,
+                            hours: 0,
+                            minutes: 0,
+                        },
+                        // Clicked: a call for the owner and back to sales; else the case study.
+                        Step::Branch {
+                            condition: Condition::Clicked,
+                            then: 4,
+                            otherwise: Some(6),
+                        },
+                        Step::Task {
+                            kind: "call".into(),
+                            title: "Engaged with nurture mail: call back".into(),
+                            due_in_hours: 24,
+                        },
+                        Step::Stage {
+                            to: leadline_domain::Stage::Mql,
+                        },
+                        Step::Email {
+                            template_id: case.id,
+                        },
+                    ],
+                    enroll_on_stages: vec![leadline_domain::Stage::Nurture],
+                    send_days: vec![1, 2, 3, 4, 5],
+                    send_from_hour: Some(0),
+                    send_until_hour: Some(24),
+                    daily_limit: 500,
+                    domain_hourly_limit: 20,
+                    ..Default::default()
+                },
+            )
+            .await?;
+        let q = self
+            .parse_lead_query(&[
+                ("stage".to_owned(), "nurture".to_owned()),
+                ("sort".to_owned(), "-created_at".to_owned()),
+                ("limit".to_owned(), "40".to_owned()),
+            ])
+            .await?;
+        let ids: Vec<Uuid> = self
+            .list_leads(system, &q)
+            .await?
+            .leads
+            .into_iter()
+            .map(|l| l.id)
+            .collect();
+        self.enroll_leads(system, seq.id, &ids).await?;
+        self.run_sequences().await?;
+        Ok(())
     }
 
     /// Follow-up and pipeline for the demo: first-touch clocks on the newest open leads,

@@ -1,7 +1,9 @@
 //! Sequence mail survives crashes: a `leadline serve` sending a 1,000-lead sequence to a
 //! real SMTP server (an in-test sink over TCP) is killed with SIGKILL 20 times and
 //! restarted; the sink must never receive a message twice, and every step must end sent —
-//! except those cut off inside the SMTP conversation, which are counted and reported.
+//! except those cut off inside the SMTP conversation, which are counted and reported. On
+//! PostgreSQL two server processes share the work (and are killed together), as in a
+//! scaled-out deployment.
 
 mod common;
 
@@ -107,18 +109,26 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
         );
 
         let dir = tempfile::tempdir().unwrap();
+        let processes = if name == "postgres" { 2 } else { 1 };
+        let start = || {
+            (0..processes)
+                .map(|_| serve(&t.db_url, dir.path(), smtp_port))
+                .collect::<Vec<_>>()
+        };
         for k in 1..=KILLS {
-            let mut child = serve(&t.db_url, dir.path(), smtp_port);
+            let children = start();
             // Let it get into the work, then kill it somewhere in the middle of it.
             let target = LEADS * k / (KILLS + 2);
             let deadline = Instant::now() + Duration::from_secs(60);
             while sink.got().len() < target && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            child.kill().unwrap();
-            child.wait().unwrap();
+            for mut child in children {
+                child.kill().unwrap();
+                child.wait().unwrap();
+            }
         }
-        let mut child = serve(&t.db_url, dir.path(), smtp_port);
+        let children = start();
         // Claims held by killed processes lapse after their lease (15 s), then finish.
         let deadline = Instant::now() + Duration::from_secs(240);
         loop {
@@ -137,8 +147,10 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
             }
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        for mut child in children {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
 
         let mut per_id: HashMap<String, usize> = HashMap::new();
         for m in sink.got() {
@@ -165,7 +177,7 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
             step["unknown"].as_i64().unwrap(),
         );
         eprintln!(
-            "{name}: {KILLS} kills; {} messages received for {LEADS} enrollments; {sent} sent, {unknown} cut off mid-send (at most once: not sent again); {} duplicates",
+            "{name}: {KILLS} kills of {processes} process(es); {} messages received for {LEADS} enrollments; {sent} sent, {unknown} cut off mid-send (at most once: not sent again); {} duplicates",
             per_id.len(),
             duplicates.len()
         );
