@@ -122,7 +122,8 @@ pub enum Command {
         what: ScoreCmd,
     },
     /// Email-to-lead from raw messages (.eml files): a new sender becomes a lead, a known
-    /// one gets an `email_received` activity.
+    /// one gets an `email_received` activity; replies to sequence mail and bounce reports
+    /// are recorded on the message they are about.
     ImportEml {
         /// The message files.
         #[arg(required = true)]

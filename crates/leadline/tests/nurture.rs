@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::nurture::{enroll, enrollments};
 use common::ok;
 use leadline_domain::Role;
 use reqwest::StatusCode;
@@ -244,31 +245,6 @@ async fn lead(t: &common::TestApp, email: &str) -> String {
         .as_str()
         .unwrap()
         .to_owned()
-}
-
-async fn enroll(t: &common::TestApp, seq: &str, leads: &[&str]) -> Vec<String> {
-    ok(t.post(&format!("/api/v1/sequences/{seq}/enrollments"))
-        .json(&json!({ "lead_ids": leads }))
-        .send()
-        .await
-        .unwrap())
-    .await
-    .as_array()
-    .unwrap()
-    .iter()
-    .map(|r| r["outcome"].as_str().unwrap().to_owned())
-    .collect()
-}
-
-async fn enrollments(t: &common::TestApp, lead: &str) -> Vec<Value> {
-    ok(t.get(&format!("/api/v1/leads/{lead}/enrollments"))
-        .send()
-        .await
-        .unwrap())
-    .await
-    .as_array()
-    .unwrap()
-    .clone()
 }
 
 fn header<'a>(m: &'a str, name: &str) -> Option<&'a str> {

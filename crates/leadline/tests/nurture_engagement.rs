@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::nurture::{enroll, enrollments};
 use common::ok;
 use leadline_domain::time::manual_clock;
 use mail_parser::MessageParser;
@@ -59,27 +60,12 @@ async fn lead(t: &common::TestApp, body: Value) -> String {
         .to_owned()
 }
 
-async fn enroll(t: &common::TestApp, seq: &str, leads: &[&str]) -> Vec<String> {
-    ok(t.post(&format!("/api/v1/sequences/{seq}/enrollments"))
-        .json(&json!({ "lead_ids": leads }))
-        .send()
-        .await
-        .unwrap())
-    .await
-    .as_array()
-    .unwrap()
-    .iter()
-    .map(|r| r["outcome"].as_str().unwrap().to_owned())
-    .collect()
-}
-
 async fn enrollment(t: &common::TestApp, lead: &str) -> Value {
-    ok(t.get(&format!("/api/v1/leads/{lead}/enrollments"))
-        .send()
+    enrollments(t, lead)
         .await
-        .unwrap())
-    .await[0]
-        .clone()
+        .first()
+        .cloned()
+        .unwrap_or(Value::Null)
 }
 
 async fn activity_kinds(t: &common::TestApp, lead: &str) -> Vec<String> {

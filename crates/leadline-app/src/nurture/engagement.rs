@@ -26,31 +26,59 @@ fn names(what: Engagement) -> (&'static str, Option<&'static str>) {
 }
 
 /// Records an engagement with message `m` inside the caller's transaction. Opens count
-/// once on the timeline (mail clients reload images); every click and reply does. `extra` goes into
-/// the activity (the clicked URL, a reply's subject).
+/// once on the timeline (mail clients reload images); every click and reply does. `extra`
+/// goes into the activity (the clicked URL, a reply's subject).
 pub(crate) async fn engaged_in(
     tx: &mut DbTx,
     m: &MessageRow,
     what: Engagement,
     extra: Map<String, Value>,
 ) -> AppResult<()> {
-    let t = now();
-    let first = mail::record_engagement(tx.conn(), m.id, what, to_micros(t)).await?;
-    let Some(lead_id) = m.lead_id else {
-        return Ok(());
-    };
-    if (!first && !matches!(what, Engagement::Clicked | Engagement::Replied))
-        || leads::get(tx.conn(), lead_id).await?.is_none()
-    {
+    let first = mail::record_engagement(tx.conn(), m.id, what, to_micros(now())).await?;
+    if !first && !matches!(what, Engagement::Clicked | Engagement::Replied) {
         return Ok(());
     }
     let (kind, event) = names(what);
-    let mut props = extra;
+    if let Some((lead_id, mut data)) = note_in(tx, m, kind, extra, "email tracking").await?
+        && let Some(event) = event
+    {
+        data.insert("lead_id".into(), lead_id.to_string().into());
+        crate::events::emit_in(
+            tx,
+            vec![crate::events::Event::lead(
+                event,
+                lead_id,
+                Value::Object(data),
+                now(),
+            )],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Puts an activity about message `m` on its lead's timeline (when the lead is still
+/// there), naming the message and its step, and re-scores the lead. Returns the lead and
+/// the activity's properties.
+pub(crate) async fn note_in(
+    tx: &mut DbTx,
+    m: &MessageRow,
+    kind: &str,
+    mut props: Map<String, Value>,
+    recorded_by: &str,
+) -> AppResult<Option<(Uuid, Map<String, Value>)>> {
+    let Some(lead_id) = m.lead_id else {
+        return Ok(None);
+    };
+    if leads::get(tx.conn(), lead_id).await?.is_none() {
+        return Ok(None);
+    }
     props.insert("message_id".into(), m.message_id.clone().into());
     props.insert("step".into(), m.purpose.clone().into());
     if let Some(e) = m.enrollment_id {
         props.insert("enrollment_id".into(), e.to_string().into());
     }
+    let t = now();
     activities::insert(
         tx.conn(),
         &Activity {
@@ -59,27 +87,13 @@ pub(crate) async fn engaged_in(
             kind: kind.into(),
             occurred_at: t,
             properties: props.clone(),
-            recorded_by: Some("email tracking".into()),
+            recorded_by: Some(recorded_by.into()),
             created_at: t,
         },
     )
     .await?;
-    if let Some(event) = event {
-        let mut data = props;
-        data.insert("lead_id".into(), lead_id.to_string().into());
-        crate::events::emit_in(
-            tx,
-            vec![crate::events::Event::lead(
-                event,
-                lead_id,
-                Value::Object(data),
-                t,
-            )],
-        )
-        .await?;
-    }
     crate::scoring::score_lead_in(tx, lead_id, &format!("activity {kind}")).await?;
-    Ok(())
+    Ok(Some((lead_id, props)))
 }
 
 impl App {

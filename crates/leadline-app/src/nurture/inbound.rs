@@ -5,19 +5,18 @@
 //! email-to-lead capture sees the message, so a bounce never becomes a lead called
 //! MAILER-DAEMON and a reply ends the lead's sequences instead of being just another email.
 
-use super::engagement::engaged_in;
+use super::engagement::{engaged_in, note_in};
 use super::run::mail_failed_in;
 use crate::App;
 use crate::error::AppResult;
-use leadline_domain::Activity;
 use leadline_domain::time::{now, to_micros};
+use leadline_store::DbTx;
 use leadline_store::mail::{self, Engagement, MessageRow};
 use leadline_store::nurture as store;
-use leadline_store::{DbTx, activities};
 use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
 use regex::Regex;
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Map;
 use std::sync::LazyLock;
 use uuid::Uuid;
 
@@ -215,7 +214,7 @@ impl App {
                 }
                 extra.insert("body".into(), body.into());
                 if auto {
-                    note_in(&mut tx, &m, "email_auto_replied", extra).await?;
+                    note_in(&mut tx, &m, "email_auto_replied", extra, "returned mail").await?;
                 } else {
                     engaged_in(&mut tx, &m, Engagement::Replied, extra).await?;
                     if let Some(lead) = lead_id {
@@ -256,7 +255,7 @@ impl App {
                 extra.insert("permanent".into(), permanent.into());
                 extra.insert("status".into(), status.clone().into());
                 extra.insert("diagnostic".into(), diagnostic.clone().into());
-                note_in(&mut tx, &m, "email_bounced", extra).await?;
+                note_in(&mut tx, &m, "email_bounced", extra, "returned mail").await?;
                 if permanent {
                     let first = mail::record_engagement(
                         tx.conn(),
@@ -281,42 +280,6 @@ impl App {
         tracing::info!(outcome = %out.outcome, message = ?out.message_id, "returned mail handled");
         Ok(Some(out))
     }
-}
-
-/// An activity about message `m` on its lead's timeline (if the lead is still there).
-async fn note_in(
-    tx: &mut DbTx,
-    m: &MessageRow,
-    kind: &str,
-    mut props: Map<String, Value>,
-) -> AppResult<()> {
-    let Some(lead_id) = m.lead_id else {
-        return Ok(());
-    };
-    if leadline_store::leads::get(tx.conn(), lead_id)
-        .await?
-        .is_none()
-    {
-        return Ok(());
-    }
-    props.insert("message_id".into(), m.message_id.clone().into());
-    props.insert("step".into(), m.purpose.clone().into());
-    let t = now();
-    activities::insert(
-        tx.conn(),
-        &Activity {
-            id: Uuid::now_v7(),
-            lead_id,
-            kind: kind.into(),
-            occurred_at: t,
-            properties: props,
-            recorded_by: Some("returned mail".into()),
-            created_at: t,
-        },
-    )
-    .await?;
-    crate::scoring::score_lead_in(tx, lead_id, &format!("activity {kind}")).await?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -892,6 +892,12 @@ pub struct SequenceReport {
     pub steps: Vec<StepReport>,
 }
 
+/// The report row of a sequence message's step (its purpose is `sequence:N`, N 1-based).
+fn step_of<'a>(steps: &'a mut [StepReport], purpose: &str) -> Option<&'a mut StepReport> {
+    let n = purpose.strip_prefix("sequence:")?.parse::<usize>().ok()?;
+    steps.iter_mut().find(|s| s.step == n)
+}
+
 /// One email step's messages: where they are, and what the leads did with the sent ones.
 #[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct StepReport {
@@ -950,13 +956,7 @@ impl App {
             })
             .collect();
         for (purpose, status, n) in store::message_counts(c.conn(), id).await? {
-            let Some(step) = purpose
-                .strip_prefix("sequence:")
-                .and_then(|x| x.parse::<usize>().ok())
-            else {
-                continue;
-            };
-            if let Some(s) = steps.iter_mut().find(|s| s.step == step) {
+            if let Some(s) = step_of(&mut steps, &purpose) {
                 match status.as_str() {
                     "sent" => s.sent += n,
                     "failed" => s.failed += n,
@@ -966,14 +966,7 @@ impl App {
             }
         }
         for x in store::step_engagement(c.conn(), id).await? {
-            let Some(step) = x
-                .purpose
-                .strip_prefix("sequence:")
-                .and_then(|n| n.parse::<usize>().ok())
-            else {
-                continue;
-            };
-            if let Some(s) = steps.iter_mut().find(|s| s.step == step) {
+            if let Some(s) = step_of(&mut steps, &x.purpose) {
                 s.delivered = x.sent - x.bounced;
                 s.opened = x.opened;
                 s.clicked = x.clicked;

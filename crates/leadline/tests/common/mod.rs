@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hooks;
+pub mod nurture;
 pub mod sink;
 
 use leadline_app::admin::NewUser;
