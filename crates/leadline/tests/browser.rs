@@ -251,6 +251,31 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
         );
         shot(&c, &format!("{tag}-8-settings")).await;
 
+        // The template editor previews while one types (script), and a sequence shows its
+        // flow (the demo's recycled-leads sequence).
+        c.goto(&t.url("/nurture/templates/new")).await.unwrap();
+        let subject = c
+            .wait()
+            .for_element(Locator::Css("input[name=subject]"))
+            .await
+            .unwrap();
+        subject.clear().await.unwrap();
+        subject
+            .send_keys("Live for {{ lead.first_name }}")
+            .await
+            .unwrap();
+        wait_text(&c, "#preview", "Live for Ada").await;
+        shot(&c, &format!("{tag}-9-template-preview")).await;
+        c.goto(&t.url("/nurture")).await.unwrap();
+        c.find(Locator::LinkText("Recycled leads"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_text(&c, "ol.flow", "If the lead clicked a link").await;
+        shot(&c, &format!("{tag}-10-sequence")).await;
+
         // The API reference renders offline.
         c.goto(&t.url("/api-docs/")).await.unwrap();
         c.wait()

@@ -250,7 +250,12 @@ impl App {
         require_marketing(by, "email templates")?;
         let mut c = self.db.acquire().await?;
         let keys = custom_keys(c.conn()).await?;
-        let input = input.clean(&keys)?;
+        // A draft is previewed before it has a name (the editor previews as one types).
+        let name = match input.name.trim() {
+            "" => "Preview".to_owned(),
+            n => n.to_owned(),
+        };
+        let input = TemplateInput { name, ..input }.clean(&keys)?;
         if let Some(l) = lead
             && !by.can_see_lead(
                 leads::get(c.conn(), l)
