@@ -1836,6 +1836,63 @@ async fn nurture_pages_edit_preview_and_save_templates_and_sequences() {
             "{}: {lead_page}",
             t.name
         );
+        // The step builder: a wait-until step added in front of the email (the draft only),
+        // then the old first step removed; the page shows the flow in words.
+        let seq_url = at.split('?').next().unwrap().to_owned();
+        let add = c
+            .post(t.url(&seq_url))
+            .form(&[
+                ("toml", toml.as_str()),
+                ("action", "add_step"),
+                ("step_type", "wait_until"),
+                ("at", "1"),
+                ("time", "09:30"),
+                ("weekdays", "2"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(add.status(), StatusCode::OK, "{}", t.name);
+        let page_added = add.text().await.unwrap();
+        assert!(
+            page_added.contains("Wait until 09:30 (Tue, the lead"),
+            "{}: {page_added}",
+            t.name
+        );
+        assert!(page_added.contains("Step added to the draft"));
+        let bad = c
+            .post(t.url(&seq_url))
+            .form(&[
+                ("toml", toml.as_str()),
+                ("action", "add_step"),
+                ("step_type", "branch"),
+                ("test", "score_at_least"),
+                ("value", "lots"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert!(
+            bad.text()
+                .await
+                .unwrap()
+                .contains("new step: value: a score")
+        );
+        let removed = c
+            .post(t.url(&seq_url))
+            .form(&[("toml", toml.as_str()), ("remove", "1")])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            removed.contains("Step removed") && !removed.contains("Send “Hello"),
+            "{}",
+            t.name
+        );
         assert!(
             page.contains("Send “Hello &#60;there&#62;”")
                 || page.contains("Send “Hello &lt;there&gt;”"),

@@ -346,6 +346,55 @@ impl SequenceInput {
 }
 
 impl SequenceInput {
+    /// Inserts a step at `at` (1-based; past the end appends), moving branch targets at or
+    /// after it along so every branch still points at the step it meant.
+    pub fn insert_step(&mut self, at: usize, step: Step) {
+        let at = at.clamp(1, self.steps.len() + 1);
+        for s in &mut self.steps {
+            if let Step::Branch {
+                then, otherwise, ..
+            } = s
+            {
+                if *then >= at {
+                    *then += 1;
+                }
+                if let Some(o) = otherwise.as_mut()
+                    && *o >= at
+                {
+                    *o += 1;
+                }
+            }
+        }
+        self.steps.insert(at - 1, step);
+    }
+
+    /// Removes step `n` (1-based); branches to later steps move back, and a branch to the
+    /// removed step goes to the step that took its place.
+    pub fn remove_step(&mut self, n: usize) {
+        if n == 0 || n > self.steps.len() {
+            return;
+        }
+        self.steps.remove(n - 1);
+        let last = self.steps.len().max(1);
+        for s in &mut self.steps {
+            if let Step::Branch {
+                then, otherwise, ..
+            } = s
+            {
+                if *then > n {
+                    *then -= 1;
+                }
+                *then = (*then).min(last);
+                if let Some(o) = otherwise.as_mut() {
+                    if *o > n {
+                        *o -= 1;
+                    }
+                    *o = (*o).min(last);
+                }
+            }
+        }
+    }
+
     /// The sequence as TOML, for the editor.
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
@@ -395,6 +444,150 @@ impl SequenceInput {
             }
         }
         at
+    }
+}
+
+/// What the step builder's form says about a step to add (every value as typed; only the
+/// ones the step type uses are read).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default)]
+pub struct StepDraft {
+    pub step_type: String,
+    pub template_id: String,
+    pub days: String,
+    pub hours: String,
+    pub minutes: String,
+    /// `HH:MM`, for wait-until.
+    pub time: String,
+    /// `1,3,5` (1 = Monday).
+    pub weekdays: String,
+    /// The branch test: `opened`, `clicked`, `replied`, `score_at_least`, `grade_at_least`,
+    /// `field_equals`, `activity`.
+    pub test: String,
+    /// The test's value (a score, a grade, an activity kind), the field value for
+    /// set-field and field-equals, or nothing.
+    pub value: String,
+    pub then: String,
+    pub otherwise: String,
+    pub task_kind: String,
+    /// A task's title or an event's name.
+    pub title: String,
+    pub due_in_hours: String,
+    pub stage: String,
+    pub field: String,
+    pub sequence_id: String,
+}
+
+/// A typed value: JSON where it reads as JSON (`42`, `true`, `"x"`), else the text.
+fn typed(v: &str) -> serde_json::Value {
+    serde_json::from_str(v.trim()).unwrap_or_else(|_| serde_json::Value::String(v.trim().into()))
+}
+
+impl StepDraft {
+    /// The step the form describes, or what is wrong with it (the sequence's own checks
+    /// still run when it is saved).
+    pub fn to_step(&self) -> Result<Step, String> {
+        let num = |name: &str, v: &str| -> Result<u32, String> {
+            match v.trim() {
+                "" => Ok(0),
+                x => x.parse().map_err(|_| format!("{name}: a whole number")),
+            }
+        };
+        let step_no = |name: &str, v: &str| -> Result<Option<usize>, String> {
+            match v.trim() {
+                "" => Ok(None),
+                x => x
+                    .parse()
+                    .map(Some)
+                    .map_err(|_| format!("{name}: a step number")),
+            }
+        };
+        let id = |name: &str, v: &str| -> Result<Uuid, String> {
+            v.trim().parse().map_err(|_| format!("{name}: choose one"))
+        };
+        Ok(match self.step_type.as_str() {
+            "email" => Step::Email {
+                template_id: id("template", &self.template_id)?,
+            },
+            "wait" => Step::Wait {
+                days: num("days", &self.days)?,
+                hours: num("hours", &self.hours)?,
+                minutes: num("minutes", &self.minutes)?,
+            },
+            "wait_until" => {
+                let (h, m) = self
+                    .time
+                    .trim()
+                    .split_once(':')
+                    .and_then(|(h, m)| Some((h.parse().ok()?, m.parse().ok()?)))
+                    .ok_or("time: HH:MM")?;
+                let weekdays = self
+                    .weekdays
+                    .split([',', ' '])
+                    .filter(|d| !d.trim().is_empty())
+                    .map(|d| {
+                        d.trim()
+                            .parse::<u8>()
+                            .map_err(|_| "weekdays: 1 to 7".to_owned())
+                    })
+                    .collect::<Result<Vec<u8>, String>>()?;
+                Step::WaitUntil {
+                    weekdays,
+                    hour: h,
+                    minute: m,
+                }
+            }
+            "branch" => {
+                let value = self.value.trim();
+                let condition = match self.test.as_str() {
+                    "opened" => Condition::Opened,
+                    "clicked" => Condition::Clicked,
+                    "replied" => Condition::Replied,
+                    "score_at_least" => Condition::ScoreAtLeast {
+                        score: value.parse().map_err(|_| "value: a score")?,
+                    },
+                    "grade_at_least" => Condition::GradeAtLeast {
+                        grade: serde_json::from_value(serde_json::Value::String(
+                            value.to_ascii_uppercase(),
+                        ))
+                        .map_err(|_| "value: a grade, A to F")?,
+                    },
+                    "field_equals" => Condition::FieldEquals {
+                        field: self.field.trim().to_owned(),
+                        value: typed(value),
+                    },
+                    "activity" if !value.is_empty() => Condition::Activity {
+                        kind: value.to_owned(),
+                    },
+                    "activity" => return Err("value: the activity kind".into()),
+                    _ => return Err("condition: choose one".into()),
+                };
+                Step::Branch {
+                    condition,
+                    then: step_no("then", &self.then)?.ok_or("then: a step number")?,
+                    otherwise: step_no("otherwise", &self.otherwise)?,
+                }
+            }
+            "task" => Step::Task {
+                kind: self.task_kind.clone(),
+                title: self.title.trim().to_owned(),
+                due_in_hours: num("due in hours", &self.due_in_hours)?,
+            },
+            "stage" => Step::Stage {
+                to: self.stage.parse().map_err(|_| "stage: choose one")?,
+            },
+            "set_field" => Step::SetField {
+                field: self.field.trim().to_owned(),
+                value: typed(&self.value),
+            },
+            "event" => Step::Event {
+                name: self.title.trim().to_owned(),
+            },
+            "move_to" => Step::MoveTo {
+                sequence_id: id("sequence", &self.sequence_id)?,
+            },
+            _ => return Err("type: choose one".into()),
+        })
     }
 }
 
@@ -627,6 +820,105 @@ mod tests {
             }
             .is_wait()
         );
+    }
+
+    #[test]
+    fn inserting_and_removing_steps_keeps_branches_pointing_at_their_steps() {
+        let mut s = SequenceInput {
+            steps: vec![stage(), wait(), branch(1), stage()],
+            ..Default::default()
+        };
+        s.insert_step(1, wait());
+        assert_eq!(
+            s.steps[3],
+            branch(2),
+            "the branch still goes to the stage step"
+        );
+        s.insert_step(99, stage());
+        assert_eq!(s.steps.len(), 6);
+        s.remove_step(1);
+        assert_eq!(s.steps[2], branch(1));
+        s.remove_step(1);
+        assert_eq!(
+            s.steps[1],
+            branch(1),
+            "to the step that took the removed one's place"
+        );
+        s.remove_step(0);
+        s.remove_step(42);
+        assert_eq!(s.steps.len(), 4);
+    }
+
+    #[test]
+    fn the_step_builder_reads_its_form() {
+        let d = |pairs: &[(&str, &str)]| {
+            let mut m = serde_json::Map::new();
+            for (k, v) in pairs {
+                m.insert((*k).into(), (*v).into());
+            }
+            serde_json::from_value::<StepDraft>(serde_json::Value::Object(m))
+                .unwrap()
+                .to_step()
+        };
+        assert_eq!(
+            d(&[("step_type", "wait"), ("days", "2")]).unwrap(),
+            Step::Wait {
+                days: 2,
+                hours: 0,
+                minutes: 0
+            }
+        );
+        assert_eq!(
+            d(&[
+                ("step_type", "wait_until"),
+                ("time", "09:30"),
+                ("weekdays", "2, 4")
+            ])
+            .unwrap(),
+            Step::WaitUntil {
+                weekdays: vec![2, 4],
+                hour: 9,
+                minute: 30
+            }
+        );
+        assert_eq!(
+            d(&[
+                ("step_type", "branch"),
+                ("test", "grade_at_least"),
+                ("value", "b"),
+                ("then", "4")
+            ])
+            .unwrap(),
+            Step::Branch {
+                condition: Condition::GradeAtLeast {
+                    grade: crate::Grade::B
+                },
+                then: 4,
+                otherwise: None
+            }
+        );
+        assert_eq!(
+            d(&[
+                ("step_type", "set_field"),
+                ("field", "employees"),
+                ("value", "40")
+            ])
+            .unwrap(),
+            Step::SetField {
+                field: "employees".into(),
+                value: serde_json::json!(40)
+            }
+        );
+        assert_eq!(
+            d(&[
+                ("step_type", "branch"),
+                ("test", "score_at_least"),
+                ("value", "lots")
+            ])
+            .unwrap_err(),
+            "value: a score"
+        );
+        assert!(d(&[("step_type", "email"), ("template_id", "")]).is_err());
     }
 
     #[test]

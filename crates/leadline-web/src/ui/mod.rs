@@ -183,6 +183,8 @@ pub fn not_found() -> Response {
 pub fn notice(code: Option<&str>) -> Option<&'static str> {
     match code? {
         "saved" => Some("Saved."),
+        "step_added" => Some("Step added to the draft: Save to keep it."),
+        "step_removed" => Some("Step removed from the draft: Save to keep it."),
         "created" => Some("Created."),
         "deleted" => Some("Deleted."),
         "revoked" => Some("Key revoked."),

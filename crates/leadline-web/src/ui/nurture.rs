@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use leadline_app::AppError;
 use leadline_app::nurture::run::SequenceReport;
 use leadline_app::nurture::{EmailTemplate, Sequence};
-use leadline_domain::nurture::sequence::{SequenceInput, describe};
+use leadline_domain::nurture::sequence::{SequenceInput, StepDraft, describe};
 use leadline_domain::nurture::template::{Rendered, TemplateInput};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -278,6 +278,10 @@ struct SequencePage {
     errors: Vec<String>,
     templates: Vec<EmailTemplate>,
     report: Option<SequenceReport>,
+    /// Other sequences (id, name), for a move-to step.
+    others: Vec<(Uuid, String)>,
+    /// Stages (key, label), for a stage step.
+    stages: Vec<(&'static str, &'static str)>,
 }
 
 /// One step of the flow view: its number, kind (for its mark), words, and for a sent email
@@ -385,9 +389,20 @@ async fn sequence_page(
     } else {
         StatusCode::UNPROCESSABLE_ENTITY
     };
+    let others = sequences
+        .iter()
+        .filter(|q| Some(q.id) != id)
+        .map(|q| (q.id, q.definition.name.clone()))
+        .collect();
+    let stages = leadline_domain::Stage::ALL
+        .iter()
+        .map(|st| (st.as_str(), st.label()))
+        .collect();
     let page = SequencePage {
         name,
         report,
+        others,
+        stages,
         frame: Frame::new(&auth.user, "nurture"),
         notice: notice(notice_code),
         id,
@@ -418,9 +433,56 @@ pub async fn sequence(
     }
 }
 
-#[derive(Deserialize)]
-pub struct SequenceForm {
-    toml: String,
+/// The sequence form: the TOML draft, and what to do with it — save (the default), add the
+/// step the builder describes (`action=add_step`, at position `at`), or remove step
+/// `remove`. Adding and removing change the draft only; Save keeps it.
+async fn sequence_form(
+    s: &AppState,
+    auth: &UiAuth,
+    id: Option<Uuid>,
+    mut form: std::collections::HashMap<String, String>,
+) -> Response {
+    let toml = form.remove("toml").unwrap_or_default();
+    let action = form.remove("action").unwrap_or_default();
+    let remove = form.remove("remove").and_then(|n| n.parse::<usize>().ok());
+    if action != "add_step" && remove.is_none() {
+        return save_sequence(s, auth, id, toml).await;
+    }
+    let mut draft = match SequenceInput::from_toml(&toml) {
+        Ok(d) => d,
+        Err(e) => {
+            let errors = vec![format!("not valid TOML: {e}")];
+            return sequence_page(s, auth, id, toml, errors, None).await;
+        }
+    };
+    if let Some(n) = remove {
+        draft.remove_step(n);
+        return sequence_page(
+            s,
+            auth,
+            id,
+            draft.to_toml(),
+            Vec::new(),
+            Some("step_removed"),
+        )
+        .await;
+    }
+    let at = form
+        .get("at")
+        .and_then(|a| a.trim().parse::<usize>().ok())
+        .unwrap_or(usize::MAX);
+    let builder: Result<StepDraft, _> = serde_json::from_value(serde_json::Value::Object(
+        form.into_iter()
+            .map(|(k, v)| (k, serde_json::Value::String(v)))
+            .collect(),
+    ));
+    match builder.map_err(|e| e.to_string()).and_then(|b| b.to_step()) {
+        Ok(step) => {
+            draft.insert_step(at, step);
+            sequence_page(s, auth, id, draft.to_toml(), Vec::new(), Some("step_added")).await
+        }
+        Err(e) => sequence_page(s, auth, id, toml, vec![format!("new step: {e}")], None).await,
+    }
 }
 
 async fn save_sequence(s: &AppState, auth: &UiAuth, id: Option<Uuid>, toml: String) -> Response {
@@ -448,18 +510,18 @@ async fn save_sequence(s: &AppState, auth: &UiAuth, id: Option<Uuid>, toml: Stri
 pub async fn save_new_sequence(
     State(s): State<AppState>,
     auth: UiAuth,
-    Form(f): Form<SequenceForm>,
+    Form(f): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    save_sequence(&s, &auth, None, f.toml).await
+    sequence_form(&s, &auth, None, f).await
 }
 
 pub async fn save_existing_sequence(
     State(s): State<AppState>,
     auth: UiAuth,
     Path(id): Path<Uuid>,
-    Form(f): Form<SequenceForm>,
+    Form(f): Form<std::collections::HashMap<String, String>>,
 ) -> Response {
-    save_sequence(&s, &auth, Some(id), f.toml).await
+    sequence_form(&s, &auth, Some(id), f).await
 }
 
 #[derive(Deserialize)]
