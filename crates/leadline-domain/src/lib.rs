@@ -7,6 +7,7 @@
 pub mod account;
 pub mod activity;
 pub mod aging;
+pub mod analytics;
 pub mod capture;
 pub mod custom_field;
 pub mod customer_account;
