@@ -4,6 +4,7 @@
 pub mod accounts;
 pub mod admin;
 pub mod aging;
+pub mod analytics;
 pub mod auth;
 pub mod capture;
 pub mod consents;

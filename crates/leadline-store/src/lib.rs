@@ -14,6 +14,7 @@ pub mod sql;
 pub mod accounts;
 pub mod activities;
 pub mod aging;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod capture;

@@ -2,7 +2,7 @@
 
 use crate::api::{
     accounts, admin, capture, duplicates, followup, imports, leads, mail, nurture, pipeline,
-    prediction, quality, routing, scoring, webhooks,
+    prediction, quality, reports, routing, scoring, webhooks,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "nurture"), (name = "accounts"), (name = "webhooks"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "nurture"), (name = "reports"), (name = "accounts"), (name = "webhooks"), (name = "admin")),
     components(schemas(crate::error::Problem, leadline_domain::webhook::Envelope))
 )]
 struct ApiDoc;
@@ -163,6 +163,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(imports::resume_import))
         .routes(routes!(imports::import_errors))
         .routes(routes!(mail::outbox))
+        .routes(routes!(reports::funnel))
         .routes(routes!(nurture::list_templates, nurture::create_template))
         .routes(routes!(nurture::preview))
         .routes(routes!(

@@ -81,6 +81,8 @@ pub enum Command {
     },
     /// Import leads from a CSV file (dry run, progress, resumable).
     Import(crate::import_cmd::ImportArgs),
+    /// Print a report: `leadline report funnel --by source --format csv`.
+    Report(crate::report_cmd::ReportArgs),
     /// Find likely duplicate leads (files every lead under its email, phone and
     /// name-and-company keys, compares leads sharing one). Saves pairs of confidence ≥ 0.75
     /// for review (Capture → Duplicates) unless `--dry-run`; `--merge-above` also merges
@@ -404,6 +406,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import(args) => {
             let app = open(&cli.db, &file).await?;
             crate::import_cmd::run(&app, args).await
+        }
+        Command::Report(args) => {
+            let app = open(&cli.db, &file).await?;
+            crate::report_cmd::run(&app, &system, args).await
         }
         Command::Dedupe {
             dry_run,

@@ -5,6 +5,7 @@ mod cli;
 mod config;
 mod import_cmd;
 mod model_cmd;
+mod report_cmd;
 mod score_cmd;
 mod telemetry;
 

@@ -98,6 +98,46 @@ async fn the_x_education_dataset_imports_completely_on_both_databases() {
             1,
             "Prospect ID is the external id"
         );
+        // Cross-check of the funnel report against the file itself: leads and conversions by
+        // Lead Source counted straight from the CSV equal `leadline report funnel`.
+        let mut expected: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        let mut r = csv::Reader::from_path(&data).unwrap();
+        let h = r.headers().unwrap().clone();
+        let col = |name: &str| h.iter().position(|x| x == name).unwrap();
+        let (src, conv) = (col("Lead Source"), col("Converted"));
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            let key = match rec[src].trim() {
+                "" => "(none)".to_owned(),
+                s => s.to_owned(),
+            };
+            let e = expected.entry(key).or_default();
+            e.0 += 1;
+            e.1 += i64::from(rec[conv].trim() == "1");
+        }
+        let out = leadline(dir.path(), &db.url)
+            .args(["report", "funnel", "--by", "source", "--format", "csv"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let mut got: std::collections::BTreeMap<String, (i64, i64)> = Default::default();
+        let mut r = csv::Reader::from_reader(out.stdout.as_slice());
+        assert_eq!(
+            r.headers().unwrap().iter().take(7).collect::<Vec<_>>(),
+            ["source", "leads", "mql", "sal", "sql", "converted", "won"]
+        );
+        for rec in r.records() {
+            let rec = rec.unwrap();
+            got.insert(
+                rec[0].to_owned(),
+                (rec[1].parse().unwrap(), rec[5].parse().unwrap()),
+            );
+        }
+        assert_eq!(got, expected, "{}: conversion by Lead Source", db.name);
         // Re-running the same file creates nothing.
         let out = leadline(dir.path(), &db.url).args(args).output().unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout);

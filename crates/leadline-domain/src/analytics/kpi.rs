@@ -8,8 +8,9 @@ pub fn rate(numerator: i64, denominator: i64) -> Option<f64> {
     (denominator > 0).then(|| numerator as f64 / denominator as f64)
 }
 
-/// The steps of the lead funnel, in order.
-pub const FUNNEL: [&str; 6] = ["lead", "mql", "sal", "sql", "opportunity", "won"];
+/// The steps of the lead funnel, in order: `converted` is the hand-over to a contact (and
+/// usually an opportunity), `won` a won deal or a historical outcome marked won.
+pub const FUNNEL: [&str; 6] = ["lead", "mql", "sal", "sql", "converted", "won"];
 
 /// How far a lead got: the index in [`FUNNEL`] of the furthest step it reached (a lead
 /// that skipped a step — imported as SQL, converted straight from MQL — counts as having
@@ -117,7 +118,7 @@ mod tests {
 
     #[test]
     fn hand_computed_funnel() {
-        // 10 leads: 4 stopped as leads, 3 at MQL, 1 at SQL (skipped SAL), 1 opportunity, 1 won.
+        // 10 leads: 4 stopped as leads, 3 at MQL, 1 at SQL (skipped SAL), 1 converted, 1 won.
         let furthest = [0, 0, 0, 0, 1, 1, 1, 3, 4, 5];
         let f = funnel(furthest);
         let leads: Vec<i64> = f.iter().map(|s| s.leads).collect();

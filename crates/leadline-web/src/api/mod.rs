@@ -12,6 +12,7 @@ pub mod nurture;
 pub mod pipeline;
 pub mod prediction;
 pub mod quality;
+pub mod reports;
 pub mod routing;
 pub mod scoring;
 pub mod webhooks;
