@@ -59,13 +59,9 @@ fn end_of(day: NaiveDate) -> DateTime<Utc> {
         .unwrap_or_else(now)
 }
 
-fn row(key: String, furthest: &[(usize, i64)]) -> FunnelRow {
-    let steps = funnel(
-        furthest
-            .iter()
-            .flat_map(|(f, n)| std::iter::repeat_n(*f, *n as usize)),
-    );
-    let at = |name: &str| {
+fn row(key: String, at: [i64; FUNNEL.len()]) -> FunnelRow {
+    let steps = funnel(at);
+    let leads = |name: &str| {
         FUNNEL
             .iter()
             .position(|s| *s == name)
@@ -73,14 +69,14 @@ fn row(key: String, furthest: &[(usize, i64)]) -> FunnelRow {
             .unwrap_or(0)
     };
     FunnelRow {
-        conversion_rate: rate(at("converted"), at("lead")),
+        conversion_rate: rate(leads("converted"), leads("lead")),
         key,
-        leads: at("lead"),
-        mql: at("mql"),
-        sal: at("sal"),
-        sql: at("sql"),
-        converted: at("converted"),
-        won: at("won"),
+        leads: leads("lead"),
+        mql: leads("mql"),
+        sal: leads("sal"),
+        sql: leads("sql"),
+        converted: leads("converted"),
+        won: leads("won"),
     }
 }
 
@@ -119,25 +115,23 @@ impl App {
         let to = q.to.map(|d| to_micros(end_of(d))).unwrap_or(i64::MAX);
         let mut c = self.db.acquire().await?;
         let counts = store::funnel_counts(c.conn(), dim, from, to, to_micros(as_of)).await?;
-        let mut groups: BTreeMap<String, Vec<(usize, i64)>> = BTreeMap::new();
-        let mut all = Vec::new();
+        let mut groups: BTreeMap<String, [i64; FUNNEL.len()]> = BTreeMap::new();
+        let mut all = [0i64; FUNNEL.len()];
         for (key, furthest, n) in counts {
             let key = match (dim, key.is_empty()) {
                 (Dimension::All, _) => "all".to_owned(),
                 (_, true) => "(none)".to_owned(),
                 (_, false) => key,
             };
-            groups
-                .entry(key)
-                .or_default()
-                .push((furthest.max(0) as usize, n));
-            all.push((furthest.max(0) as usize, n));
+            let step = (furthest.max(0) as usize).min(FUNNEL.len() - 1);
+            groups.entry(key).or_default()[step] += n;
+            all[step] += n;
         }
         Ok(FunnelReport {
             by: q.by.clone().unwrap_or_else(|| "all".into()),
             as_of,
-            rows: groups.into_iter().map(|(k, f)| row(k, &f)).collect(),
-            total: row("total".into(), &all),
+            rows: groups.into_iter().map(|(k, at)| row(k, at)).collect(),
+            total: row("total".into(), all),
         })
     }
 }

@@ -34,13 +34,18 @@ pub struct FunnelStep {
     pub from_start: Option<f64>,
 }
 
-/// The funnel from each lead's furthest step.
-pub fn funnel(furthest: impl IntoIterator<Item = usize>) -> Vec<FunnelStep> {
+/// How many leads stopped at each funnel step, from each lead's furthest step.
+pub fn furthest_counts(furthest: impl IntoIterator<Item = usize>) -> [i64; FUNNEL.len()] {
     let mut at = [0i64; FUNNEL.len()];
     for f in furthest {
         at[f.min(FUNNEL.len() - 1)] += 1;
     }
-    // Reached step i = furthest at i or beyond.
+    at
+}
+
+/// The funnel from how many leads stopped at each step.
+pub fn funnel(at: [i64; FUNNEL.len()]) -> Vec<FunnelStep> {
+    // Reached step i = stopped at i or beyond.
     let mut reached = [0i64; FUNNEL.len()];
     let mut running = 0;
     for i in (0..FUNNEL.len()).rev() {
@@ -120,7 +125,7 @@ mod tests {
     fn hand_computed_funnel() {
         // 10 leads: 4 stopped as leads, 3 at MQL, 1 at SQL (skipped SAL), 1 converted, 1 won.
         let furthest = [0, 0, 0, 0, 1, 1, 1, 3, 4, 5];
-        let f = funnel(furthest);
+        let f = funnel(furthest_counts(furthest));
         let leads: Vec<i64> = f.iter().map(|s| s.leads).collect();
         assert_eq!(leads, [10, 6, 3, 3, 2, 1]);
         assert_eq!(f[1].from_previous, Some(0.6));
@@ -133,7 +138,7 @@ mod tests {
 
     #[test]
     fn empty_periods_and_zero_bases_are_none_not_nan() {
-        let f = funnel([]);
+        let f = funnel(furthest_counts([]));
         assert!(f.iter().all(|s| s.leads == 0 && s.from_start.is_none()));
         assert_eq!(lead_velocity_rate(12, 0), None);
         assert_eq!(lead_velocity_rate(12, 10), Some(0.2));
@@ -154,7 +159,7 @@ mod tests {
     proptest! {
         #[test]
         fn funnel_steps_never_grow_and_shares_stay_in_range(furthest in proptest::collection::vec(0usize..6, 0..200)) {
-            let f = funnel(furthest.clone());
+            let f = funnel(furthest_counts(furthest.iter().copied()));
             prop_assert_eq!(f[0].leads, furthest.len() as i64);
             for w in f.windows(2) {
                 prop_assert!(w[1].leads <= w[0].leads);
