@@ -53,6 +53,17 @@ impl App {
     /// Leads by stage and owner with their ages since the last activity and the stale ones.
     /// Reps see their own and unassigned leads' rows only.
     pub async fn aging_report(&self, by: &Principal) -> AppResult<AgingReport> {
+        self.aging_report_at(by, None).await
+    }
+
+    /// [`App::aging_report`] as it stood at a past moment (stage, owner and last activity
+    /// then), or now.
+    pub async fn aging_report_at(
+        &self,
+        by: &Principal,
+        past: Option<chrono::DateTime<chrono::Utc>>,
+    ) -> AppResult<AgingReport> {
+        let at = past.unwrap_or_else(now);
         let policy = self.qualification_settings().await?.stale_after;
         let bounds: Vec<i64> = BUCKETS.iter().filter_map(|(_, b)| *b).collect();
         let stale: Vec<(&str, i64)> = Stage::ALL
@@ -61,7 +72,7 @@ impl App {
             .collect();
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::report(c.conn(), to_micros(now()), &bounds, &stale).await?
+            store::report(c.conn(), to_micros(at), &bounds, &stale, past.is_some()).await?
         };
         let users = self.list_users().await?;
         let mut rows: Vec<AgingRow> = Vec::new();

@@ -45,6 +45,7 @@ pub async fn report(
     now: Micros,
     bounds: &[i64],
     stale_days: &[(&str, i64)],
+    past: bool,
 ) -> StoreResult<Vec<AgingCount>> {
     const DAY: i64 = 86_400_000_000;
     let bucket = bounds
@@ -58,18 +59,28 @@ pub async fn report(
         .map(|(s, d)| format!("WHEN '{s}' THEN {}", d * DAY))
         .collect::<Vec<_>>()
         .join(" ");
+    // As of a past moment, stage and owner come from their histories.
+    let (stage, owner) = if past {
+        (
+            crate::analytics::STAGE_THEN.replace("$3", "$1"),
+            crate::analytics::OWNER_THEN.replace("$3", "$1"),
+        )
+    } else {
+        ("l.stage".to_owned(), "l.owner_id".to_owned())
+    };
     // Stage names and numbers come from the domain, never from a request.
     let sql = format!(
         "SELECT stage, owner_id, CAST(CASE {bucket} ELSE {} END AS INTEGER) AS bucket, \
                 CAST(CASE WHEN age > (CASE stage {stale} ELSE -1 END) \
                           AND (CASE stage {stale} ELSE -1 END) >= 0 THEN 1 ELSE 0 END AS INTEGER) AS stale, \
                 COUNT(*) AS leads \
-         FROM (SELECT l.stage, l.owner_id, $1 - COALESCE( \
-                   (SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = l.id), \
+         FROM (SELECT {stage} AS stage, {owner} AS owner_id, $1 - COALESCE( \
+                   (SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = l.id \
+                      AND a.occurred_at <= $1), \
                    l.created_at) AS age \
-               FROM leads l WHERE l.deleted_at IS NULL) x \
+               FROM leads l WHERE l.deleted_at IS NULL AND l.created_at <= $1) x \
          GROUP BY stage, owner_id, 3, 4 ORDER BY stage, owner_id",
-        bounds.len()
+        bounds.len(),
     );
     Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
         sql.as_str()

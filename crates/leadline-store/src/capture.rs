@@ -88,6 +88,12 @@ pub async fn set_outcomes(
             q.execute(c).await.map(|r| r.rows_affected())
         })?;
     }
+    let won: Vec<_> = items
+        .iter()
+        .filter(|(_, o)| *o == Outcome::Won)
+        .map(|(id, _)| (*id, crate::milestones::WON, at))
+        .collect();
+    crate::milestones::reach_many(conn, &won).await?;
     Ok(())
 }
 

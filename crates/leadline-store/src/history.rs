@@ -34,8 +34,8 @@ struct OwnerRow {
 }
 
 /// Records a stage change.
-pub async fn record_stage(conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
-    dispatch!(conn, |c| {
+pub async fn record_stage(mut conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
+    dispatch!(conn.reborrow(), |c| {
         sqlx::query(
         "INSERT INTO stage_history (id, lead_id, from_stage, to_stage, reason, note, actor, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
     )
@@ -50,6 +50,9 @@ pub async fn record_stage(conn: Conn<'_>, ch: &StageChange) -> StoreResult<()> {
     .execute(c)
     .await.map(|r| r.rows_affected())
     })?;
+    if let Some(step) = crate::milestones::step_of_stage(&ch.to_stage) {
+        crate::milestones::reach(conn, ch.lead_id, step, to_micros(ch.at)).await?;
+    }
     Ok(())
 }
 
@@ -76,6 +79,14 @@ pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreRe
             q.execute(c).await.map(|r| r.rows_affected())
         })?;
     }
+    let reached: Vec<_> = items
+        .iter()
+        .filter_map(|ch| {
+            crate::milestones::step_of_stage(&ch.to_stage)
+                .map(|s| (ch.lead_id, s, to_micros(ch.at)))
+        })
+        .collect();
+    crate::milestones::reach_many(conn, &reached).await?;
     Ok(())
 }
 

@@ -30,6 +30,7 @@ pub mod imports;
 pub mod leads;
 pub mod mail;
 pub mod merges;
+pub mod milestones;
 pub mod nurture;
 pub mod pipeline;
 pub mod prediction;

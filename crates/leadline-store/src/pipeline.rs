@@ -136,33 +136,43 @@ const OPP_COLUMNS: &str = "id, name, account_id, contact_id, lead_id, owner_id, 
      closed_at, version";
 
 /// Adds an opportunity.
-pub async fn insert_opportunity(conn: Conn<'_>, o: &Opportunity) -> StoreResult<()> {
+pub async fn insert_opportunity(mut conn: Conn<'_>, o: &Opportunity) -> StoreResult<()> {
     let sql = format!(
         "INSERT INTO opportunities ({OPP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
          $10, $11, $12, $13, $14, $15, $16, $17, $18)"
     );
-    dispatch!(conn, |c| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
-        .bind(o.id)
-        .bind(&o.name)
-        .bind(o.account_id)
-        .bind(o.contact_id)
-        .bind(o.lead_id)
-        .bind(o.owner_id)
-        .bind(o.amount)
-        .bind(&o.currency)
-        .bind(o.close_date.map(|d| d.format("%Y-%m-%d").to_string()))
-        .bind(&o.stage)
-        .bind(i32::from(o.probability))
-        .bind(&o.reason)
-        .bind(&o.source)
-        .bind(&o.campaign)
-        .bind(to_micros(o.created_at))
-        .bind(to_micros(o.updated_at))
-        .bind(o.closed_at.map(to_micros))
-        .bind(o.version)
-        .execute(c)
-        .await
-        .map(|r| r.rows_affected()))?;
+    dispatch!(conn.reborrow(), |c| sqlx::query(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(o.id)
+    .bind(&o.name)
+    .bind(o.account_id)
+    .bind(o.contact_id)
+    .bind(o.lead_id)
+    .bind(o.owner_id)
+    .bind(o.amount)
+    .bind(&o.currency)
+    .bind(o.close_date.map(|d| d.format("%Y-%m-%d").to_string()))
+    .bind(&o.stage)
+    .bind(i32::from(o.probability))
+    .bind(&o.reason)
+    .bind(&o.source)
+    .bind(&o.campaign)
+    .bind(to_micros(o.created_at))
+    .bind(to_micros(o.updated_at))
+    .bind(o.closed_at.map(to_micros))
+    .bind(o.version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    won_milestone(conn, o).await
+}
+
+/// A won deal marks its lead won (and so converted) at the close.
+async fn won_milestone(conn: Conn<'_>, o: &Opportunity) -> StoreResult<()> {
+    if let (Some(lead), "won", Some(at)) = (o.lead_id, o.stage.as_str(), o.closed_at) {
+        crate::milestones::reach(conn, lead, crate::milestones::WON, to_micros(at)).await?;
+    }
     Ok(())
 }
 
@@ -207,11 +217,11 @@ pub async fn opportunities(
 
 /// Writes an opportunity's changes if it is still at `expected_version`; false otherwise.
 pub async fn update_opportunity(
-    conn: Conn<'_>,
+    mut conn: Conn<'_>,
     o: &Opportunity,
     expected_version: i64,
 ) -> StoreResult<bool> {
-    let n = dispatch!(conn, |c| sqlx::query(
+    let n = dispatch!(conn.reborrow(), |c| sqlx::query(
         "UPDATE opportunities SET name = $2, account_id = $3, owner_id = $4, amount = $5, \
          currency = $6, close_date = $7, stage = $8, probability = $9, reason = $10, \
          updated_at = $11, closed_at = $12, version = $13 WHERE id = $1 AND version = $14"
@@ -233,6 +243,9 @@ pub async fn update_opportunity(
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    if n == 1 {
+        won_milestone(conn, o).await?;
+    }
     Ok(n == 1)
 }
 

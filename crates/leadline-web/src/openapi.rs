@@ -163,7 +163,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(imports::resume_import))
         .routes(routes!(imports::import_errors))
         .routes(routes!(mail::outbox))
-        .routes(routes!(reports::funnel))
+        .routes(routes!(reports::list))
+        .routes(routes!(reports::get))
+        .routes(routes!(reports::csv))
         .routes(routes!(nurture::list_templates, nurture::create_template))
         .routes(routes!(nurture::preview))
         .routes(routes!(

@@ -1,5 +1,6 @@
 //! Reports on both databases against hand-computed figures: the funnel by source from
-//! stage history and won deals, as of a past day, with bad input refused.
+//! stage history and won deals, as of a past day; leads by period, cohorts, velocity, sales
+//! per currency, the forecast, campaign ROI and attribution; CSV; bad input refused.
 
 mod common;
 
@@ -8,9 +9,13 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn lead(t: &common::TestApp, email: &str, source: &str, stages: &[&str]) -> String {
+    lead_from(t, email, json!({"source": source}), stages).await
+}
+
+async fn lead_from(t: &common::TestApp, email: &str, touch: Value, stages: &[&str]) -> String {
     let l = ok(t
         .post("/api/v1/leads")
-        .json(&json!({"email": email, "first_touch": {"source": source}}))
+        .json(&json!({"email": email, "first_touch": touch}))
         .send()
         .await
         .unwrap())
@@ -28,11 +33,12 @@ async fn lead(t: &common::TestApp, email: &str, source: &str, stages: &[&str]) -
 }
 
 fn row<'a>(r: &'a Value, key: &str) -> &'a Value {
+    let col = r["columns"][0]["key"].as_str().unwrap().to_owned();
     r["rows"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|x| x["key"] == key)
+        .find(|x| x[&col] == key)
         .unwrap_or_else(|| panic!("no row {key} in {r}"))
 }
 
@@ -43,33 +49,97 @@ fn figures(row: &Value) -> Vec<i64> {
         .collect()
 }
 
+/// The rows of `r` whose `col` is `value`.
+fn rows_where<'a>(r: &'a Value, col: &str, value: &str) -> Vec<&'a Value> {
+    r["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x[col] == value)
+        .collect()
+}
+
+async fn convert(t: &common::TestApp, lead: &str, opportunity: Value) -> String {
+    let c = ok(t
+        .post(&format!("/api/v1/leads/{lead}/convert"))
+        .json(&json!({ "opportunity": opportunity }))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    c["opportunity"]["id"].as_str().unwrap().to_owned()
+}
+
+async fn close(t: &common::TestApp, opp: &str, stage: &str, reason: &str) {
+    ok(t.post(&format!("/api/v1/opportunities/{opp}/stage"))
+        .json(&json!({"stage": stage, "reason": reason}))
+        .send()
+        .await
+        .unwrap())
+    .await;
+}
+
 #[tokio::test]
 async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
     for t in common::apps().await {
         let name = t.name;
-        // google: one won deal (new → mql → sal → sql → converted, deal won), one MQL,
-        // one that went straight to SAL (counts as having passed MQL), one untouched.
-        let won = lead(&t, "a@g.example", "google", &["mql", "sal", "sql"]).await;
-        let c = ok(t
-            .post(&format!("/api/v1/leads/{won}/convert"))
-            .json(&json!({"opportunity": {"amount": "1000", "stage": "proposal"}}))
+        // A campaign with a cost this month, for ROI.
+        let today = chrono::Utc::now().date_naive();
+        let camp = ok(t
+            .post("/api/v1/campaigns")
+            .json(&json!({"key": "spring", "channel": "paid_search"}))
             .send()
             .await
             .unwrap())
         .await;
-        let opp = c["opportunity"]["id"].as_str().unwrap().to_owned();
-        ok(t.post(&format!("/api/v1/opportunities/{opp}/stage"))
-            .json(&json!({"stage": "won", "reason": "product fit"}))
+        ok(t.post(&format!("/api/v1/campaigns/{}/costs", camp["id"].as_str().unwrap()))
+            .json(&json!({"period_start": today, "period_end": today, "amount": 30000, "currency": "USD"}))
             .send()
             .await
             .unwrap())
         .await;
-        lead(&t, "b@g.example", "google", &["mql"]).await;
+        // google (spring campaign, cpc): one won deal (new → mql → sal → sql → converted,
+        // deal won) with a later LinkedIn ad visit, one MQL (also spring), one that went
+        // straight to SAL (counts as having passed MQL), one untouched.
+        let spring = json!({"source": "google", "medium": "cpc", "campaign": "spring"});
+        let won = lead_from(&t, "a@g.example", spring.clone(), &["mql", "sal", "sql"]).await;
+        ok(t.post(&format!("/api/v1/leads/{won}/activities"))
+            .json(&json!({"kind": "page_view", "properties": {
+                "url": "https://example.com/pricing", "utm_source": "linkedin",
+                "utm_medium": "paid_social", "utm_campaign": "retarget"}}))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let opp = convert(
+            &t,
+            &won,
+            json!({"amount": "1000", "currency": "USD", "stage": "proposal"}),
+        )
+        .await;
+        close(&t, &opp, "won", "product fit").await;
+        lead_from(&t, "b@g.example", spring, &["mql"]).await;
         lead(&t, "c@g.example", "google", &["sal"]).await;
         lead(&t, "d@g.example", "google", &[]).await;
-        // linkedin: one recycled to nurture after MQL, one new; no source: one.
+        // linkedin: one recycled to nurture after MQL, one new, one converted whose deal was
+        // lost; partnerco: one converted with an open deal in euros; no source: one.
         lead(&t, "e@l.example", "linkedin", &["mql", "nurture"]).await;
         lead(&t, "f@l.example", "linkedin", &[]).await;
+        let h = lead(&t, "h@l.example", "linkedin", &["mql", "sal", "sql"]).await;
+        let lost = convert(
+            &t,
+            &h,
+            json!({"amount": "500", "currency": "USD", "stage": "proposal"}),
+        )
+        .await;
+        close(&t, &lost, "lost", "price").await;
+        let i = lead(&t, "i@p.example", "partnerco", &["mql", "sal", "sql"]).await;
+        convert(
+            &t,
+            &i,
+            json!({"amount": "2000", "currency": "EUR", "stage": "proposal", "close_date": today}),
+        )
+        .await;
         ok(t.post("/api/v1/leads")
             .json(&json!({"email": "g@none.example"}))
             .send()
@@ -88,10 +158,157 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
             [4, 3, 2, 1, 1, 1],
             "{name}: {r}"
         );
-        assert_eq!(figures(row(&r, "linkedin")), [2, 1, 0, 0, 0, 0], "{name}");
+        assert_eq!(figures(row(&r, "linkedin")), [3, 2, 1, 1, 1, 0], "{name}");
+        assert_eq!(figures(row(&r, "partnerco")), [1, 1, 1, 1, 1, 0], "{name}");
         assert_eq!(figures(row(&r, "(none)")), [1, 0, 0, 0, 0, 0], "{name}");
-        assert_eq!(figures(&r["total"]), [7, 4, 2, 1, 1, 1], "{name}");
+        assert_eq!(figures(&r["total"]), [9, 6, 4, 3, 3, 1], "{name}");
         assert_eq!(row(&r, "google")["conversion_rate"], 0.25);
+        assert_eq!(row(&r, "google")["mql_rate"], 0.75);
+        assert_eq!(row(&r, "google")["_filter"]["source"], "google");
+
+        // Leads by month and cohorts: everything is this month's.
+        let month = today.format("%Y-%m").to_string();
+        let r = ok(t.get("/api/v1/reports/leads").send().await.unwrap()).await;
+        let m = row(&r, &month);
+        assert_eq!(
+            (
+                m["leads"].as_i64(),
+                m["mql"].as_i64(),
+                m["converted"].as_i64()
+            ),
+            (Some(9), Some(6), Some(3)),
+            "{name}: {r}"
+        );
+        let r = ok(t
+            .get("/api/v1/reports/cohorts?period=week")
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(r["rows"].as_array().unwrap().len(), 1, "{name}: {r}");
+        assert_eq!(figures(&r["rows"][0]), [9, 6, 4, 3, 3, 1], "{name}");
+        let r = ok(t.get("/api/v1/reports/velocity").send().await.unwrap()).await;
+        assert_eq!(row(&r, &month)["qualified"], 6, "{name}: {r}");
+        assert_eq!(row(&r, &month)["velocity_rate"], Value::Null, "{name}");
+
+        // Sales per currency, never added together.
+        let r = ok(t.get("/api/v1/reports/sales").send().await.unwrap()).await;
+        let usd = rows_where(&r, "currency", "USD");
+        let eur = rows_where(&r, "currency", "EUR");
+        assert_eq!((usd.len(), eur.len()), (1, 1), "{name}: {r}");
+        let (usd, eur) = (usd[0], eur[0]);
+        assert_eq!(
+            (
+                usd["won"].as_i64(),
+                usd["lost"].as_i64(),
+                usd["open"].as_i64()
+            ),
+            (Some(1), Some(1), Some(0)),
+            "{name}: {r}"
+        );
+        assert_eq!(usd["win_rate"], 0.5);
+        assert_eq!(usd["won_amount"], 100000);
+        assert_eq!(usd["avg_deal_size"], 100000);
+        assert_eq!(
+            (
+                eur["open"].as_i64(),
+                eur["pipeline"].as_i64(),
+                eur["weighted"].as_i64()
+            ),
+            (Some(1), Some(200000), Some(100000)),
+            "{name}: {r}"
+        );
+        assert_eq!(eur["win_rate"], Value::Null);
+        let r = ok(t
+            .get("/api/v1/reports/sales?by=source")
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(
+            rows_where(&r, "source", "google")[0]["won_amount"],
+            100000,
+            "{name}: {r}"
+        );
+
+        // Forecast: the euro deal closes this month at 50 %; of the two closed deals that
+        // passed through proposal one was won, so the historical forecast is 50 % too.
+        let r = ok(t.get("/api/v1/reports/forecast").send().await.unwrap()).await;
+        let f: Vec<_> = rows_where(&r, "month", &month);
+        let eur = f.iter().find(|x| x["currency"] == "EUR").unwrap();
+        assert_eq!(
+            (eur["weighted"].as_i64(), eur["historical"].as_i64()),
+            (Some(100000), Some(100000)),
+            "{name}: {r}"
+        );
+        let usd = f.iter().find(|x| x["currency"] == "USD").unwrap();
+        assert_eq!(usd["won_amount"], 100000, "{name}: {r}");
+
+        // ROI of the spring campaign: 300.00 for 2 leads, 2 MQLs, 1 customer, 1000.00 won.
+        let r = ok(t.get("/api/v1/reports/roi").send().await.unwrap()).await;
+        let s = rows_where(&r, "campaign", "spring");
+        assert_eq!(s.len(), 1, "{name}: {r}");
+        let s = s[0];
+        assert_eq!(
+            [
+                &s["cost"],
+                &s["leads"],
+                &s["mql"],
+                &s["customers"],
+                &s["cost_per_lead"],
+                &s["cost_per_customer"],
+                &s["revenue"]
+            ]
+            .map(|v| v.as_i64()),
+            [
+                Some(30000),
+                Some(2),
+                Some(2),
+                Some(1),
+                Some(15000),
+                Some(30000),
+                Some(100000)
+            ],
+            "{name}: {r}"
+        );
+        assert_eq!(s["roi"], 2.3333);
+
+        // Attribution: first touch google/cpc (paid search), then a LinkedIn ad (paid social).
+        let r = ok(t.get("/api/v1/reports/attribution").send().await.unwrap()).await;
+        let ps = row(&r, "paid_search");
+        let so = row(&r, "paid_social");
+        assert_eq!(
+            (ps["first_touch"].as_i64(), so["first_touch"].as_i64()),
+            (Some(100000), Some(0)),
+            "{name}: {r}"
+        );
+        assert_eq!(
+            (ps["last_touch"].as_i64(), so["last_touch"].as_i64()),
+            (Some(0), Some(100000)),
+            "{name}"
+        );
+        assert_eq!(
+            (ps["linear"].as_i64(), so["linear"].as_i64()),
+            (Some(50000), Some(50000)),
+            "{name}"
+        );
+        for m in ["position_based", "time_decay"] {
+            assert_eq!(
+                ps[m].as_i64().unwrap() + so[m].as_i64().unwrap(),
+                100000,
+                "{name}: {m}"
+            );
+        }
+
+        // CSV: one line per row, money in major units.
+        let csv = t.get("/api/v1/reports/sales/csv").send().await.unwrap();
+        assert_eq!(csv.status(), StatusCode::OK);
+        let body = csv.text().await.unwrap();
+        assert!(
+            body.starts_with("all,currency,open,pipeline"),
+            "{name}: {body}"
+        );
+        assert!(body.contains(",EUR,1,2000.00,1000.00,"), "{name}: {body}");
 
         // As of yesterday none of these leads existed: no rows, totals zero, no NaN.
         let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).date_naive();
@@ -115,12 +332,16 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
         .await;
         assert_eq!(r["total"]["leads"], 0, "{name}");
         for bad in [
-            "by=colour",
-            "from=2026-02-01&to=2026-01-01",
-            "as_of=yesterday",
+            "funnel?by=colour",
+            "funnel?from=2026-02-01&to=2026-01-01",
+            "funnel?as_of=yesterday",
+            "funnel?tz=Mars/Olympus",
+            "leads?period=fortnight",
+            "cohorts?by=source",
+            "nonsense",
         ] {
             let r = t
-                .get(&format!("/api/v1/reports/funnel?{bad}"))
+                .get(&format!("/api/v1/reports/{bad}"))
                 .send()
                 .await
                 .unwrap();

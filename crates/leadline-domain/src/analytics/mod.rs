@@ -4,3 +4,4 @@
 
 pub mod attribution;
 pub mod kpi;
+pub mod period;

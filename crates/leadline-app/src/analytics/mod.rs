@@ -1,0 +1,497 @@
+//! Reports: every key figure of issue 9 as one table shape ([`Report`]) that the API
+//! serves as JSON, `leadline report` prints as CSV/JSON/table and the dashboard draws.
+//! Each report is defined in `docs/reports.md`; the figures come from the database's
+//! grouped queries (`leadline_store::analytics`) and the pure KPI functions of
+//! `leadline_domain::analytics`.
+
+mod attribution;
+mod funnel;
+mod quality;
+pub mod render;
+mod sales;
+mod service;
+
+use crate::App;
+use crate::error::{AppResult, invalid};
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+use leadline_domain::Principal;
+use leadline_domain::analytics::period::{Period, day_start, local_day};
+use leadline_domain::source::Channel;
+use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_store::analytics::{BUCKET_MICROS, Dimension, GroupKey, Scope};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use uuid::Uuid;
+
+/// What a report covers. Every field is optional; each report documents which it reads.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[serde(default)]
+pub struct ReportQuery {
+    /// Group rows by `source`, `medium`, `campaign`, `channel` (first touch), `owner` or
+    /// `team`; nothing for one row. Which are allowed depends on the report.
+    pub by: Option<String>,
+    /// From this day (in `tz`), inclusive.
+    pub from: Option<NaiveDate>,
+    /// To this day (in `tz`), inclusive.
+    pub to: Option<NaiveDate>,
+    /// Where things stood at the end of this day (in `tz`); default now.
+    pub as_of: Option<NaiveDate>,
+    /// `day`, `week`, `month` (default) or `quarter`, for reports with periods.
+    pub period: Option<String>,
+    /// IANA time zone for days and periods; default UTC.
+    pub tz: Option<String>,
+}
+
+/// How a column's values read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnKind {
+    /// A key (group, period, stage…).
+    Text,
+    Count,
+    /// A share in [0, 1]; `null` when there is nothing to divide by.
+    Rate,
+    /// Minor units of the row's `currency`.
+    Money,
+    /// An average or total in days / minutes (fractional).
+    Days,
+    Minutes,
+    /// Any other number (a score, a ratio that may exceed 1).
+    Number,
+}
+
+/// A column of a report.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Column {
+    pub key: String,
+    pub label: String,
+    pub kind: ColumnKind,
+    /// For lead counts: the funnel step the leads behind the number reached (`lead` for
+    /// all of them), so the dashboard can list them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reached: Option<String>,
+}
+
+impl Column {
+    fn new(key: &str, label: &str, kind: ColumnKind) -> Column {
+        Column {
+            key: key.into(),
+            label: label.into(),
+            kind,
+            reached: None,
+        }
+    }
+
+    fn leads(key: &str, label: &str, step: &str) -> Column {
+        Column {
+            reached: Some(step.into()),
+            ..Column::new(key, label, ColumnKind::Count)
+        }
+    }
+}
+
+/// A report: columns in order, rows as objects keyed by column, an optional total row.
+/// Rows may also hold `_filter`: the lead-list filter (`source`, `campaign`, `owner`,
+/// `team`, `created_from`, `created_to`) that selects the leads behind the row.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Report {
+    pub name: String,
+    pub title: String,
+    /// What the figures mean (the definitions are in docs/reports.md).
+    pub description: String,
+    /// The grouping used (`all` for one row).
+    pub by: String,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub as_of: DateTime<Utc>,
+    pub time_zone: String,
+    pub columns: Vec<Column>,
+    #[schema(value_type = Vec<Object>)]
+    pub rows: Vec<Map<String, Value>>,
+    #[schema(value_type = Option<Object>)]
+    pub total: Option<Map<String, Value>>,
+    /// Caveats about these figures (e.g. a currency without a cost).
+    pub notes: Vec<String>,
+}
+
+/// A report's name, title and the groupings it accepts.
+#[derive(Debug, Clone, Copy, Serialize, utoipa::ToSchema)]
+pub struct ReportInfo {
+    pub name: &'static str,
+    pub title: &'static str,
+    pub dimensions: &'static [&'static str],
+    /// Whether `period` applies.
+    pub periods: bool,
+}
+
+const LEAD_DIMS: &[&str] = &["source", "medium", "campaign", "channel", "owner", "team"];
+const DEAL_DIMS: &[&str] = &["owner", "source", "campaign", "channel", "team"];
+
+/// Every report, in the dashboard's order.
+pub const REPORTS: &[ReportInfo] = &[
+    ReportInfo {
+        name: "funnel",
+        title: "Lead funnel",
+        dimensions: LEAD_DIMS,
+        periods: false,
+    },
+    ReportInfo {
+        name: "leads",
+        title: "Leads by period",
+        dimensions: LEAD_DIMS,
+        periods: true,
+    },
+    ReportInfo {
+        name: "cohorts",
+        title: "Cohorts",
+        dimensions: &[],
+        periods: true,
+    },
+    ReportInfo {
+        name: "velocity",
+        title: "Lead velocity",
+        dimensions: &[],
+        periods: true,
+    },
+    ReportInfo {
+        name: "quality",
+        title: "Lead quality",
+        dimensions: LEAD_DIMS,
+        periods: false,
+    },
+    ReportInfo {
+        name: "response",
+        title: "Time to first touch and SLA",
+        dimensions: LEAD_DIMS,
+        periods: false,
+    },
+    ReportInfo {
+        name: "stages",
+        title: "Time in stage",
+        dimensions: &[],
+        periods: false,
+    },
+    ReportInfo {
+        name: "aging",
+        title: "Aging",
+        dimensions: &[],
+        periods: false,
+    },
+    ReportInfo {
+        name: "sales",
+        title: "Sales and leaderboard",
+        dimensions: DEAL_DIMS,
+        periods: false,
+    },
+    ReportInfo {
+        name: "roi",
+        title: "Campaign ROI",
+        dimensions: &["campaign", "channel"],
+        periods: false,
+    },
+    ReportInfo {
+        name: "attribution",
+        title: "Revenue attribution",
+        dimensions: &["channel", "source", "campaign"],
+        periods: false,
+    },
+    ReportInfo {
+        name: "forecast",
+        title: "Forecast",
+        dimensions: &[],
+        periods: false,
+    },
+];
+
+/// A report request resolved: the instants, the zone, the grouping.
+#[derive(Debug, Clone)]
+pub(crate) struct Resolved {
+    pub info: ReportInfo,
+    pub by: Option<&'static str>,
+    pub from: Option<NaiveDate>,
+    pub to: Option<NaiveDate>,
+    pub tz: Tz,
+    pub period: Period,
+    pub as_of: DateTime<Utc>,
+    pub scope: Scope,
+}
+
+impl Resolved {
+    /// The store's lead dimension for `by`.
+    fn dimension(&self) -> Dimension {
+        match self.by {
+            Some("source") => Dimension::Source,
+            Some("medium") => Dimension::Medium,
+            Some("campaign") => Dimension::Campaign,
+            Some("channel") => Dimension::Channel,
+            Some("owner") => Dimension::Owner,
+            Some("team") => Dimension::Team,
+            _ => Dimension::All,
+        }
+    }
+
+    fn by_name(&self) -> String {
+        self.by.unwrap_or("all").to_owned()
+    }
+
+    /// The label of the period a quarter-hour bucket falls in, and its first day.
+    fn period_of(&self, bucket: i64) -> (NaiveDate, String) {
+        let start = self
+            .period
+            .start(local_day(from_micros(bucket * BUCKET_MICROS), self.tz));
+        (start, self.period.label(start))
+    }
+
+    fn report(&self, title: &str, description: &str, columns: Vec<Column>) -> Report {
+        Report {
+            name: self.info.name.into(),
+            title: title.into(),
+            description: description.into(),
+            by: self.by_name(),
+            from: self.from,
+            to: self.to,
+            as_of: self.as_of,
+            time_zone: self.tz.name().into(),
+            columns,
+            rows: Vec::new(),
+            total: None,
+            notes: Vec::new(),
+        }
+    }
+}
+
+/// Names for group keys: users, teams, and each source's channel.
+pub(crate) struct Names {
+    users: HashMap<Uuid, String>,
+    teams: HashMap<Uuid, String>,
+    channels: HashMap<String, Channel>,
+}
+
+impl Names {
+    /// The row label of a group key under a dimension; `(none)` for a missing value.
+    fn label(&self, dim: Dimension, k: &GroupKey) -> String {
+        let none = || "(none)".to_owned();
+        match dim {
+            Dimension::All => "all".into(),
+            Dimension::Owner => {
+                k.id.map(|id| {
+                    self.users
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| "(deleted user)".into())
+                })
+                .unwrap_or_else(|| "(unassigned)".into())
+            }
+            Dimension::Team => {
+                k.id.map(|id| {
+                    self.teams
+                        .get(&id)
+                        .cloned()
+                        .unwrap_or_else(|| "(deleted team)".into())
+                })
+                .unwrap_or_else(|| "(no team)".into())
+            }
+            Dimension::Channel => self.channel(&k.text, &k.extra).as_str().into(),
+            _ if k.text.is_empty() => none(),
+            _ => k.text.clone(),
+        }
+    }
+
+    /// A lead's channel: its first source's configured channel, else its medium's usual
+    /// one, else `direct` without either and `other` with unknown ones.
+    fn channel(&self, source: &str, medium: &str) -> Channel {
+        self.channels
+            .get(source)
+            .copied()
+            .or_else(|| Channel::from_medium(medium))
+            .unwrap_or(if source.is_empty() && medium.is_empty() {
+                Channel::Direct
+            } else {
+                Channel::Other
+            })
+    }
+
+    /// The lead-list filter selecting a group's leads (none for channel and medium, which
+    /// the list cannot filter by).
+    fn filter(&self, dim: Dimension, k: &GroupKey) -> Option<Map<String, Value>> {
+        let mut f = Map::new();
+        match dim {
+            Dimension::All => {}
+            Dimension::Source if !k.text.is_empty() => {
+                f.insert("source".into(), k.text.clone().into());
+            }
+            Dimension::Campaign if !k.text.is_empty() => {
+                f.insert("campaign".into(), k.text.clone().into());
+            }
+            Dimension::Owner => {
+                f.insert(
+                    "owner".into(),
+                    k.id.map(|i| i.to_string())
+                        .unwrap_or_else(|| "none".into())
+                        .into(),
+                );
+            }
+            Dimension::Team if k.id.is_some() => {
+                f.insert("team".into(), k.id.map(|i| i.to_string()).into());
+            }
+            _ => return None,
+        }
+        Some(f)
+    }
+}
+
+/// A rate as JSON (`null` over nothing).
+fn rate_value(r: Option<f64>) -> Value {
+    r.map(round4).map(Value::from).unwrap_or(Value::Null)
+}
+
+fn round4(x: f64) -> f64 {
+    (x * 10_000.0).round() / 10_000.0
+}
+
+/// An average as JSON (`null` over nothing).
+fn avg_value(sum: f64, n: i64) -> Value {
+    if n > 0 {
+        Value::from(round4(sum / n as f64))
+    } else {
+        Value::Null
+    }
+}
+
+/// Builds a row from (column, value) pairs.
+fn row<const N: usize>(cells: [(&str, Value); N]) -> Map<String, Value> {
+    cells.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
+}
+
+impl App {
+    /// Runs the report `name` (admins, managers and marketers).
+    pub async fn report(&self, by: &Principal, name: &str, q: &ReportQuery) -> AppResult<Report> {
+        crate::auth::require_marketing(by, "reports")?;
+        let r = resolve(name, q)?;
+        match r.info.name {
+            "funnel" => self.funnel_report(&r).await,
+            "leads" => self.leads_report(&r).await,
+            "cohorts" => self.cohort_report(&r).await,
+            "velocity" => self.velocity_report(&r).await,
+            "quality" => self.quality_report(&r).await,
+            "response" => self.response_report(&r).await,
+            "stages" => self.stages_report(&r).await,
+            "aging" => self.aging_table(by, &r).await,
+            "sales" => self.sales_report(&r).await,
+            "roi" => self.roi_report(&r).await,
+            "attribution" => self.attribution_report(&r).await,
+            _ => self.forecast_report(&r).await,
+        }
+    }
+
+    /// Names for group keys.
+    pub(crate) async fn report_names(&self) -> AppResult<Names> {
+        Ok(Names {
+            users: self
+                .list_users()
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u.name))
+                .collect(),
+            teams: self
+                .list_teams()
+                .await?
+                .into_iter()
+                .map(|t| (t.id, t.name))
+                .collect(),
+            channels: self
+                .sources()
+                .await?
+                .into_iter()
+                .map(|s| (s.key, s.channel))
+                .collect(),
+        })
+    }
+}
+
+/// Checks a request against the report's definition and resolves its days to instants.
+pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
+    let info = *REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
+        invalid(
+            "name",
+            "unknown_report",
+            format!(
+                "reports: {}",
+                REPORTS
+                    .iter()
+                    .map(|r| r.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+    })?;
+    let by = match q.by.as_deref().unwrap_or("") {
+        "" | "all" => None,
+        b => Some(*info.dimensions.iter().find(|d| **d == b).ok_or_else(|| {
+            invalid(
+                "by",
+                "unknown_dimension",
+                if info.dimensions.is_empty() {
+                    format!("the {name} report has no groupings")
+                } else {
+                    format!("the {name} report groups by {}", info.dimensions.join(", "))
+                },
+            )
+        })?),
+    };
+    let tz: Tz = match q.tz.as_deref().unwrap_or("UTC") {
+        "" => Tz::UTC,
+        z => z.parse().map_err(|_| {
+            invalid(
+                "tz",
+                "unknown_time_zone",
+                "an IANA time zone, e.g. Europe/Berlin",
+            )
+        })?,
+    };
+    let period = match q.period.as_deref().unwrap_or("") {
+        "" => Period::Month,
+        p => p
+            .parse()
+            .map_err(|_| invalid("period", "unknown_period", "day, week, month or quarter"))?,
+    };
+    if let (Some(f), Some(t)) = (q.from, q.to)
+        && f > t
+    {
+        return Err(invalid(
+            "to",
+            "before_from",
+            "the period ends before it starts",
+        ));
+    }
+    let t = now();
+    let as_of = q
+        .as_of
+        .map(|d| day_start(d.succ_opt().unwrap_or(d), tz))
+        .filter(|a| *a < t)
+        .unwrap_or(t);
+    let from = q
+        .from
+        .map(|d| to_micros(day_start(d, tz)))
+        .unwrap_or(i64::MIN);
+    let to =
+        q.to.map(|d| to_micros(day_start(d.succ_opt().unwrap_or(d), tz)))
+            .unwrap_or(i64::MAX);
+    Ok(Resolved {
+        info,
+        by,
+        from: q.from,
+        to: q.to,
+        tz,
+        period,
+        as_of,
+        scope: Scope {
+            from,
+            to,
+            as_of: to_micros(as_of),
+            past: as_of < t,
+        },
+    })
+}

@@ -1,0 +1,146 @@
+//! Report periods in a time zone: where a local day starts as an instant (DST-safe), and
+//! which day, week, month or quarter an instant falls in.
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::Serialize;
+use std::str::FromStr;
+
+/// How a report folds time into rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Period {
+    Day,
+    /// ISO weeks, starting on Monday.
+    Week,
+    Month,
+    Quarter,
+}
+
+impl FromStr for Period {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        Ok(match s {
+            "day" => Period::Day,
+            "week" => Period::Week,
+            "month" => Period::Month,
+            "quarter" => Period::Quarter,
+            _ => return Err(()),
+        })
+    }
+}
+
+impl Period {
+    /// The first day of the period holding `d`.
+    pub fn start(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => d,
+            Period::Week => d - Duration::days(i64::from(d.weekday().num_days_from_monday())),
+            Period::Month => d.with_day(1).unwrap_or(d),
+            Period::Quarter => {
+                NaiveDate::from_ymd_opt(d.year(), (d.month0() / 3) * 3 + 1, 1).unwrap_or(d)
+            }
+        }
+    }
+
+    /// The first day of the next period after the one starting at `start`.
+    pub fn next(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Period::Day => start + Duration::days(1),
+            Period::Week => start + Duration::days(7),
+            Period::Month => start
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(start),
+            Period::Quarter => start
+                .checked_add_months(chrono::Months::new(3))
+                .unwrap_or(start),
+        }
+    }
+
+    /// A label for the period starting at `start`: `2026-11-24`, `2026-W48`, `2026-11`,
+    /// `2026-Q4`.
+    pub fn label(self, start: NaiveDate) -> String {
+        match self {
+            Period::Day => start.format("%Y-%m-%d").to_string(),
+            Period::Week => {
+                let w = start.iso_week();
+                format!("{}-W{:02}", w.year(), w.week())
+            }
+            Period::Month => start.format("%Y-%m").to_string(),
+            Period::Quarter => format!("{}-Q{}", start.year(), start.month0() / 3 + 1),
+        }
+    }
+}
+
+/// The instant a local day starts in `tz` (the first existing local time when midnight is
+/// skipped by a DST change).
+pub fn day_start(day: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let mut t = day.and_hms_opt(0, 0, 0).unwrap_or_default();
+    for _ in 0..4 {
+        if let Some(x) = tz.from_local_datetime(&t).earliest() {
+            return x.with_timezone(&Utc);
+        }
+        t += Duration::minutes(30);
+    }
+    t.and_utc()
+}
+
+/// The local day an instant falls on in `tz`.
+pub fn local_day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
+    t.with_timezone(&tz).date_naive()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn periods_start_label_and_follow() {
+        assert_eq!(Period::Week.start(d("2026-11-26")), d("2026-11-23"));
+        assert_eq!(Period::Week.label(d("2026-11-23")), "2026-W48");
+        assert_eq!(Period::Month.start(d("2026-11-26")), d("2026-11-01"));
+        assert_eq!(Period::Quarter.start(d("2026-11-26")), d("2026-10-01"));
+        assert_eq!(Period::Quarter.label(d("2026-10-01")), "2026-Q4");
+        assert_eq!(Period::Month.next(d("2026-12-01")), d("2027-01-01"));
+        assert_eq!(Period::Week.label(d("2026-12-28")), "2026-W53");
+    }
+
+    #[test]
+    fn days_start_at_local_midnight_across_dst() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        assert_eq!(
+            day_start(d("2026-03-29"), berlin).to_rfc3339(),
+            "2026-03-28T23:00:00+00:00"
+        );
+        assert_eq!(
+            day_start(d("2026-03-30"), berlin).to_rfc3339(),
+            "2026-03-29T22:00:00+00:00"
+        );
+        // Midnight does not exist in Santiago on the day clocks go forward.
+        let scl: Tz = "America/Santiago".parse().unwrap();
+        let t = day_start(d("2026-09-06"), scl);
+        assert_eq!(local_day(t, scl), d("2026-09-06"));
+        // 23:30 UTC on the 31st is already the 1st in Kolkata (+05:30).
+        let kol: Tz = "Asia/Kolkata".parse().unwrap();
+        let t = "2026-10-31T23:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        assert_eq!(local_day(t, kol), d("2026-11-01"));
+        assert_eq!(local_day(t, Tz::UTC), d("2026-10-31"));
+    }
+
+    proptest! {
+        #[test]
+        fn an_instant_falls_in_the_period_it_is_labelled(secs in 0i64..4_000_000_000, p in 0usize..4) {
+            let period = [Period::Day, Period::Week, Period::Month, Period::Quarter][p];
+            let tz: Tz = "America/New_York".parse().unwrap();
+            let t = DateTime::from_timestamp(secs, 0).unwrap();
+            let start = period.start(local_day(t, tz));
+            prop_assert!(day_start(start, tz) <= t);
+            prop_assert!(t < day_start(period.next(start), tz));
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! How far leads got: counts by group, period bucket and furthest step; qualified leads by
+//! the bucket they qualified in.
+
+use super::{BUCKET_MICROS, Dimension, FURTHEST, GroupKey, LEADS_IN_PERIOD};
+use crate::db::Conn;
+use crate::error::StoreResult;
+use leadline_domain::time::Micros;
+
+/// A report's scope: leads created in `[from, to)`, seen as of `as_of`; `past` when
+/// `as_of` is before now (owners are then read from the owner history).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope {
+    pub from: Micros,
+    pub to: Micros,
+    pub as_of: Micros,
+    pub past: bool,
+}
+
+/// Leads by (group, bucket, furthest step).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FunnelCount {
+    #[sqlx(flatten)]
+    pub key: GroupKey,
+    /// Quarter-hour bucket of creation (0 when not asked for).
+    pub bucket: i64,
+    /// 0 lead, 1 mql, 2 sal, 3 sql, 4 converted, 5 won.
+    pub furthest: i32,
+    pub n: i64,
+}
+
+/// Leads created in the scope by group (and creation bucket when `bucketed`) and the
+/// furthest funnel step they had reached by `as_of`.
+pub async fn funnel_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    bucketed: bool,
+    s: Scope,
+) -> StoreResult<Vec<FunnelCount>> {
+    let bucket = if bucketed {
+        format!("l.created_at / {BUCKET_MICROS}")
+    } else {
+        "0".into()
+    };
+    let sql = format!(
+        "SELECT k_text, k_extra, k_id, bucket, furthest, COUNT(*) AS n FROM ( \
+           SELECT {key}, CAST({bucket} AS BIGINT) AS bucket, {FURTHEST} AS furthest \
+           FROM leads l WHERE {LEADS_IN_PERIOD}) x \
+         GROUP BY k_text, k_extra, k_id, bucket, furthest",
+        key = by.select(s.past)
+    );
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.as_of)
+    .fetch_all(c)
+    .await)?)
+}
+
+/// Leads by (group, bucket) that became marketing qualified in `[from, to)`, by `as_of`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BucketCount {
+    #[sqlx(flatten)]
+    pub key: GroupKey,
+    pub bucket: i64,
+    pub n: i64,
+}
+
+/// Leads that first reached MQL (or a later step) in the scope's period, by group and
+/// quarter-hour bucket of that moment.
+pub async fn qualified_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    s: Scope,
+) -> StoreResult<Vec<BucketCount>> {
+    let sql = format!(
+        "SELECT k_text, k_extra, k_id, bucket, COUNT(*) AS n FROM ( \
+           SELECT {key}, CAST(l.mql_at / {BUCKET_MICROS} AS BIGINT) AS bucket FROM leads l \
+           WHERE l.deleted_at IS NULL AND l.mql_at IS NOT NULL AND l.mql_at >= $1 \
+             AND l.mql_at < $2 AND l.mql_at <= $3) x \
+         GROUP BY k_text, k_extra, k_id, bucket",
+        key = by.select(s.past)
+    );
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.as_of)
+    .fetch_all(c)
+    .await)?)
+}

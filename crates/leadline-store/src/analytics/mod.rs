@@ -1,0 +1,102 @@
+//! Report queries. Each groups rows in the database (never one row per lead back to the
+//! app) by a [`Dimension`] and, where a report has periods, by a quarter-hour bucket of
+//! the event time so the app can fold buckets into days, weeks or months of any time zone.
+//! Funnel steps are read from the lead's milestones (`leads.mql_at` … `won_at`).
+
+mod funnel;
+mod quality;
+mod sales;
+mod service;
+
+pub use funnel::*;
+pub use quality::*;
+pub use sales::*;
+pub use service::*;
+
+use uuid::Uuid;
+
+/// Width of a period bucket: a quarter of an hour, so every UTC offset in use (…:30, :45)
+/// falls on a bucket boundary.
+pub const BUCKET_MICROS: i64 = 15 * 60 * 1_000_000;
+
+/// What a report groups leads by (a closed set: each maps to fixed SQL).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dimension {
+    /// Everything in one row.
+    All,
+    Source,
+    Medium,
+    Campaign,
+    /// The first source's channel (or, without a known source, the medium's).
+    Channel,
+    /// The owner as of the report's moment (from the owner history when in the past).
+    Owner,
+    Team,
+}
+
+/// A group's key as read from the database: a text value, a second text (the medium, for
+/// channels) and an id (owner, team). Missing values are empty / `None`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Default, sqlx::FromRow)]
+pub struct GroupKey {
+    #[sqlx(rename = "k_text")]
+    pub text: String,
+    #[sqlx(rename = "k_extra")]
+    pub extra: String,
+    #[sqlx(rename = "k_id")]
+    pub id: Option<Uuid>,
+}
+
+impl Dimension {
+    /// SQL for (text, extra, id) over a lead aliased `l`; `$3` is the report's moment.
+    fn exprs(self, past: bool) -> (&'static str, &'static str, &'static str) {
+        match self {
+            Dimension::All => ("''", "''", "NULL"),
+            Dimension::Source => ("COALESCE(l.first_source, '')", "''", "NULL"),
+            Dimension::Medium => ("COALESCE(l.first_medium, '')", "''", "NULL"),
+            Dimension::Campaign => ("COALESCE(l.first_campaign, '')", "''", "NULL"),
+            Dimension::Channel => (
+                "COALESCE(l.first_source, '')",
+                "COALESCE(l.first_medium, '')",
+                "NULL",
+            ),
+            Dimension::Owner if past => ("''", "''", OWNER_THEN),
+            Dimension::Owner => ("''", "''", "l.owner_id"),
+            Dimension::Team => ("''", "''", "l.team_id"),
+        }
+    }
+
+    /// The select list for the group key, aliased `k_text, k_extra, k_id`.
+    fn select(self, past: bool) -> String {
+        let (t, x, i) = self.exprs(past);
+        format!("{t} AS k_text, {x} AS k_extra, {i} AS k_id")
+    }
+}
+
+/// SQL for the owner of lead `l` at `$3`: set by the last change up to then; before its
+/// first change, the one that change replaced; never changed, the owner now.
+pub(crate) const OWNER_THEN: &str = "CASE \
+     WHEN EXISTS (SELECT 1 FROM owner_history oh WHERE oh.lead_id = l.id AND oh.at <= $3) \
+       THEN (SELECT oh.to_owner FROM owner_history oh WHERE oh.lead_id = l.id AND oh.at <= $3 \
+             ORDER BY oh.at DESC, oh.id DESC LIMIT 1) \
+     WHEN EXISTS (SELECT 1 FROM owner_history oh WHERE oh.lead_id = l.id) \
+       THEN (SELECT oh.from_owner FROM owner_history oh WHERE oh.lead_id = l.id \
+             ORDER BY oh.at, oh.id LIMIT 1) \
+     ELSE l.owner_id END";
+
+/// SQL for the stage of lead `l` at `$3`, read from the stage history the same way.
+pub(crate) const STAGE_THEN: &str = "CASE \
+     WHEN EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = l.id AND sh.at <= $3) \
+       THEN (SELECT sh.to_stage FROM stage_history sh WHERE sh.lead_id = l.id AND sh.at <= $3 \
+             ORDER BY sh.at DESC, sh.id DESC LIMIT 1) \
+     WHEN EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = l.id) \
+       THEN (SELECT COALESCE(sh.from_stage, sh.to_stage) FROM stage_history sh \
+             WHERE sh.lead_id = l.id ORDER BY sh.at, sh.id LIMIT 1) \
+     ELSE l.stage END";
+
+/// The SQL CASE giving a lead's furthest funnel step (0 lead … 5 won) as of `$3`.
+const FURTHEST: &str = "CASE WHEN l.won_at <= $3 THEN 5 WHEN l.converted_at <= $3 THEN 4 \
+     WHEN l.sql_at <= $3 THEN 3 WHEN l.sal_at <= $3 THEN 2 WHEN l.mql_at <= $3 THEN 1 ELSE 0 END";
+
+/// Leads in scope: not deleted, created in `[$1, $2)` and by `$3`.
+const LEADS_IN_PERIOD: &str =
+    "l.deleted_at IS NULL AND l.created_at >= $1 AND l.created_at < $2 AND l.created_at <= $3";

@@ -1,0 +1,88 @@
+//! How sales served leads: time to first touch and SLA compliance (from each lead's
+//! first-touch clock), and the time leads spent in each stage (from the stage history).
+
+use super::{Dimension, GroupKey, LEADS_IN_PERIOD, Scope};
+use crate::db::Conn;
+use crate::error::StoreResult;
+
+/// First-touch figures of one group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ResponseCounts {
+    #[sqlx(flatten)]
+    pub key: GroupKey,
+    /// Leads whose first-touch clock had started by the moment.
+    pub clocks: i64,
+    /// … touched by the moment, and the sum of their minutes from start to touch.
+    pub touched: i64,
+    pub touch_minutes: i64,
+    /// Touched by the deadline.
+    pub met: i64,
+    /// Deadline passed untouched (or touched late).
+    pub breached: i64,
+}
+
+/// First-touch clocks of leads created in the scope, by group.
+pub async fn response_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    s: Scope,
+) -> StoreResult<Vec<ResponseCounts>> {
+    let sql = format!(
+        "SELECT k_text, k_extra, k_id, COUNT(*) AS clocks, \
+           SUM(CASE WHEN touched_at <= $3 THEN 1 ELSE 0 END) AS touched, \
+           CAST(COALESCE(SUM(CASE WHEN touched_at <= $3 \
+             THEN (touched_at - started_at) / 60000000 END), 0) AS BIGINT) AS touch_minutes, \
+           SUM(CASE WHEN touched_at <= $3 AND touched_at <= due_at THEN 1 ELSE 0 END) AS met, \
+           SUM(CASE WHEN due_at <= $3 AND (touched_at IS NULL OR touched_at > due_at) \
+             THEN 1 ELSE 0 END) AS breached \
+         FROM (SELECT {key}, c.started_at, c.due_at, c.touched_at FROM leads l \
+               JOIN sla_clocks c ON c.lead_id = l.id \
+               WHERE {LEADS_IN_PERIOD} AND c.started_at <= $3) x \
+         GROUP BY k_text, k_extra, k_id",
+        key = by.select(s.past)
+    );
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.as_of)
+    .fetch_all(c)
+    .await)?)
+}
+
+/// Time spent in one stage by leads created in the scope.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StageTime {
+    pub stage: String,
+    /// Stays that ended by the moment, and their total length in seconds.
+    pub ended: i64,
+    pub ended_seconds: i64,
+    /// Leads still in the stage at the moment, and the total of their time so far.
+    pub current: i64,
+    pub current_seconds: i64,
+}
+
+/// Stays in each stage (consecutive stage-history rows of a lead) up to the moment.
+pub async fn stage_times(conn: Conn<'_>, s: Scope) -> StoreResult<Vec<StageTime>> {
+    let sql = format!(
+        "SELECT to_stage AS stage, \
+           SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END) AS ended, \
+           CAST(COALESCE(SUM(CASE WHEN next_at IS NOT NULL THEN (next_at - at) / 1000000 END), 0) AS BIGINT) AS ended_seconds, \
+           SUM(CASE WHEN next_at IS NULL THEN 1 ELSE 0 END) AS current, \
+           CAST(COALESCE(SUM(CASE WHEN next_at IS NULL THEN ($3 - at) / 1000000 END), 0) AS BIGINT) AS current_seconds \
+         FROM (SELECT sh.to_stage, sh.at, \
+                 LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
+               FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
+               WHERE {LEADS_IN_PERIOD} AND sh.at <= $3) x \
+         GROUP BY to_stage"
+    );
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.as_of)
+    .fetch_all(c)
+    .await)?)
+}
