@@ -157,6 +157,9 @@ pub struct LeadFilter {
     pub source: Option<String>,
     /// First-touch campaign, exact.
     pub campaign: Option<String>,
+    /// Leads that reached this funnel step (`mql`, `sal`, `sql`, `converted`, `won`; a later
+    /// step counts), as the reports count them.
+    pub reached: Option<String>,
     /// Score bounds under the default model; with them (or grades, or a sort by score) a
     /// list holds scored leads only (every lead is scored when it arrives; imported ones in
     /// the pass right after the import).
@@ -182,8 +185,9 @@ pub struct LeadQuery {
 }
 
 /// Query parameters understood by [`LeadQuery::parse`], for documentation.
-pub const QUERY_PARAMS: [&str; 17] = [
+pub const QUERY_PARAMS: [&str; 18] = [
     "stage",
+    "reached",
     "owner",
     "team",
     "source",
@@ -262,6 +266,17 @@ impl LeadQuery {
                 },
                 "source" => q.filter.source = Some(limit_len(v, 255)),
                 "campaign" => q.filter.campaign = Some(limit_len(v, 255)),
+                "reached" => match v {
+                    "lead" => {}
+                    "mql" | "sal" | "sql" | "converted" | "won" => {
+                        q.filter.reached = Some(v.to_owned())
+                    }
+                    _ => e.add(
+                        "reached",
+                        "unknown_value",
+                        "must be mql, sal, sql, converted or won",
+                    ),
+                },
                 "q" => q.filter.q = Some(limit_len(v, 200)),
                 "score_min" | "score_max" => match v.parse::<i32>() {
                     Ok(n) if key == "score_min" => q.filter.score_min = Some(n),

@@ -529,6 +529,15 @@ fn where_clause(
         sql.push(" AND first_campaign = ");
         sql.bind(Bind::Text(s.clone()));
     }
+    // The column comes from a fixed list, never from the request.
+    match f.reached.as_deref() {
+        Some("mql") => sql.push(" AND mql_at IS NOT NULL"),
+        Some("sal") => sql.push(" AND sal_at IS NOT NULL"),
+        Some("sql") => sql.push(" AND sql_at IS NOT NULL"),
+        Some("converted") => sql.push(" AND converted_at IS NOT NULL"),
+        Some("won") => sql.push(" AND won_at IS NOT NULL"),
+        _ => sql,
+    };
     if let Some(n) = f.score_min {
         sql.push(" AND ds.score >= ");
         sql.bind(Bind::Int(n.into()));

@@ -1924,3 +1924,110 @@ async fn nurture_pages_edit_preview_and_save_templates_and_sequences() {
         }
     }
 }
+
+#[tokio::test]
+async fn reports_dashboard_charts_tables_drills_down_and_downloads() {
+    for t in common::apps().await {
+        let name = t.name;
+        let c = signed_in(&t, "analyst@reports.example", Role::Marketer).await;
+        for (email, source, to) in [
+            ("a@r.example", "google <ads>", Some("mql")),
+            ("b@r.example", "google <ads>", None),
+            ("c@r.example", "bing", Some("mql")),
+        ] {
+            let l: serde_json::Value = t
+                .post("/api/v1/leads")
+                .json(&serde_json::json!({"email": email, "first_touch": {"source": source}}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            if let Some(to) = to {
+                t.post(&format!(
+                    "/api/v1/leads/{}/stage",
+                    l["id"].as_str().unwrap()
+                ))
+                .json(&serde_json::json!({"to": to}))
+                .send()
+                .await
+                .unwrap();
+            }
+        }
+        let page = c
+            .get(t.url("/reports?report=funnel&by=source&from=&tz="))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        // The chart, the escaped source, the MQL count linking to its leads, the CSV link.
+        assert!(
+            page.contains("<svg") && page.contains("role=\"img\""),
+            "{name}"
+        );
+        assert!(
+            page.contains("google &#60;ads&#62;") && !page.contains("google <ads>"),
+            "{name}: {page}"
+        );
+        assert!(page.contains("50.0 %"), "{name}: the MQL rate of google");
+        let link = "/leads?source=google+%3Cads%3E&#38;reached=mql";
+        assert!(page.contains(link), "{name}: drill-down link in {page}");
+        assert!(
+            page.contains("/reports/csv?by=source&#38;report=funnel"),
+            "{name}"
+        );
+        // Following the drill-down lists exactly the lead behind the number.
+        let list = c
+            .get(t.url("/leads?source=google+%3Cads%3E&reached=mql"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            list.contains("a@r.example") && !list.contains("b@r.example"),
+            "{name}"
+        );
+        let csv = c
+            .get(t.url("/reports/csv?by=source&report=funnel"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+        let body = csv.text().await.unwrap();
+        assert!(body.contains("\nbing,1,1,0,0,0,0,0,"), "{name}: {body}");
+        // Bad input is shown on the page, not as a crash.
+        let page = c
+            .get(t.url("/reports?report=leads&from=2026-13-40"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("role=\"alert\""), "{name}: {page}");
+        // Every report renders.
+        for r in leadline_app::analytics::REPORTS {
+            let p = c
+                .get(t.url(&format!("/reports?report={}", r.name)))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(p.status(), StatusCode::OK, "{name}: {}", r.name);
+            let text = p.text().await.unwrap();
+            assert!(
+                !text.contains("role=\"alert\""),
+                "{name}: {}: {text}",
+                r.name
+            );
+        }
+        // Reps are refused.
+        let rep = signed_in(&t, "rep@reports.example", Role::Rep).await;
+        let r = rep.get(t.url("/reports")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+    }
+}

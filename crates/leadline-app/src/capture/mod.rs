@@ -263,6 +263,21 @@ pub(crate) async fn capture_in(
     properties.insert("channel".into(), s.channel.as_str().into());
     properties.insert("created".into(), created.into());
     properties.insert("submitted".into(), submitted_values(&s.fields));
+    // The submission's touch, so attribution sees repeat visits from other campaigns.
+    let touch = if s.fields.last_touch.is_empty() {
+        &s.fields.first_touch
+    } else {
+        &s.fields.last_touch
+    };
+    for (k, v) in [
+        ("utm_source", &touch.source),
+        ("utm_medium", &touch.medium),
+        ("utm_campaign", &touch.campaign),
+    ] {
+        if let Some(v) = v {
+            properties.insert(k.into(), Value::String(v.clone()));
+        }
+    }
     if !s.extra.is_empty() {
         properties.insert("extra".into(), Value::Object(s.extra.clone()));
     }

@@ -12,6 +12,7 @@ mod nurture;
 mod outbox;
 mod pipeline;
 mod prediction;
+mod reports;
 mod routing;
 mod scoring;
 mod session;
@@ -43,6 +44,8 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         )
         .route("/leads/views", post(leads::save_view))
         .route("/leads/aging", get(leads::aging))
+        .route("/reports", get(reports::page))
+        .route("/reports/csv", get(reports::csv))
         .route("/leads/views/{id}/delete", post(leads::delete_view))
         .route("/leads/{id}", get(leads::detail))
         .route(
