@@ -96,8 +96,7 @@ fn build_chart(r: &Report) -> Option<Chart> {
         .map(|c| c.key.as_str())
         .collect();
     let mut items: Vec<(String, f64, String)> = Vec::new();
-    let title;
-    if steps {
+    let title = if steps {
         let total = r.total.as_ref()?;
         for c in r.columns.iter().filter(|c| c.reached.is_some()) {
             items.push((
@@ -106,7 +105,7 @@ fn build_chart(r: &Report) -> Option<Chart> {
                 display(c.kind, &c.key, total),
             ));
         }
-        title = "Leads reaching each step".to_owned();
+        "Leads reaching each step".to_owned()
     } else {
         for row in &r.rows {
             let label = keys
@@ -117,8 +116,8 @@ fn build_chart(r: &Report) -> Option<Chart> {
                 .join(" · ");
             items.push((label, number(row.get(col)), display(column.kind, col, row)));
         }
-        title = column.label.clone();
-    }
+        column.label.clone()
+    };
     if items.is_empty() {
         return None;
     }
