@@ -100,3 +100,12 @@ pub async fn for_lead(
     })?;
     Ok(rows.into_iter().map(Activity::from).collect())
 }
+
+/// Every activity (benchmarks and reports of the database's size).
+pub async fn count_all(conn: Conn<'_>) -> StoreResult<i64> {
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT COUNT(*) FROM activities"
+    )
+    .fetch_one(c)
+    .await)?)
+}

@@ -16,7 +16,9 @@
 //! - capture → scored → routed at N leads: leads captured one by one through
 //!   `POST /api/v1/capture` with a round-robin rule in force, each checked to come back
 //!   owned, latency p50/p99 against a bare single-row insert (target: p99 < 1 s);
-//! - the server's resident memory after all of it.
+//! - the server's resident memory after all of it;
+//! - with `--only-reports`, instead of all that: every dashboard report at N leads with ten
+//!   activities each (see `bench_reports`).
 
 use crate::cli::DbArgs;
 use anyhow::{Context, bail};
@@ -54,6 +56,13 @@ pub struct BenchArgs {
     /// only tops up to --leads), instead of a temporary one.
     #[arg(long)]
     pub keep_dir: Option<std::path::PathBuf>,
+    /// Only the reports: load --leads leads with their history, deals and
+    /// --activities-per-lead activities, then time every dashboard report.
+    #[arg(long)]
+    pub only_reports: bool,
+    /// Activities a lead in the reports benchmark (10 → 10,000,000 at 1,000,000 leads).
+    #[arg(long, default_value_t = 10)]
+    pub activities_per_lead: usize,
 }
 
 struct Scratch {
@@ -181,7 +190,7 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[idx.min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> f64 {
+pub(crate) fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
@@ -204,6 +213,9 @@ pub async fn run(db: &DbArgs, args: BenchArgs) -> anyhow::Result<()> {
 
 async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     let app = App::open(&scratch.url, AppConfig::default()).await?;
+    if args.only_reports {
+        return crate::bench_reports::run(&app, args).await;
+    }
     let backend = format!("{:?}", app.db.backend()).to_lowercase();
     println!(
         "Leadline benchmark on {backend} ({} leads, {} writes at concurrency {}, {} samples per list query)\n",
@@ -604,7 +616,7 @@ async fn bench_capture_routed(
     ))
 }
 
-async fn bench_reps(app: &App) -> anyhow::Result<Vec<uuid::Uuid>> {
+pub(crate) async fn bench_reps(app: &App) -> anyhow::Result<Vec<uuid::Uuid>> {
     let system = Principal::system("bench");
     let mut reps = Vec::new();
     for i in 0..8 {
@@ -637,7 +649,7 @@ async fn bench_reps(app: &App) -> anyhow::Result<Vec<uuid::Uuid>> {
 }
 
 /// Refreshes the planner's statistics after the bulk load, as an operator would.
-async fn analyze(db: &Db) -> anyhow::Result<()> {
+pub(crate) async fn analyze(db: &Db) -> anyhow::Result<()> {
     let mut c = db.acquire().await?;
     match c.conn() {
         leadline_store::Conn::Sqlite(c) => {

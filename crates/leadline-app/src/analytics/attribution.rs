@@ -248,8 +248,7 @@ impl App {
         let names = self.report_names().await?;
         let mut c = self.db.acquire().await?;
         let deals = store::won_deals(c.conn(), r.scope).await?;
-        let wanted: Vec<_> = deals.iter().map(|d| (d.lead_id, d.closed_at)).collect();
-        let touches = store::touches(c.conn(), &wanted).await?;
+        let touches = store::won_touches(c.conn(), r.scope).await?;
         drop(c);
         let mut by_lead: HashMap<uuid::Uuid, Vec<Touch<String>>> = HashMap::new();
         for t in touches {

@@ -240,7 +240,7 @@ impl Resolved {
     fn period_of(&self, bucket: i64) -> (NaiveDate, String) {
         let start = self
             .period
-            .start(local_day(from_micros(bucket * BUCKET_MICROS), self.tz));
+            .start(local_day(from_micros(bucket * self.scope.bucket), self.tz));
         (start, self.period.label(start))
     }
 
@@ -411,6 +411,26 @@ impl App {
     }
 }
 
+/// Hour buckets when the zone's offset is a whole number of hours over the last ten years
+/// (most zones), quarter hours otherwise (India, Nepal, Newfoundland…).
+fn bucket_for(tz: Tz, until: DateTime<Utc>) -> i64 {
+    use chrono::Offset;
+    use chrono::TimeZone;
+    let whole_hours = (0..=120).all(|m| {
+        let t = until - chrono::Duration::days(30 * m);
+        tz.offset_from_utc_datetime(&t.naive_utc())
+            .fix()
+            .local_minus_utc()
+            % 3600
+            == 0
+    });
+    if whole_hours {
+        3_600_000_000
+    } else {
+        BUCKET_MICROS
+    }
+}
+
 /// Checks a request against the report's definition and resolves its days to instants.
 pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
     let info = *REPORTS.iter().find(|r| r.name == name).ok_or_else(|| {
@@ -492,6 +512,7 @@ pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
             to,
             as_of: to_micros(as_of),
             past: as_of < t,
+            bucket: bucket_for(tz, as_of),
         },
     })
 }

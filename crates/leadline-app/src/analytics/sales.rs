@@ -190,11 +190,12 @@ impl App {
             r.scope
                 .as_of
                 .min(to_micros(day_start(Period::Month.next(last), r.tz))),
+            r.scope.bucket,
         )
         .await?;
         drop(c);
         for (bucket, currency, n, amount) in won {
-            let day = local_day(from_micros(bucket * store::BUCKET_MICROS), r.tz);
+            let day = local_day(from_micros(bucket * r.scope.bucket), r.tz);
             let e = cells.entry((month_key(day), currency)).or_default();
             e[4] += n as f64;
             e[5] += amount as f64;

@@ -36,6 +36,10 @@ UPDATE leads SET
   mql_at = CASE WHEN mql_at IS NULL OR mql_at > sal_at THEN sal_at ELSE mql_at END
   WHERE sal_at IS NOT NULL;
 
+-- The lead reports (funnel, leads by period, cohorts, ROI) read only these columns of the
+-- leads created in a period: a covering index lets them scan it instead of the wide rows.
+CREATE INDEX leads_report ON leads(created_at, first_source, first_medium, first_campaign,
+    owner_id, team_id, mql_at, sal_at, sql_at, converted_at, won_at) WHERE deleted_at IS NULL;
 -- Velocity and cohort reports read leads by when they became qualified.
 CREATE INDEX leads_mql_at ON leads(mql_at) WHERE mql_at IS NOT NULL AND deleted_at IS NULL;
 -- Won deals by close date (attribution, forecasting, sales reports).

@@ -1,7 +1,7 @@
 //! How far leads got: counts by group, period bucket and furthest step; qualified leads by
 //! the bucket they qualified in.
 
-use super::{BUCKET_MICROS, Dimension, FURTHEST, GroupKey, LEADS_IN_PERIOD};
+use super::{Dimension, FURTHEST, GroupKey, LEADS_IN_PERIOD};
 use crate::db::Conn;
 use crate::error::StoreResult;
 use leadline_domain::time::Micros;
@@ -14,6 +14,9 @@ pub struct Scope {
     pub to: Micros,
     pub as_of: Micros,
     pub past: bool,
+    /// Width of the period buckets: an hour, or [`super::BUCKET_MICROS`] in zones with
+    /// offsets off the hour (fewer buckets, fewer groups to sort).
+    pub bucket: i64,
 }
 
 /// Leads by (group, bucket, furthest step).
@@ -21,7 +24,7 @@ pub struct Scope {
 pub struct FunnelCount {
     #[sqlx(flatten)]
     pub key: GroupKey,
-    /// Quarter-hour bucket of creation (0 when not asked for).
+    /// Bucket of creation (0 when not asked for).
     pub bucket: i64,
     /// 0 lead, 1 mql, 2 sal, 3 sql, 4 converted, 5 won.
     pub furthest: i32,
@@ -37,7 +40,7 @@ pub async fn funnel_counts(
     s: Scope,
 ) -> StoreResult<Vec<FunnelCount>> {
     let bucket = if bucketed {
-        format!("l.created_at / {BUCKET_MICROS}")
+        format!("l.created_at / {}", s.bucket.max(1))
     } else {
         "0".into()
     };
@@ -76,11 +79,12 @@ pub async fn qualified_counts(
 ) -> StoreResult<Vec<BucketCount>> {
     let sql = format!(
         "SELECT k_text, k_extra, k_id, bucket, COUNT(*) AS n FROM ( \
-           SELECT {key}, CAST(l.mql_at / {BUCKET_MICROS} AS BIGINT) AS bucket FROM leads l \
+           SELECT {key}, CAST(l.mql_at / {b} AS BIGINT) AS bucket FROM leads l \
            WHERE l.deleted_at IS NULL AND l.mql_at IS NOT NULL AND l.mql_at >= $1 \
              AND l.mql_at < $2 AND l.mql_at <= $3) x \
          GROUP BY k_text, k_extra, k_id, bucket",
-        key = by.select(s.past)
+        key = by.select(s.past),
+        b = s.bucket.max(1)
     );
     Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
         sql.as_str()

@@ -160,19 +160,20 @@ pub async fn open_deals(mut conn: Conn<'_>, at: Micros) -> StoreResult<Vec<OpenD
     .await)?)
 }
 
-/// Won deals by close month (`YYYY-MM` of the close, UTC) and currency, closed in
+/// Won deals by bucket of the close (of `bucket` micros) and currency, closed in
 /// `[from, to)`.
 pub async fn won_by_month(
     conn: Conn<'_>,
     from: Micros,
     to: Micros,
+    bucket: i64,
 ) -> StoreResult<Vec<(i64, String, i64, i64)>> {
     let sql = format!(
         "SELECT CAST(closed_at / {b} AS BIGINT) AS bucket, COALESCE(currency, '') AS currency, \
            COUNT(*), CAST(COALESCE(SUM(amount), 0) AS BIGINT) \
          FROM opportunities WHERE stage = 'won' AND closed_at >= $1 AND closed_at < $2 \
          GROUP BY 1, 2",
-        b = super::BUCKET_MICROS
+        b = bucket.max(1)
     );
     Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
         sql.as_str()
@@ -240,32 +241,34 @@ pub struct TouchRow {
     pub properties: String,
 }
 
-/// The touch activities of `leads` up to each lead's `until` moment (activities are read
-/// per lead through the `(lead_id, occurred_at)` index).
-pub async fn touches(mut conn: Conn<'_>, leads: &[(Uuid, Micros)]) -> StoreResult<Vec<TouchRow>> {
-    let mut out = Vec::new();
-    for &(lead, until) in leads {
-        let rows: Vec<(Uuid, Micros, String, String)> = dispatch!(conn.reborrow(), |c| {
-            sqlx::query_as(
-                "SELECT lead_id, occurred_at, kind, CAST(properties AS TEXT) FROM activities \
-                 WHERE lead_id = $1 AND occurred_at <= $2 ORDER BY occurred_at, id",
-            )
-            .bind(lead)
-            .bind(until)
-            .fetch_all(c)
-            .await
-        })?;
-        out.extend(
-            rows.into_iter()
-                .map(|(lead_id, at, kind, properties)| TouchRow {
-                    lead_id,
-                    at,
-                    kind,
-                    properties,
-                }),
-        );
-    }
-    Ok(out)
+/// The touch activities of the leads behind the deals won in the scope, up to each win
+/// (one statement: activities are reached through the `(lead_id, occurred_at)` index, and
+/// only rows that can be touches come back).
+pub async fn won_touches(conn: Conn<'_>, s: Scope) -> StoreResult<Vec<TouchRow>> {
+    // DISTINCT: a lead with two won deals must not count its touches twice.
+    let rows: Vec<(Uuid, Uuid, Micros, String, String)> = dispatch!(conn, |c| sqlx::query_as(
+        "SELECT DISTINCT a.id, a.lead_id, a.occurred_at, a.kind, CAST(a.properties AS TEXT) \
+         FROM opportunities o JOIN activities a ON a.lead_id = o.lead_id \
+           AND a.occurred_at <= o.closed_at \
+         WHERE o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 AND o.closed_at <= $3 \
+           AND (a.kind IN ('email_clicked', 'link_clicked') \
+                OR CAST(a.properties AS TEXT) LIKE '%utm_source%') \
+         ORDER BY a.lead_id, a.occurred_at"
+    )
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.as_of)
+    .fetch_all(c)
+    .await)?;
+    Ok(rows
+        .into_iter()
+        .map(|(_, lead_id, at, kind, properties)| TouchRow {
+            lead_id,
+            at,
+            kind,
+            properties,
+        })
+        .collect())
 }
 
 /// A campaign cost overlapping a period: campaign key and channel, the cost's own period

@@ -1,0 +1,197 @@
+//! `leadline bench --only-reports`: every report of the dashboard at N leads (default
+//! 1,000,000) with their stage history, deals for the converted ones and ten activities a
+//! lead, each timed against one plain `COUNT(*)` of the leads table in the same run.
+
+use crate::bench::{BenchArgs, analyze, bench_reps, ms};
+use anyhow::Context;
+use leadline_app::App;
+use leadline_app::analytics::{REPORTS, ReportQuery};
+use leadline_app::demo::LeadGenerator;
+use leadline_domain::pipeline::Opportunity;
+use leadline_domain::{Activity, Lead, Principal};
+use leadline_store::{activities, history, leads, pipeline};
+use std::time::{Duration, Instant};
+use uuid::Uuid;
+
+/// Loads up to `args.leads` leads with history, deals and activities; prints the table.
+pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
+    let existing = {
+        let mut c = app.db.acquire().await?;
+        leads::count(c.conn()).await? as usize
+    };
+    let to_load = args.leads.saturating_sub(existing);
+    let reps = bench_reps(app).await?;
+    let mut generator = LeadGenerator::new(13, reps.clone());
+    let mut loaded = 0;
+    let mut n_acts = 0usize;
+    let t = Instant::now();
+    while loaded < to_load {
+        let n = (to_load - loaded).min(5000);
+        let mut batch: Vec<Lead> = Vec::with_capacity(n);
+        let mut acts: Vec<Activity> = Vec::new();
+        let mut changes = Vec::new();
+        let mut deals = Vec::new();
+        for _ in 0..n {
+            let (l, a, s) = generator.next_lead();
+            // Ten activities a lead: the generator's timeline repeated a day earlier each time.
+            let mut k = 0i64;
+            while !a.is_empty() && acts.len() < (batch.len() + 1) * args.activities_per_lead {
+                for x in &a {
+                    let mut y = x.clone();
+                    y.id = Uuid::now_v7();
+                    y.occurred_at -= chrono::Duration::days(k);
+                    acts.push(y);
+                }
+                k += 1;
+            }
+            if l.stage.as_str() == "converted" {
+                deals.push(deal_for(&l, deals.len()));
+            }
+            changes.extend(s);
+            batch.push(l);
+        }
+        n_acts += acts.len();
+        let mut tx = app.db.begin().await?;
+        leads::insert_many(tx.conn(), &batch).await?;
+        activities::insert_many(tx.conn(), &acts).await?;
+        history::record_stages(tx.conn(), &changes).await?;
+        for d in &deals {
+            pipeline::insert_opportunity(tx.conn(), d).await?;
+        }
+        tx.commit().await?;
+        loaded += n;
+        if loaded % 100_000 < 5000 {
+            eprintln!("  loaded {loaded}/{to_load}");
+        }
+    }
+    analyze(&app.db).await?;
+    let load = t.elapsed();
+    let (total_leads, total_acts) = {
+        let mut c = app.db.acquire().await?;
+        (
+            leads::count(c.conn()).await?,
+            activities::count_all(c.conn()).await?,
+        )
+    };
+    println!(
+        "Reports at {total_leads} leads and {total_acts} activities ({} loaded now: {to_load} leads, {n_acts} activities in {:.0} s)\n",
+        format!("{:?}", app.db.backend()).to_lowercase(),
+        load.as_secs_f64()
+    );
+    // Baseline: one plain count of the leads table, the cheapest full pass over it.
+    let baseline = median(5, || async {
+        let mut c = app.db.acquire().await?;
+        leads::count(c.conn()).await?;
+        Ok(())
+    })
+    .await?;
+    let system = Principal::system("bench");
+    let today = chrono::Utc::now().date_naive();
+    let mut rows: Vec<[String; 4]> = Vec::new();
+    let mut worst = Duration::ZERO;
+    for r in REPORTS {
+        let mut variants = vec![("all time".to_owned(), ReportQuery::default())];
+        if let Some(d) = r.dimensions.first() {
+            variants.push((
+                format!("last 90 days by {d}"),
+                ReportQuery {
+                    by: Some((*d).to_owned()),
+                    from: Some(today - chrono::Duration::days(90)),
+                    ..Default::default()
+                },
+            ));
+        }
+        if r.name == "funnel" {
+            variants.push((
+                "by source, as of 30 days ago".into(),
+                ReportQuery {
+                    by: Some("source".into()),
+                    as_of: Some(today - chrono::Duration::days(30)),
+                    ..Default::default()
+                },
+            ));
+        }
+        for (label, q) in variants {
+            let d = median(3, || async {
+                app.report(&system, r.name, &q)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", r.name))?;
+                Ok(())
+            })
+            .await?;
+            worst = worst.max(d);
+            rows.push([
+                format!("report {} ({label})", r.name),
+                format!("{:.0} ms", ms(d)),
+                format!("COUNT(*) of leads {:.0} ms", ms(baseline)),
+                format!("{:.1}", ms(d) / ms(baseline).max(1e-3)),
+            ]);
+        }
+    }
+    println!("| scenario | median of 3 | baseline (same run) | ratio |");
+    println!("|---|---|---|---|");
+    for r in &rows {
+        println!("| {} | {} | {} | {} |", r[0], r[1], r[2], r[3]);
+    }
+    println!(
+        "\nslowest report: {:.0} ms (target: every dashboard query under 500 ms at 1,000,000 leads)",
+        ms(worst)
+    );
+    Ok(())
+}
+
+/// A deal for a converted bench lead: most won or lost, some open, two currencies.
+fn deal_for(l: &Lead, i: usize) -> Opportunity {
+    let created = l.updated_at;
+    let now = leadline_domain::time::now();
+    let (stage, probability, closed) = match i % 5 {
+        0 | 1 => (
+            "won",
+            100,
+            Some((created + chrono::Duration::days(20)).min(now)),
+        ),
+        2 => (
+            "lost",
+            0,
+            Some((created + chrono::Duration::days(25)).min(now)),
+        ),
+        3 => ("proposal", 50, None),
+        _ => ("qualification", 10, None),
+    };
+    Opportunity {
+        id: Uuid::now_v7(),
+        name: format!("Bench deal {i}"),
+        account_id: None,
+        contact_id: None,
+        lead_id: Some(l.id),
+        owner_id: l.fields.owner_id,
+        amount: Some(500_000 + (i as i64 % 40) * 25_000),
+        currency: Some(if i.is_multiple_of(7) { "EUR" } else { "USD" }.into()),
+        close_date: Some((created + chrono::Duration::days(30)).date_naive()),
+        stage: stage.into(),
+        probability,
+        reason: closed.map(|_| "other".into()),
+        source: l.fields.first_touch.source.clone(),
+        campaign: l.fields.first_touch.campaign.clone(),
+        created_at: created,
+        updated_at: closed.unwrap_or(created),
+        closed_at: closed,
+        version: 1,
+    }
+}
+
+/// The median duration of `n` runs of `f`.
+async fn median<F, Fut>(n: usize, f: F) -> anyhow::Result<Duration>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = anyhow::Result<()>>,
+{
+    let mut d = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        f().await.context("timed run")?;
+        d.push(t.elapsed());
+    }
+    d.sort();
+    Ok(d[d.len() / 2])
+}
