@@ -352,6 +352,18 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
                 r.status()
             );
         }
+        // The lead list filters by the step reached, as the reports count it (drill-down).
+        let l = ok(t.get("/api/v1/leads?reached=won").send().await.unwrap()).await;
+        assert_eq!(l["data"].as_array().map(Vec::len), Some(1), "{name}: {l}");
+        let l = ok(t
+            .get("/api/v1/leads?reached=sql&source=linkedin")
+            .send()
+            .await
+            .unwrap())
+        .await;
+        assert_eq!(l["data"].as_array().map(Vec::len), Some(1), "{name}: {l}");
+        let r = t.get("/api/v1/leads?reached=bogus").send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
         // Reps do not see reports.
         let (_, rep) = t
             .user_with_key("reports.rep@example.com", leadline_domain::Role::Rep)

@@ -226,7 +226,7 @@ impl App {
                 ]);
                 m.insert(key_col.into(), g.clone().into());
                 if !by_channel {
-                    let mut f = Map::new();
+                    let mut f = r.created_filter(None, None);
                     f.insert("campaign".into(), g.clone().into());
                     m.insert("_filter".into(), Value::Object(f));
                 }
@@ -352,5 +352,58 @@ impl App {
             rep.rows.push(m);
         }
         Ok(rep)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn costs_count_pro_rata_by_day() {
+        // 3,100.00 over the 31 days of March: 100.00 a day.
+        let (s, e) = (d("2026-03-01"), d("2026-03-31"));
+        assert_eq!(prorated(310_000, s, e, None, None), 310_000);
+        assert_eq!(prorated(310_000, s, e, Some(d("2026-03-30")), None), 20_000);
+        assert_eq!(
+            prorated(310_000, s, e, Some(d("2026-02-01")), Some(d("2026-03-01"))),
+            10_000
+        );
+        assert_eq!(prorated(310_000, s, e, Some(d("2026-04-01")), None), 0);
+        assert_eq!(prorated(0, s, e, None, None), 0);
+        // A period that ends before it starts costs nothing rather than a negative share.
+        assert_eq!(prorated(1_000, e, s, None, None), 0);
+    }
+
+    #[test]
+    fn touches_are_utm_activities_and_email_clicks_but_not_the_creating_submission() {
+        let t = |kind, p: &str| touch_of(kind, p);
+        assert_eq!(
+            t(
+                "page_view",
+                r#"{"utm_source":"linkedin","utm_medium":"paid_social"}"#
+            ),
+            Some(("linkedin".into(), "paid_social".into(), String::new()))
+        );
+        assert_eq!(
+            t(
+                "email_clicked",
+                r#"{"url":"https://x.example","campaign":"spring"}"#
+            ),
+            Some(("email".into(), "email".into(), "spring".into()))
+        );
+        assert_eq!(
+            t(
+                "form_submitted",
+                r#"{"created":true,"utm_source":"google"}"#
+            ),
+            None
+        );
+        assert_eq!(t("page_view", r#"{"url":"https://x.example"}"#), None);
+        assert_eq!(t("page_view", "not json"), None);
     }
 }

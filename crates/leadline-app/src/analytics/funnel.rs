@@ -90,8 +90,8 @@ impl App {
         );
         for (label, (at, key)) in groups {
             let mut row = funnel_row(&key_col, label, at);
-            if let Some(f) = key.and_then(|k| names.filter(dim, &k)) {
-                row.insert("_filter".into(), Value::Object(f));
+            if let Some(f) = key.and_then(|k| r.lead_filter(&names, dim, &k)) {
+                row.insert("_filter".into(), f);
             }
             rep.rows.push(row);
         }
@@ -152,14 +152,7 @@ impl App {
             if r.by.is_some() {
                 row.insert(r.by_name(), key.into());
             }
-            let mut f = Map::new();
-            f.insert("created_from".into(), start.to_string().into());
-            f.insert(
-                "created_to".into(),
-                (r.period.next(start) - chrono::Duration::days(1))
-                    .to_string()
-                    .into(),
-            );
+            let f = r.created_filter(Some(start), Some(r.period.next(start)));
             row.insert("_filter".into(), Value::Object(f));
             rep.rows.push(row);
             for i in 0..3 {
@@ -201,14 +194,7 @@ impl App {
         );
         for ((start, label), at) in groups {
             let mut row = funnel_row("cohort", label, at);
-            let mut f = Map::new();
-            f.insert("created_from".into(), start.to_string().into());
-            f.insert(
-                "created_to".into(),
-                (r.period.next(start) - chrono::Duration::days(1))
-                    .to_string()
-                    .into(),
-            );
+            let f = r.created_filter(Some(start), Some(r.period.next(start)));
             row.insert("_filter".into(), Value::Object(f));
             rep.rows.push(row);
         }

@@ -244,6 +244,45 @@ impl Resolved {
         (start, self.period.label(start))
     }
 
+    /// The lead-list filter for leads created from local day `from` up to (not including)
+    /// local day `until`, clipped to the report's period, as instants in the report's zone.
+    fn created_filter(
+        &self,
+        from: Option<NaiveDate>,
+        until: Option<NaiveDate>,
+    ) -> Map<String, Value> {
+        let report_until = self.to.and_then(|d| d.succ_opt());
+        let from = from.max(self.from).or(self.from);
+        let until = match (until, report_until) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        let mut f = Map::new();
+        if let Some(d) = from {
+            f.insert(
+                "created_from".into(),
+                day_start(d, self.tz).to_rfc3339().into(),
+            );
+        }
+        if let Some(d) = until {
+            let end = day_start(d, self.tz) - chrono::Duration::microseconds(1);
+            f.insert(
+                "created_to".into(),
+                end.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+                    .into(),
+            );
+        }
+        f
+    }
+
+    /// A group's lead-list filter with the report's creation period; `None` when no filter
+    /// selects the group.
+    fn lead_filter(&self, names: &Names, dim: Dimension, k: &GroupKey) -> Option<Value> {
+        let mut f = names.filter(dim, k)?;
+        f.extend(self.created_filter(None, None));
+        Some(Value::Object(f))
+    }
+
     fn report(&self, title: &str, description: &str, columns: Vec<Column>) -> Report {
         Report {
             name: self.info.name.into(),
@@ -515,4 +554,105 @@ pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
             bucket: bucket_for(tz, as_of),
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(tz: &str, period: &str) -> ReportQuery {
+        ReportQuery {
+            tz: Some(tz.into()),
+            period: Some(period.into()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn buckets_fold_into_local_periods_at_the_boundaries() {
+        let t = "2026-10-31T23:30:00Z".parse::<DateTime<Utc>>().unwrap();
+        // Kolkata is +05:30: quarter-hour buckets, and the instant is already 1 November.
+        let r = resolve("leads", &q("Asia/Kolkata", "day")).unwrap();
+        assert_eq!(r.scope.bucket, BUCKET_MICROS);
+        assert_eq!(r.period_of(to_micros(t) / r.scope.bucket).1, "2026-11-01");
+        let r = resolve("leads", &q("Asia/Kolkata", "month")).unwrap();
+        assert_eq!(r.period_of(to_micros(t) / r.scope.bucket).1, "2026-11");
+        // In UTC and in New York (whole hours, DST or not) it is still October.
+        for tz in ["UTC", "America/New_York"] {
+            let r = resolve("leads", &q(tz, "month")).unwrap();
+            assert_eq!(r.scope.bucket, 3_600_000_000, "{tz}");
+            assert_eq!(
+                r.period_of(to_micros(t) / r.scope.bucket).1,
+                "2026-10",
+                "{tz}"
+            );
+        }
+    }
+
+    #[test]
+    fn requests_are_checked_against_the_report() {
+        assert!(resolve("funnel", &ReportQuery::default()).is_ok());
+        for (name, q) in [
+            ("nonsense", ReportQuery::default()),
+            (
+                "cohorts",
+                ReportQuery {
+                    by: Some("source".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "funnel",
+                ReportQuery {
+                    by: Some("colour".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "funnel",
+                ReportQuery {
+                    tz: Some("Mars/Olympus".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "leads",
+                ReportQuery {
+                    period: Some("fortnight".into()),
+                    ..Default::default()
+                },
+            ),
+            (
+                "funnel",
+                ReportQuery {
+                    from: "2026-02-01".parse().ok(),
+                    to: "2026-01-01".parse().ok(),
+                    ..Default::default()
+                },
+            ),
+        ] {
+            assert!(resolve(name, &q).is_err(), "{name} {q:?}");
+        }
+        // A future as-of day means now; a past one is in the past, at the end of that day.
+        let r = resolve(
+            "funnel",
+            &ReportQuery {
+                as_of: "2999-01-01".parse().ok(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(!r.scope.past);
+        let r = resolve(
+            "funnel",
+            &ReportQuery {
+                as_of: "2026-01-31".parse().ok(),
+                tz: Some("Europe/Berlin".into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(r.scope.past);
+        assert_eq!(r.as_of.to_rfc3339(), "2026-01-31T23:00:00+00:00");
+    }
 }

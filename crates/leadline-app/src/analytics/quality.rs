@@ -81,7 +81,7 @@ impl App {
             store::quality_counts(c.conn(), dim, r.scope).await?
         };
         let names = self.report_names().await?;
-        let mut groups: BTreeMap<String, (Q, Option<Map<String, Value>>)> = BTreeMap::new();
+        let mut groups: BTreeMap<String, (Q, Option<Value>)> = BTreeMap::new();
         let mut all = Q::default();
         for c in counts {
             let q = Q {
@@ -95,7 +95,7 @@ impl App {
             };
             let g = groups.entry(names.label(dim, &c.key)).or_default();
             g.0.add(&q);
-            g.1 = names.filter(dim, &c.key);
+            g.1 = r.lead_filter(&names, dim, &c.key);
             all.add(&q);
         }
         let mut cols = vec![
@@ -131,7 +131,7 @@ impl App {
         for (label, (q, filter)) in groups {
             let mut row = q.row(&key_col, label);
             if let Some(f) = filter {
-                row.insert("_filter".into(), Value::Object(f));
+                row.insert("_filter".into(), f);
             }
             rep.rows.push(row);
         }

@@ -156,8 +156,8 @@ fn build_chart(r: &Report) -> Option<Chart> {
     })
 }
 
-/// The lead list URL behind a count: the row's filter, the report's creation period and
-/// the step the column counts.
+/// The lead list URL behind a count: the row's filter (group and creation period, from the
+/// report) and the step the column counts.
 fn drill_link(r: &Report, row: &Map<String, Value>, step: &str) -> Option<String> {
     let lead_reports = ["funnel", "leads", "cohorts", "quality", "roi"];
     if !lead_reports.contains(&r.name.as_str()) {
@@ -167,14 +167,6 @@ fn drill_link(r: &Report, row: &Map<String, Value>, step: &str) -> Option<String
         return None;
     };
     let mut q = url::form_urlencoded::Serializer::new(String::new());
-    if !f.contains_key("created_from") {
-        if let Some(d) = r.from {
-            q.append_pair("created_from", &d.to_string());
-        }
-        if let Some(d) = r.to {
-            q.append_pair("created_to", &d.to_string());
-        }
-    }
     for (k, v) in f {
         if let Some(s) = v.as_str() {
             q.append_pair(k, s);
