@@ -157,6 +157,8 @@ pub struct LeadFilter {
     pub source: Option<String>,
     /// First-touch campaign, exact.
     pub campaign: Option<String>,
+    /// First-touch medium, exact.
+    pub medium: Option<String>,
     /// Leads that reached this funnel step (`mql`, `sal`, `sql`, `converted`, `won`; a later
     /// step counts), as the reports count them.
     pub reached: Option<String>,
@@ -185,9 +187,10 @@ pub struct LeadQuery {
 }
 
 /// Query parameters understood by [`LeadQuery::parse`], for documentation.
-pub const QUERY_PARAMS: [&str; 18] = [
+pub const QUERY_PARAMS: [&str; 19] = [
     "stage",
     "reached",
+    "medium",
     "owner",
     "team",
     "source",
@@ -265,6 +268,7 @@ impl LeadQuery {
                     Err(_) => e.add("team", "invalid_value", "must be a team id"),
                 },
                 "source" => q.filter.source = Some(limit_len(v, 255)),
+                "medium" => q.filter.medium = Some(limit_len(v, 255)),
                 "campaign" => q.filter.campaign = Some(limit_len(v, 255)),
                 "reached" => match v {
                     "lead" => {}

@@ -529,6 +529,10 @@ fn where_clause(
         sql.push(" AND first_campaign = ");
         sql.bind(Bind::Text(s.clone()));
     }
+    if let Some(s) = &f.medium {
+        sql.push(" AND first_medium = ");
+        sql.bind(Bind::Text(s.clone()));
+    }
     // The column comes from a fixed list, never from the request.
     match f.reached.as_deref() {
         Some("mql") => sql.push(" AND mql_at IS NOT NULL"),

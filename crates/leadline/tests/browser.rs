@@ -276,6 +276,38 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
         wait_text(&c, "ol.flow", "If the lead clicked a link").await;
         shot(&c, &format!("{tag}-10-sequence")).await;
 
+        // Reports: the funnel grouped by source as a chart and a table; a count opens the
+        // leads behind it.
+        c.goto(&t.url("/reports")).await.unwrap();
+        c.find(Locator::Css("select[name=by] option[value=source]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        c.find(Locator::Css("form.filters button[type=submit]"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, |u| u.query().is_some_and(|q| q.contains("by=source"))).await;
+        c.wait()
+            .for_element(Locator::Css("figure.report-chart svg rect"))
+            .await
+            .unwrap();
+        shot(&c, &format!("{tag}-11-reports")).await;
+        c.find(Locator::Css("tbody td a[href*='reached=mql']"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        wait_for(&c, |u| {
+            u.path() == "/leads" && u.query().is_some_and(|q| q.contains("reached=mql"))
+        })
+        .await;
+
         // The API reference renders offline.
         c.goto(&t.url("/api-docs/")).await.unwrap();
         c.wait()

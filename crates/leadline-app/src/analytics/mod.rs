@@ -352,8 +352,8 @@ impl Names {
             })
     }
 
-    /// The lead-list filter selecting a group's leads (none for channel and medium, which
-    /// the list cannot filter by).
+    /// The lead-list filter selecting a group's leads (none for channels, which mix sources
+    /// and media, nor for a missing value).
     fn filter(&self, dim: Dimension, k: &GroupKey) -> Option<Map<String, Value>> {
         let mut f = Map::new();
         match dim {
@@ -363,6 +363,9 @@ impl Names {
             }
             Dimension::Campaign if !k.text.is_empty() => {
                 f.insert("campaign".into(), k.text.clone().into());
+            }
+            Dimension::Medium if !k.text.is_empty() => {
+                f.insert("medium".into(), k.text.clone().into());
             }
             Dimension::Owner => {
                 f.insert(
