@@ -51,14 +51,7 @@ pub async fn funnel_counts(
          GROUP BY k_text, k_extra, k_id, bucket, furthest",
         key = by.select(s.past)
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+    super::fetch_scoped(conn, &sql, s).await
 }
 
 /// Leads by (group, bucket) that became marketing qualified in `[from, to)`, by `as_of`.
@@ -86,12 +79,5 @@ pub async fn qualified_counts(
         key = by.select(s.past),
         b = s.bucket.max(1)
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+    super::fetch_scoped(conn, &sql, s).await
 }

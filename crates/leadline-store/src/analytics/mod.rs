@@ -13,6 +13,8 @@ pub use quality::*;
 pub use sales::*;
 pub use service::*;
 
+use crate::db::Conn;
+use crate::error::StoreResult;
 use uuid::Uuid;
 
 /// Width of a period bucket: a quarter of an hour, so every UTC offset in use (…:30, :45)
@@ -100,3 +102,21 @@ const FURTHEST: &str = "CASE WHEN l.won_at <= $3 THEN 5 WHEN l.converted_at <= $
 /// Leads in scope: not deleted, created in `[$1, $2)` and by `$3`.
 const LEADS_IN_PERIOD: &str =
     "l.deleted_at IS NULL AND l.created_at >= $1 AND l.created_at < $2 AND l.created_at <= $3";
+
+/// Runs a report query whose `$1`, `$2`, `$3` are the scope's from, to and moment.
+async fn fetch_scoped<T>(conn: Conn<'_>, sql: &str, s: Scope) -> StoreResult<Vec<T>>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
+        sql
+    ))
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.as_of)
+    .fetch_all(c)
+    .await)?)
+}

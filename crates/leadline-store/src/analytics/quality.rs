@@ -59,12 +59,5 @@ pub async fn quality_counts(
         d = grade("D"),
         f = grade("F"),
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+    super::fetch_scoped(conn, &sql, s).await
 }

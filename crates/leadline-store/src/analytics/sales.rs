@@ -116,14 +116,7 @@ pub async fn deal_counts(
         st = stage_then(s.past),
         prob = probability_case(probabilities),
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+    super::fetch_scoped(conn, &sql, s).await
 }
 
 /// Open deals at a moment by expected close month (`YYYY-MM`, empty when none), currency

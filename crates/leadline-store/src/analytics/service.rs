@@ -41,14 +41,7 @@ pub async fn response_counts(
          GROUP BY k_text, k_extra, k_id",
         key = by.select(s.past)
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+    super::fetch_scoped(conn, &sql, s).await
 }
 
 /// Time spent in one stage by leads created in the scope.
@@ -77,12 +70,5 @@ pub async fn stage_times(conn: Conn<'_>, s: Scope) -> StoreResult<Vec<StageTime>
                WHERE {LEADS_IN_PERIOD} AND sh.at <= $3) x \
          GROUP BY to_stage"
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+    super::fetch_scoped(conn, &sql, s).await
 }
