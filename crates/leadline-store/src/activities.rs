@@ -34,8 +34,8 @@ impl From<ActivityRow> for Activity {
 }
 
 /// Appends an activity.
-pub async fn insert(conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
-    dispatch!(conn, |c| {
+pub async fn insert(mut conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
+    dispatch!(conn.reborrow(), |c| {
         sqlx::query(
         "INSERT INTO activities (id, lead_id, kind, occurred_at, properties, recorded_by, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)"
@@ -50,6 +50,36 @@ pub async fn insert(conn: Conn<'_>, a: &Activity) -> StoreResult<()> {
     .execute(c)
     .await.map(|r| r.rows_affected())
     })?;
+    // The lead's last activity only moves forward when one is appended.
+    dispatch!(conn, |c| sqlx::query(
+        "UPDATE leads SET last_activity_at = $2 WHERE id = $1 \
+         AND (last_activity_at IS NULL OR last_activity_at < $2)"
+    )
+    .bind(a.lead_id)
+    .bind(to_micros(a.occurred_at))
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Recomputes `leads.last_activity_at` (the newest activity's time, which the aging report
+/// reads) for leads whose timeline gained or lost rows in bulk.
+pub async fn refresh_last_activity(mut conn: Conn<'_>, leads: &[Uuid]) -> StoreResult<()> {
+    let mut ids: Vec<Uuid> = leads.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    for id in ids {
+        dispatch!(conn.reborrow(), |c| sqlx::query(
+            "UPDATE leads SET last_activity_at = \
+               (SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = leads.id) \
+             WHERE id = $1"
+        )
+        .bind(id)
+        .execute(c)
+        .await
+        .map(|r| r.rows_affected()))?;
+    }
     Ok(())
 }
 
@@ -75,7 +105,8 @@ pub async fn insert_many(mut conn: Conn<'_>, items: &[Activity]) -> StoreResult<
             q.execute(c).await.map(|r| r.rows_affected())
         })?;
     }
-    Ok(())
+    let leads: Vec<Uuid> = items.iter().map(|a| a.lead_id).collect();
+    refresh_last_activity(conn, &leads).await
 }
 
 /// A lead's activities, newest first, at most `limit`, older than `before` when given.

@@ -68,15 +68,20 @@ pub async fn report(
     } else {
         ("l.stage".to_owned(), "l.owner_id".to_owned())
     };
+    // Now, the lead's own last_activity_at; in the past, its newest activity by then.
+    let last = if past {
+        "(SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = l.id \
+           AND a.occurred_at <= $1)"
+    } else {
+        "l.last_activity_at"
+    };
     // Stage names and numbers come from the domain, never from a request.
     let sql = format!(
         "SELECT stage, owner_id, CAST(CASE {bucket} ELSE {} END AS INTEGER) AS bucket, \
                 CAST(CASE WHEN age > (CASE stage {stale} ELSE -1 END) \
                           AND (CASE stage {stale} ELSE -1 END) >= 0 THEN 1 ELSE 0 END AS INTEGER) AS stale, \
                 COUNT(*) AS leads \
-         FROM (SELECT {stage} AS stage, {owner} AS owner_id, $1 - COALESCE( \
-                   (SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = l.id \
-                      AND a.occurred_at <= $1), \
+         FROM (SELECT {stage} AS stage, {owner} AS owner_id, $1 - COALESCE({last}, \
                    l.created_at) AS age \
                FROM leads l WHERE l.deleted_at IS NULL AND l.created_at <= $1) x \
          GROUP BY stage, owner_id, 3, 4 ORDER BY stage, owner_id",

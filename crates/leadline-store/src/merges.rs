@@ -103,7 +103,7 @@ pub async fn repoint(mut conn: Conn<'_>, from: Uuid, to: Uuid) -> StoreResult<Mo
     )
     .await?
         == 1;
-    m.enrichment = dispatch!(conn, |c| sqlx::query_as(
+    m.enrichment = dispatch!(conn.reborrow(), |c| sqlx::query_as(
         "UPDATE lead_enrichment SET lead_id = $1 WHERE lead_id = $2 AND NOT EXISTS ( \
             SELECT 1 FROM lead_enrichment e WHERE e.lead_id = $1 \
             AND e.field = lead_enrichment.field AND e.provider = lead_enrichment.provider) \
@@ -113,7 +113,16 @@ pub async fn repoint(mut conn: Conn<'_>, from: Uuid, to: Uuid) -> StoreResult<Mo
     .bind(from)
     .fetch_all(c)
     .await)?;
+    after_move(conn, &[from, to]).await?;
     Ok(m)
+}
+
+/// What follows rows moving between leads: their milestones and last activity again.
+async fn after_move(mut conn: Conn<'_>, leads: &[Uuid]) -> StoreResult<()> {
+    for &l in leads {
+        crate::milestones::recompute(conn.reborrow(), l).await?;
+    }
+    crate::activities::refresh_last_activity(conn, leads).await
 }
 
 async fn move_ids(
@@ -214,7 +223,7 @@ pub async fn move_back(mut conn: Conn<'_>, m: &Moved, survivor: Uuid, to: Uuid) 
         .map(|r| r.rows_affected())
         })?;
     }
-    Ok(())
+    after_move(conn, &[survivor, to]).await
 }
 
 /// A stored merge.

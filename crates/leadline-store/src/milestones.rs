@@ -49,3 +49,60 @@ pub async fn reach_many(mut conn: Conn<'_>, items: &[(Uuid, usize, Micros)]) -> 
     }
     Ok(())
 }
+
+/// Recomputes a lead's milestones from its stage history, won deals and outcome (after a
+/// merge or its undo moved history between leads).
+pub async fn recompute(mut conn: Conn<'_>, lead: Uuid) -> StoreResult<()> {
+    let first = |stages: &str| {
+        format!(
+            "(SELECT MIN(at) FROM stage_history sh WHERE sh.lead_id = leads.id \
+              AND sh.to_stage IN ({stages}))"
+        )
+    };
+    let won = "(SELECT MIN(t) FROM (\
+         SELECT closed_at AS t FROM opportunities op WHERE op.lead_id = $1 \
+           AND op.stage = 'won' AND op.closed_at IS NOT NULL \
+         UNION ALL SELECT recorded_at AS t FROM lead_outcomes o WHERE o.lead_id = $1 \
+           AND o.outcome = 'won') w)";
+    let sql = format!(
+        "UPDATE leads SET mql_at = {}, sal_at = {}, sql_at = {}, converted_at = {}, won_at = {won} \
+         WHERE id = $1",
+        first("'mql', 'sal', 'sql', 'converted'"),
+        first("'sal', 'sql', 'converted'"),
+        first("'sql', 'converted'"),
+        first("'converted'"),
+    );
+    dispatch!(conn.reborrow(), |c| sqlx::query(sqlx::AssertSqlSafe(
+        sql.as_str()
+    ))
+    .bind(lead)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    // A later step implies the earlier ones.
+    let won_at: Option<Micros> = dispatch!(conn.reborrow(), |c| sqlx::query_scalar(
+        "SELECT won_at FROM leads WHERE id = $1"
+    )
+    .bind(lead)
+    .fetch_optional(c)
+    .await)?
+    .flatten();
+    if let Some(at) = won_at {
+        reach(conn.reborrow(), lead, WON, at).await?;
+    }
+    for step in (2..=4).rev() {
+        let col = COLUMNS[step - 1];
+        let sql = format!("SELECT {col} FROM leads WHERE id = $1");
+        let at: Option<Micros> = dispatch!(conn.reborrow(), |c| sqlx::query_scalar(
+            sqlx::AssertSqlSafe(sql.as_str())
+        )
+        .bind(lead)
+        .fetch_optional(c)
+        .await)?
+        .flatten();
+        if let Some(at) = at {
+            reach(conn.reborrow(), lead, step, at).await?;
+        }
+    }
+    Ok(())
+}

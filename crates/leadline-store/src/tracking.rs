@@ -84,13 +84,16 @@ pub async fn identify(
     .await
     .map(|r| r.rows_affected())
     })?;
-    dispatch!(conn, |c| sqlx::query(
+    dispatch!(conn.reborrow(), |c| sqlx::query(
         "DELETE FROM visitor_events WHERE visitor_id = $1"
     )
     .bind(visitor_id)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;
+    if moved > 0 {
+        crate::activities::refresh_last_activity(conn, &[lead_id]).await?;
+    }
     Ok(moved)
 }
 

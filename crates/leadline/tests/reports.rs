@@ -300,6 +300,25 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
             );
         }
 
+        // Aging counts every lead once; all of them in the newest bucket (created today,
+        // and the one with a page view had it today). `/reports/aging` keeps the shape it
+        // had before the report catalogue; the catalogue's table form is its CSV.
+        let r = ok(t.get("/api/v1/reports/aging").send().await.unwrap()).await;
+        let rows = r["rows"].as_array().unwrap();
+        let total: i64 = rows.iter().map(|x| x["leads"].as_i64().unwrap()).sum();
+        let newest: i64 = rows.iter().map(|x| x["by_age"][0].as_i64().unwrap()).sum();
+        assert_eq!((total, newest), (9, 9), "{name}: {r}");
+        let csv = t.get("/api/v1/reports/aging/csv").send().await.unwrap();
+        let body = csv.text().await.unwrap();
+        assert!(
+            body.starts_with("stage,owner,leads,stale,age_0"),
+            "{name}: {body}"
+        );
+        assert!(
+            body.contains("\nconverted,(unassigned),3,0,3,0,0,0,0"),
+            "{name}: {body}"
+        );
+
         // CSV: one line per row, money in major units.
         let csv = t.get("/api/v1/reports/sales/csv").send().await.unwrap();
         assert_eq!(csv.status(), StatusCode::OK);

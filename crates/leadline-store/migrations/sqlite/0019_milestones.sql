@@ -40,6 +40,12 @@ UPDATE leads SET
 -- leads created in a period: a covering index lets them scan it instead of the wide rows.
 CREATE INDEX leads_report ON leads(created_at, first_source, first_medium, first_campaign,
     owner_id, team_id, mql_at, sal_at, sql_at, converted_at, won_at) WHERE deleted_at IS NULL;
+-- The newest activity's time, kept by the store where activities are written or moved:
+-- the aging report reads it instead of looking for every lead's newest activity.
+ALTER TABLE leads ADD COLUMN last_activity_at BIGINT;
+UPDATE leads SET last_activity_at =
+  (SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = leads.id);
+
 -- Velocity and cohort reports read leads by when they became qualified.
 CREATE INDEX leads_mql_at ON leads(mql_at) WHERE mql_at IS NOT NULL AND deleted_at IS NULL;
 -- Won deals by close date (attribution, forecasting, sales reports).

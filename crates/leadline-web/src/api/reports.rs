@@ -18,7 +18,8 @@ pub async fn list(ApiAuth(_p): ApiAuth) -> Json<Vec<ReportInfo>> {
 }
 
 /// One report: `funnel`, `leads`, `cohorts`, `velocity`, `quality`, `response`, `stages`,
-/// `aging`, `sales`, `roi`, `attribution` or `forecast`. Days are in `tz` (default UTC);
+/// `sales`, `roi`, `attribution` or `forecast` (`aging` has its own `/reports/aging`; its
+/// table form is `/reports/aging/csv`). Days are in `tz` (default UTC);
 /// `as_of` recomputes the figures as they stood at the end of that day. Money is in minor
 /// units of the row's `currency` and never added across currencies; rates over nothing
 /// are `null`.
