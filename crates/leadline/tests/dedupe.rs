@@ -40,6 +40,17 @@ async fn note(t: &common::TestApp, id: &str, text: &str) {
     .await;
 }
 
+/// The ids of the leads that reached MQL (the lead list's milestone filter).
+async fn reached_mql(t: &common::TestApp) -> Vec<String> {
+    let l = json_of(t.get("/api/v1/leads?reached=mql").send().await.unwrap()).await;
+    l["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
 async fn notes(t: &common::TestApp, id: &str) -> Vec<String> {
     let a = json_of(
         t.get(&format!("/api/v1/leads/{id}/activities"))
@@ -79,6 +90,15 @@ async fn merge_moves_the_timeline_and_unmerge_restores_both_leads() {
         .await;
         note(&t, &a, "first call").await;
         note(&t, &b, "asked for pricing").await;
+        // b was qualified; the survivor inherits its history and so its milestones.
+        json_of(
+            t.post(&format!("/api/v1/leads/{b}/stage"))
+                .json(&json!({"to": "mql"}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
 
         // The preview follows the rule: the newer lead's title, the older's phone.
         let p = json_of(
@@ -132,6 +152,12 @@ async fn merge_moves_the_timeline_and_unmerge_restores_both_leads() {
         )
         .await;
         assert_eq!(listed.as_array().unwrap().len(), 1);
+        assert_eq!(
+            reached_mql(&t).await,
+            [a.clone()],
+            "{}: milestones follow the merge",
+            t.name
+        );
 
         // Edited after the merge: the newer title survives the unmerge.
         json_of(
@@ -161,6 +187,12 @@ async fn merge_moves_the_timeline_and_unmerge_restores_both_leads() {
         let back = json_of(t.get(&format!("/api/v1/leads/{b}")).send().await.unwrap()).await;
         assert_eq!(back["external_id"], "crm-7");
         assert_eq!(back["email_opt_out"], true);
+        assert_eq!(
+            reached_mql(&t).await,
+            [b.clone()],
+            "{}: and its undo",
+            t.name
+        );
         assert!(
             notes(&t, &b)
                 .await
