@@ -154,7 +154,7 @@ async fn merge_moves_the_timeline_and_unmerge_restores_both_leads() {
         assert_eq!(listed.as_array().unwrap().len(), 1);
         assert_eq!(
             reached_mql(&t).await,
-            [a.clone()],
+            vec![a.clone()],
             "{}: milestones follow the merge",
             t.name
         );
@@ -189,7 +189,7 @@ async fn merge_moves_the_timeline_and_unmerge_restores_both_leads() {
         assert_eq!(back["email_opt_out"], true);
         assert_eq!(
             reached_mql(&t).await,
-            [b.clone()],
+            vec![b.clone()],
             "{}: and its undo",
             t.name
         );
