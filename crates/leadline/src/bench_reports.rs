@@ -64,6 +64,18 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
             eprintln!("  loaded {loaded}/{to_load}");
         }
     }
+    // What the server's background compaction does every ten seconds.
+    let fold = Instant::now();
+    let folded = app
+        .compact_report_rollup()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    if folded > 0 {
+        eprintln!(
+            "  folded {folded} roll-up changes in {:.1} s",
+            fold.elapsed().as_secs_f64()
+        );
+    }
     analyze(&app.db).await?;
     let load = t.elapsed();
     let (total_leads, total_acts) = {

@@ -619,6 +619,20 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
+    // Report roll-up: fold the changes the lead triggers queued (see ARCHITECTURE.md).
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(10));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = app.compact_report_rollup().await {
+                    tracing::warn!(error = %e, "report roll-up compaction failed");
+                }
+            }
+        });
+    }
     // Email: through the relay when one is configured; otherwise it waits in the outbox.
     match args.smtp_relay.clone().or_else(|| file.smtp_relay.clone()) {
         Some(relay) => {

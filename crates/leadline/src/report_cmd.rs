@@ -39,6 +39,21 @@ pub struct ReportArgs {
     /// IANA time zone for days and periods (default UTC).
     #[arg(long)]
     pub tz: Option<String>,
+    /// Only leads (deals) whose first source is this (as the report allows).
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only leads whose first medium is this.
+    #[arg(long)]
+    pub medium: Option<String>,
+    /// Only leads (deals) whose first campaign is this.
+    #[arg(long)]
+    pub campaign: Option<String>,
+    /// Only leads (deals) owned by this user (id or email).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only leads of this team (id or name).
+    #[arg(long)]
+    pub team: Option<String>,
     #[arg(long, value_enum, default_value = "table")]
     pub format: ReportFormat,
 }
@@ -50,14 +65,11 @@ pub async fn run(app: &App, by: &Principal, args: ReportArgs) -> anyhow::Result<
         for r in REPORTS {
             writeln!(
                 out,
-                "{:<12} {} (by: {})",
+                "{:<12} {} (by: {}; filters: {})",
                 r.name,
                 r.title,
-                if r.dimensions.is_empty() {
-                    "-".into()
-                } else {
-                    r.dimensions.join(", ")
-                }
+                list(r.dimensions),
+                list(r.filters)
             )?;
         }
         return Ok(());
@@ -69,7 +81,17 @@ pub async fn run(app: &App, by: &Principal, args: ReportArgs) -> anyhow::Result<
         as_of: args.as_of,
         period: args.period,
         tz: args.tz,
+        source: args.source,
+        medium: args.medium,
+        campaign: args.campaign,
+        owner: args.owner,
+        team: args.team,
     };
+    // The server folds the roll-up's pending changes in the background; a one-off command
+    // does it first (the report is exact either way, only faster after).
+    app.compact_report_rollup()
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let report = app
         .report(by, &args.name, &q)
         .await
@@ -83,4 +105,12 @@ pub async fn run(app: &App, by: &Principal, args: ReportArgs) -> anyhow::Result<
         ReportFormat::Table => out.write_all(render::to_table(&report).as_bytes())?,
     }
     Ok(())
+}
+
+fn list(names: &[&str]) -> String {
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(", ")
+    }
 }

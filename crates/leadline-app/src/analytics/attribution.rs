@@ -113,10 +113,10 @@ impl App {
                 .unwrap_or_else(|| "9999-12-31".into());
         let mut c = self.db.acquire().await?;
         let costs = store::costs_overlapping(c.conn(), &from, &to).await?;
-        let funnel = store::funnel_counts(c.conn(), Dimension::Campaign, false, r.scope).await?;
+        let funnel = store::funnel_counts(c.conn(), Dimension::Campaign, false, &r.scope).await?;
         let probabilities: Vec<(String, u8)> = Vec::new();
         let deals =
-            store::deal_counts(c.conn(), DealDimension::Campaign, r.scope, &probabilities).await?;
+            store::deal_counts(c.conn(), DealDimension::Campaign, &r.scope, &probabilities).await?;
         drop(c);
         // Lead counts per group: leads, MQLs, customers (won).
         let mut leads: BTreeMap<String, [i64; 3]> = BTreeMap::new();
@@ -247,8 +247,8 @@ impl App {
         let key_col = r.by.unwrap_or("channel");
         let names = self.report_names().await?;
         let mut c = self.db.acquire().await?;
-        let deals = store::won_deals(c.conn(), r.scope).await?;
-        let touches = store::won_touches(c.conn(), r.scope).await?;
+        let deals = store::won_deals(c.conn(), &r.scope).await?;
+        let touches = store::won_touches(c.conn(), &r.scope).await?;
         drop(c);
         let mut by_lead: HashMap<uuid::Uuid, Vec<Touch<String>>> = HashMap::new();
         for t in touches {

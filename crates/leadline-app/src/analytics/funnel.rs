@@ -64,7 +64,7 @@ impl App {
         let key_col = r.by_name();
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::funnel_counts(c.conn(), dim, false, r.scope).await?
+            store::funnel_counts(c.conn(), dim, false, &r.scope).await?
         };
         let names = self.report_names().await?;
         let mut groups: BTreeMap<String, ([i64; FUNNEL.len()], Option<GroupKey>)> = BTreeMap::new();
@@ -104,7 +104,7 @@ impl App {
         let dim = r.dimension();
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::funnel_counts(c.conn(), dim, true, r.scope).await?
+            store::funnel_counts(c.conn(), dim, true, &r.scope).await?
         };
         let names = self.report_names().await?;
         let mut groups: BTreeMap<(chrono::NaiveDate, String, String), [i64; 3]> = BTreeMap::new();
@@ -176,7 +176,7 @@ impl App {
     pub(super) async fn cohort_report(&self, r: &Resolved) -> AppResult<Report> {
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::funnel_counts(c.conn(), Dimension::All, true, r.scope).await?
+            store::funnel_counts(c.conn(), Dimension::All, true, &r.scope).await?
         };
         let mut groups: BTreeMap<(chrono::NaiveDate, String), [i64; FUNNEL.len()]> =
             BTreeMap::new();
@@ -207,7 +207,7 @@ impl App {
     pub(super) async fn velocity_report(&self, r: &Resolved) -> AppResult<Report> {
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::qualified_counts(c.conn(), Dimension::All, r.scope).await?
+            store::qualified_counts(c.conn(), Dimension::All, &r.scope).await?
         };
         let mut by_period: BTreeMap<chrono::NaiveDate, i64> = BTreeMap::new();
         for c in counts {

@@ -19,7 +19,7 @@ use leadline_domain::Principal;
 use leadline_domain::analytics::period::{Period, day_start, local_day};
 use leadline_domain::source::Channel;
 use leadline_domain::time::{from_micros, now, to_micros};
-use leadline_store::analytics::{BUCKET_MICROS, Dimension, GroupKey, Scope};
+use leadline_store::analytics::{BUCKET_MICROS, Dimension, GroupKey, ReportFilter, Scope};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
@@ -42,6 +42,39 @@ pub struct ReportQuery {
     pub period: Option<String>,
     /// IANA time zone for days and periods; default UTC.
     pub tz: Option<String>,
+    /// Only leads (deals) whose first source is this (empty: leads without one).
+    pub source: Option<String>,
+    /// Only leads whose first medium is this.
+    pub medium: Option<String>,
+    /// Only leads (deals) whose first campaign is this.
+    pub campaign: Option<String>,
+    /// Only leads (deals) owned by this user: id or email.
+    pub owner: Option<String>,
+    /// Only leads of this team: id or name.
+    pub team: Option<String>,
+}
+
+impl ReportQuery {
+    /// The filters set, by name (empty values count as set only for source, medium and
+    /// campaign, where they select leads without one).
+    fn filters_set(&self) -> Vec<&'static str> {
+        let mut v = Vec::new();
+        for (name, value) in [
+            ("source", &self.source),
+            ("medium", &self.medium),
+            ("campaign", &self.campaign),
+        ] {
+            if value.is_some() {
+                v.push(name);
+            }
+        }
+        for (name, value) in [("owner", &self.owner), ("team", &self.team)] {
+            if value.as_deref().is_some_and(|x| !x.trim().is_empty()) {
+                v.push(name);
+            }
+        }
+        v
+    }
 }
 
 /// How a column's values read.
@@ -124,7 +157,13 @@ pub struct ReportInfo {
     pub dimensions: &'static [&'static str],
     /// Whether `period` applies.
     pub periods: bool,
+    /// The filters it accepts (`source`, `medium`, `campaign`, `owner`, `team`).
+    pub filters: &'static [&'static str],
 }
+
+const LEAD_FILTERS: &[&str] = &["source", "medium", "campaign", "owner", "team"];
+/// Deals carry their own source, campaign and owner.
+const DEAL_FILTERS: &[&str] = &["source", "campaign", "owner"];
 
 const LEAD_DIMS: &[&str] = &["source", "medium", "campaign", "channel", "owner", "team"];
 const DEAL_DIMS: &[&str] = &["owner", "source", "campaign", "channel", "team"];
@@ -136,72 +175,84 @@ pub const REPORTS: &[ReportInfo] = &[
         title: "Lead funnel",
         dimensions: LEAD_DIMS,
         periods: false,
+        filters: LEAD_FILTERS,
     },
     ReportInfo {
         name: "leads",
         title: "Leads by period",
         dimensions: LEAD_DIMS,
         periods: true,
+        filters: LEAD_FILTERS,
     },
     ReportInfo {
         name: "cohorts",
         title: "Cohorts",
         dimensions: &[],
         periods: true,
+        filters: LEAD_FILTERS,
     },
     ReportInfo {
         name: "velocity",
         title: "Lead velocity",
         dimensions: &[],
         periods: true,
+        filters: LEAD_FILTERS,
     },
     ReportInfo {
         name: "quality",
         title: "Lead quality",
         dimensions: LEAD_DIMS,
         periods: false,
+        filters: LEAD_FILTERS,
     },
     ReportInfo {
         name: "response",
         title: "Time to first touch and SLA",
         dimensions: LEAD_DIMS,
         periods: false,
+        filters: LEAD_FILTERS,
     },
     ReportInfo {
         name: "stages",
         title: "Time in stage",
         dimensions: &[],
         periods: false,
+        filters: LEAD_FILTERS,
     },
     ReportInfo {
         name: "aging",
         title: "Aging",
         dimensions: &[],
         periods: false,
+        filters: &[],
     },
     ReportInfo {
         name: "sales",
         title: "Sales and leaderboard",
         dimensions: DEAL_DIMS,
         periods: false,
+        filters: DEAL_FILTERS,
     },
     ReportInfo {
         name: "roi",
         title: "Campaign ROI",
         dimensions: &["campaign", "channel"],
         periods: false,
+        filters: DEAL_FILTERS,
     },
     ReportInfo {
         name: "attribution",
         title: "Revenue attribution",
         dimensions: &["channel", "source", "campaign"],
         periods: false,
+        filters: &["owner"],
     },
     ReportInfo {
         name: "forecast",
         title: "Forecast",
         dimensions: &[],
         periods: false,
+        filters: &[],
     },
 ];
 
@@ -258,6 +309,22 @@ impl Resolved {
             (a, b) => a.or(b),
         };
         let mut f = Map::new();
+        // The report's own filters narrow every list behind its numbers.
+        let rf = &self.scope.filter;
+        for (k, v) in [
+            ("source", &rf.source),
+            ("medium", &rf.medium),
+            ("campaign", &rf.campaign),
+        ] {
+            if let Some(v) = v.as_deref().filter(|v| !v.is_empty()) {
+                f.insert(k.into(), v.into());
+            }
+        }
+        for (k, v) in [("owner", rf.owner), ("team", rf.team)] {
+            if let Some(id) = v {
+                f.insert(k.into(), id.to_string().into());
+            }
+        }
         if let Some(d) = from {
             f.insert(
                 "created_from".into(),
@@ -411,7 +478,15 @@ impl App {
     /// Runs the report `name` (admins, managers and marketers).
     pub async fn report(&self, by: &Principal, name: &str, q: &ReportQuery) -> AppResult<Report> {
         crate::auth::require_marketing(by, "reports")?;
-        let r = resolve(name, q)?;
+        let mut r = resolve(name, q)?;
+        r.scope.filter.owner = match q.owner.as_deref().map(str::trim) {
+            Some(o) if !o.is_empty() => Some(self.report_owner(o).await?),
+            _ => None,
+        };
+        r.scope.filter.team = match q.team.as_deref().map(str::trim) {
+            Some(t) if !t.is_empty() => Some(self.report_team(t).await?),
+            _ => None,
+        };
         match r.info.name {
             "funnel" => self.funnel_report(&r).await,
             "leads" => self.leads_report(&r).await,
@@ -426,6 +501,32 @@ impl App {
             "attribution" => self.attribution_report(&r).await,
             _ => self.forecast_report(&r).await,
         }
+    }
+
+    /// Folds the lead roll-up's pending changes into it (the server does so every ten
+    /// seconds; reports are exact either way, faster with fewer pending changes).
+    pub async fn compact_report_rollup(&self) -> AppResult<u64> {
+        Ok(leadline_store::analytics::compact_rollup(&self.db).await?)
+    }
+
+    /// The user a report's `owner` filter names: an id or an email.
+    async fn report_owner(&self, o: &str) -> AppResult<Uuid> {
+        let users = self.list_users().await?;
+        users
+            .iter()
+            .find(|u| u.id.to_string() == o.to_lowercase() || u.email.eq_ignore_ascii_case(o))
+            .map(|u| u.id)
+            .ok_or_else(|| invalid("owner", "unknown_owner", "a user's id or email"))
+    }
+
+    /// The team a report's `team` filter names: an id or a name.
+    async fn report_team(&self, t: &str) -> AppResult<Uuid> {
+        let teams = self.list_teams().await?;
+        teams
+            .iter()
+            .find(|x| x.id.to_string() == t.to_lowercase() || x.name.eq_ignore_ascii_case(t))
+            .map(|x| x.id)
+            .ok_or_else(|| invalid("team", "unknown_team", "a team's id or name"))
     }
 
     /// Names for group keys.
@@ -528,6 +629,21 @@ pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
             "the period ends before it starts",
         ));
     }
+    if let Some(f) = q
+        .filters_set()
+        .into_iter()
+        .find(|f| !info.filters.contains(f))
+    {
+        return Err(invalid(
+            f,
+            "unknown_filter",
+            if info.filters.is_empty() {
+                format!("the {name} report takes no filters")
+            } else {
+                format!("the {name} report filters by {}", info.filters.join(", "))
+            },
+        ));
+    }
     let t = now();
     let as_of = q
         .as_of
@@ -555,6 +671,15 @@ pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
             as_of: to_micros(as_of),
             past: as_of < t,
             bucket: bucket_for(tz, as_of),
+            filter: ReportFilter {
+                source: q.source.clone(),
+                medium: q.medium.clone(),
+                campaign: q.campaign.clone(),
+                // Names and emails are looked up by `App::report`.
+                owner: None,
+                team: None,
+            },
+            utc_days: tz == Tz::UTC || tz == Tz::Etc__UTC,
         },
     })
 }

@@ -78,7 +78,7 @@ impl App {
         let key_col = r.by_name();
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::quality_counts(c.conn(), dim, r.scope).await?
+            store::quality_counts(c.conn(), dim, &r.scope).await?
         };
         let names = self.report_names().await?;
         let mut groups: BTreeMap<String, (Q, Option<Value>)> = BTreeMap::new();

@@ -55,7 +55,7 @@ impl App {
         let probabilities = self.stage_probabilities().await?;
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::deal_counts(c.conn(), ddim, r.scope, &probabilities).await?
+            store::deal_counts(c.conn(), ddim, &r.scope, &probabilities).await?
         };
         let names: Names = self.report_names().await?;
         let mut groups: BTreeMap<(String, String), D> = BTreeMap::new();

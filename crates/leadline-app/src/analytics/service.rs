@@ -18,7 +18,7 @@ impl App {
         let key_col = r.by_name();
         let counts = {
             let mut c = self.db.acquire().await?;
-            store::response_counts(c.conn(), dim, r.scope).await?
+            store::response_counts(c.conn(), dim, &r.scope).await?
         };
         let names = self.report_names().await?;
         let mut groups: BTreeMap<String, [i64; 5]> = BTreeMap::new();
@@ -73,7 +73,7 @@ impl App {
     pub(super) async fn stages_report(&self, r: &Resolved) -> AppResult<Report> {
         let times = {
             let mut c = self.db.acquire().await?;
-            store::stage_times(c.conn(), r.scope).await?
+            store::stage_times(c.conn(), &r.scope).await?
         };
         let day = 86_400.0;
         let mut rep = r.report(

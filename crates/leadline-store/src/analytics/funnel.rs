@@ -1,14 +1,14 @@
 //! How far leads got: counts by group, period bucket and furthest step; qualified leads by
 //! the bucket they qualified in.
 
-use super::{Dimension, FURTHEST, GroupKey, LEADS_IN_PERIOD};
+use super::{Dimension, FURTHEST, GroupKey};
 use crate::db::Conn;
 use crate::error::StoreResult;
 use leadline_domain::time::Micros;
 
 /// A report's scope: leads created in `[from, to)`, seen as of `as_of`; `past` when
 /// `as_of` is before now (owners are then read from the owner history).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Scope {
     pub from: Micros,
     pub to: Micros,
@@ -17,6 +17,10 @@ pub struct Scope {
     /// Width of the period buckets: an hour, or [`super::BUCKET_MICROS`] in zones with
     /// offsets off the hour (fewer buckets, fewer groups to sort).
     pub bucket: i64,
+    /// Only leads (or deals) matching this.
+    pub filter: super::ReportFilter,
+    /// The report's days are UTC days (its zone is UTC), so the daily roll-up can answer.
+    pub utc_days: bool,
 }
 
 /// Leads by (group, bucket, furthest step).
@@ -32,13 +36,17 @@ pub struct FunnelCount {
 }
 
 /// Leads created in the scope by group (and creation bucket when `bucketed`) and the
-/// furthest funnel step they had reached by `as_of`.
+/// furthest funnel step they had reached by `as_of`: from the roll-up when it can answer,
+/// else from the leads.
 pub async fn funnel_counts(
     conn: Conn<'_>,
     by: Dimension,
     bucketed: bool,
-    s: Scope,
+    s: &Scope,
 ) -> StoreResult<Vec<FunnelCount>> {
+    if super::rollup_answers(s) {
+        return super::rollup_funnel_counts(conn, by, bucketed, s).await;
+    }
     let bucket = if bucketed {
         format!("l.created_at / {}", s.bucket.max(1))
     } else {
@@ -47,8 +55,9 @@ pub async fn funnel_counts(
     let sql = format!(
         "SELECT k_text, k_extra, k_id, bucket, furthest, COUNT(*) AS n FROM ( \
            SELECT {key}, CAST({bucket} AS BIGINT) AS bucket, {FURTHEST} AS furthest \
-           FROM leads l WHERE {LEADS_IN_PERIOD}) x \
+           FROM leads l WHERE {in_period}) x \
          GROUP BY k_text, k_extra, k_id, bucket, furthest",
+        in_period = super::leads_in_period(s),
         key = by.select(s.past)
     );
     super::fetch_scoped(conn, &sql, s).await
@@ -68,16 +77,17 @@ pub struct BucketCount {
 pub async fn qualified_counts(
     conn: Conn<'_>,
     by: Dimension,
-    s: Scope,
+    s: &Scope,
 ) -> StoreResult<Vec<BucketCount>> {
     let sql = format!(
         "SELECT k_text, k_extra, k_id, bucket, COUNT(*) AS n FROM ( \
            SELECT {key}, CAST(l.mql_at / {b} AS BIGINT) AS bucket FROM leads l \
            WHERE l.deleted_at IS NULL AND l.mql_at IS NOT NULL AND l.mql_at >= $1 \
-             AND l.mql_at < $2 AND l.mql_at <= $3) x \
+             AND l.mql_at < $2 AND l.mql_at <= $3{filter}) x \
          GROUP BY k_text, k_extra, k_id, bucket",
         key = by.select(s.past),
-        b = s.bucket.max(1)
+        b = s.bucket.max(1),
+        filter = s.filter.sql(&super::FilterColumns::lead(s.past), 4),
     );
     super::fetch_scoped(conn, &sql, s).await
 }

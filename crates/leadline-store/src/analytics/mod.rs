@@ -3,13 +3,17 @@
 //! the event time so the app can fold buckets into days, weeks or months of any time zone.
 //! Funnel steps are read from the lead's milestones (`leads.mql_at` … `won_at`).
 
+mod filter;
 mod funnel;
 mod quality;
+mod rollup;
 mod sales;
 mod service;
 
+pub use filter::*;
 pub use funnel::*;
 pub use quality::*;
+pub use rollup::*;
 pub use sales::*;
 pub use service::*;
 
@@ -99,24 +103,52 @@ pub(crate) const STAGE_THEN: &str = "CASE \
 const FURTHEST: &str = "CASE WHEN l.won_at <= $3 THEN 5 WHEN l.converted_at <= $3 THEN 4 \
      WHEN l.sql_at <= $3 THEN 3 WHEN l.sal_at <= $3 THEN 2 WHEN l.mql_at <= $3 THEN 1 ELSE 0 END";
 
-/// Leads in scope: not deleted, created in `[$1, $2)` and by `$3`.
-const LEADS_IN_PERIOD: &str =
-    "l.deleted_at IS NULL AND l.created_at >= $1 AND l.created_at < $2 AND l.created_at <= $3";
+/// Leads in scope: not deleted, created in `[$1, $2)` and by `$3`, and matching the
+/// scope's filter (`$4` on).
+fn leads_in_period(s: &Scope) -> String {
+    format!(
+        "l.deleted_at IS NULL AND l.created_at >= $1 AND l.created_at < $2 \
+         AND l.created_at <= $3{}",
+        s.filter.sql(&FilterColumns::lead(s.past), 4)
+    )
+}
 
-/// Runs a report query whose `$1`, `$2`, `$3` are the scope's from, to and moment.
-async fn fetch_scoped<T>(conn: Conn<'_>, sql: &str, s: Scope) -> StoreResult<Vec<T>>
+/// Runs a report query whose `$1`, `$2`, `$3` are the scope's from, to and moment and
+/// `$4` on its filter's values.
+async fn fetch_scoped<T>(conn: Conn<'_>, sql: &str, s: &Scope) -> StoreResult<Vec<T>>
 where
     T: Send
         + Unpin
         + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
         + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
 {
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql
-    ))
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+    fetch_filtered(conn, sql, &[s.from, s.to, s.as_of], &s.filter).await
+}
+
+/// Runs a report query binding `numbers` as `$1…`, then the filter's values.
+async fn fetch_filtered<T>(
+    conn: Conn<'_>,
+    sql: &str,
+    numbers: &[i64],
+    filter: &ReportFilter,
+) -> StoreResult<Vec<T>>
+where
+    T: Send
+        + Unpin
+        + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>,
+{
+    Ok(dispatch!(conn, |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+        for n in numbers {
+            q = q.bind(*n);
+        }
+        for v in filter.values() {
+            q = match v {
+                FilterValue::Text(t) => q.bind(t),
+                FilterValue::Id(id) => q.bind(id),
+            };
+        }
+        q.fetch_all(c).await
+    })?)
 }

@@ -1,7 +1,7 @@
 //! Lead quality by group: score and grade under the default model, how many qualified,
 //! were disqualified or were quarantined by the data-quality policy.
 
-use super::{Dimension, GroupKey, LEADS_IN_PERIOD, Scope};
+use super::{Dimension, GroupKey, Scope};
 use crate::db::Conn;
 use crate::error::StoreResult;
 
@@ -31,7 +31,7 @@ pub struct QualityCounts {
 pub async fn quality_counts(
     conn: Conn<'_>,
     by: Dimension,
-    s: Scope,
+    s: &Scope,
 ) -> StoreResult<Vec<QualityCounts>> {
     let stage = if s.past { super::STAGE_THEN } else { "l.stage" };
     let grade = |g: &str| {
@@ -47,11 +47,12 @@ pub async fn quality_counts(
            SUM(CASE WHEN stage_then = 'disqualified' THEN 1 ELSE 0 END) AS disqualified, \
            SUM(CASE WHEN q.action = 'quarantine' THEN 1 ELSE 0 END) AS quarantined \
          FROM (SELECT l.id, l.mql_at, {key}, {stage} AS stage_then FROM leads l \
-               WHERE {LEADS_IN_PERIOD}) l \
+               WHERE {in_period}) l \
          LEFT JOIN lead_scores ls ON ls.lead_id = l.id \
            AND ls.model_key = (SELECT key FROM scoring_models WHERE is_default) \
          LEFT JOIN lead_quality q ON q.lead_id = l.id \
          GROUP BY k_text, k_extra, k_id",
+        in_period = super::leads_in_period(s),
         key = by.select(s.past),
         a = grade("A"),
         b = grade("B"),

@@ -90,7 +90,7 @@ pub struct DealCounts {
 pub async fn deal_counts(
     conn: Conn<'_>,
     by: DealDimension,
-    s: Scope,
+    s: &Scope,
     probabilities: &[(String, u8)],
 ) -> StoreResult<Vec<DealCounts>> {
     let closed_in = "d.closed_at >= $1 AND d.closed_at < $2 AND d.closed_at <= $3";
@@ -110,11 +110,12 @@ pub async fn deal_counts(
                  CASE WHEN o.created_at <= $3 AND (o.closed_at IS NULL OR o.closed_at > $3) \
                    THEN 1 ELSE 0 END AS is_open \
                FROM opportunities o LEFT JOIN leads l ON l.id = o.lead_id \
-               WHERE o.created_at <= $3) d \
+               WHERE o.created_at <= $3{filter}) d \
          GROUP BY k_text, k_extra, k_id, currency",
         key = by.select(),
         st = stage_then(s.past),
         prob = probability_case(probabilities),
+        filter = s.filter.sql(&super::FilterColumns::deal(), 4),
     );
     super::fetch_scoped(conn, &sql, s).await
 }
@@ -208,20 +209,18 @@ pub struct WonDeal {
 }
 
 /// Deals won in `[from, to)` (closed by `as_of`) that came from a lead.
-pub async fn won_deals(conn: Conn<'_>, s: Scope) -> StoreResult<Vec<WonDeal>> {
-    Ok(dispatch!(conn, |c| sqlx::query_as(
+pub async fn won_deals(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<WonDeal>> {
+    let sql = format!(
         "SELECT o.lead_id, COALESCE(o.amount, 0) AS amount, COALESCE(o.currency, '') AS currency, \
            o.closed_at, l.created_at AS lead_created, l.first_source, l.first_medium, \
            l.first_campaign \
          FROM opportunities o JOIN leads l ON l.id = o.lead_id \
-         WHERE o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 AND o.closed_at <= $3 \
-         ORDER BY o.closed_at, o.id"
-    )
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?)
+         WHERE o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 \
+           AND o.closed_at <= $3{filter} \
+         ORDER BY o.closed_at, o.id",
+        filter = s.filter.sql(&super::FilterColumns::deal(), 4),
+    );
+    super::fetch_scoped(conn, &sql, s).await
 }
 
 /// A marketing touch on a lead's timeline after its creation: an activity carrying UTM
@@ -237,22 +236,21 @@ pub struct TouchRow {
 /// The touch activities of the leads behind the deals won in the scope, up to each win
 /// (one statement: activities are reached through the `(lead_id, occurred_at)` index, and
 /// only rows that can be touches come back).
-pub async fn won_touches(conn: Conn<'_>, s: Scope) -> StoreResult<Vec<TouchRow>> {
+pub async fn won_touches(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<TouchRow>> {
     // DISTINCT: a lead with two won deals must not count its touches twice.
-    let rows: Vec<(Uuid, Uuid, Micros, String, String)> = dispatch!(conn, |c| sqlx::query_as(
+    let sql = format!(
         "SELECT DISTINCT a.id, a.lead_id, a.occurred_at, a.kind, CAST(a.properties AS TEXT) \
          FROM opportunities o JOIN activities a ON a.lead_id = o.lead_id \
            AND a.occurred_at <= o.closed_at \
-         WHERE o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 AND o.closed_at <= $3 \
+         WHERE o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 \
+           AND o.closed_at <= $3{filter} \
            AND (a.kind IN ('email_clicked', 'link_clicked') \
                 OR CAST(a.properties AS TEXT) LIKE '%utm_source%') \
-         ORDER BY a.lead_id, a.occurred_at"
-    )
-    .bind(s.from)
-    .bind(s.to)
-    .bind(s.as_of)
-    .fetch_all(c)
-    .await)?;
+         ORDER BY a.lead_id, a.occurred_at",
+        filter = s.filter.sql(&super::FilterColumns::deal(), 4),
+    );
+    let rows: Vec<(Uuid, Uuid, Micros, String, String)> =
+        super::fetch_scoped(conn, &sql, s).await?;
     Ok(rows
         .into_iter()
         .map(|(_, lead_id, at, kind, properties)| TouchRow {

@@ -1,7 +1,7 @@
 //! How sales served leads: time to first touch and SLA compliance (from each lead's
 //! first-touch clock), and the time leads spent in each stage (from the stage history).
 
-use super::{Dimension, GroupKey, LEADS_IN_PERIOD, Scope};
+use super::{Dimension, GroupKey, Scope};
 use crate::db::Conn;
 use crate::error::StoreResult;
 
@@ -25,7 +25,7 @@ pub struct ResponseCounts {
 pub async fn response_counts(
     conn: Conn<'_>,
     by: Dimension,
-    s: Scope,
+    s: &Scope,
 ) -> StoreResult<Vec<ResponseCounts>> {
     let sql = format!(
         "SELECT k_text, k_extra, k_id, COUNT(*) AS clocks, \
@@ -37,8 +37,9 @@ pub async fn response_counts(
              THEN 1 ELSE 0 END) AS breached \
          FROM (SELECT {key}, c.started_at, c.due_at, c.touched_at FROM leads l \
                JOIN sla_clocks c ON c.lead_id = l.id \
-               WHERE {LEADS_IN_PERIOD} AND c.started_at <= $3) x \
+               WHERE {in_period} AND c.started_at <= $3) x \
          GROUP BY k_text, k_extra, k_id",
+        in_period = super::leads_in_period(s),
         key = by.select(s.past)
     );
     super::fetch_scoped(conn, &sql, s).await
@@ -57,7 +58,7 @@ pub struct StageTime {
 }
 
 /// Stays in each stage (consecutive stage-history rows of a lead) up to the moment.
-pub async fn stage_times(conn: Conn<'_>, s: Scope) -> StoreResult<Vec<StageTime>> {
+pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
     let sql = format!(
         "SELECT to_stage AS stage, \
            SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END) AS ended, \
@@ -67,8 +68,9 @@ pub async fn stage_times(conn: Conn<'_>, s: Scope) -> StoreResult<Vec<StageTime>
          FROM (SELECT sh.to_stage, sh.at, \
                  LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
                FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
-               WHERE {LEADS_IN_PERIOD} AND sh.at <= $3) x \
-         GROUP BY to_stage"
+               WHERE {in_period} AND sh.at <= $3) x \
+         GROUP BY to_stage",
+        in_period = super::leads_in_period(s),
     );
     super::fetch_scoped(conn, &sql, s).await
 }

@@ -1,0 +1,183 @@
+//! The lead roll-up (migration 0020): leads per UTC day of creation and first touch,
+//! owner and team, with how many have reached each funnel step now. Triggers on `leads`
+//! append deltas; [`compact_rollup`] folds them into `lead_rollup`; readers add up both,
+//! so a report is exact whether or not the deltas were folded yet. The fold is written per
+//! engine here (not in `dialect`): what differs is how it stays exact under concurrent
+//! writers, not only the SQL's spelling.
+
+use super::{Dimension, FilterColumns, FunnelCount, GroupKey, Scope};
+use crate::db::{Conn, Db};
+use crate::error::StoreResult;
+use uuid::Uuid;
+
+const DAY: i64 = 86_400_000_000;
+
+/// Measures, in the order of the funnel steps (the leads, then mql … won).
+const MEASURES: &str = "leads, mql, sal, sql_reached, converted, won, disqualified";
+const KEY: &str = "day, source, medium, campaign, owner_id, team_id";
+
+/// Whether the roll-up can answer a scope: the present (it holds where leads are now,
+/// not where they were) and whole UTC days (it is keyed by UTC day).
+pub fn rollup_answers(s: &Scope) -> bool {
+    !s.past && s.utc_days
+}
+
+/// A group's leads and how many reached each step, from the roll-up.
+#[derive(Debug, sqlx::FromRow)]
+struct RollupRow {
+    #[sqlx(flatten)]
+    key: GroupKey,
+    day: i64,
+    leads: i64,
+    mql: i64,
+    sal: i64,
+    sql_reached: i64,
+    converted: i64,
+    won: i64,
+}
+
+/// [`super::funnel_counts`] from the roll-up: leads created on the scope's UTC days up to
+/// the day of its moment, by group (and day when `bucketed`) and furthest step.
+pub async fn rollup_funnel_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    bucketed: bool,
+    s: &Scope,
+) -> StoreResult<Vec<FunnelCount>> {
+    let from_day = if s.from == i64::MIN {
+        i64::MIN
+    } else {
+        s.from.div_euclid(DAY)
+    };
+    let until_day = if s.to == i64::MAX {
+        i64::MAX
+    } else {
+        s.to.div_euclid(DAY)
+    }
+    .min(s.as_of.div_euclid(DAY).saturating_add(1));
+    let (t, x, i) = match by {
+        Dimension::All => ("''", "''", "NULL"),
+        Dimension::Source => ("r.source", "''", "NULL"),
+        Dimension::Medium => ("r.medium", "''", "NULL"),
+        Dimension::Campaign => ("r.campaign", "''", "NULL"),
+        Dimension::Channel => ("r.source", "r.medium", "NULL"),
+        Dimension::Owner => ("''", "''", "r.owner_id"),
+        Dimension::Team => ("''", "''", "r.team_id"),
+    };
+    let day = if bucketed { "r.day" } else { "0" };
+    let cols = FilterColumns {
+        source: Some("r.source"),
+        medium: Some("r.medium"),
+        campaign: Some("r.campaign"),
+        owner: Some("r.owner_id"),
+        team: Some("r.team_id"),
+    };
+    let sql = format!(
+        "SELECT {t} AS k_text, {x} AS k_extra, {i} AS k_id, CAST({day} AS BIGINT) AS day, \
+           CAST(SUM(r.leads) AS BIGINT) AS leads, CAST(SUM(r.mql) AS BIGINT) AS mql, \
+           CAST(SUM(r.sal) AS BIGINT) AS sal, CAST(SUM(r.sql_reached) AS BIGINT) AS sql_reached, \
+           CAST(SUM(r.converted) AS BIGINT) AS converted, CAST(SUM(r.won) AS BIGINT) AS won \
+         FROM (SELECT {KEY}, {MEASURES} FROM lead_rollup WHERE day >= $1 AND day < $2 \
+               UNION ALL \
+               SELECT {KEY}, {MEASURES} FROM lead_rollup_deltas WHERE day >= $1 AND day < $2) r \
+         WHERE 1 = 1{filter} \
+         GROUP BY 1, 2, 3, 4",
+        filter = s.filter.sql(&cols, 3),
+    );
+    let rows: Vec<RollupRow> =
+        super::fetch_filtered(conn, &sql, &[from_day, until_day], &s.filter).await?;
+    let per_day = DAY / s.bucket.max(1);
+    let mut out = Vec::with_capacity(rows.len() * 2);
+    for mut r in rows {
+        if r.key.id == Some(Uuid::nil()) {
+            r.key.id = None;
+        }
+        let reached = [r.leads, r.mql, r.sal, r.sql_reached, r.converted, r.won];
+        for (step, n) in reached.iter().enumerate() {
+            // Reaching a step implies the earlier ones: leads whose furthest step is this one.
+            let n = n - reached.get(step + 1).copied().unwrap_or(0);
+            if n > 0 {
+                out.push(FunnelCount {
+                    key: r.key.clone(),
+                    bucket: if bucketed { r.day * per_day } else { 0 },
+                    furthest: step as i32,
+                    n,
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Folds the pending deltas into the roll-up and drops groups left empty; returns how
+/// many deltas it folded. Safe to run from several processes at once.
+pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
+    let mut tx = db.begin().await?;
+    let upsert = format!(
+        "ON CONFLICT ({KEY}) DO UPDATE SET leads = lead_rollup.leads + excluded.leads, \
+           mql = lead_rollup.mql + excluded.mql, sal = lead_rollup.sal + excluded.sal, \
+           sql_reached = lead_rollup.sql_reached + excluded.sql_reached, \
+           converted = lead_rollup.converted + excluded.converted, \
+           won = lead_rollup.won + excluded.won, \
+           disqualified = lead_rollup.disqualified + excluded.disqualified"
+    );
+    let sums = "CAST(SUM(leads) AS BIGINT), CAST(SUM(mql) AS BIGINT), CAST(SUM(sal) AS BIGINT), \
+                CAST(SUM(sql_reached) AS BIGINT), CAST(SUM(converted) AS BIGINT), \
+                CAST(SUM(won) AS BIGINT), CAST(SUM(disqualified) AS BIGINT)";
+    let folded = match tx.conn() {
+        Conn::Sqlite(c) => {
+            // The write transaction holds SQLite's only write lock: no delta can arrive
+            // between reading and deleting them.
+            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM lead_rollup_deltas")
+                .fetch_one(&mut *c)
+                .await?;
+            let Some(max) = max else {
+                return Ok(0);
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO lead_rollup ({KEY}, {MEASURES}) SELECT {KEY}, {sums} \
+                 FROM lead_rollup_deltas WHERE id <= $1 GROUP BY {KEY} {upsert}"
+            )))
+            .bind(max)
+            .execute(&mut *c)
+            .await?;
+            sqlx::query("DELETE FROM lead_rollup_deltas WHERE id <= $1")
+                .bind(max)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        }
+        Conn::Postgres(c) => {
+            // One compactor at a time; the others skip (their deltas wait for the next run).
+            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7203841120017)")
+                .fetch_one(&mut *c)
+                .await?;
+            if !got {
+                return Ok(0);
+            }
+            // One statement, one snapshot: exactly the deltas deleted are added, even
+            // while other transactions append new ones.
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "WITH moved AS (DELETE FROM lead_rollup_deltas RETURNING {KEY}, {MEASURES}), \
+                 n AS (SELECT COUNT(*) AS n FROM moved), \
+                 up AS (INSERT INTO lead_rollup ({KEY}, {MEASURES}) \
+                        SELECT {KEY}, {sums} FROM moved GROUP BY {KEY} {upsert}) \
+                 SELECT n FROM n"
+            )))
+            .fetch_one(&mut *c)
+            .await?;
+            n as u64
+        }
+    };
+    if folded > 0 {
+        let conn = tx.conn();
+        dispatch!(conn, |c| sqlx::query(
+            "DELETE FROM lead_rollup WHERE leads = 0"
+        )
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    }
+    tx.commit().await?;
+    Ok(folded)
+}

@@ -1,0 +1,245 @@
+//! The lead roll-up (kept by triggers, folded by `compact_rollup`) must always give the same
+//! funnel counts as reading the leads, on both engines: after inserts, owner and stage
+//! changes, milestones, deletes, restores and a deleted owner, folded or not.
+
+use leadline_domain::Role;
+use leadline_domain::account::User;
+use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_domain::{Lead, LeadFields, Stage, Touch};
+use leadline_store::analytics::{
+    Dimension, FunnelCount, ReportFilter, Scope, compact_rollup, funnel_counts,
+};
+use leadline_store::{Conn, Db};
+use leadline_store::{leads, milestones, testing, users};
+use uuid::Uuid;
+
+const DAY: i64 = 86_400_000_000;
+const HOUR: i64 = 3_600_000_000;
+
+/// A small deterministic generator (no dependency needed for a test's choices).
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (self.0 >> 33) % n
+    }
+}
+
+fn scope(utc_days: bool, filter: ReportFilter, from: i64) -> Scope {
+    Scope {
+        from,
+        to: i64::MAX,
+        as_of: to_micros(now()),
+        past: false,
+        bucket: HOUR,
+        filter,
+        utc_days,
+    }
+}
+
+/// Counts as sorted (text, extra, id, day, furthest, n), day buckets folded to days.
+async fn counts(
+    db: &Db,
+    by: Dimension,
+    bucketed: bool,
+    s: &Scope,
+) -> Vec<(String, String, Option<Uuid>, i64, i32, i64)> {
+    let mut c = db.acquire().await.unwrap();
+    let rows: Vec<FunnelCount> = funnel_counts(c.conn(), by, bucketed, s).await.unwrap();
+    let mut m = std::collections::BTreeMap::new();
+    for r in rows {
+        let day = (r.bucket * s.bucket).div_euclid(DAY);
+        *m.entry((r.key.text, r.key.extra, r.key.id, day, r.furthest))
+            .or_insert(0) += r.n;
+    }
+    m.into_iter()
+        .filter(|(_, n)| *n != 0)
+        .map(|((a, b, c, d, e), n)| (a, b, c, d, e, n))
+        .collect()
+}
+
+async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
+    let dims = [
+        Dimension::All,
+        Dimension::Source,
+        Dimension::Medium,
+        Dimension::Campaign,
+        Dimension::Channel,
+        Dimension::Owner,
+        Dimension::Team,
+    ];
+    let filters = [
+        ReportFilter::default(),
+        ReportFilter {
+            source: Some("google".into()),
+            ..Default::default()
+        },
+        ReportFilter {
+            campaign: Some(String::new()),
+            owner: Some(owners[0]),
+            ..Default::default()
+        },
+    ];
+    let from = [i64::MIN, to_micros(now()) - 3 * DAY];
+    for by in dims {
+        for bucketed in [false, true] {
+            for f in &filters {
+                for from in from {
+                    let from = if from == i64::MIN {
+                        from
+                    } else {
+                        from.div_euclid(DAY) * DAY
+                    };
+                    let rolled = counts(db, by, bucketed, &scope(true, f.clone(), from)).await;
+                    let scanned = counts(db, by, bucketed, &scope(false, f.clone(), from)).await;
+                    assert_eq!(
+                        rolled, scanned,
+                        "{what}: {by:?} bucketed={bucketed} {f:?} from={from}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+fn lead(rng: &mut Lcg, owners: &[Uuid]) -> Lead {
+    let created = now() - chrono::Duration::hours(rng.next(24 * 8) as i64);
+    let source = ["google", "linkedin", ""][rng.next(3) as usize];
+    let campaign = ["spring", "fall", ""][rng.next(3) as usize];
+    let owner = [None, Some(owners[0]), Some(owners[1])][rng.next(3) as usize];
+    Lead {
+        id: Uuid::now_v7(),
+        fields: LeadFields {
+            email: Some(format!("l{}@rollup.example", rng.next(1 << 30))),
+            first_touch: Touch {
+                source: (!source.is_empty()).then(|| source.into()),
+                medium: (!source.is_empty()).then(|| "cpc".into()),
+                campaign: (!campaign.is_empty()).then(|| campaign.into()),
+                ..Default::default()
+            },
+            owner_id: owner,
+            ..Default::default()
+        },
+        stage: Stage::New,
+        disqualify_reason: None,
+        score: 0,
+        grade: None,
+        created_at: from_micros(to_micros(created)),
+        updated_at: created,
+        version: 1,
+    }
+}
+
+#[tokio::test]
+async fn the_rollup_answers_exactly_what_the_leads_say() {
+    for t in testing::backends().await {
+        let db = &t.db;
+        let mut rng = Lcg(7);
+        let mut owners = Vec::new();
+        for i in 0..2 {
+            let u = User {
+                id: Uuid::now_v7(),
+                email: format!("rep{i}@rollup.example"),
+                name: format!("Rep {i}"),
+                role: Role::Rep,
+                sees_all_leads: false,
+                active: true,
+                created_at: now(),
+            };
+            let mut c = db.acquire().await.unwrap();
+            users::insert(c.conn(), &u, None).await.unwrap();
+            owners.push(u.id);
+        }
+        let mut all: Vec<Lead> = (0..60).map(|_| lead(&mut rng, &owners)).collect();
+        {
+            let mut tx = db.begin().await.unwrap();
+            leads::insert_many(tx.conn(), &all[..40]).await.unwrap();
+            for l in &all[40..] {
+                leads::insert(tx.conn(), l).await.unwrap();
+            }
+            tx.commit().await.unwrap();
+        }
+        assert_same(db, &owners, &format!("{}: inserted", t.name)).await;
+        compact_rollup(db).await.unwrap();
+        assert_same(db, &owners, &format!("{}: inserted, folded", t.name)).await;
+
+        // Owners move, stages change, milestones are reached, leads are deleted and restored.
+        let mut c = db.acquire().await.unwrap();
+        for round in 0..3 {
+            for l in all.iter_mut() {
+                match rng.next(6) {
+                    0 => {
+                        let mut n = l.clone();
+                        n.fields.owner_id =
+                            [None, Some(owners[0]), Some(owners[1])][rng.next(3) as usize];
+                        n.version = l.version + 1;
+                        if leads::update(c.conn(), &n, l.version).await.unwrap() {
+                            *l = n;
+                        }
+                    }
+                    1 => {
+                        let mut n = l.clone();
+                        n.stage = if l.stage == Stage::Disqualified {
+                            Stage::New
+                        } else {
+                            Stage::Disqualified
+                        };
+                        n.version = l.version + 1;
+                        if leads::update(c.conn(), &n, l.version).await.unwrap() {
+                            *l = n;
+                        }
+                    }
+                    2 | 3 => {
+                        let step = 1 + rng.next(5) as usize;
+                        milestones::reach(c.conn(), l.id, step, to_micros(now()))
+                            .await
+                            .unwrap();
+                    }
+                    4 => {
+                        leads::soft_delete(c.conn(), l.id, to_micros(now()))
+                            .await
+                            .unwrap();
+                    }
+                    _ => {
+                        leads::restore(c.conn(), l.id, to_micros(now()))
+                            .await
+                            .unwrap();
+                    }
+                }
+            }
+            assert_same(db, &owners, &format!("{}: round {round}", t.name)).await;
+            if round == 1 {
+                compact_rollup(db).await.unwrap();
+                assert_same(db, &owners, &format!("{}: round {round}, folded", t.name)).await;
+            }
+        }
+        // Deleting a user unassigns their leads (ON DELETE SET NULL): the roll-up follows.
+        match c.conn() {
+            Conn::Sqlite(x) => sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(owners[1])
+                .execute(x)
+                .await
+                .map(|_| ()),
+            Conn::Postgres(x) => sqlx::query("DELETE FROM users WHERE id = $1")
+                .bind(owners[1])
+                .execute(x)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+        assert_same(db, &owners, &format!("{}: owner deleted", t.name)).await;
+        drop(c);
+        let folded = compact_rollup(db).await.unwrap();
+        assert!(folded > 0, "{}: nothing to fold", t.name);
+        assert_eq!(
+            compact_rollup(db).await.unwrap(),
+            0,
+            "{}: folded twice",
+            t.name
+        );
+        assert_same(db, &owners, &format!("{}: all folded", t.name)).await;
+    }
+}
