@@ -115,6 +115,22 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
         }
         if r.name == "funnel" {
             variants.push((
+                "by owner, one campaign".into(),
+                ReportQuery {
+                    by: Some("owner".into()),
+                    campaign: Some("brand-search".into()),
+                    ..Default::default()
+                },
+            ));
+            variants.push((
+                "by source, in Europe/Berlin".into(),
+                ReportQuery {
+                    by: Some("source".into()),
+                    tz: Some("Europe/Berlin".into()),
+                    ..Default::default()
+                },
+            ));
+            variants.push((
                 "by source, as of 30 days ago".into(),
                 ReportQuery {
                     by: Some("source".into()),

@@ -1979,6 +1979,23 @@ async fn reports_dashboard_charts_tables_drills_down_and_downloads() {
             page.contains("/reports/csv?by=source&#38;report=funnel"),
             "{name}"
         );
+        // The form has the report's filters; filtering to one source leaves its row only.
+        assert!(
+            page.contains("name=\"campaign\"") && page.contains("list=\"report-owners\""),
+            "{name}: filter fields"
+        );
+        let filtered = c
+            .get(t.url("/reports?report=funnel&by=source&source=bing"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            filtered.contains(">bing<") && !filtered.contains("google &#60;ads&#62;"),
+            "{name}: {filtered}"
+        );
         // Following the drill-down lists exactly the lead behind the number.
         let list = c
             .get(t.url("/leads?source=google+%3Cads%3E&reached=mql"))

@@ -1,4 +1,5 @@
-//! The reports dashboard: pick a report, filter it (period, grouping, as of, time zone),
+//! The reports dashboard: pick a report, filter it (period, grouping, as of, time zone,
+//! one source, medium, campaign, owner or team),
 //! see it as a chart and a table whose lead counts link to the leads behind them, and
 //! download it as CSV. Works without JavaScript (a GET form).
 
@@ -56,6 +57,9 @@ struct ReportsPage {
     total: Option<Vec<Cell>>,
     chart: Option<Chart>,
     csv_link: String,
+    /// Suggestions for the owner and team filters.
+    owners: Vec<String>,
+    teams: Vec<String>,
 }
 
 impl ReportsPage {
@@ -217,7 +221,13 @@ fn filled(raw: &BTreeMap<String, String>) -> BTreeMap<String, String> {
 fn parse_query(form: &BTreeMap<String, String>) -> Result<ReportQuery, String> {
     let fields: Map<String, Value> = form
         .iter()
-        .filter(|(k, _)| ["by", "from", "to", "as_of", "period", "tz"].contains(&k.as_str()))
+        .filter(|(k, _)| {
+            [
+                "by", "from", "to", "as_of", "period", "tz", "source", "medium", "campaign",
+                "owner", "team",
+            ]
+            .contains(&k.as_str())
+        })
         .map(|(k, v)| (k.clone(), Value::String(v.clone())))
         .collect();
     serde_json::from_value(Value::Object(fields))
@@ -259,7 +269,25 @@ pub async fn page(
         rows: Vec::new(),
         total: None,
         chart: None,
+        owners: Vec::new(),
+        teams: Vec::new(),
     };
+    if info.filters.contains(&"owner") {
+        page.owners = s
+            .app
+            .list_users()
+            .await
+            .map(|u| u.into_iter().map(|u| u.email).collect())
+            .unwrap_or_default();
+    }
+    if info.filters.contains(&"team") {
+        page.teams = s
+            .app
+            .list_teams()
+            .await
+            .map(|t| t.into_iter().map(|t| t.name).collect())
+            .unwrap_or_default();
+    }
     let result = match parse_query(&page.form) {
         Ok(q) => s
             .app
