@@ -4,13 +4,15 @@
 
 use leadline_domain::Role;
 use leadline_domain::account::User;
+use leadline_domain::quality::verify::{Action, Verification, VerificationStatus};
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, LeadFields, Stage, Touch};
 use leadline_store::analytics::{
-    Dimension, FunnelCount, ReportFilter, Scope, compact_rollup, funnel_counts,
+    Dimension, FunnelCount, ReportFilter, Scope, compact_rollup, funnel_counts, quality_counts,
 };
+use leadline_store::scoring::{ModelRow, ScoreRow};
 use leadline_store::{Conn, Db};
-use leadline_store::{leads, milestones, testing, users};
+use leadline_store::{leads, milestones, quality, scoring, testing, users};
 use uuid::Uuid;
 
 const DAY: i64 = 86_400_000_000;
@@ -61,6 +63,60 @@ async fn counts(
         .collect()
 }
 
+/// Quality figures as sorted tuples.
+async fn quality(db: &Db, by: Dimension, s: &Scope) -> Vec<Vec<String>> {
+    let mut c = db.acquire().await.unwrap();
+    let mut v: Vec<Vec<String>> = quality_counts(c.conn(), by, s)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|q| {
+            vec![
+                format!("{:?}", q.key),
+                format!(
+                    "{} {} {} {} {} {} {} {} {} {} {}",
+                    q.leads,
+                    q.scored,
+                    q.score_sum,
+                    q.grade_a,
+                    q.grade_b,
+                    q.grade_c,
+                    q.grade_d,
+                    q.grade_f,
+                    q.mql,
+                    q.disqualified,
+                    q.quarantined
+                ),
+            ]
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Scores `ids` under `model` with pseudo-random scores and grades.
+async fn score(db: &Db, rng: &mut Lcg, model: &str, ids: &[Uuid]) {
+    let rows: Vec<ScoreRow> = ids
+        .iter()
+        .map(|id| {
+            let score = rng.next(100) as i32;
+            ScoreRow {
+                lead_id: *id,
+                model_key: model.into(),
+                score,
+                fit: score / 2,
+                grade: ["A", "B", "C", "D", "F"][rng.next(5) as usize].into(),
+                priority: "p2".into(),
+                version: 1,
+                computed_at: to_micros(now()),
+            }
+        })
+        .collect();
+    let mut tx = db.begin().await.unwrap();
+    scoring::upsert_scores(tx.conn(), &rows).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
 async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
     let dims = [
         Dimension::All,
@@ -99,6 +155,11 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                         rolled, scanned,
                         "{what}: {by:?} bucketed={bucketed} {f:?} from={from}"
                     );
+                    if !bucketed {
+                        let rolled = quality(db, by, &scope(true, f.clone(), from)).await;
+                        let scanned = quality(db, by, &scope(false, f.clone(), from)).await;
+                        assert_eq!(rolled, scanned, "{what}: quality {by:?} {f:?} from={from}");
+                    }
                 }
             }
         }
@@ -162,15 +223,67 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
             }
             tx.commit().await.unwrap();
         }
+        // Two scoring models, the first the default; scores under both; some quarantined.
+        {
+            let mut c = db.acquire().await.unwrap();
+            for (key, is_default) in [("fit", true), ("other", false)] {
+                scoring::insert_model(
+                    c.conn(),
+                    &ModelRow {
+                        key: key.into(),
+                        is_default: false,
+                        active_version: None,
+                        created_at: to_micros(now()),
+                    },
+                )
+                .await
+                .unwrap();
+                if is_default {
+                    scoring::set_default(c.conn(), key).await.unwrap();
+                }
+            }
+        }
+        let ids: Vec<Uuid> = all.iter().map(|l| l.id).collect();
+        score(db, &mut rng, "fit", &ids[..45]).await;
+        score(db, &mut rng, "other", &ids[20..]).await;
+        {
+            let mut c = db.acquire().await.unwrap();
+            for id in ids.iter().step_by(7) {
+                let v = Verification {
+                    status: VerificationStatus::Suspect,
+                    findings: Vec::new(),
+                };
+                quality::upsert(c.conn(), *id, &v, Action::Quarantine, to_micros(now()))
+                    .await
+                    .unwrap();
+            }
+        }
         assert_same(db, &owners, &format!("{}: inserted", t.name)).await;
         compact_rollup(db).await.unwrap();
         assert_same(db, &owners, &format!("{}: inserted, folded", t.name)).await;
 
         // Owners move, stages change, milestones are reached, leads are deleted and restored.
         let mut c = db.acquire().await.unwrap();
+        let db_ref = db;
+        let mut rng2 = Lcg(11);
         for round in 0..3 {
             for l in all.iter_mut() {
-                match rng.next(6) {
+                match rng.next(8) {
+                    6 => score(db_ref, &mut rng2, "fit", &[l.id]).await,
+                    7 => {
+                        let v = Verification {
+                            status: VerificationStatus::Verified,
+                            findings: Vec::new(),
+                        };
+                        let act = if rng.next(2) == 0 {
+                            Action::Accept
+                        } else {
+                            Action::Quarantine
+                        };
+                        quality::upsert(c.conn(), l.id, &v, act, to_micros(now()))
+                            .await
+                            .unwrap();
+                    }
                     0 => {
                         let mut n = l.clone();
                         n.fields.owner_id =
@@ -203,15 +316,19 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                             .await
                             .unwrap();
                     }
-                    _ => {
+                    5 => {
                         leads::restore(c.conn(), l.id, to_micros(now()))
                             .await
                             .unwrap();
                     }
+                    _ => unreachable!(),
                 }
             }
             assert_same(db, &owners, &format!("{}: round {round}", t.name)).await;
             if round == 1 {
+                // The other model becomes the default: its scores count from now on.
+                scoring::set_default(c.conn(), "other").await.unwrap();
+                assert_same(db, &owners, &format!("{}: default switched", t.name)).await;
                 compact_rollup(db).await.unwrap();
                 assert_same(db, &owners, &format!("{}: round {round}, folded", t.name)).await;
             }

@@ -180,13 +180,23 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
         // drill-down keeps the filter.
         for tz in ["UTC", "Etc/GMT"] {
             let r = ok(t
-                .get(&format!("/api/v1/reports/funnel?by=source&campaign=spring&tz={tz}"))
+                .get(&format!(
+                    "/api/v1/reports/funnel?by=source&campaign=spring&tz={tz}"
+                ))
                 .send()
                 .await
                 .unwrap())
             .await;
-            assert_eq!(r["rows"].as_array().map(Vec::len), Some(1), "{name} {tz}: {r}");
-            assert_eq!(figures(row(&r, "google")), [2, 2, 1, 1, 1, 1], "{name} {tz}");
+            assert_eq!(
+                r["rows"].as_array().map(Vec::len),
+                Some(1),
+                "{name} {tz}: {r}"
+            );
+            assert_eq!(
+                figures(row(&r, "google")),
+                [2, 2, 1, 1, 1, 1],
+                "{name} {tz}"
+            );
             assert_eq!(row(&r, "google")["_filter"]["campaign"], "spring", "{name}");
         }
         // Sales filtered to the source of its deals: linkedin's one lost deal.

@@ -33,6 +33,9 @@ pub async fn quality_counts(
     by: Dimension,
     s: &Scope,
 ) -> StoreResult<Vec<QualityCounts>> {
+    if super::rollup_answers(s) {
+        return super::rollup_quality_counts(conn, by, s).await;
+    }
     let stage = if s.past { super::STAGE_THEN } else { "l.stage" };
     let grade = |g: &str| {
         format!(

@@ -5,15 +5,33 @@
 //! engine here (not in `dialect`): what differs is how it stays exact under concurrent
 //! writers, not only the SQL's spelling.
 
-use super::{Dimension, FilterColumns, FunnelCount, GroupKey, Scope};
+use super::{Dimension, FilterColumns, FunnelCount, GroupKey, QualityCounts, Scope};
 use crate::db::{Conn, Db};
 use crate::error::StoreResult;
 use uuid::Uuid;
 
 const DAY: i64 = 86_400_000_000;
 
-/// Measures, in the order of the funnel steps (the leads, then mql … won).
-const MEASURES: &str = "leads, mql, sal, sql_reached, converted, won, disqualified";
+/// Measures: the funnel steps (the leads, then mql … won), then quality (0021).
+const MEASURES: &str = "leads, mql, sal, sql_reached, converted, won, disqualified, scored, \
+     score_sum, grade_a, grade_b, grade_c, grade_d, grade_f, quarantined";
+const MEASURE_NAMES: [&str; 15] = [
+    "leads",
+    "mql",
+    "sal",
+    "sql_reached",
+    "converted",
+    "won",
+    "disqualified",
+    "scored",
+    "score_sum",
+    "grade_a",
+    "grade_b",
+    "grade_c",
+    "grade_d",
+    "grade_f",
+    "quarantined",
+];
 const KEY: &str = "day, source, medium, campaign, owner_id, team_id";
 
 /// Whether the roll-up can answer a scope: the present (it holds where leads are now,
@@ -22,7 +40,7 @@ pub fn rollup_answers(s: &Scope) -> bool {
     !s.past && s.utc_days
 }
 
-/// A group's leads and how many reached each step, from the roll-up.
+/// A group's sums from the roll-up.
 #[derive(Debug, sqlx::FromRow)]
 struct RollupRow {
     #[sqlx(flatten)]
@@ -34,16 +52,25 @@ struct RollupRow {
     sql_reached: i64,
     converted: i64,
     won: i64,
+    disqualified: i64,
+    scored: i64,
+    score_sum: i64,
+    grade_a: i64,
+    grade_b: i64,
+    grade_c: i64,
+    grade_d: i64,
+    grade_f: i64,
+    quarantined: i64,
 }
 
-/// [`super::funnel_counts`] from the roll-up: leads created on the scope's UTC days up to
-/// the day of its moment, by group (and day when `bucketed`) and furthest step.
-pub async fn rollup_funnel_counts(
+/// Sums of the roll-up over the scope's UTC days up to the day of its moment, by group
+/// (and day when `bucketed`).
+async fn rollup_rows(
     conn: Conn<'_>,
     by: Dimension,
     bucketed: bool,
     s: &Scope,
-) -> StoreResult<Vec<FunnelCount>> {
+) -> StoreResult<Vec<RollupRow>> {
     let from_day = if s.from == i64::MIN {
         i64::MIN
     } else {
@@ -72,11 +99,13 @@ pub async fn rollup_funnel_counts(
         owner: Some("r.owner_id"),
         team: Some("r.team_id"),
     };
+    let sums = MEASURE_NAMES
+        .iter()
+        .map(|m| format!("CAST(SUM(r.{m}) AS BIGINT) AS {m}"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let sql = format!(
-        "SELECT {t} AS k_text, {x} AS k_extra, {i} AS k_id, CAST({day} AS BIGINT) AS day, \
-           CAST(SUM(r.leads) AS BIGINT) AS leads, CAST(SUM(r.mql) AS BIGINT) AS mql, \
-           CAST(SUM(r.sal) AS BIGINT) AS sal, CAST(SUM(r.sql_reached) AS BIGINT) AS sql_reached, \
-           CAST(SUM(r.converted) AS BIGINT) AS converted, CAST(SUM(r.won) AS BIGINT) AS won \
+        "SELECT {t} AS k_text, {x} AS k_extra, {i} AS k_id, CAST({day} AS BIGINT) AS day, {sums} \
          FROM (SELECT {KEY}, {MEASURES} FROM lead_rollup WHERE day >= $1 AND day < $2 \
                UNION ALL \
                SELECT {KEY}, {MEASURES} FROM lead_rollup_deltas WHERE day >= $1 AND day < $2) r \
@@ -84,14 +113,27 @@ pub async fn rollup_funnel_counts(
          GROUP BY 1, 2, 3, 4",
         filter = s.filter.sql(&cols, 3),
     );
-    let rows: Vec<RollupRow> =
+    let mut rows: Vec<RollupRow> =
         super::fetch_filtered(conn, &sql, &[from_day, until_day], &s.filter).await?;
-    let per_day = DAY / s.bucket.max(1);
-    let mut out = Vec::with_capacity(rows.len() * 2);
-    for mut r in rows {
+    for r in &mut rows {
         if r.key.id == Some(Uuid::nil()) {
             r.key.id = None;
         }
+    }
+    Ok(rows)
+}
+
+/// [`super::funnel_counts`] from the roll-up.
+pub async fn rollup_funnel_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    bucketed: bool,
+    s: &Scope,
+) -> StoreResult<Vec<FunnelCount>> {
+    let rows = rollup_rows(conn, by, bucketed, s).await?;
+    let per_day = DAY / s.bucket.max(1);
+    let mut out = Vec::with_capacity(rows.len() * 2);
+    for r in rows {
         let reached = [r.leads, r.mql, r.sal, r.sql_reached, r.converted, r.won];
         for (step, n) in reached.iter().enumerate() {
             // Reaching a step implies the earlier ones: leads whose furthest step is this one.
@@ -109,21 +151,50 @@ pub async fn rollup_funnel_counts(
     Ok(out)
 }
 
+/// [`super::quality_counts`] from the roll-up.
+pub async fn rollup_quality_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    s: &Scope,
+) -> StoreResult<Vec<QualityCounts>> {
+    let rows = rollup_rows(conn, by, false, s).await?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.leads != 0)
+        .map(|r| QualityCounts {
+            key: r.key,
+            leads: r.leads,
+            scored: r.scored,
+            score_sum: r.score_sum,
+            grade_a: r.grade_a,
+            grade_b: r.grade_b,
+            grade_c: r.grade_c,
+            grade_d: r.grade_d,
+            grade_f: r.grade_f,
+            mql: r.mql,
+            disqualified: r.disqualified,
+            quarantined: r.quarantined,
+        })
+        .collect())
+}
+
 /// Folds the pending deltas into the roll-up and drops groups left empty; returns how
 /// many deltas it folded. Safe to run from several processes at once.
 pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
     let mut tx = db.begin().await?;
     let upsert = format!(
-        "ON CONFLICT ({KEY}) DO UPDATE SET leads = lead_rollup.leads + excluded.leads, \
-           mql = lead_rollup.mql + excluded.mql, sal = lead_rollup.sal + excluded.sal, \
-           sql_reached = lead_rollup.sql_reached + excluded.sql_reached, \
-           converted = lead_rollup.converted + excluded.converted, \
-           won = lead_rollup.won + excluded.won, \
-           disqualified = lead_rollup.disqualified + excluded.disqualified"
+        "ON CONFLICT ({KEY}) DO UPDATE SET {}",
+        MEASURE_NAMES
+            .iter()
+            .map(|m| format!("{m} = lead_rollup.{m} + excluded.{m}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     );
-    let sums = "CAST(SUM(leads) AS BIGINT), CAST(SUM(mql) AS BIGINT), CAST(SUM(sal) AS BIGINT), \
-                CAST(SUM(sql_reached) AS BIGINT), CAST(SUM(converted) AS BIGINT), \
-                CAST(SUM(won) AS BIGINT), CAST(SUM(disqualified) AS BIGINT)";
+    let sums = MEASURE_NAMES
+        .iter()
+        .map(|m| format!("CAST(SUM({m}) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ");
     let folded = match tx.conn() {
         Conn::Sqlite(c) => {
             // The write transaction holds SQLite's only write lock: no delta can arrive
