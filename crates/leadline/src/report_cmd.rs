@@ -18,7 +18,8 @@ pub enum ReportFormat {
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     /// The report: funnel, leads, cohorts, velocity, quality, response, stages, aging, sales,
-    /// roi, attribution, forecast (`leadline report list` names them all).
+    /// roi, attribution, forecast (`leadline report list` names them all);
+    /// `rebuild-rollup` rebuilds the lead reports' roll-up from the leads (a repair).
     pub name: String,
     /// Group by `source`, `medium`, `campaign`, `channel`, `owner` or `team` (as the report
     /// allows).
@@ -72,6 +73,19 @@ pub async fn run(app: &App, by: &Principal, args: ReportArgs) -> anyhow::Result<
                 list(r.filters)
             )?;
         }
+        return Ok(());
+    }
+    if args.name == "rebuild-rollup" {
+        let t = std::time::Instant::now();
+        let n = app
+            .rebuild_report_rollup(by)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        writeln!(
+            out,
+            "report roll-up rebuilt from the leads: {n} groups in {:.1} s",
+            t.elapsed().as_secs_f64()
+        )?;
         return Ok(());
     }
     let q = ReportQuery {

@@ -509,6 +509,12 @@ impl App {
         Ok(leadline_store::analytics::compact_rollup(&self.db).await?)
     }
 
+    /// Rebuilds the lead roll-up from the leads (a repair; admins).
+    pub async fn rebuild_report_rollup(&self, by: &Principal) -> AppResult<u64> {
+        crate::auth::require_admin(by)?;
+        Ok(leadline_store::analytics::rebuild_rollup(&self.db).await?)
+    }
+
     /// The user a report's `owner` filter names: an id or an email.
     async fn report_owner(&self, o: &str) -> AppResult<Uuid> {
         let users = self.list_users().await?;
