@@ -37,9 +37,13 @@ pub struct AgingCount {
     pub leads: i64,
 }
 
+const DAY: i64 = 86_400_000_000;
+
 /// Live leads counted by stage, owner, bucket of days since their last activity (or their
 /// creation), and whether they are stale. `bounds` are the buckets' upper bounds in days;
-/// `stale_days` the limit per stage as `(stage, days)`.
+/// `stale_days` the limit per stage as `(stage, days)`. Now, from the aging roll-up (whole
+/// days) and the leads of the days a bucket or stale limit cuts through; in the past, from
+/// the leads and their histories.
 pub async fn report(
     conn: Conn<'_>,
     now: Micros,
@@ -47,18 +51,80 @@ pub async fn report(
     stale_days: &[(&str, i64)],
     past: bool,
 ) -> StoreResult<Vec<AgingCount>> {
-    const DAY: i64 = 86_400_000_000;
-    let bucket = bounds
+    if past {
+        return report_from_leads(conn, now, bounds, stale_days, true).await;
+    }
+    // The UTC days holding a bucket's or a stale limit's edge, and today: leads whose last
+    // activity falls in them are read one by one, every other day as a whole.
+    let mut cut: Vec<i64> = bounds
         .iter()
-        .enumerate()
-        .map(|(i, b)| format!("WHEN age < {} THEN {i}", b * DAY))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let stale = stale_days
+        .chain(stale_days.iter().map(|(_, d)| d))
+        .map(|d| (now - d * DAY).div_euclid(DAY))
+        .collect();
+    let today = now.div_euclid(DAY);
+    cut.push(today);
+    cut.sort_unstable();
+    cut.dedup();
+    let days = cut
         .iter()
-        .map(|(s, d)| format!("WHEN '{s}' THEN {}", d * DAY))
+        .map(i64::to_string)
         .collect::<Vec<_>>()
-        .join(" ");
+        .join(", ");
+    let ranges = cut
+        .iter()
+        .filter(|d| **d < today)
+        .map(|d| {
+            format!(
+                "(COALESCE(l.last_activity_at, l.created_at) >= {} \
+                  AND COALESCE(l.last_activity_at, l.created_at) < {})",
+                d * DAY,
+                (d + 1) * DAY
+            )
+        })
+        .chain(std::iter::once(format!(
+            "COALESCE(l.last_activity_at, l.created_at) >= {}",
+            today * DAY
+        )))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let from = format!(
+        "SELECT stage, owner_id, $1 - day * {DAY} AS age, leads AS n FROM \
+           (SELECT day, stage, owner_id, leads FROM aging_rollup \
+            UNION ALL SELECT day, stage, owner_id, leads FROM aging_rollup_deltas) r \
+         WHERE day < {today} AND day NOT IN ({days}) \
+         UNION ALL \
+         SELECT l.stage, COALESCE(l.owner_id, $2), \
+           $1 - COALESCE(l.last_activity_at, l.created_at), 1 FROM leads l \
+         WHERE l.deleted_at IS NULL AND l.created_at <= $1 AND ({ranges})"
+    );
+    let mut rows = counts(conn, &from, now, bounds, stale_days).await?;
+    for r in &mut rows {
+        if r.owner_id == Some(Uuid::nil()) {
+            r.owner_id = None;
+        }
+    }
+    // Groups read from the roll-up (nil owner) and the leads (nil owner too) are one.
+    let mut merged: Vec<AgingCount> = Vec::with_capacity(rows.len());
+    for r in rows {
+        match merged.iter_mut().find(|m| {
+            (&m.stage, m.owner_id, m.bucket, m.stale) == (&r.stage, r.owner_id, r.bucket, r.stale)
+        }) {
+            Some(m) => m.leads += r.leads,
+            None => merged.push(r),
+        }
+    }
+    merged.retain(|r| r.leads != 0);
+    Ok(merged)
+}
+
+/// [`report`] computed from every live lead (the roll-up's check, and the past).
+pub async fn report_from_leads(
+    conn: Conn<'_>,
+    now: Micros,
+    bounds: &[i64],
+    stale_days: &[(&str, i64)],
+    past: bool,
+) -> StoreResult<Vec<AgingCount>> {
     // As of a past moment, stage and owner come from their histories.
     let (stage, owner) = if past {
         (
@@ -75,15 +141,47 @@ pub async fn report(
     } else {
         "l.last_activity_at"
     };
+    let from = format!(
+        "SELECT {stage} AS stage, COALESCE({owner}, $2) AS owner_id, \
+           $1 - COALESCE({last}, l.created_at) AS age, 1 AS n \
+         FROM leads l WHERE l.deleted_at IS NULL AND l.created_at <= $1"
+    );
+    let mut rows = counts(conn, &from, now, bounds, stale_days).await?;
+    for r in &mut rows {
+        if r.owner_id == Some(Uuid::nil()) {
+            r.owner_id = None;
+        }
+    }
+    Ok(rows)
+}
+
+/// Groups `from` (rows of stage, owner_id, age, n; `$1` the moment, `$2` the nil id) by
+/// stage, owner, age bucket and staleness.
+async fn counts(
+    conn: Conn<'_>,
+    from: &str,
+    now: Micros,
+    bounds: &[i64],
+    stale_days: &[(&str, i64)],
+) -> StoreResult<Vec<AgingCount>> {
+    let bucket = bounds
+        .iter()
+        .enumerate()
+        .map(|(i, b)| format!("WHEN age < {} THEN {i}", b * DAY))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let stale = stale_days
+        .iter()
+        .map(|(s, d)| format!("WHEN '{s}' THEN {}", d * DAY))
+        .collect::<Vec<_>>()
+        .join(" ");
     // Stage names and numbers come from the domain, never from a request.
     let sql = format!(
         "SELECT stage, owner_id, CAST(CASE {bucket} ELSE {} END AS INTEGER) AS bucket, \
                 CAST(CASE WHEN age > (CASE stage {stale} ELSE -1 END) \
                           AND (CASE stage {stale} ELSE -1 END) >= 0 THEN 1 ELSE 0 END AS INTEGER) AS stale, \
-                COUNT(*) AS leads \
-         FROM (SELECT {stage} AS stage, {owner} AS owner_id, $1 - COALESCE({last}, \
-                   l.created_at) AS age \
-               FROM leads l WHERE l.deleted_at IS NULL AND l.created_at <= $1) x \
+                CAST(SUM(n) AS BIGINT) AS leads \
+         FROM ({from}) x \
          GROUP BY stage, owner_id, 3, 4 ORDER BY stage, owner_id",
         bounds.len(),
     );
@@ -91,6 +189,7 @@ pub async fn report(
         sql.as_str()
     ))
     .bind(now)
+    .bind(Uuid::nil())
     .fetch_all(c)
     .await)?)
 }

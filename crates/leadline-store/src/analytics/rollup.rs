@@ -178,82 +178,126 @@ pub async fn rollup_quality_counts(
         .collect())
 }
 
-/// Folds the pending deltas into the roll-up and drops groups left empty; returns how
-/// many deltas it folded. Safe to run from several processes at once.
+/// A roll-up table, its delta table, key and measures.
+struct Rollup {
+    table: &'static str,
+    deltas: &'static str,
+    key: &'static str,
+    measures: &'static [&'static str],
+}
+
+const LEAD_ROLLUP: Rollup = Rollup {
+    table: "lead_rollup",
+    deltas: "lead_rollup_deltas",
+    key: KEY,
+    measures: &MEASURE_NAMES,
+};
+
+/// Live leads per UTC day of last activity (or creation), stage and owner (migration 0022).
+const AGING_ROLLUP: Rollup = Rollup {
+    table: "aging_rollup",
+    deltas: "aging_rollup_deltas",
+    key: "day, stage, owner_id",
+    measures: &["leads"],
+};
+
+/// Folds the pending deltas of both roll-ups into them and drops groups left empty;
+/// returns how many deltas it folded. Safe to run from several processes at once.
 pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
     let mut tx = db.begin().await?;
-    let upsert = format!(
-        "ON CONFLICT ({KEY}) DO UPDATE SET {}",
-        MEASURE_NAMES
-            .iter()
-            .map(|m| format!("{m} = lead_rollup.{m} + excluded.{m}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let sums = MEASURE_NAMES
-        .iter()
-        .map(|m| format!("CAST(SUM({m}) AS BIGINT)"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let folded = match tx.conn() {
-        Conn::Sqlite(c) => {
-            // The write transaction holds SQLite's only write lock: no delta can arrive
-            // between reading and deleting them.
-            let max: Option<i64> = sqlx::query_scalar("SELECT MAX(id) FROM lead_rollup_deltas")
-                .fetch_one(&mut *c)
-                .await?;
-            let Some(max) = max else {
-                return Ok(0);
-            };
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "INSERT INTO lead_rollup ({KEY}, {MEASURES}) SELECT {KEY}, {sums} \
-                 FROM lead_rollup_deltas WHERE id <= $1 GROUP BY {KEY} {upsert}"
-            )))
-            .bind(max)
-            .execute(&mut *c)
-            .await?;
-            sqlx::query("DELETE FROM lead_rollup_deltas WHERE id <= $1")
-                .bind(max)
-                .execute(&mut *c)
-                .await?
-                .rows_affected()
-        }
-        Conn::Postgres(c) => {
-            // One compactor at a time; the others skip (their deltas wait for the next run).
-            let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7203841120017)")
-                .fetch_one(&mut *c)
-                .await?;
-            if !got {
-                return Ok(0);
-            }
-            // One statement, one snapshot: exactly the deltas deleted are added, even
-            // while other transactions append new ones.
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
-                "WITH moved AS (DELETE FROM lead_rollup_deltas RETURNING {KEY}, {MEASURES}), \
-                 n AS (SELECT COUNT(*) AS n FROM moved), \
-                 up AS (INSERT INTO lead_rollup ({KEY}, {MEASURES}) \
-                        SELECT {KEY}, {sums} FROM moved GROUP BY {KEY} {upsert}) \
-                 SELECT n FROM n"
-            )))
+    if let Conn::Postgres(c) = tx.conn() {
+        // One compactor at a time; the others skip (their deltas wait for the next run).
+        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(7203841120017)")
             .fetch_one(&mut *c)
             .await?;
-            n as u64
+        if !got {
+            return Ok(0);
         }
-    };
-    if folded > 0 {
-        let conn = tx.conn();
-        dispatch!(conn, |c| sqlx::query(
-            "DELETE FROM lead_rollup WHERE leads = 0"
-        )
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+    }
+    let mut folded = 0;
+    for r in [LEAD_ROLLUP, AGING_ROLLUP] {
+        folded += fold(tx.conn(), &r).await?;
     }
     tx.commit().await?;
     Ok(folded)
 }
 
-/// Rebuilds the roll-up from the leads (a repair: the triggers keep it right, but a lead's
+async fn fold(conn: Conn<'_>, r: &Rollup) -> StoreResult<u64> {
+    let Rollup {
+        table,
+        deltas,
+        key,
+        measures,
+    } = r;
+    let upsert = format!(
+        "ON CONFLICT ({key}) DO UPDATE SET {}",
+        measures
+            .iter()
+            .map(|m| format!("{m} = {table}.{m} + excluded.{m}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let sums = measures
+        .iter()
+        .map(|m| format!("CAST(SUM({m}) AS BIGINT)"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let list = measures.join(", ");
+    let empty = format!("DELETE FROM {table} WHERE leads = 0");
+    let folded = match conn {
+        Conn::Sqlite(c) => {
+            // The write transaction holds SQLite's only write lock: no delta can arrive
+            // between reading and deleting them.
+            let max: Option<i64> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT MAX(id) FROM {deltas}")))
+                    .fetch_one(&mut *c)
+                    .await?;
+            let Some(max) = max else {
+                return Ok(0);
+            };
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "INSERT INTO {table} ({key}, {list}) SELECT {key}, {sums} \
+                 FROM {deltas} WHERE id <= $1 GROUP BY {key} {upsert}"
+            )))
+            .bind(max)
+            .execute(&mut *c)
+            .await?;
+            let n = sqlx::query(sqlx::AssertSqlSafe(format!(
+                "DELETE FROM {deltas} WHERE id <= $1"
+            )))
+            .bind(max)
+            .execute(&mut *c)
+            .await?
+            .rows_affected();
+            sqlx::query(sqlx::AssertSqlSafe(empty))
+                .execute(&mut *c)
+                .await?;
+            n
+        }
+        Conn::Postgres(c) => {
+            // One statement, one snapshot: exactly the deltas deleted are added, even
+            // while other transactions append new ones.
+            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "WITH moved AS (DELETE FROM {deltas} RETURNING {key}, {list}), \
+                 n AS (SELECT COUNT(*) AS n FROM moved), \
+                 up AS (INSERT INTO {table} ({key}, {list}) \
+                        SELECT {key}, {sums} FROM moved GROUP BY {key} {upsert}) \
+                 SELECT n FROM n"
+            )))
+            .fetch_one(&mut *c)
+            .await?;
+            if n > 0 {
+                sqlx::query(sqlx::AssertSqlSafe(empty))
+                    .execute(&mut *c)
+                    .await?;
+            }
+            n as u64
+        }
+    };
+    Ok(folded)
+}
+
+/// Rebuilds the roll-ups from the leads (a repair: the triggers keep it right, but a lead's
 /// key change racing a change of its score on PostgreSQL can leave a group off by that
 /// score; see docs/reports.md). Returns the groups written.
 pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
@@ -295,6 +339,16 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
         sqlx::query("DELETE FROM lead_rollup")
             .execute(&mut *c)
             .await?;
+        sqlx::query("DELETE FROM aging_rollup_deltas")
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM aging_rollup")
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(sqlx::AssertSqlSafe(AGING_REBUILD))
+            .bind(Uuid::nil())
+            .execute(&mut *c)
+            .await?;
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
             .bind(Uuid::nil())
             .execute(&mut *c)
@@ -304,3 +358,11 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
     tx.commit().await?;
     Ok(n)
 }
+
+/// The aging roll-up from the leads (`$1` the nil id for no owner).
+const AGING_REBUILD: &str = "INSERT INTO aging_rollup (day, stage, owner_id, leads) \
+     SELECT CASE WHEN COALESCE(l.last_activity_at, l.created_at) >= 0 \
+              THEN COALESCE(l.last_activity_at, l.created_at) / 86400000000 \
+              ELSE (COALESCE(l.last_activity_at, l.created_at) + 1) / 86400000000 - 1 END, \
+       l.stage, COALESCE(l.owner_id, $1), COUNT(*) \
+     FROM leads l WHERE l.deleted_at IS NULL GROUP BY 1, 2, 3";
