@@ -9,11 +9,13 @@ use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, LeadFields, Stage, Touch};
 use leadline_store::analytics::{
     Dimension, FunnelCount, ReportFilter, Scope, compact_rollup, funnel_counts, quality_counts,
-    rebuild_rollup,
+    rebuild_rollup, stage_times,
 };
 use leadline_store::scoring::{ModelRow, ScoreRow};
 use leadline_store::{Conn, Db};
-use leadline_store::{activities, aging, leads, milestones, quality, scoring, testing, users};
+use leadline_store::{
+    activities, aging, history, leads, milestones, quality, scoring, testing, users,
+};
 use uuid::Uuid;
 
 const DAY: i64 = 86_400_000_000;
@@ -119,6 +121,32 @@ async fn score(db: &Db, rng: &mut Lcg, model: &str, ids: &[Uuid]) {
 }
 
 async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
+    // Time in stage: the stage roll-up against the stage history.
+    for from in [i64::MIN, (to_micros(now()) - 3 * DAY).div_euclid(DAY) * DAY] {
+        let mut c = db.acquire().await.unwrap();
+        let mut times = Vec::new();
+        for utc_days in [true, false] {
+            let mut v: Vec<_> =
+                stage_times(c.conn(), &scope(utc_days, ReportFilter::default(), from))
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|t| {
+                        (
+                            t.stage,
+                            t.ended,
+                            t.ended_seconds,
+                            t.current,
+                            t.current_seconds,
+                        )
+                    })
+                    .filter(|t| t.1 != 0 || t.3 != 0)
+                    .collect();
+            v.sort();
+            times.push(v);
+        }
+        assert_eq!(times[0], times[1], "{what}: stage times from {from}");
+    }
     // Aging now: the roll-up (whole days) and the cut days' leads against every lead.
     {
         let mut c = db.acquire().await.unwrap();
@@ -337,7 +365,22 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                             *l = n;
                         }
                     }
-                    2 | 3 => {
+                    2 => {
+                        // A stage change, sometimes dated before the lead's last one.
+                        let at = now() - chrono::Duration::minutes(rng.next(60 * 24 * 3) as i64);
+                        let ch = leadline_domain::history::StageChange {
+                            id: Uuid::now_v7(),
+                            lead_id: l.id,
+                            from_stage: None,
+                            to_stage: ["mql", "sal", "nurture"][rng.next(3) as usize].into(),
+                            reason: None,
+                            note: None,
+                            actor: "test".into(),
+                            at: from_micros(to_micros(at)),
+                        };
+                        history::record_stage(c.conn(), &ch).await.unwrap();
+                    }
+                    3 => {
                         let step = 1 + rng.next(5) as usize;
                         milestones::reach(c.conn(), l.id, step, to_micros(now()))
                             .await
@@ -365,6 +408,46 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                 assert_same(db, &owners, &format!("{}: round {round}, folded", t.name)).await;
             }
         }
+        // A merge moves history rows to another lead.
+        // Two rows in one statement (a bulk load): each row's stay must see the other.
+        let changes: Vec<_> = ["mql", "sal"]
+            .iter()
+            .enumerate()
+            .map(|(i, to)| leadline_domain::history::StageChange {
+                id: Uuid::now_v7(),
+                lead_id: all[3].id,
+                from_stage: None,
+                to_stage: (*to).into(),
+                reason: None,
+                note: None,
+                actor: "test".into(),
+                at: from_micros(to_micros(now()) - (2 - i as i64) * HOUR),
+            })
+            .collect();
+        history::record_stages(c.conn(), &changes).await.unwrap();
+        leads::restore(c.conn(), all[2].id, to_micros(now()))
+            .await
+            .unwrap();
+        leads::restore(c.conn(), all[3].id, to_micros(now()))
+            .await
+            .unwrap();
+        let q = "UPDATE stage_history SET lead_id = $1 WHERE lead_id = $2";
+        match c.conn() {
+            Conn::Sqlite(x) => sqlx::query(q)
+                .bind(all[2].id)
+                .bind(all[3].id)
+                .execute(x)
+                .await
+                .map(|_| ()),
+            Conn::Postgres(x) => sqlx::query(q)
+                .bind(all[2].id)
+                .bind(all[3].id)
+                .execute(x)
+                .await
+                .map(|_| ()),
+        }
+        .unwrap();
+        assert_same(db, &owners, &format!("{}: history moved", t.name)).await;
         // Deleting a user unassigns their leads (ON DELETE SET NULL): the roll-up follows.
         match c.conn() {
             Conn::Sqlite(x) => sqlx::query("DELETE FROM users WHERE id = $1")

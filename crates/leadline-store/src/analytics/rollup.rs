@@ -5,7 +5,7 @@
 //! engine here (not in `dialect`): what differs is how it stays exact under concurrent
 //! writers, not only the SQL's spelling.
 
-use super::{Dimension, FilterColumns, FunnelCount, GroupKey, QualityCounts, Scope};
+use super::{Dimension, FilterColumns, FunnelCount, GroupKey, QualityCounts, Scope, StageTime};
 use crate::db::{Conn, Db};
 use crate::error::StoreResult;
 use uuid::Uuid;
@@ -63,14 +63,8 @@ struct RollupRow {
     quarantined: i64,
 }
 
-/// Sums of the roll-up over the scope's UTC days up to the day of its moment, by group
-/// (and day when `bucketed`).
-async fn rollup_rows(
-    conn: Conn<'_>,
-    by: Dimension,
-    bucketed: bool,
-    s: &Scope,
-) -> StoreResult<Vec<RollupRow>> {
+/// The UTC days `[from, until)` a scope covers, up to the day of its moment.
+fn day_range(s: &Scope) -> (i64, i64) {
     let from_day = if s.from == i64::MIN {
         i64::MIN
     } else {
@@ -82,6 +76,18 @@ async fn rollup_rows(
         s.to.div_euclid(DAY)
     }
     .min(s.as_of.div_euclid(DAY).saturating_add(1));
+    (from_day, until_day)
+}
+
+/// Sums of the roll-up over the scope's UTC days up to the day of its moment, by group
+/// (and day when `bucketed`).
+async fn rollup_rows(
+    conn: Conn<'_>,
+    by: Dimension,
+    bucketed: bool,
+    s: &Scope,
+) -> StoreResult<Vec<RollupRow>> {
+    let (from_day, until_day) = day_range(s);
     let (t, x, i) = match by {
         Dimension::All => ("''", "''", "NULL"),
         Dimension::Source => ("r.source", "''", "NULL"),
@@ -201,7 +207,15 @@ const AGING_ROLLUP: Rollup = Rollup {
     measures: &["leads"],
 };
 
-/// Folds the pending deltas of both roll-ups into them and drops groups left empty;
+/// Stays per UTC day of the lead's creation and stage (migration 0023).
+const STAGE_ROLLUP: Rollup = Rollup {
+    table: "stage_rollup",
+    deltas: "stage_rollup_deltas",
+    key: "day, stage",
+    measures: &["ended", "ended_seconds", "current", "current_at"],
+};
+
+/// Folds the pending deltas of the roll-ups into them and drops groups left empty;
 /// returns how many deltas it folded. Safe to run from several processes at once.
 pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
     let mut tx = db.begin().await?;
@@ -215,7 +229,7 @@ pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
         }
     }
     let mut folded = 0;
-    for r in [LEAD_ROLLUP, AGING_ROLLUP] {
+    for r in [LEAD_ROLLUP, AGING_ROLLUP, STAGE_ROLLUP] {
         folded += fold(tx.conn(), &r).await?;
     }
     tx.commit().await?;
@@ -243,7 +257,12 @@ async fn fold(conn: Conn<'_>, r: &Rollup) -> StoreResult<u64> {
         .collect::<Vec<_>>()
         .join(", ");
     let list = measures.join(", ");
-    let empty = format!("DELETE FROM {table} WHERE leads = 0");
+    // A group is empty when its first measure (leads, or ended and current stays) is 0.
+    let empty = if measures.contains(&"current") {
+        format!("DELETE FROM {table} WHERE ended = 0 AND current = 0")
+    } else {
+        format!("DELETE FROM {table} WHERE leads = 0")
+    };
     let folded = match conn {
         Conn::Sqlite(c) => {
             // The write transaction holds SQLite's only write lock: no delta can arrive
@@ -345,6 +364,13 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
         sqlx::query("DELETE FROM aging_rollup")
             .execute(&mut *c)
             .await?;
+        sqlx::query("DELETE FROM stage_rollup_deltas")
+            .execute(&mut *c)
+            .await?;
+        sqlx::query("DELETE FROM stage_rollup")
+            .execute(&mut *c)
+            .await?;
+        sqlx::query(STAGE_REBUILD).execute(&mut *c).await?;
         sqlx::query(sqlx::AssertSqlSafe(AGING_REBUILD))
             .bind(Uuid::nil())
             .execute(&mut *c)
@@ -366,3 +392,49 @@ const AGING_REBUILD: &str = "INSERT INTO aging_rollup (day, stage, owner_id, lea
               ELSE (COALESCE(l.last_activity_at, l.created_at) + 1) / 86400000000 - 1 END, \
        l.stage, COALESCE(l.owner_id, $1), COUNT(*) \
      FROM leads l WHERE l.deleted_at IS NULL GROUP BY 1, 2, 3";
+
+/// The stage roll-up from the stage history of live leads.
+const STAGE_REBUILD: &str = "INSERT INTO stage_rollup \
+       (day, stage, ended, ended_seconds, current, current_at) \
+     SELECT d, to_stage, \
+       SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END), \
+       SUM(CASE WHEN next_at IS NOT NULL THEN (next_at - at) / 1000000 ELSE 0 END), \
+       SUM(CASE WHEN next_at IS NULL THEN 1 ELSE 0 END), \
+       SUM(CASE WHEN next_at IS NULL THEN at / 1000000 ELSE 0 END) \
+     FROM (SELECT CASE WHEN l.created_at >= 0 THEN l.created_at / 86400000000 \
+                    ELSE (l.created_at + 1) / 86400000000 - 1 END AS d, sh.to_stage, sh.at, \
+             LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
+           FROM stage_history sh JOIN leads l ON l.id = sh.lead_id AND l.deleted_at IS NULL) x \
+     GROUP BY d, to_stage";
+
+/// [`super::stage_times`] from the stage roll-up (no filters: it is keyed by day only).
+pub async fn rollup_stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
+    let (from_day, until_day) = day_range(s);
+    let rows: Vec<(String, i64, i64, i64, i64)> = super::fetch_filtered(
+        conn,
+        "SELECT stage, CAST(SUM(ended) AS BIGINT), CAST(SUM(ended_seconds) AS BIGINT), \
+           CAST(SUM(current) AS BIGINT), CAST(SUM(current_at) AS BIGINT) \
+         FROM (SELECT day, stage, ended, ended_seconds, current, current_at FROM stage_rollup \
+               UNION ALL SELECT day, stage, ended, ended_seconds, current, current_at \
+               FROM stage_rollup_deltas) r \
+         WHERE day >= $1 AND day < $2 GROUP BY stage",
+        &[from_day, until_day],
+        &super::ReportFilter::default(),
+    )
+    .await?;
+    let now_s = s.as_of.div_euclid(1_000_000);
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.1 != 0 || r.3 != 0)
+        .map(
+            |(stage, ended, ended_seconds, current, current_at)| StageTime {
+                stage,
+                ended,
+                ended_seconds,
+                current,
+                // The time so far of each current stay: now − its start, summed.
+                current_seconds: current * now_s - current_at,
+            },
+        )
+        .collect())
+}

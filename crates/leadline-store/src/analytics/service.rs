@@ -57,14 +57,19 @@ pub struct StageTime {
     pub current_seconds: i64,
 }
 
-/// Stays in each stage (consecutive stage-history rows of a lead) up to the moment.
+/// Stays in each stage (consecutive stage-history rows of a lead) up to the moment: from
+/// the stage roll-up when it can answer (now, UTC, no filter), else from the history.
+/// Times are whole seconds: a current stay counts from its start's second to the moment's.
 pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
+    if super::rollup_answers(s) && s.filter.is_empty() {
+        return super::rollup_stage_times(conn, s).await;
+    }
     let sql = format!(
         "SELECT to_stage AS stage, \
            SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END) AS ended, \
            CAST(COALESCE(SUM(CASE WHEN next_at IS NOT NULL THEN (next_at - at) / 1000000 END), 0) AS BIGINT) AS ended_seconds, \
            SUM(CASE WHEN next_at IS NULL THEN 1 ELSE 0 END) AS current, \
-           CAST(COALESCE(SUM(CASE WHEN next_at IS NULL THEN ($3 - at) / 1000000 END), 0) AS BIGINT) AS current_seconds \
+           CAST(COALESCE(SUM(CASE WHEN next_at IS NULL THEN $3 / 1000000 - at / 1000000 END), 0) AS BIGINT) AS current_seconds \
          FROM (SELECT sh.to_stage, sh.at, \
                  LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
                FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
