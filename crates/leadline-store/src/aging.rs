@@ -70,32 +70,38 @@ pub async fn report(
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    let ranges = cut
+    // One range a day, each through the index `leads_aging_ref` (SQLite scans the table for
+    // an OR of ranges); `+created_at` keeps its own index out of the plan.
+    let per_lead = |range: String| {
+        format!(
+            "SELECT l.stage, COALESCE(l.owner_id, $2), \
+               $1 - COALESCE(l.last_activity_at, l.created_at), 1 FROM leads l \
+             WHERE l.deleted_at IS NULL AND +l.created_at <= $1 AND {range}"
+        )
+    };
+    let ref_at = "COALESCE(l.last_activity_at, l.created_at)";
+    let lead_parts = cut
         .iter()
         .filter(|d| **d < today)
         .map(|d| {
-            format!(
-                "(COALESCE(l.last_activity_at, l.created_at) >= {} \
-                  AND COALESCE(l.last_activity_at, l.created_at) < {})",
+            per_lead(format!(
+                "{ref_at} >= {} AND {ref_at} < {}",
                 d * DAY,
                 (d + 1) * DAY
-            )
+            ))
         })
-        .chain(std::iter::once(format!(
-            "COALESCE(l.last_activity_at, l.created_at) >= {}",
+        .chain(std::iter::once(per_lead(format!(
+            "{ref_at} >= {}",
             today * DAY
-        )))
+        ))))
         .collect::<Vec<_>>()
-        .join(" OR ");
+        .join(" UNION ALL ");
     let from = format!(
         "SELECT stage, owner_id, $1 - day * {DAY} AS age, leads AS n FROM \
            (SELECT day, stage, owner_id, leads FROM aging_rollup \
             UNION ALL SELECT day, stage, owner_id, leads FROM aging_rollup_deltas) r \
          WHERE day < {today} AND day NOT IN ({days}) \
-         UNION ALL \
-         SELECT l.stage, COALESCE(l.owner_id, $2), \
-           $1 - COALESCE(l.last_activity_at, l.created_at), 1 FROM leads l \
-         WHERE l.deleted_at IS NULL AND l.created_at <= $1 AND ({ranges})"
+         UNION ALL {lead_parts}"
     );
     let mut rows = counts(conn, &from, now, bounds, stale_days).await?;
     for r in &mut rows {
