@@ -38,11 +38,12 @@ pub struct AgingCount {
 }
 
 const DAY: i64 = 86_400_000_000;
+const HOUR: i64 = 3_600_000_000;
 
 /// Live leads counted by stage, owner, bucket of days since their last activity (or their
 /// creation), and whether they are stale. `bounds` are the buckets' upper bounds in days;
 /// `stale_days` the limit per stage as `(stage, days)`. Now, from the aging roll-up (whole
-/// days) and the leads of the days a bucket or stale limit cuts through; in the past, from
+/// hours) and the leads of the hours a bucket or stale limit cuts through; in the past, from
 /// the leads and their histories.
 pub async fn report(
     conn: Conn<'_>,
@@ -54,53 +55,54 @@ pub async fn report(
     if past {
         return report_from_leads(conn, now, bounds, stale_days, true).await;
     }
-    // The UTC days holding a bucket's or a stale limit's edge, and today: leads whose last
-    // activity falls in them are read one by one, every other day as a whole.
+    // The UTC hours holding a bucket's or a stale limit's edge, and the current one: leads
+    // whose last activity falls in them are read one by one, every other hour as a whole.
     let mut cut: Vec<i64> = bounds
         .iter()
         .chain(stale_days.iter().map(|(_, d)| d))
-        .map(|d| (now - d * DAY).div_euclid(DAY))
+        .map(|d| (now - d * DAY).div_euclid(HOUR))
         .collect();
-    let today = now.div_euclid(DAY);
-    cut.push(today);
+    let current = now.div_euclid(HOUR);
+    cut.push(current);
     cut.sort_unstable();
     cut.dedup();
-    let days = cut
+    let hours = cut
         .iter()
         .map(i64::to_string)
         .collect::<Vec<_>>()
         .join(", ");
-    // One range a day, each through the index `leads_aging_ref` (SQLite scans the table for
-    // an OR of ranges); `+created_at` keeps its own index out of the plan.
+    // One range an hour, each through the index `leads_aging_ref` (SQLite scans the table
+    // for an OR of ranges). A lead created after the moment is left out like the other
+    // paths leave it out; only the current hour and later can hold one whose last activity
+    // is its creation (`+created_at` keeps that column's own index out of the plan).
+    let ref_at = "COALESCE(l.last_activity_at, l.created_at)";
     let per_lead = |range: String| {
         format!(
-            "SELECT l.stage, COALESCE(l.owner_id, $2), \
-               $1 - COALESCE(l.last_activity_at, l.created_at), 1 FROM leads l \
+            "SELECT l.stage, COALESCE(l.owner_id, $2), $1 - {ref_at}, 1 FROM leads l \
              WHERE l.deleted_at IS NULL AND +l.created_at <= $1 AND {range}"
         )
     };
-    let ref_at = "COALESCE(l.last_activity_at, l.created_at)";
     let lead_parts = cut
         .iter()
-        .filter(|d| **d < today)
-        .map(|d| {
+        .filter(|h| **h < current)
+        .map(|h| {
             per_lead(format!(
                 "{ref_at} >= {} AND {ref_at} < {}",
-                d * DAY,
-                (d + 1) * DAY
+                h * HOUR,
+                (h + 1) * HOUR
             ))
         })
         .chain(std::iter::once(per_lead(format!(
             "{ref_at} >= {}",
-            today * DAY
+            current * HOUR
         ))))
         .collect::<Vec<_>>()
         .join(" UNION ALL ");
     let from = format!(
-        "SELECT stage, owner_id, $1 - day * {DAY} AS age, leads AS n FROM \
-           (SELECT day, stage, owner_id, leads FROM aging_rollup \
-            UNION ALL SELECT day, stage, owner_id, leads FROM aging_rollup_deltas) r \
-         WHERE day < {today} AND day NOT IN ({days}) \
+        "SELECT stage, owner_id, $1 - hour * {HOUR} AS age, leads AS n FROM \
+           (SELECT hour, stage, owner_id, leads FROM aging_rollup \
+            UNION ALL SELECT hour, stage, owner_id, leads FROM aging_rollup_deltas) r \
+         WHERE hour < {current} AND hour NOT IN ({hours}) \
          UNION ALL {lead_parts}"
     );
     let mut rows = counts(conn, &from, now, bounds, stale_days).await?;

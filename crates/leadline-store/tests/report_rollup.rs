@@ -304,6 +304,28 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                     .unwrap();
             }
         }
+        // Leads whose last activity lies a minute either side of each aging edge.
+        {
+            let mut c = db.acquire().await.unwrap();
+            for days in [1, 2, 3, 4, 5, 6, 7] {
+                for side in [-1, 1] {
+                    let mut l = lead(&mut rng, &owners);
+                    l.created_at = from_micros(to_micros(now()) - 20 * DAY);
+                    leads::insert(c.conn(), &l).await.unwrap();
+                    let at = now() - chrono::Duration::days(days) + chrono::Duration::minutes(side);
+                    let a = leadline_domain::Activity {
+                        id: Uuid::now_v7(),
+                        lead_id: l.id,
+                        kind: "note".into(),
+                        occurred_at: at,
+                        properties: Default::default(),
+                        recorded_by: None,
+                        created_at: now(),
+                    };
+                    activities::insert(c.conn(), &a).await.unwrap();
+                }
+            }
+        }
         assert_same(db, &owners, &format!("{}: inserted", t.name)).await;
         compact_rollup(db).await.unwrap();
         assert_same(db, &owners, &format!("{}: inserted, folded", t.name)).await;

@@ -199,11 +199,11 @@ const LEAD_ROLLUP: Rollup = Rollup {
     measures: &MEASURE_NAMES,
 };
 
-/// Live leads per UTC day of last activity (or creation), stage and owner (migration 0022).
+/// Live leads per UTC hour of last activity (or creation), stage and owner (migration 0022).
 const AGING_ROLLUP: Rollup = Rollup {
     table: "aging_rollup",
     deltas: "aging_rollup_deltas",
-    key: "day, stage, owner_id",
+    key: "hour, stage, owner_id",
     measures: &["leads"],
 };
 
@@ -386,10 +386,10 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
 }
 
 /// The aging roll-up from the leads (`$1` the nil id for no owner).
-const AGING_REBUILD: &str = "INSERT INTO aging_rollup (day, stage, owner_id, leads) \
+const AGING_REBUILD: &str = "INSERT INTO aging_rollup (hour, stage, owner_id, leads) \
      SELECT CASE WHEN COALESCE(l.last_activity_at, l.created_at) >= 0 \
-              THEN COALESCE(l.last_activity_at, l.created_at) / 86400000000 \
-              ELSE (COALESCE(l.last_activity_at, l.created_at) + 1) / 86400000000 - 1 END, \
+              THEN COALESCE(l.last_activity_at, l.created_at) / 3600000000 \
+              ELSE (COALESCE(l.last_activity_at, l.created_at) + 1) / 3600000000 - 1 END, \
        l.stage, COALESCE(l.owner_id, $1), COUNT(*) \
      FROM leads l WHERE l.deleted_at IS NULL GROUP BY 1, 2, 3";
 
