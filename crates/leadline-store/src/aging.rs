@@ -106,23 +106,9 @@ pub async fn report(
          UNION ALL {lead_parts}"
     );
     let mut rows = counts(conn, &from, now, bounds, stale_days).await?;
-    for r in &mut rows {
-        if r.owner_id == Some(Uuid::nil()) {
-            r.owner_id = None;
-        }
-    }
-    // Groups read from the roll-up (nil owner) and the leads (nil owner too) are one.
-    let mut merged: Vec<AgingCount> = Vec::with_capacity(rows.len());
-    for r in rows {
-        match merged.iter_mut().find(|m| {
-            (&m.stage, m.owner_id, m.bucket, m.stale) == (&r.stage, r.owner_id, r.bucket, r.stale)
-        }) {
-            Some(m) => m.leads += r.leads,
-            None => merged.push(r),
-        }
-    }
-    merged.retain(|r| r.leads != 0);
-    Ok(merged)
+    // Pending deltas can leave a group at nothing (a lead counted, then moved away).
+    rows.retain(|r| r.leads != 0);
+    Ok(rows)
 }
 
 /// [`report`] computed from every live lead (the roll-up's check, and the past).
@@ -154,17 +140,11 @@ pub async fn report_from_leads(
            $1 - COALESCE({last}, l.created_at) AS age, 1 AS n \
          FROM leads l WHERE l.deleted_at IS NULL AND l.created_at <= $1"
     );
-    let mut rows = counts(conn, &from, now, bounds, stale_days).await?;
-    for r in &mut rows {
-        if r.owner_id == Some(Uuid::nil()) {
-            r.owner_id = None;
-        }
-    }
-    Ok(rows)
+    counts(conn, &from, now, bounds, stale_days).await
 }
 
 /// Groups `from` (rows of stage, owner_id, age, n; `$1` the moment, `$2` the nil id) by
-/// stage, owner, age bucket and staleness.
+/// stage, owner, age bucket and staleness; the nil owner comes back as none.
 async fn counts(
     conn: Conn<'_>,
     from: &str,
@@ -193,11 +173,16 @@ async fn counts(
          GROUP BY stage, owner_id, 3, 4 ORDER BY stage, owner_id",
         bounds.len(),
     );
-    Ok(dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(
-        sql.as_str()
-    ))
-    .bind(now)
-    .bind(Uuid::nil())
-    .fetch_all(c)
-    .await)?)
+    let mut rows: Vec<AgingCount> =
+        dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))
+            .bind(now)
+            .bind(Uuid::nil())
+            .fetch_all(c)
+            .await)?;
+    for r in &mut rows {
+        if r.owner_id == Some(Uuid::nil()) {
+            r.owner_id = None;
+        }
+    }
+    Ok(rows)
 }

@@ -97,6 +97,20 @@ async fn quality(db: &Db, by: Dimension, s: &Scope) -> Vec<Vec<String>> {
     v
 }
 
+/// Appends a note on `lead` at `at` (which moves its last activity when newer).
+async fn note(db_conn: Conn<'_>, lead: Uuid, at: chrono::DateTime<chrono::Utc>) {
+    let a = leadline_domain::Activity {
+        id: Uuid::now_v7(),
+        lead_id: lead,
+        kind: "note".into(),
+        occurred_at: at,
+        properties: Default::default(),
+        recorded_by: None,
+        created_at: now(),
+    };
+    activities::insert(db_conn, &a).await.unwrap();
+}
+
 /// Scores `ids` under `model` with pseudo-random scores and grades.
 async fn score(db: &Db, rng: &mut Lcg, model: &str, ids: &[Uuid]) {
     let rows: Vec<ScoreRow> = ids
@@ -313,16 +327,7 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                     l.created_at = from_micros(to_micros(now()) - 20 * DAY);
                     leads::insert(c.conn(), &l).await.unwrap();
                     let at = now() - chrono::Duration::days(days) + chrono::Duration::minutes(side);
-                    let a = leadline_domain::Activity {
-                        id: Uuid::now_v7(),
-                        lead_id: l.id,
-                        kind: "note".into(),
-                        occurred_at: at,
-                        properties: Default::default(),
-                        recorded_by: None,
-                        created_at: now(),
-                    };
-                    activities::insert(c.conn(), &a).await.unwrap();
+                    note(c.conn(), l.id, at).await;
                 }
             }
         }
@@ -340,16 +345,7 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                     6 if round == 0 => {
                         // An activity some hours ago moves the lead's last activity.
                         let at = now() - chrono::Duration::minutes(rng.next(60 * 24 * 8) as i64);
-                        let a = leadline_domain::Activity {
-                            id: Uuid::now_v7(),
-                            lead_id: l.id,
-                            kind: "note".into(),
-                            occurred_at: at,
-                            properties: Default::default(),
-                            recorded_by: None,
-                            created_at: now(),
-                        };
-                        activities::insert(c.conn(), &a).await.unwrap();
+                        note(c.conn(), l.id, at).await;
                     }
                     6 => score(db_ref, &mut rng2, "fit", &[l.id]).await,
                     7 => {

@@ -1,7 +1,9 @@
-//! The lead roll-up (migration 0020): leads per UTC day of creation and first touch,
-//! owner and team, with how many have reached each funnel step now. Triggers on `leads`
-//! append deltas; [`compact_rollup`] folds them into `lead_rollup`; readers add up both,
-//! so a report is exact whether or not the deltas were folded yet. The fold is written per
+//! The report roll-ups (migrations 0020–0023): leads per UTC day of creation and first
+//! touch, owner and team, with how many have reached each funnel step now and their quality
+//! (`lead_rollup`); live leads per UTC hour of last activity, stage and owner
+//! (`aging_rollup`); stays per UTC creation day and stage (`stage_rollup`). Triggers append
+//! deltas; [`compact_rollup`] folds them in; readers add up both tables, so a report is
+//! exact whether or not the deltas were folded yet. The fold is written per
 //! engine here (not in `dialect`): what differs is how it stays exact under concurrent
 //! writers, not only the SQL's spelling.
 
@@ -13,8 +15,6 @@ use uuid::Uuid;
 const DAY: i64 = 86_400_000_000;
 
 /// Measures: the funnel steps (the leads, then mql … won), then quality (0021).
-const MEASURES: &str = "leads, mql, sal, sql_reached, converted, won, disqualified, scored, \
-     score_sum, grade_a, grade_b, grade_c, grade_d, grade_f, quarantined";
 const MEASURE_NAMES: [&str; 15] = [
     "leads",
     "mql",
@@ -110,11 +110,12 @@ async fn rollup_rows(
         .map(|m| format!("CAST(SUM(r.{m}) AS BIGINT) AS {m}"))
         .collect::<Vec<_>>()
         .join(", ");
+    let measures = MEASURE_NAMES.join(", ");
     let sql = format!(
         "SELECT {t} AS k_text, {x} AS k_extra, {i} AS k_id, CAST({day} AS BIGINT) AS day, {sums} \
-         FROM (SELECT {KEY}, {MEASURES} FROM lead_rollup WHERE day >= $1 AND day < $2 \
+         FROM (SELECT {KEY}, {measures} FROM lead_rollup WHERE day >= $1 AND day < $2 \
                UNION ALL \
-               SELECT {KEY}, {MEASURES} FROM lead_rollup_deltas WHERE day >= $1 AND day < $2) r \
+               SELECT {KEY}, {measures} FROM lead_rollup_deltas WHERE day >= $1 AND day < $2) r \
          WHERE 1 = 1{filter} \
          GROUP BY 1, 2, 3, 4",
         filter = s.filter.sql(&cols, 3),
@@ -325,8 +326,9 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
         .map(|g| format!("CAST(SUM(CASE WHEN s.grade = '{g}' THEN 1 ELSE 0 END) AS BIGINT)"))
         .collect::<Vec<_>>()
         .join(", ");
+    let measures = MEASURE_NAMES.join(", ");
     let sql = format!(
-        "INSERT INTO lead_rollup ({KEY}, {MEASURES}) \
+        "INSERT INTO lead_rollup ({KEY}, {measures}) \
          SELECT CASE WHEN l.created_at >= 0 THEN l.created_at / {DAY} \
                   ELSE (l.created_at + 1) / {DAY} - 1 END, \
            COALESCE(l.first_source, ''), COALESCE(l.first_medium, ''), \
@@ -352,24 +354,13 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
     }
     let conn = tx.conn();
     let n = dispatch!(conn, |c| {
-        sqlx::query("DELETE FROM lead_rollup_deltas")
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM lead_rollup")
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM aging_rollup_deltas")
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM aging_rollup")
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM stage_rollup_deltas")
-            .execute(&mut *c)
-            .await?;
-        sqlx::query("DELETE FROM stage_rollup")
-            .execute(&mut *c)
-            .await?;
+        for r in [LEAD_ROLLUP, AGING_ROLLUP, STAGE_ROLLUP] {
+            for t in [r.deltas, r.table] {
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {t}")))
+                    .execute(&mut *c)
+                    .await?;
+            }
+        }
         sqlx::query(STAGE_REBUILD).execute(&mut *c).await?;
         sqlx::query(sqlx::AssertSqlSafe(AGING_REBUILD))
             .bind(Uuid::nil())
