@@ -35,21 +35,22 @@ GROUP BY d, to_stage;
 
 CREATE FUNCTION stage_history_rollup_ins() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- LATERAL: each touched lead's history through its index, never a scan of all history.
     INSERT INTO stage_rollup_deltas (day, stage, ended, ended_seconds, current, current_at)
-    WITH affected AS (SELECT lead_id FROM new_rows)
     SELECT CASE WHEN l.created_at >= 0 THEN l.created_at / 86400000000 ELSE (l.created_at + 1) / 86400000000 - 1 END, x.to_stage,
       SUM(x.sign * CASE WHEN x.next_at IS NOT NULL THEN 1 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NOT NULL THEN (x.next_at - x.at) / 1000000 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NULL THEN 1 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NULL THEN x.at / 1000000 ELSE 0 END)
-    FROM (SELECT -1 AS sign, h.lead_id, h.to_stage, h.at,
-            LEAD(h.at) OVER (PARTITION BY h.lead_id ORDER BY h.at, h.id) AS next_at
-          FROM (SELECT sh.lead_id, sh.to_stage, sh.at, sh.id FROM stage_history sh WHERE sh.lead_id IN (SELECT lead_id FROM affected) AND sh.id NOT IN (SELECT id FROM new_rows)) h
+    FROM (SELECT DISTINCT lead_id FROM (SELECT lead_id FROM new_rows) u) a
+    JOIN leads l ON l.id = a.lead_id AND l.deleted_at IS NULL
+    CROSS JOIN LATERAL (
+          SELECT -1 AS sign, h.to_stage, h.at,
+            LEAD(h.at) OVER (ORDER BY h.at, h.id) AS next_at
+          FROM (SELECT sh.to_stage, sh.at, sh.id FROM stage_history sh WHERE sh.lead_id = a.lead_id AND sh.id NOT IN (SELECT id FROM new_rows)) h
           UNION ALL
-          SELECT 1, sh.lead_id, sh.to_stage, sh.at,
-            LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id)
-          FROM stage_history sh WHERE sh.lead_id IN (SELECT lead_id FROM affected)) x
-    JOIN leads l ON l.id = x.lead_id AND l.deleted_at IS NULL
+          SELECT 1, sh.to_stage, sh.at, LEAD(sh.at) OVER (ORDER BY sh.at, sh.id)
+          FROM stage_history sh WHERE sh.lead_id = a.lead_id) x
     GROUP BY 1, 2;
     RETURN NULL;
 END
@@ -57,22 +58,23 @@ $$;
 
 CREATE FUNCTION stage_history_rollup_upd() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- LATERAL: each touched lead's history through its index, never a scan of all history.
     INSERT INTO stage_rollup_deltas (day, stage, ended, ended_seconds, current, current_at)
-    WITH affected AS (SELECT lead_id FROM old_rows UNION SELECT lead_id FROM new_rows)
     SELECT CASE WHEN l.created_at >= 0 THEN l.created_at / 86400000000 ELSE (l.created_at + 1) / 86400000000 - 1 END, x.to_stage,
       SUM(x.sign * CASE WHEN x.next_at IS NOT NULL THEN 1 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NOT NULL THEN (x.next_at - x.at) / 1000000 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NULL THEN 1 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NULL THEN x.at / 1000000 ELSE 0 END)
-    FROM (SELECT -1 AS sign, h.lead_id, h.to_stage, h.at,
-            LEAD(h.at) OVER (PARTITION BY h.lead_id ORDER BY h.at, h.id) AS next_at
-          FROM (SELECT sh.lead_id, sh.to_stage, sh.at, sh.id FROM stage_history sh WHERE sh.lead_id IN (SELECT lead_id FROM affected) AND sh.id NOT IN (SELECT id FROM new_rows)
-                  UNION ALL SELECT lead_id, to_stage, at, id FROM old_rows) h
+    FROM (SELECT DISTINCT lead_id FROM (SELECT lead_id FROM old_rows UNION SELECT lead_id FROM new_rows) u) a
+    JOIN leads l ON l.id = a.lead_id AND l.deleted_at IS NULL
+    CROSS JOIN LATERAL (
+          SELECT -1 AS sign, h.to_stage, h.at,
+            LEAD(h.at) OVER (ORDER BY h.at, h.id) AS next_at
+          FROM (SELECT sh.to_stage, sh.at, sh.id FROM stage_history sh WHERE sh.lead_id = a.lead_id AND sh.id NOT IN (SELECT id FROM new_rows)
+                  UNION ALL SELECT o.to_stage, o.at, o.id FROM old_rows o WHERE o.lead_id = a.lead_id) h
           UNION ALL
-          SELECT 1, sh.lead_id, sh.to_stage, sh.at,
-            LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id)
-          FROM stage_history sh WHERE sh.lead_id IN (SELECT lead_id FROM affected)) x
-    JOIN leads l ON l.id = x.lead_id AND l.deleted_at IS NULL
+          SELECT 1, sh.to_stage, sh.at, LEAD(sh.at) OVER (ORDER BY sh.at, sh.id)
+          FROM stage_history sh WHERE sh.lead_id = a.lead_id) x
     GROUP BY 1, 2;
     RETURN NULL;
 END
@@ -80,22 +82,23 @@ $$;
 
 CREATE FUNCTION stage_history_rollup_del() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    -- LATERAL: each touched lead's history through its index, never a scan of all history.
     INSERT INTO stage_rollup_deltas (day, stage, ended, ended_seconds, current, current_at)
-    WITH affected AS (SELECT lead_id FROM old_rows)
     SELECT CASE WHEN l.created_at >= 0 THEN l.created_at / 86400000000 ELSE (l.created_at + 1) / 86400000000 - 1 END, x.to_stage,
       SUM(x.sign * CASE WHEN x.next_at IS NOT NULL THEN 1 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NOT NULL THEN (x.next_at - x.at) / 1000000 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NULL THEN 1 ELSE 0 END),
       SUM(x.sign * CASE WHEN x.next_at IS NULL THEN x.at / 1000000 ELSE 0 END)
-    FROM (SELECT -1 AS sign, h.lead_id, h.to_stage, h.at,
-            LEAD(h.at) OVER (PARTITION BY h.lead_id ORDER BY h.at, h.id) AS next_at
-          FROM (SELECT sh.lead_id, sh.to_stage, sh.at, sh.id FROM stage_history sh WHERE sh.lead_id IN (SELECT lead_id FROM affected)
-                  UNION ALL SELECT lead_id, to_stage, at, id FROM old_rows) h
+    FROM (SELECT DISTINCT lead_id FROM (SELECT lead_id FROM old_rows) u) a
+    JOIN leads l ON l.id = a.lead_id AND l.deleted_at IS NULL
+    CROSS JOIN LATERAL (
+          SELECT -1 AS sign, h.to_stage, h.at,
+            LEAD(h.at) OVER (ORDER BY h.at, h.id) AS next_at
+          FROM (SELECT sh.to_stage, sh.at, sh.id FROM stage_history sh WHERE sh.lead_id = a.lead_id
+                  UNION ALL SELECT o.to_stage, o.at, o.id FROM old_rows o WHERE o.lead_id = a.lead_id) h
           UNION ALL
-          SELECT 1, sh.lead_id, sh.to_stage, sh.at,
-            LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id)
-          FROM stage_history sh WHERE sh.lead_id IN (SELECT lead_id FROM affected)) x
-    JOIN leads l ON l.id = x.lead_id AND l.deleted_at IS NULL
+          SELECT 1, sh.to_stage, sh.at, LEAD(sh.at) OVER (ORDER BY sh.at, sh.id)
+          FROM stage_history sh WHERE sh.lead_id = a.lead_id) x
     GROUP BY 1, 2;
     RETURN NULL;
 END
