@@ -33,11 +33,16 @@ impl Lcg {
     }
 }
 
+/// One `as_of` per comparison: two reads a second apart would disagree on open stays.
 fn scope(utc_days: bool, filter: ReportFilter, from: i64) -> Scope {
+    scope_at(utc_days, filter, from, to_micros(now()))
+}
+
+fn scope_at(utc_days: bool, filter: ReportFilter, from: i64, as_of: i64) -> Scope {
     Scope {
         from,
         to: i64::MAX,
-        as_of: to_micros(now()),
+        as_of,
         past: false,
         bucket: HOUR,
         filter,
@@ -139,23 +144,26 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
     for from in [i64::MIN, (to_micros(now()) - 3 * DAY).div_euclid(DAY) * DAY] {
         let mut c = db.acquire().await.unwrap();
         let mut times = Vec::new();
+        let as_of = to_micros(now());
         for utc_days in [true, false] {
-            let mut v: Vec<_> =
-                stage_times(c.conn(), &scope(utc_days, ReportFilter::default(), from))
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|t| {
-                        (
-                            t.stage,
-                            t.ended,
-                            t.ended_seconds,
-                            t.current,
-                            t.current_seconds,
-                        )
-                    })
-                    .filter(|t| t.1 != 0 || t.3 != 0)
-                    .collect();
+            let mut v: Vec<_> = stage_times(
+                c.conn(),
+                &scope_at(utc_days, ReportFilter::default(), from, as_of),
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| {
+                (
+                    t.stage,
+                    t.ended,
+                    t.ended_seconds,
+                    t.current,
+                    t.current_seconds,
+                )
+            })
+            .filter(|t| t.1 != 0 || t.3 != 0)
+            .collect();
             v.sort();
             times.push(v);
         }
@@ -199,7 +207,8 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
             ..Default::default()
         },
     ];
-    let from = [i64::MIN, to_micros(now()) - 3 * DAY];
+    let as_of = to_micros(now());
+    let from = [i64::MIN, as_of - 3 * DAY];
     for by in dims {
         for bucketed in [false, true] {
             for f in &filters {
@@ -209,15 +218,18 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                     } else {
                         from.div_euclid(DAY) * DAY
                     };
-                    let rolled = counts(db, by, bucketed, &scope(true, f.clone(), from)).await;
-                    let scanned = counts(db, by, bucketed, &scope(false, f.clone(), from)).await;
+                    let rolled =
+                        counts(db, by, bucketed, &scope_at(true, f.clone(), from, as_of)).await;
+                    let scanned =
+                        counts(db, by, bucketed, &scope_at(false, f.clone(), from, as_of)).await;
                     assert_eq!(
                         rolled, scanned,
                         "{what}: {by:?} bucketed={bucketed} {f:?} from={from}"
                     );
                     if !bucketed {
-                        let rolled = quality(db, by, &scope(true, f.clone(), from)).await;
-                        let scanned = quality(db, by, &scope(false, f.clone(), from)).await;
+                        let rolled = quality(db, by, &scope_at(true, f.clone(), from, as_of)).await;
+                        let scanned =
+                            quality(db, by, &scope_at(false, f.clone(), from, as_of)).await;
                         assert_eq!(rolled, scanned, "{what}: quality {by:?} {f:?} from={from}");
                     }
                 }
