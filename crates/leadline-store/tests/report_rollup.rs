@@ -46,7 +46,30 @@ fn scope_at(utc_days: bool, filter: ReportFilter, from: i64, as_of: i64) -> Scop
         past: false,
         bucket: HOUR,
         filter,
-        utc_days,
+        period_cuts: utc_days.then(Vec::new),
+    }
+}
+
+/// Two-day periods starting at 23:00 UTC (a zone an hour ahead), from 30 days before the
+/// report's moment on: the period of an instant, and the UTC days they cut.
+struct OffsetPeriods {
+    base: i64,
+}
+
+impl OffsetPeriods {
+    fn new(as_of: i64) -> Self {
+        OffsetPeriods {
+            base: (as_of.div_euclid(DAY) - 30) * DAY - HOUR,
+        }
+    }
+    fn of(&self, t: i64) -> i64 {
+        (t - self.base).div_euclid(2 * DAY)
+    }
+    fn start(&self, k: i64) -> i64 {
+        self.base + k * 2 * DAY
+    }
+    fn cuts(&self) -> Vec<i64> {
+        (0..20).map(|k| self.start(k).div_euclid(DAY)).collect()
     }
 }
 
@@ -57,11 +80,22 @@ async fn counts(
     bucketed: bool,
     s: &Scope,
 ) -> Vec<(String, String, Option<Uuid>, i64, i32, i64)> {
+    counts_in(db, by, bucketed, s, |t| t.div_euclid(DAY)).await
+}
+
+/// Counts as sorted (text, extra, id, period, furthest, n), buckets folded by `period`.
+async fn counts_in(
+    db: &Db,
+    by: Dimension,
+    bucketed: bool,
+    s: &Scope,
+    period: impl Fn(i64) -> i64,
+) -> Vec<(String, String, Option<Uuid>, i64, i32, i64)> {
     let mut c = db.acquire().await.unwrap();
     let rows: Vec<FunnelCount> = funnel_counts(c.conn(), by, bucketed, s).await.unwrap();
     let mut m = std::collections::BTreeMap::new();
     for r in rows {
-        let day = (r.bucket * s.bucket).div_euclid(DAY);
+        let day = period(r.bucket * s.bucket);
         *m.entry((r.key.text, r.key.extra, r.key.id, day, r.furthest))
             .or_insert(0) += r.n;
     }
@@ -140,8 +174,13 @@ async fn score(db: &Db, rng: &mut Lcg, model: &str, ids: &[Uuid]) {
 }
 
 async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
-    // Time in stage: the stage roll-up against the stage history.
-    for from in [i64::MIN, (to_micros(now()) - 3 * DAY).div_euclid(DAY) * DAY] {
+    // Time in stage: the stage roll-up against the stage history (the last from an hour
+    // off midnight: its day is read from the history).
+    for from in [
+        i64::MIN,
+        (to_micros(now()) - 3 * DAY).div_euclid(DAY) * DAY,
+        (to_micros(now()) - 3 * DAY).div_euclid(DAY) * DAY - HOUR,
+    ] {
         let mut c = db.acquire().await.unwrap();
         let mut times = Vec::new();
         let as_of = to_micros(now());
@@ -231,6 +270,25 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                         let scanned =
                             quality(db, by, &scope_at(false, f.clone(), from, as_of)).await;
                         assert_eq!(rolled, scanned, "{what}: quality {by:?} {f:?} from={from}");
+                    }
+                }
+                // Periods of a zone an hour ahead of UTC: the roll-up answers for whole days
+                // and the days a period starts inside are read lead by lead.
+                let p = OffsetPeriods::new(as_of);
+                for from in [i64::MIN, p.start(12)] {
+                    let mut cut = scope_at(true, f.clone(), from, as_of);
+                    cut.period_cuts = Some(p.cuts());
+                    let scan = scope_at(false, f.clone(), from, as_of);
+                    let rolled = counts_in(db, by, bucketed, &cut, |t| p.of(t)).await;
+                    let scanned = counts_in(db, by, bucketed, &scan, |t| p.of(t)).await;
+                    assert_eq!(
+                        rolled, scanned,
+                        "{what}: {by:?} bucketed={bucketed} {f:?} from={from}, periods off UTC"
+                    );
+                    if !bucketed {
+                        let rolled = quality(db, by, &cut).await;
+                        let scanned = quality(db, by, &scan).await;
+                        assert_eq!(rolled, scanned, "{what}: quality {by:?} {f:?}, off UTC");
                     }
                 }
             }

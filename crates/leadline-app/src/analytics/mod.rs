@@ -487,6 +487,9 @@ impl App {
             Some(t) if !t.is_empty() => Some(self.report_team(t).await?),
             _ => None,
         };
+        if !r.scope.past && r.scope.period_cuts.is_none() {
+            r.scope.period_cuts = self.period_cuts(&r).await?;
+        }
         match r.info.name {
             "funnel" => self.funnel_report(&r).await,
             "leads" => self.leads_report(&r).await,
@@ -501,6 +504,24 @@ impl App {
             "attribution" => self.attribution_report(&r).await,
             _ => self.forecast_report(&r).await,
         }
+    }
+
+    /// The UTC days the report's periods start inside (its zone is not UTC), from its first
+    /// lead on: the roll-ups answer for the other days. `None` past [`MAX_CUT_DAYS`].
+    async fn period_cuts(&self, r: &Resolved) -> AppResult<Option<Vec<i64>>> {
+        let mut c = self.db.acquire().await?;
+        let Some(first_day) = leadline_store::analytics::first_rollup_day(c.conn()).await? else {
+            return Ok(Some(Vec::new()));
+        };
+        let first = from_micros(r.scope.from.max(first_day.saturating_mul(DAY_MICROS)));
+        let last = from_micros(r.scope.to.min(r.scope.as_of));
+        Ok(leadline_domain::analytics::period::cut_utc_days(
+            r.period,
+            r.tz,
+            first,
+            last,
+            MAX_CUT_DAYS,
+        ))
     }
 
     /// Folds the lead roll-up's pending changes into it (the server does so every ten
@@ -559,6 +580,11 @@ impl App {
         })
     }
 }
+
+/// How many UTC days a zone's periods may cut before reports read every lead instead of
+/// the roll-ups (weekly periods over four years; daily periods away from UTC exceed it).
+const MAX_CUT_DAYS: usize = 210;
+const DAY_MICROS: i64 = 86_400_000_000;
 
 /// Hour buckets when the zone's offset is a whole number of hours over the last ten years
 /// (most zones), quarter hours otherwise (India, Nepal, Newfoundland…).
@@ -685,7 +711,8 @@ pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
                 owner: None,
                 team: None,
             },
-            utc_days: tz == Tz::UTC || tz == Tz::Etc__UTC,
+            // Away from UTC, `App::report` finds the days the zone's periods cut.
+            period_cuts: (tz == Tz::UTC || tz == Tz::Etc__UTC).then(Vec::new),
         },
     })
 }

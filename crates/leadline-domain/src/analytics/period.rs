@@ -90,6 +90,40 @@ pub fn local_day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
 
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// The UTC days (as day numbers since 1970) inside which a period of `tz` starts between
+/// `first` and `last`, other than at UTC midnight: the days a report keyed by UTC day must
+/// read lead by lead. `None` when there are more than `max` (daily periods away from UTC).
+pub fn cut_utc_days(
+    period: Period,
+    tz: Tz,
+    first: DateTime<Utc>,
+    last: DateTime<Utc>,
+    max: usize,
+) -> Option<Vec<i64>> {
+    let mut cuts = Vec::new();
+    let mut start = period.start(local_day(first, tz));
+    loop {
+        let t = day_start(start, tz);
+        if t > last {
+            return Some(cuts);
+        }
+        let m = t.timestamp_micros();
+        if m.rem_euclid(DAY_MICROS) != 0 {
+            if cuts.len() == max {
+                return None;
+            }
+            cuts.push(m.div_euclid(DAY_MICROS));
+        }
+        let next = period.next(start);
+        if next <= start {
+            return Some(cuts);
+        }
+        start = next;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,6 +164,56 @@ mod tests {
         let t = "2026-10-31T23:30:00Z".parse::<DateTime<Utc>>().unwrap();
         assert_eq!(local_day(t, kol), d("2026-11-01"));
         assert_eq!(local_day(t, Tz::UTC), d("2026-10-31"));
+    }
+
+    #[test]
+    fn days_cut_by_a_zone_s_periods() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let day = |s: &str| t(s).timestamp().div_euclid(86_400);
+        // Berlin months start at 23:00 or 22:00 UTC the evening before; the period holding
+        // `first` counts too (its start may share a UTC day with `first`).
+        let cuts = cut_utc_days(
+            Period::Month,
+            berlin,
+            t("2026-02-10T00:00:00Z"),
+            t("2026-04-15T00:00:00Z"),
+            10,
+        );
+        assert_eq!(
+            cuts,
+            Some(vec![
+                day("2026-01-31T12:00:00Z"),
+                day("2026-02-28T12:00:00Z"),
+                day("2026-03-31T12:00:00Z")
+            ])
+        );
+        // UTC cuts nothing; daily periods in Berlin cut every day, past the limit.
+        let (a, b) = (t("2020-01-01T00:00:00Z"), t("2026-01-01T00:00:00Z"));
+        assert_eq!(cut_utc_days(Period::Day, Tz::UTC, a, b, 0), Some(vec![]));
+        assert_eq!(cut_utc_days(Period::Day, berlin, a, b, 100), None);
+        assert_eq!(
+            cut_utc_days(Period::Quarter, berlin, a, b, 100).map(|c| c.len()),
+            Some(25)
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn a_day_is_cut_exactly_when_a_period_starts_inside_it(
+            day in 18_000i64..21_000, p in 0usize..4, z in 0usize..3,
+        ) {
+            let period = [Period::Day, Period::Week, Period::Month, Period::Quarter][p];
+            let tz: Tz = ["Europe/Berlin", "Asia/Kolkata", "America/New_York"][z].parse().unwrap();
+            let at = |m: i64| DateTime::from_timestamp_micros(m).unwrap();
+            let (a, b) = (day * DAY_MICROS, (day + 1) * DAY_MICROS - 1);
+            let cut = cut_utc_days(period, tz, at(a - 400 * DAY_MICROS), at(b + 400 * DAY_MICROS), 10_000)
+                .unwrap()
+                .contains(&day);
+            // A period starting exactly at midnight leaves the whole day in one period.
+            let split = period.start(local_day(at(a), tz)) != period.start(local_day(at(b), tz));
+            prop_assert_eq!(cut, split);
+        }
     }
 
     proptest! {

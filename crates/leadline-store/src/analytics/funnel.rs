@@ -19,8 +19,10 @@ pub struct Scope {
     pub bucket: i64,
     /// Only leads (or deals) matching this.
     pub filter: super::ReportFilter,
-    /// The report's days are UTC days (its zone is UTC), so the daily roll-up can answer.
-    pub utc_days: bool,
+    /// When the daily roll-ups may answer: the UTC days (numbers since 1970) inside which
+    /// one of the report's periods starts off UTC midnight (none in UTC); those days are
+    /// read lead by lead. `None` when there are too many to read around.
+    pub period_cuts: Option<Vec<i64>>,
 }
 
 /// Leads by (group, bucket, furthest step).
@@ -44,9 +46,40 @@ pub async fn funnel_counts(
     bucketed: bool,
     s: &Scope,
 ) -> StoreResult<Vec<FunnelCount>> {
-    if super::rollup_answers(s) {
-        return super::rollup_funnel_counts(conn, by, bucketed, s).await;
+    if !super::rollup_answers(s) {
+        return scanned_funnel_counts(conn, by, bucketed, s, "").await;
     }
+    let mut conn = conn;
+    let cuts = super::cut_days(s, bucketed);
+    let mut rows = super::rollup_funnel_counts(conn.reborrow(), by, bucketed, s, &cuts).await?;
+    if cuts.is_empty() {
+        return Ok(rows);
+    }
+    let only = super::created_in_days(&cuts);
+    rows.extend(scanned_funnel_counts(conn, by, bucketed, s, &only).await?);
+    let mut sums = std::collections::BTreeMap::new();
+    for r in rows {
+        *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
+    }
+    Ok(sums
+        .into_iter()
+        .map(|((key, bucket, furthest), n)| FunnelCount {
+            key,
+            bucket,
+            furthest,
+            n,
+        })
+        .collect())
+}
+
+/// [`funnel_counts`] from the leads (`only`: more SQL conditions on `l`).
+async fn scanned_funnel_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    bucketed: bool,
+    s: &Scope,
+    only: &str,
+) -> StoreResult<Vec<FunnelCount>> {
     let bucket = if bucketed {
         format!("l.created_at / {}", s.bucket.max(1))
     } else {
@@ -55,7 +88,7 @@ pub async fn funnel_counts(
     let sql = format!(
         "SELECT k_text, k_extra, k_id, bucket, furthest, COUNT(*) AS n FROM ( \
            SELECT {key}, CAST({bucket} AS BIGINT) AS bucket, {FURTHEST} AS furthest \
-           FROM leads l WHERE {in_period}) x \
+           FROM leads l WHERE {in_period}{only}) x \
          GROUP BY k_text, k_extra, k_id, bucket, furthest",
         in_period = super::leads_in_period(s),
         key = by.select(s.past)

@@ -33,9 +33,52 @@ pub async fn quality_counts(
     by: Dimension,
     s: &Scope,
 ) -> StoreResult<Vec<QualityCounts>> {
-    if super::rollup_answers(s) {
-        return super::rollup_quality_counts(conn, by, s).await;
+    if !super::rollup_answers(s) {
+        return scanned_quality_counts(conn, by, s, "").await;
     }
+    let mut conn = conn;
+    let cuts = super::cut_days(s, false);
+    let mut rows = super::rollup_quality_counts(conn.reborrow(), by, s, &cuts).await?;
+    if cuts.is_empty() {
+        return Ok(rows);
+    }
+    let only = super::created_in_days(&cuts);
+    rows.extend(scanned_quality_counts(conn, by, s, &only).await?);
+    let mut sums: std::collections::BTreeMap<GroupKey, QualityCounts> = Default::default();
+    for r in rows {
+        match sums.get_mut(&r.key) {
+            Some(q) => q.add(&r),
+            None => {
+                sums.insert(r.key.clone(), r);
+            }
+        }
+    }
+    Ok(sums.into_values().collect())
+}
+
+impl QualityCounts {
+    fn add(&mut self, o: &QualityCounts) {
+        self.leads += o.leads;
+        self.scored += o.scored;
+        self.score_sum += o.score_sum;
+        self.grade_a += o.grade_a;
+        self.grade_b += o.grade_b;
+        self.grade_c += o.grade_c;
+        self.grade_d += o.grade_d;
+        self.grade_f += o.grade_f;
+        self.mql += o.mql;
+        self.disqualified += o.disqualified;
+        self.quarantined += o.quarantined;
+    }
+}
+
+/// [`quality_counts`] from the leads (`only`: more SQL conditions on `l`).
+async fn scanned_quality_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    s: &Scope,
+    only: &str,
+) -> StoreResult<Vec<QualityCounts>> {
     let stage = if s.past { super::STAGE_THEN } else { "l.stage" };
     let grade = |g: &str| {
         format!(
@@ -50,7 +93,7 @@ pub async fn quality_counts(
            SUM(CASE WHEN stage_then = 'disqualified' THEN 1 ELSE 0 END) AS disqualified, \
            SUM(CASE WHEN q.action = 'quarantine' THEN 1 ELSE 0 END) AS quarantined \
          FROM (SELECT l.id, l.mql_at, {key}, {stage} AS stage_then FROM leads l \
-               WHERE {in_period}) l \
+               WHERE {in_period}{only}) l \
          LEFT JOIN lead_scores ls ON ls.lead_id = l.id \
            AND ls.model_key = (SELECT key FROM scoring_models WHERE is_default) \
          LEFT JOIN lead_quality q ON q.lead_id = l.id \

@@ -34,10 +34,64 @@ const MEASURE_NAMES: [&str; 15] = [
 ];
 const KEY: &str = "day, source, medium, campaign, owner_id, team_id";
 
-/// Whether the roll-up can answer a scope: the present (it holds where leads are now,
-/// not where they were) and whole UTC days (it is keyed by UTC day).
+/// Whether the roll-ups can answer a scope: the present (they hold where leads are now,
+/// not where they were) and a zone whose periods cut few UTC days (they are keyed by UTC
+/// day; the cut days are read lead by lead).
 pub fn rollup_answers(s: &Scope) -> bool {
-    !s.past && s.utc_days
+    !s.past && s.period_cuts.is_some()
+}
+
+/// The UTC days a roll-up must leave to the leads: those the scope's ends fall inside
+/// and, when `bucketed`, those a period starts inside.
+pub(crate) fn cut_days(s: &Scope, bucketed: bool) -> Vec<i64> {
+    let mut days: Vec<i64> = [s.from, s.to]
+        .into_iter()
+        .filter(|t| *t != i64::MIN && *t != i64::MAX && t.rem_euclid(DAY) != 0)
+        .map(|t| t.div_euclid(DAY))
+        .collect();
+    if bucketed {
+        days.extend(s.period_cuts.iter().flatten());
+    }
+    days.sort_unstable();
+    days.dedup();
+    days
+}
+
+/// SQL (` AND …`) keeping leads created on the given UTC days (sorted), runs of
+/// consecutive days as one range.
+pub(crate) fn created_in_days(days: &[i64]) -> String {
+    let mut ranges: Vec<(i64, i64)> = Vec::new();
+    for d in days {
+        match ranges.last_mut() {
+            Some((_, end)) if *end == *d => *end = d + 1,
+            _ => ranges.push((*d, d + 1)),
+        }
+    }
+    let terms = ranges
+        .iter()
+        .map(|(a, b)| {
+            format!(
+                "(l.created_at >= {} AND l.created_at < {})",
+                a.saturating_mul(DAY),
+                b.saturating_mul(DAY)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!(" AND ({terms})")
+}
+
+/// SQL (` AND …`) leaving out the given days of a roll-up's `day` column.
+fn not_on_days(days: &[i64]) -> String {
+    if days.is_empty() {
+        return String::new();
+    }
+    let list = days
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(" AND day NOT IN ({list})")
 }
 
 /// A group's sums from the roll-up.
@@ -70,22 +124,24 @@ fn day_range(s: &Scope) -> (i64, i64) {
     } else {
         s.from.div_euclid(DAY)
     };
+    // A day `to` falls inside is in range (and cut: its leads are read one by one).
     let until_day = if s.to == i64::MAX {
         i64::MAX
     } else {
-        s.to.div_euclid(DAY)
+        s.to.div_euclid(DAY) + i64::from(s.to.rem_euclid(DAY) != 0)
     }
     .min(s.as_of.div_euclid(DAY).saturating_add(1));
     (from_day, until_day)
 }
 
-/// Sums of the roll-up over the scope's UTC days up to the day of its moment, by group
-/// (and day when `bucketed`).
+/// Sums of the roll-up over the scope's UTC days up to the day of its moment but the
+/// `cut` ones, by group (and day when `bucketed`).
 async fn rollup_rows(
     conn: Conn<'_>,
     by: Dimension,
     bucketed: bool,
     s: &Scope,
+    cut: &[i64],
 ) -> StoreResult<Vec<RollupRow>> {
     let (from_day, until_day) = day_range(s);
     let (t, x, i) = match by {
@@ -113,12 +169,14 @@ async fn rollup_rows(
     let measures = MEASURE_NAMES.join(", ");
     let sql = format!(
         "SELECT {t} AS k_text, {x} AS k_extra, {i} AS k_id, CAST({day} AS BIGINT) AS day, {sums} \
-         FROM (SELECT {KEY}, {measures} FROM lead_rollup WHERE day >= $1 AND day < $2 \
+         FROM (SELECT {KEY}, {measures} FROM lead_rollup WHERE day >= $1 AND day < $2{cut} \
                UNION ALL \
-               SELECT {KEY}, {measures} FROM lead_rollup_deltas WHERE day >= $1 AND day < $2) r \
+               SELECT {KEY}, {measures} FROM lead_rollup_deltas \
+               WHERE day >= $1 AND day < $2{cut}) r \
          WHERE 1 = 1{filter} \
          GROUP BY 1, 2, 3, 4",
         filter = s.filter.sql(&cols, 3),
+        cut = not_on_days(cut),
     );
     let mut rows: Vec<RollupRow> =
         super::fetch_filtered(conn, &sql, &[from_day, until_day], &s.filter).await?;
@@ -130,14 +188,15 @@ async fn rollup_rows(
     Ok(rows)
 }
 
-/// [`super::funnel_counts`] from the roll-up.
+/// [`super::funnel_counts`] from the roll-up, but for the `cut` days.
 pub async fn rollup_funnel_counts(
     conn: Conn<'_>,
     by: Dimension,
     bucketed: bool,
     s: &Scope,
+    cut: &[i64],
 ) -> StoreResult<Vec<FunnelCount>> {
-    let rows = rollup_rows(conn, by, bucketed, s).await?;
+    let rows = rollup_rows(conn, by, bucketed, s, cut).await?;
     let per_day = DAY / s.bucket.max(1);
     let mut out = Vec::with_capacity(rows.len() * 2);
     for r in rows {
@@ -158,13 +217,14 @@ pub async fn rollup_funnel_counts(
     Ok(out)
 }
 
-/// [`super::quality_counts`] from the roll-up.
+/// [`super::quality_counts`] from the roll-up, but for the `cut` days.
 pub async fn rollup_quality_counts(
     conn: Conn<'_>,
     by: Dimension,
     s: &Scope,
+    cut: &[i64],
 ) -> StoreResult<Vec<QualityCounts>> {
-    let rows = rollup_rows(conn, by, false, s).await?;
+    let rows = rollup_rows(conn, by, false, s, cut).await?;
     Ok(rows
         .into_iter()
         .filter(|r| r.leads != 0)
@@ -215,6 +275,23 @@ const STAGE_ROLLUP: Rollup = Rollup {
     key: "day, stage",
     measures: &["ended", "ended_seconds", "current", "current_at"],
 };
+
+/// The first UTC day the lead roll-up holds (folded or not), if any: where a report over
+/// all time starts looking for days its periods cut.
+pub async fn first_rollup_day(conn: Conn<'_>) -> StoreResult<Option<i64>> {
+    let (d,): (Option<i64>,) = super::fetch_filtered(
+        conn,
+        "SELECT CAST(MIN(day) AS BIGINT) FROM (SELECT MIN(day) AS day FROM lead_rollup \
+         UNION ALL SELECT MIN(day) FROM lead_rollup_deltas) x",
+        &[],
+        &super::ReportFilter::default(),
+    )
+    .await?
+    .into_iter()
+    .next()
+    .unwrap_or((None,));
+    Ok(d)
+}
 
 /// Folds the pending deltas of the roll-ups into them and drops groups left empty;
 /// returns how many deltas it folded. Safe to run from several processes at once.
@@ -411,17 +488,26 @@ const STAGE_REBUILD: &str = "INSERT INTO stage_rollup \
            FROM stage_history sh JOIN leads l ON l.id = sh.lead_id AND l.deleted_at IS NULL) x \
      GROUP BY d, to_stage";
 
-/// [`super::stage_times`] from the stage roll-up (no filters: it is keyed by day only).
-pub async fn rollup_stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
+/// [`super::stage_times`] from the stage roll-up but for the `cut` days (no filters: it
+/// is keyed by day only).
+pub async fn rollup_stage_times(
+    conn: Conn<'_>,
+    s: &Scope,
+    cut: &[i64],
+) -> StoreResult<Vec<StageTime>> {
     let (from_day, until_day) = day_range(s);
-    let rows: Vec<(String, i64, i64, i64, i64)> = super::fetch_filtered(
-        conn,
+    let sql = format!(
         "SELECT stage, CAST(SUM(ended) AS BIGINT), CAST(SUM(ended_seconds) AS BIGINT), \
            CAST(SUM(current) AS BIGINT), CAST(SUM(current_at) AS BIGINT) \
          FROM (SELECT day, stage, ended, ended_seconds, current, current_at FROM stage_rollup \
                UNION ALL SELECT day, stage, ended, ended_seconds, current, current_at \
                FROM stage_rollup_deltas) r \
-         WHERE day >= $1 AND day < $2 GROUP BY stage",
+         WHERE day >= $1 AND day < $2{cut} GROUP BY stage",
+        cut = not_on_days(cut)
+    );
+    let rows: Vec<(String, i64, i64, i64, i64)> = super::fetch_filtered(
+        conn,
+        &sql,
         &[from_day, until_day],
         &super::ReportFilter::default(),
     )

@@ -61,9 +61,36 @@ pub struct StageTime {
 /// the stage roll-up when it can answer (now, UTC, no filter), else from the history.
 /// Times are whole seconds: a current stay counts from its start's second to the moment's.
 pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
-    if super::rollup_answers(s) && s.filter.is_empty() {
-        return super::rollup_stage_times(conn, s).await;
+    if !(super::rollup_answers(s) && s.filter.is_empty()) {
+        return scanned_stage_times(conn, s, "").await;
     }
+    let mut conn = conn;
+    let cuts = super::cut_days(s, false);
+    let mut rows = super::rollup_stage_times(conn.reborrow(), s, &cuts).await?;
+    if cuts.is_empty() {
+        return Ok(rows);
+    }
+    let only = super::created_in_days(&cuts);
+    rows.extend(scanned_stage_times(conn, s, &only).await?);
+    let mut sums: std::collections::BTreeMap<String, StageTime> = Default::default();
+    for r in rows {
+        match sums.get_mut(&r.stage) {
+            Some(t) => {
+                t.ended += r.ended;
+                t.ended_seconds += r.ended_seconds;
+                t.current += r.current;
+                t.current_seconds += r.current_seconds;
+            }
+            None => {
+                sums.insert(r.stage.clone(), r);
+            }
+        }
+    }
+    Ok(sums.into_values().collect())
+}
+
+/// [`stage_times`] from the stage history (`only`: more SQL conditions on `l`).
+async fn scanned_stage_times(conn: Conn<'_>, s: &Scope, only: &str) -> StoreResult<Vec<StageTime>> {
     let sql = format!(
         "SELECT to_stage AS stage, \
            SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END) AS ended, \
@@ -73,7 +100,7 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
          FROM (SELECT sh.to_stage, sh.at, \
                  LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
                FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
-               WHERE {in_period} AND sh.at <= $3) x \
+               WHERE {in_period}{only} AND sh.at <= $3) x \
          GROUP BY to_stage",
         in_period = super::leads_in_period(s),
     );
