@@ -139,6 +139,16 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
                 },
             ));
         }
+        if r.name == "leads" {
+            variants.push((
+                "by month, in Europe/Berlin".into(),
+                ReportQuery {
+                    tz: Some("Europe/Berlin".into()),
+                    period: Some("month".into()),
+                    ..Default::default()
+                },
+            ));
+        }
         for (label, q) in variants {
             let d = median(3, || async {
                 app.report(&system, r.name, &q)

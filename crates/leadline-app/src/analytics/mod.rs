@@ -487,7 +487,7 @@ impl App {
             Some(t) if !t.is_empty() => Some(self.report_team(t).await?),
             _ => None,
         };
-        if !r.scope.past && r.scope.period_cuts.is_none() {
+        if r.scope.period_cuts.is_none() {
             r.scope.period_cuts = self.period_cuts(&r).await?;
         }
         match r.info.name {

@@ -46,23 +46,45 @@ pub async fn funnel_counts(
     bucketed: bool,
     s: &Scope,
 ) -> StoreResult<Vec<FunnelCount>> {
-    if !super::rollup_answers(s) {
+    if !super::rollup_answers(s) && !super::asof_answers(s, by) {
         return scanned_funnel_counts(conn, by, bucketed, s, "").await;
     }
     let mut conn = conn;
     let cuts = super::cut_days(s, bucketed);
-    let mut rows = super::rollup_funnel_counts(conn.reborrow(), by, bucketed, s, &cuts).await?;
-    if cuts.is_empty() {
-        return Ok(rows);
-    }
-    let only = super::created_in_days(&cuts);
-    rows.extend(scanned_funnel_counts(conn, by, bucketed, s, &only).await?);
     let mut sums = std::collections::BTreeMap::new();
-    for r in rows {
+    for r in super::rollup_funnel_counts(conn.reborrow(), by, bucketed, s, &cuts).await? {
         *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
+    }
+    if !cuts.is_empty() {
+        let only = super::created_in_days(&cuts);
+        for r in scanned_funnel_counts(conn.reborrow(), by, bucketed, s, &only).await? {
+            *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
+        }
+    }
+    if s.past {
+        // The roll-up holds today's figures: take out the leads that reached a step since
+        // the moment and put them back as they were then.
+        let changed = super::moved_on_since(conn.backend());
+        let only = format!("{}{changed}", super::created_not_in_days(&cuts));
+        let day = super::day_bucket(s, bucketed);
+        let now = Scope {
+            past: false,
+            ..s.clone()
+        };
+        let sql = funnel_sql(by, &now, &day, FURTHEST_NOW, &only);
+        let gone: Vec<FunnelCount> = super::fetch_scoped(conn.reborrow(), &sql, s).await?;
+        for r in gone {
+            *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) -= r.n;
+        }
+        let sql = funnel_sql(by, s, &day, FURTHEST, &only);
+        let then: Vec<FunnelCount> = super::fetch_scoped(conn, &sql, s).await?;
+        for r in then {
+            *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
+        }
     }
     Ok(sums
         .into_iter()
+        .filter(|(_, n)| *n != 0)
         .map(|((key, bucket, furthest), n)| FunnelCount {
             key,
             bucket,
@@ -70,6 +92,24 @@ pub async fn funnel_counts(
             n,
         })
         .collect())
+}
+
+/// The furthest step a lead has reached at all, as the roll-up counts it.
+const FURTHEST_NOW: &str = "CASE WHEN l.won_at IS NOT NULL THEN 5 \
+     WHEN l.converted_at IS NOT NULL THEN 4 WHEN l.sql_at IS NOT NULL THEN 3 \
+     WHEN l.sal_at IS NOT NULL THEN 2 WHEN l.mql_at IS NOT NULL THEN 1 ELSE 0 END";
+
+/// Leads in scope (`only`: more SQL conditions on `l`) by group, `bucket` and `furthest`
+/// step; groups and filters as of the scope's moment when it is `past`.
+fn funnel_sql(by: Dimension, s: &Scope, bucket: &str, furthest: &str, only: &str) -> String {
+    format!(
+        "SELECT k_text, k_extra, k_id, bucket, furthest, COUNT(*) AS n FROM ( \
+           SELECT {key}, CAST({bucket} AS BIGINT) AS bucket, {furthest} AS furthest \
+           FROM leads l WHERE {in_period}{only}) x \
+         GROUP BY k_text, k_extra, k_id, bucket, furthest",
+        in_period = super::leads_in_period(s),
+        key = by.select(s.past)
+    )
 }
 
 /// [`funnel_counts`] from the leads (`only`: more SQL conditions on `l`).
@@ -85,14 +125,7 @@ async fn scanned_funnel_counts(
     } else {
         "0".into()
     };
-    let sql = format!(
-        "SELECT k_text, k_extra, k_id, bucket, furthest, COUNT(*) AS n FROM ( \
-           SELECT {key}, CAST({bucket} AS BIGINT) AS bucket, {FURTHEST} AS furthest \
-           FROM leads l WHERE {in_period}{only}) x \
-         GROUP BY k_text, k_extra, k_id, bucket, furthest",
-        in_period = super::leads_in_period(s),
-        key = by.select(s.past)
-    );
+    let sql = funnel_sql(by, s, &bucket, FURTHEST, only);
     super::fetch_scoped(conn, &sql, s).await
 }
 

@@ -8,7 +8,7 @@
 //! writers, not only the SQL's spelling.
 
 use super::{Dimension, FilterColumns, FunnelCount, GroupKey, QualityCounts, Scope, StageTime};
-use crate::db::{Conn, Db};
+use crate::db::{Backend, Conn, Db};
 use crate::error::StoreResult;
 use uuid::Uuid;
 
@@ -41,10 +41,48 @@ pub fn rollup_answers(s: &Scope) -> bool {
     !s.past && s.period_cuts.is_some()
 }
 
-/// The UTC days a roll-up must leave to the leads: those the scope's ends fall inside
-/// and, when `bucketed`, those a period starts inside.
+/// Whether the roll-up, corrected by the leads that moved on since, can answer a past
+/// scope of the funnel `by` a dimension (the other lead reports read stages and scores as
+/// they were). Not by or for an owner: owners then come from the owner history, and a
+/// deleted user unassigns leads without a history row, so "changed since" cannot be found.
+pub fn asof_answers(s: &Scope, by: Dimension) -> bool {
+    s.past
+        && s.period_cuts.is_some()
+        && s.as_of > 0
+        && by != Dimension::Owner
+        && s.filter.owner.is_none()
+}
+
+/// SQL (` AND …`) keeping leads of `l` that reached a funnel step after `$3`, through the
+/// index `leads_last_step` (migration 0024).
+pub(crate) fn moved_on_since(backend: Backend) -> String {
+    let last = match backend {
+        Backend::Sqlite => {
+            "max(COALESCE(mql_at, 0), COALESCE(sal_at, 0), COALESCE(sql_at, 0), \
+             COALESCE(converted_at, 0), COALESCE(won_at, 0))"
+        }
+        Backend::Postgres => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
+    };
+    format!(" AND l.id IN (SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3)")
+}
+
+/// The SQL bucket of lead `l`'s UTC day of creation, as the roll-up's rows carry it.
+pub(crate) fn day_bucket(s: &Scope, bucketed: bool) -> String {
+    if !bucketed {
+        return "0".into();
+    }
+    format!(
+        "(CASE WHEN l.created_at >= 0 THEN l.created_at / {DAY} \
+          ELSE (l.created_at + 1) / {DAY} - 1 END) * {}",
+        DAY / s.bucket.max(1)
+    )
+}
+
+/// The UTC days a roll-up must leave to the leads: those the scope's ends (and a past
+/// moment) fall inside and, when `bucketed`, those a period starts inside.
 pub(crate) fn cut_days(s: &Scope, bucketed: bool) -> Vec<i64> {
-    let mut days: Vec<i64> = [s.from, s.to]
+    let past = if s.past { s.as_of } else { i64::MAX };
+    let mut days: Vec<i64> = [s.from, s.to, past]
         .into_iter()
         .filter(|t| *t != i64::MIN && *t != i64::MAX && t.rem_euclid(DAY) != 0)
         .map(|t| t.div_euclid(DAY))
@@ -79,6 +117,15 @@ pub(crate) fn created_in_days(days: &[i64]) -> String {
         .collect::<Vec<_>>()
         .join(" OR ");
     format!(" AND ({terms})")
+}
+
+/// SQL (` AND …`) leaving out leads created on the given UTC days (sorted).
+pub(crate) fn created_not_in_days(days: &[i64]) -> String {
+    if days.is_empty() {
+        return String::new();
+    }
+    let keep = created_in_days(days);
+    format!(" AND NOT {}", keep.trim_start_matches(" AND "))
 }
 
 /// SQL (` AND …`) leaving out the given days of a roll-up's `day` column.
@@ -130,7 +177,8 @@ fn day_range(s: &Scope) -> (i64, i64) {
     } else {
         s.to.div_euclid(DAY) + i64::from(s.to.rem_euclid(DAY) != 0)
     }
-    .min(s.as_of.div_euclid(DAY).saturating_add(1));
+    // Up to the moment's day (a past moment's own day is cut unless it starts it).
+    .min(s.as_of.div_euclid(DAY) + i64::from(!s.past || s.as_of.rem_euclid(DAY) != 0));
     (from_day, until_day)
 }
 
