@@ -56,6 +56,10 @@ pub struct BenchArgs {
     /// only tops up to --leads), instead of a temporary one.
     #[arg(long)]
     pub keep_dir: Option<std::path::PathBuf>,
+    /// On PostgreSQL: keep the benchmark database under this name and reuse it next time
+    /// (the load only tops up to --leads), instead of a new one dropped afterwards.
+    #[arg(long)]
+    pub keep_database: Option<String>,
     /// Only the reports: load --leads leads with their history, deals and
     /// --activities-per-lead activities, then time every dashboard report.
     #[arg(long)]
@@ -74,22 +78,43 @@ struct Scratch {
 
 /// A database only the benchmark uses: a temporary SQLite file, or a new database on the
 /// PostgreSQL server named by `--database-url` (dropped afterwards).
-async fn scratch(db: &DbArgs, keep: Option<&std::path::Path>) -> anyhow::Result<Scratch> {
+async fn scratch(
+    db: &DbArgs,
+    keep: Option<&std::path::Path>,
+    keep_database: Option<&str>,
+) -> anyhow::Result<Scratch> {
     match &db.database_url {
         Some(u) if u.starts_with("postgres") => {
             use sqlx::Connection;
             let mut admin = sqlx::PgConnection::connect(u)
                 .await
                 .context("connecting to PostgreSQL")?;
-            let name = format!("leadline_bench_{}", uuid::Uuid::now_v7().simple());
-            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-                .execute(&mut admin)
-                .await?;
+            let name = match keep_database {
+                Some(k) => {
+                    anyhow::ensure!(
+                        !k.is_empty() && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                        "--keep-database takes letters, digits and underscores"
+                    );
+                    k.to_owned()
+                }
+                None => format!("leadline_bench_{}", uuid::Uuid::now_v7().simple()),
+            };
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+                    .bind(&name)
+                    .fetch_one(&mut admin)
+                    .await?;
+            if !exists {
+                sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                    .execute(&mut admin)
+                    .await?;
+            }
             let base = u.rsplit_once('/').map_or(u.as_str(), |(b, _)| b);
             Ok(Scratch {
                 url: format!("{base}/{name}"),
                 admin_url: Some(u.clone()),
-                name: Some(name),
+                // A kept database is not dropped.
+                name: keep_database.is_none().then_some(name),
                 _dir: None,
             })
         }
@@ -205,7 +230,7 @@ fn body_of(l: &Lead) -> serde_json::Value {
 
 /// Runs every scenario and prints the table.
 pub async fn run(db: &DbArgs, args: BenchArgs) -> anyhow::Result<()> {
-    let scratch = scratch(db, args.keep_dir.as_deref()).await?;
+    let scratch = scratch(db, args.keep_dir.as_deref(), args.keep_database.as_deref()).await?;
     let result = run_on(&scratch, &args).await;
     drop_scratch(&scratch).await;
     result
