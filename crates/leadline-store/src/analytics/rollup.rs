@@ -344,6 +344,25 @@ pub async fn first_rollup_day(conn: Conn<'_>) -> StoreResult<Option<i64>> {
 /// Folds the pending deltas of the roll-ups into them and drops groups left empty;
 /// returns how many deltas it folded. Safe to run from several processes at once.
 pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
+    // Most runs find nothing: ask on a read connection before taking SQLite's write lock.
+    {
+        let mut c = db.acquire().await?;
+        let (pending,): (bool,) = super::fetch_filtered(
+            c.conn(),
+            "SELECT EXISTS (SELECT 1 FROM lead_rollup_deltas) \
+               OR EXISTS (SELECT 1 FROM aging_rollup_deltas) \
+               OR EXISTS (SELECT 1 FROM stage_rollup_deltas)",
+            &[],
+            &super::ReportFilter::default(),
+        )
+        .await?
+        .into_iter()
+        .next()
+        .unwrap_or((true,));
+        if !pending {
+            return Ok(0);
+        }
+    }
     let mut tx = db.begin().await?;
     if let Conn::Postgres(c) = tx.conn() {
         // One compactor at a time; the others skip (their deltas wait for the next run).
