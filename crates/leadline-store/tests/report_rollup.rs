@@ -9,12 +9,12 @@ use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, LeadFields, Stage, Touch};
 use leadline_store::analytics::{
     Dimension, FunnelCount, ReportFilter, Scope, compact_rollup, funnel_counts, quality_counts,
-    rebuild_rollup, stage_times,
+    rebuild_rollup, response_counts, stage_times,
 };
 use leadline_store::scoring::{ModelRow, ScoreRow};
 use leadline_store::{Conn, Db};
 use leadline_store::{
-    activities, aging, history, leads, milestones, quality, scoring, testing, users,
+    activities, aging, history, leads, milestones, quality, scoring, sla, testing, users,
 };
 use uuid::Uuid;
 
@@ -103,6 +103,48 @@ async fn counts_in(
         .filter(|(_, n)| *n != 0)
         .map(|((a, b, c, d, e), n)| (a, b, c, d, e, n))
         .collect()
+}
+
+/// First-touch figures as sorted strings.
+async fn response(db: &Db, by: Dimension, s: &Scope) -> Vec<String> {
+    let mut c = db.acquire().await.unwrap();
+    let mut v: Vec<String> = response_counts(c.conn(), by, s)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| {
+            format!(
+                "{:?} {} {} {} {} {}",
+                r.key, r.clocks, r.touched, r.touch_minutes, r.met, r.breached
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// A first-touch clock for `lead`: started at its creation, due up to three days later
+/// (some still ahead), touched before or after that or not yet.
+fn clock(rng: &mut Lcg, lead: &Lead) -> sla::ClockRow {
+    let started = to_micros(lead.created_at);
+    let due = started + rng.next(72) as i64 * HOUR + rng.next(60) as i64 * 60_000_000;
+    let touched = match rng.next(3) {
+        0 => None,
+        _ => Some((started + rng.next(72 * 60) as i64 * 60_000_000).min(to_micros(now()))),
+    };
+    sla::ClockRow {
+        lead_id: lead.id,
+        stage: "new".into(),
+        target: "first_touch".into(),
+        minutes: 60,
+        started_at: started,
+        warn_at: due,
+        due_at: due,
+        touched_at: touched,
+        warned_at: None,
+        breached_at: None,
+        reassigned: 0,
+    }
 }
 
 /// Quality figures as sorted tuples.
@@ -266,6 +308,11 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                         "{what}: {by:?} bucketed={bucketed} {f:?} from={from}"
                     );
                     if !bucketed {
+                        let rolled =
+                            response(db, by, &scope_at(true, f.clone(), from, as_of)).await;
+                        let scanned =
+                            response(db, by, &scope_at(false, f.clone(), from, as_of)).await;
+                        assert_eq!(rolled, scanned, "{what}: response {by:?} {f:?} from={from}");
                         let rolled = quality(db, by, &scope_at(true, f.clone(), from, as_of)).await;
                         let scanned =
                             quality(db, by, &scope_at(false, f.clone(), from, as_of)).await;
@@ -286,6 +333,9 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                         "{what}: {by:?} bucketed={bucketed} {f:?} from={from}, periods off UTC"
                     );
                     if !bucketed {
+                        let rolled = response(db, by, &cut).await;
+                        let scanned = response(db, by, &scan).await;
+                        assert_eq!(rolled, scanned, "{what}: response {by:?} {f:?}, off UTC");
                         let rolled = quality(db, by, &cut).await;
                         let scanned = quality(db, by, &scan).await;
                         assert_eq!(rolled, scanned, "{what}: quality {by:?} {f:?}, off UTC");
@@ -379,6 +429,17 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
             }
             tx.commit().await.unwrap();
         }
+        // First-touch clocks for two leads in three.
+        {
+            let mut rows = Vec::new();
+            for l in &all {
+                if rng.next(3) != 0 {
+                    rows.push(clock(&mut rng, l));
+                }
+            }
+            let mut c = db.acquire().await.unwrap();
+            sla::put_clocks(c.conn(), &rows).await.unwrap();
+        }
         // Two scoring models, the first the default; scores under both; some quarantined.
         {
             let mut c = db.acquire().await.unwrap();
@@ -435,8 +496,21 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
         let mut c = db.acquire().await.unwrap();
         let db_ref = db;
         let mut rng2 = Lcg(11);
+        let mut rng3 = Lcg(5);
         for round in 0..3 {
             for l in all.iter_mut() {
+                // Clocks are touched, dropped (the lead left the covered stages) or restarted.
+                match rng3.next(6) {
+                    0 => {
+                        sla::touch(c.conn(), l.id, to_micros(now())).await.unwrap();
+                    }
+                    1 => sla::drop_clock(c.conn(), l.id).await.unwrap(),
+                    2 => {
+                        let row = clock(&mut rng3, l);
+                        sla::put_clocks(c.conn(), &[row]).await.unwrap();
+                    }
+                    _ => {}
+                }
                 match rng.next(8) {
                     6 if round == 0 => {
                         // An activity some hours ago moves the lead's last activity.

@@ -9,7 +9,7 @@ use leadline_app::analytics::{REPORTS, ReportQuery};
 use leadline_app::demo::LeadGenerator;
 use leadline_domain::pipeline::Opportunity;
 use leadline_domain::{Activity, Lead, Principal};
-use leadline_store::{activities, history, leads, pipeline};
+use leadline_store::{activities, history, leads, pipeline, sla};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
@@ -55,6 +55,12 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
         leads::insert_many(tx.conn(), &batch).await?;
         activities::insert_many(tx.conn(), &acts).await?;
         history::record_stages(tx.conn(), &changes).await?;
+        let clocks: Vec<_> = batch
+            .iter()
+            .enumerate()
+            .map(|(i, l)| clock_for(l, i))
+            .collect();
+        sla::put_clocks(tx.conn(), &clocks).await?;
         for d in &deals {
             pipeline::insert_opportunity(tx.conn(), d).await?;
         }
@@ -176,6 +182,35 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
         ms(worst)
     );
     Ok(())
+}
+
+/// A first-touch clock for a bench lead: four hours from its creation; three in five
+/// touched in time, one late, one not yet (deadline passed, or ahead for the newest).
+fn clock_for(l: &Lead, i: usize) -> sla::ClockRow {
+    use leadline_domain::time::to_micros;
+    const MINUTE: i64 = 60_000_000;
+    let started = to_micros(l.created_at);
+    let due = started + 240 * MINUTE;
+    let now = to_micros(leadline_domain::time::now());
+    let touched = match i % 5 {
+        0..=2 => Some(started + (i as i64 % 200 + 5) * MINUTE),
+        3 => Some(started + (i as i64 % 600 + 250) * MINUTE),
+        _ => None,
+    }
+    .filter(|t| *t <= now);
+    sla::ClockRow {
+        lead_id: l.id,
+        stage: l.stage.as_str().into(),
+        target: "first_touch".into(),
+        minutes: 240,
+        started_at: started,
+        warn_at: due - 30 * MINUTE,
+        due_at: due,
+        touched_at: touched,
+        warned_at: None,
+        breached_at: None,
+        reassigned: 0,
+    }
 }
 
 /// A deal for a converted bench lead: most won or lost, some open, two currencies.

@@ -78,6 +78,14 @@ impl Dimension {
     }
 }
 
+/// Leads by group (no bucket).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub(crate) struct BucketlessCount {
+    #[sqlx(flatten)]
+    pub key: GroupKey,
+    pub n: i64,
+}
+
 /// SQL for the owner of lead `l` at `$3`: set by the last change up to then; before its
 /// first change, the one that change replaced; never changed, the owner now.
 pub(crate) const OWNER_THEN: &str = "CASE \

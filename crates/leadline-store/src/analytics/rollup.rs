@@ -182,6 +182,28 @@ fn day_range(s: &Scope) -> (i64, i64) {
     (from_day, until_day)
 }
 
+/// SQL for a group's (text, extra, id) over a roll-up row `r` keyed like `lead_rollup`.
+fn group_exprs(by: Dimension) -> (&'static str, &'static str, &'static str) {
+    match by {
+        Dimension::All => ("''", "''", "NULL"),
+        Dimension::Source => ("r.source", "''", "NULL"),
+        Dimension::Medium => ("r.medium", "''", "NULL"),
+        Dimension::Campaign => ("r.campaign", "''", "NULL"),
+        Dimension::Channel => ("r.source", "r.medium", "NULL"),
+        Dimension::Owner => ("''", "''", "r.owner_id"),
+        Dimension::Team => ("''", "''", "r.team_id"),
+    }
+}
+
+/// A filter's columns on a roll-up row `r` keyed like `lead_rollup`.
+const ROLLUP_FILTER: FilterColumns = FilterColumns {
+    source: Some("r.source"),
+    medium: Some("r.medium"),
+    campaign: Some("r.campaign"),
+    owner: Some("r.owner_id"),
+    team: Some("r.team_id"),
+};
+
 /// Sums of the roll-up over the scope's UTC days up to the day of its moment but the
 /// `cut` ones, by group (and day when `bucketed`).
 async fn rollup_rows(
@@ -192,23 +214,9 @@ async fn rollup_rows(
     cut: &[i64],
 ) -> StoreResult<Vec<RollupRow>> {
     let (from_day, until_day) = day_range(s);
-    let (t, x, i) = match by {
-        Dimension::All => ("''", "''", "NULL"),
-        Dimension::Source => ("r.source", "''", "NULL"),
-        Dimension::Medium => ("r.medium", "''", "NULL"),
-        Dimension::Campaign => ("r.campaign", "''", "NULL"),
-        Dimension::Channel => ("r.source", "r.medium", "NULL"),
-        Dimension::Owner => ("''", "''", "r.owner_id"),
-        Dimension::Team => ("''", "''", "r.team_id"),
-    };
+    let (t, x, i) = group_exprs(by);
     let day = if bucketed { "r.day" } else { "0" };
-    let cols = FilterColumns {
-        source: Some("r.source"),
-        medium: Some("r.medium"),
-        campaign: Some("r.campaign"),
-        owner: Some("r.owner_id"),
-        team: Some("r.team_id"),
-    };
+    let cols = ROLLUP_FILTER;
     let sums = MEASURE_NAMES
         .iter()
         .map(|m| format!("CAST(SUM(r.{m}) AS BIGINT) AS {m}"))
@@ -316,6 +324,14 @@ const AGING_ROLLUP: Rollup = Rollup {
     measures: &["leads"],
 };
 
+/// First-touch clocks per UTC day of the lead's creation and its key (migration 0025).
+const RESPONSE_ROLLUP: Rollup = Rollup {
+    table: "response_rollup",
+    deltas: "response_rollup_deltas",
+    key: KEY,
+    measures: &["clocks", "touched", "touch_minutes", "met", "late"],
+};
+
 /// Stays per UTC day of the lead's creation and stage (migration 0023).
 const STAGE_ROLLUP: Rollup = Rollup {
     table: "stage_rollup",
@@ -351,7 +367,8 @@ pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
             c.conn(),
             "SELECT EXISTS (SELECT 1 FROM lead_rollup_deltas) \
                OR EXISTS (SELECT 1 FROM aging_rollup_deltas) \
-               OR EXISTS (SELECT 1 FROM stage_rollup_deltas)",
+               OR EXISTS (SELECT 1 FROM stage_rollup_deltas) \
+               OR EXISTS (SELECT 1 FROM response_rollup_deltas)",
             &[],
             &super::ReportFilter::default(),
         )
@@ -374,7 +391,7 @@ pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
         }
     }
     let mut folded = 0;
-    for r in [LEAD_ROLLUP, AGING_ROLLUP, STAGE_ROLLUP] {
+    for r in [LEAD_ROLLUP, AGING_ROLLUP, STAGE_ROLLUP, RESPONSE_ROLLUP] {
         folded += fold(tx.conn(), &r).await?;
     }
     tx.commit().await?;
@@ -385,7 +402,8 @@ pub async fn compact_rollup(db: &Db) -> StoreResult<u64> {
         let mut c = db.acquire().await?;
         if let Conn::Postgres(c) = c.conn() {
             sqlx::query(
-                "VACUUM (ANALYZE) lead_rollup_deltas, aging_rollup_deltas, stage_rollup_deltas",
+                "VACUUM (ANALYZE) lead_rollup_deltas, aging_rollup_deltas, stage_rollup_deltas, \
+                 response_rollup_deltas",
             )
             .execute(&mut *c)
             .await?;
@@ -415,11 +433,12 @@ async fn fold(conn: Conn<'_>, r: &Rollup) -> StoreResult<u64> {
         .collect::<Vec<_>>()
         .join(", ");
     let list = measures.join(", ");
-    // A group is empty when its first measure (leads, or ended and current stays) is 0.
-    let empty = if measures.contains(&"current") {
+    // A group is empty when it counts nothing (no leads; no stays; no clocks).
+    let first = measures.first().copied().unwrap_or("leads");
+    let empty = if first == "ended" {
         format!("DELETE FROM {table} WHERE ended = 0 AND current = 0")
     } else {
-        format!("DELETE FROM {table} WHERE leads = 0")
+        format!("DELETE FROM {table} WHERE {first} = 0")
     };
     let folded = match conn {
         Conn::Sqlite(c) => {
@@ -511,7 +530,7 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
     }
     let conn = tx.conn();
     let n = dispatch!(conn, |c| {
-        for r in [LEAD_ROLLUP, AGING_ROLLUP, STAGE_ROLLUP] {
+        for r in [LEAD_ROLLUP, AGING_ROLLUP, STAGE_ROLLUP, RESPONSE_ROLLUP] {
             for t in [r.deltas, r.table] {
                 sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {t}")))
                     .execute(&mut *c)
@@ -519,6 +538,10 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
             }
         }
         sqlx::query(STAGE_REBUILD).execute(&mut *c).await?;
+        sqlx::query(sqlx::AssertSqlSafe(RESPONSE_REBUILD))
+            .bind(Uuid::nil())
+            .execute(&mut *c)
+            .await?;
         sqlx::query(sqlx::AssertSqlSafe(AGING_REBUILD))
             .bind(Uuid::nil())
             .execute(&mut *c)
@@ -531,6 +554,56 @@ pub async fn rebuild_rollup(db: &Db) -> StoreResult<u64> {
     })?;
     tx.commit().await?;
     Ok(n)
+}
+
+/// The response roll-up from the clocks of live leads (`$1` the nil id for none).
+const RESPONSE_REBUILD: &str = "INSERT INTO response_rollup \
+       (day, source, medium, campaign, owner_id, team_id, clocks, touched, touch_minutes, met, late) \
+     SELECT CASE WHEN l.created_at >= 0 THEN l.created_at / 86400000000 \
+              ELSE (l.created_at + 1) / 86400000000 - 1 END, \
+       COALESCE(l.first_source, ''), COALESCE(l.first_medium, ''), \
+       COALESCE(l.first_campaign, ''), COALESCE(l.owner_id, $1), COALESCE(l.team_id, $1), \
+       COUNT(*), COUNT(c.touched_at), \
+       CAST(COALESCE(SUM((c.touched_at - c.started_at) / 60000000), 0) AS BIGINT), \
+       SUM(CASE WHEN c.touched_at <= c.due_at THEN 1 ELSE 0 END), \
+       SUM(CASE WHEN c.touched_at > c.due_at THEN 1 ELSE 0 END) \
+     FROM sla_clocks c JOIN leads l ON l.id = c.lead_id AND l.deleted_at IS NULL \
+     GROUP BY 1, 2, 3, 4, 5, 6";
+
+/// [`super::response_counts`] from the response roll-up for the scope's days but the
+/// `cut` ones; `breached` still counts the untouched clocks whose deadline is ahead (the
+/// caller takes the running ones out).
+pub async fn rollup_response_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    s: &Scope,
+    cut: &[i64],
+) -> StoreResult<Vec<super::ResponseCounts>> {
+    let (from_day, until_day) = day_range(s);
+    let (t, x, i) = group_exprs(by);
+    let sql = format!(
+        "SELECT {t} AS k_text, {x} AS k_extra, {i} AS k_id, \
+           CAST(SUM(r.clocks) AS BIGINT) AS clocks, CAST(SUM(r.touched) AS BIGINT) AS touched, \
+           CAST(SUM(r.touch_minutes) AS BIGINT) AS touch_minutes, \
+           CAST(SUM(r.met) AS BIGINT) AS met, \
+           CAST(SUM(r.late + r.clocks - r.touched) AS BIGINT) AS breached \
+         FROM (SELECT {KEY}, clocks, touched, touch_minutes, met, late FROM response_rollup \
+               WHERE day >= $1 AND day < $2{cut} \
+               UNION ALL SELECT {KEY}, clocks, touched, touch_minutes, met, late \
+               FROM response_rollup_deltas WHERE day >= $1 AND day < $2{cut}) r \
+         WHERE 1 = 1{filter} \
+         GROUP BY 1, 2, 3",
+        filter = s.filter.sql(&ROLLUP_FILTER, 3),
+        cut = not_on_days(cut),
+    );
+    let mut rows: Vec<super::ResponseCounts> =
+        super::fetch_filtered(conn, &sql, &[from_day, until_day], &s.filter).await?;
+    for r in &mut rows {
+        if r.key.id == Some(Uuid::nil()) {
+            r.key.id = None;
+        }
+    }
+    Ok(rows)
 }
 
 /// The aging roll-up from the leads (`$1` the nil id for no owner).

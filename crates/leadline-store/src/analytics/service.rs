@@ -21,11 +21,65 @@ pub struct ResponseCounts {
     pub breached: i64,
 }
 
-/// First-touch clocks of leads created in the scope, by group.
+/// First-touch clocks of leads created in the scope, by group: now, from the response
+/// roll-up (the days a period cuts and the clocks still running read one by one), else
+/// from the clocks.
 pub async fn response_counts(
     conn: Conn<'_>,
     by: Dimension,
     s: &Scope,
+) -> StoreResult<Vec<ResponseCounts>> {
+    if !super::rollup_answers(s) {
+        return scanned_response_counts(conn, by, s, "").await;
+    }
+    let mut conn = conn;
+    let cuts = super::cut_days(s, false);
+    let mut rows = super::rollup_response_counts(conn.reborrow(), by, s, &cuts).await?;
+    if !cuts.is_empty() {
+        let only = super::created_in_days(&cuts);
+        rows.extend(scanned_response_counts(conn.reborrow(), by, s, &only).await?);
+    }
+    // The roll-up counts every untouched clock as breached; those whose deadline is still
+    // ahead are running (few: the index sla_clocks_open finds them).
+    let running = format!(
+        "SELECT k_text, k_extra, k_id, COUNT(*) AS n FROM ( \
+           SELECT {key} FROM leads l JOIN sla_clocks c ON c.lead_id = l.id \
+           WHERE {in_period}{not_cut} AND c.touched_at IS NULL AND c.due_at > $3) x \
+         GROUP BY k_text, k_extra, k_id",
+        key = by.select(false),
+        in_period = super::leads_in_period(s),
+        not_cut = super::created_not_in_days(&cuts),
+    );
+    let running: Vec<super::BucketlessCount> = super::fetch_scoped(conn, &running, s).await?;
+    let mut sums: std::collections::BTreeMap<GroupKey, ResponseCounts> = Default::default();
+    for r in rows {
+        match sums.get_mut(&r.key) {
+            Some(t) => {
+                t.clocks += r.clocks;
+                t.touched += r.touched;
+                t.touch_minutes += r.touch_minutes;
+                t.met += r.met;
+                t.breached += r.breached;
+            }
+            None => {
+                sums.insert(r.key.clone(), r);
+            }
+        }
+    }
+    for r in running {
+        if let Some(t) = sums.get_mut(&r.key) {
+            t.breached -= r.n;
+        }
+    }
+    Ok(sums.into_values().filter(|r| r.clocks != 0).collect())
+}
+
+/// [`response_counts`] from the clocks (`only`: more SQL conditions on `l`).
+async fn scanned_response_counts(
+    conn: Conn<'_>,
+    by: Dimension,
+    s: &Scope,
+    only: &str,
 ) -> StoreResult<Vec<ResponseCounts>> {
     let sql = format!(
         "SELECT k_text, k_extra, k_id, COUNT(*) AS clocks, \
@@ -37,7 +91,7 @@ pub async fn response_counts(
              THEN 1 ELSE 0 END) AS breached \
          FROM (SELECT {key}, c.started_at, c.due_at, c.touched_at FROM leads l \
                JOIN sla_clocks c ON c.lead_id = l.id \
-               WHERE {in_period} AND c.started_at <= $3) x \
+               WHERE {in_period}{only} AND c.started_at <= $3) x \
          GROUP BY k_text, k_extra, k_id",
         in_period = super::leads_in_period(s),
         key = by.select(s.past)
