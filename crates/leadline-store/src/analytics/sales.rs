@@ -234,8 +234,8 @@ pub struct TouchRow {
 }
 
 /// The touch activities of the leads behind the deals won in the scope, up to each win
-/// (one statement: activities are reached through the `(lead_id, occurred_at)` index, and
-/// only rows that can be touches come back).
+/// (one statement: activities are reached through the partial index `activities_touches`,
+/// migration 0026, whose predicate is the touch condition here, word for word).
 pub async fn won_touches(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<TouchRow>> {
     // DISTINCT: a lead with two won deals must not count its touches twice.
     let sql = format!(
