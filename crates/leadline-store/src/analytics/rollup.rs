@@ -98,6 +98,9 @@ pub(crate) fn cut_days(s: &Scope, bucketed: bool) -> Vec<i64> {
 /// SQL (` AND …`) keeping leads created on the given UTC days (sorted), runs of
 /// consecutive days as one range.
 pub(crate) fn created_in_days(days: &[i64]) -> String {
+    if days.is_empty() {
+        return " AND 1 = 0".into();
+    }
     let mut ranges: Vec<(i64, i64)> = Vec::new();
     for d in days {
         match ranges.last_mut() {

@@ -112,7 +112,7 @@ pub struct StageTime {
 }
 
 /// Stays in each stage (consecutive stage-history rows of a lead) up to the moment: from
-/// the stage roll-up when it can answer (now, UTC, no filter), else from the history.
+/// the stage roll-up when it can answer (now, no filter), else from the history.
 /// Times are whole seconds: a current stay counts from its start's second to the moment's.
 pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
     if !(super::rollup_answers(s) && s.filter.is_empty()) {
