@@ -78,6 +78,25 @@ impl Dimension {
     }
 }
 
+/// Rows with the same key summed into one by `add` (a roll-up's rows and the leads read
+/// around it), in key order.
+pub(crate) fn merge_by<K: Ord, T>(
+    rows: Vec<T>,
+    key: impl Fn(&T) -> K,
+    add: impl Fn(&mut T, &T),
+) -> Vec<T> {
+    let mut sums: std::collections::BTreeMap<K, T> = std::collections::BTreeMap::new();
+    for r in rows {
+        match sums.entry(key(&r)) {
+            std::collections::btree_map::Entry::Occupied(mut e) => add(e.get_mut(), &r),
+            std::collections::btree_map::Entry::Vacant(e) => {
+                e.insert(r);
+            }
+        }
+    }
+    sums.into_values().collect()
+}
+
 /// Leads by group (no bucket).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub(crate) struct BucketlessCount {

@@ -44,16 +44,7 @@ pub async fn quality_counts(
     }
     let only = super::created_in_days(&cuts);
     rows.extend(scanned_quality_counts(conn, by, s, &only).await?);
-    let mut sums: std::collections::BTreeMap<GroupKey, QualityCounts> = Default::default();
-    for r in rows {
-        match sums.get_mut(&r.key) {
-            Some(q) => q.add(&r),
-            None => {
-                sums.insert(r.key.clone(), r);
-            }
-        }
-    }
-    Ok(sums.into_values().collect())
+    Ok(super::merge_by(rows, |r| r.key.clone(), QualityCounts::add))
 }
 
 impl QualityCounts {

@@ -51,27 +51,24 @@ pub async fn response_counts(
         not_cut = super::created_not_in_days(&cuts),
     );
     let running: Vec<super::BucketlessCount> = super::fetch_scoped(conn, &running, s).await?;
-    let mut sums: std::collections::BTreeMap<GroupKey, ResponseCounts> = Default::default();
-    for r in rows {
-        match sums.get_mut(&r.key) {
-            Some(t) => {
-                t.clocks += r.clocks;
-                t.touched += r.touched;
-                t.touch_minutes += r.touch_minutes;
-                t.met += r.met;
-                t.breached += r.breached;
-            }
-            None => {
-                sums.insert(r.key.clone(), r);
-            }
-        }
+    let mut sums = super::merge_by(
+        rows,
+        |r| r.key.clone(),
+        |t, r| {
+            t.clocks += r.clocks;
+            t.touched += r.touched;
+            t.touch_minutes += r.touch_minutes;
+            t.met += r.met;
+            t.breached += r.breached;
+        },
+    );
+    let running: std::collections::BTreeMap<GroupKey, i64> =
+        running.into_iter().map(|r| (r.key, r.n)).collect();
+    for t in &mut sums {
+        t.breached -= running.get(&t.key).copied().unwrap_or(0);
     }
-    for r in running {
-        if let Some(t) = sums.get_mut(&r.key) {
-            t.breached -= r.n;
-        }
-    }
-    Ok(sums.into_values().filter(|r| r.clocks != 0).collect())
+    sums.retain(|r| r.clocks != 0);
+    Ok(sums)
 }
 
 /// [`response_counts`] from the clocks (`only`: more SQL conditions on `l`).
@@ -126,21 +123,16 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
     }
     let only = super::created_in_days(&cuts);
     rows.extend(scanned_stage_times(conn, s, &only).await?);
-    let mut sums: std::collections::BTreeMap<String, StageTime> = Default::default();
-    for r in rows {
-        match sums.get_mut(&r.stage) {
-            Some(t) => {
-                t.ended += r.ended;
-                t.ended_seconds += r.ended_seconds;
-                t.current += r.current;
-                t.current_seconds += r.current_seconds;
-            }
-            None => {
-                sums.insert(r.stage.clone(), r);
-            }
-        }
-    }
-    Ok(sums.into_values().collect())
+    Ok(super::merge_by(
+        rows,
+        |r| r.stage.clone(),
+        |t, r| {
+            t.ended += r.ended;
+            t.ended_seconds += r.ended_seconds;
+            t.current += r.current;
+            t.current_seconds += r.current_seconds;
+        },
+    ))
 }
 
 /// [`stage_times`] from the stage history (`only`: more SQL conditions on `l`).
