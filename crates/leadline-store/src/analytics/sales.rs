@@ -23,6 +23,11 @@ pub enum DealDimension {
 }
 
 impl DealDimension {
+    /// Whether the group comes from the deal's lead (`l`).
+    fn reads_lead(self) -> bool {
+        !matches!(self, DealDimension::All | DealDimension::Owner)
+    }
+
     fn select(self) -> &'static str {
         match self {
             DealDimension::All => "'' AS k_text, '' AS k_extra, NULL AS k_id",
@@ -86,7 +91,8 @@ pub struct DealCounts {
 }
 
 /// Deal figures by group and currency: open pipeline at `as_of`, won and lost in
-/// `[from, to)`.
+/// `[from, to)`. The lead (for the cycle) is looked up only for the deals won in the
+/// period: a lookup per deal was most of the report's time.
 pub async fn deal_counts(
     conn: Conn<'_>,
     by: DealDimension,
@@ -106,13 +112,21 @@ pub async fn deal_counts(
            CAST(COALESCE(SUM(CASE WHEN d.stage = 'won' AND {closed_in} AND lead_created IS NOT NULL \
              THEN (d.closed_at - lead_created) / 1000000 END), 0) AS BIGINT) AS cycle_seconds \
          FROM (SELECT {key}, COALESCE(o.currency, '') AS currency, COALESCE(o.amount, 0) AS amount, \
-                 o.stage, o.closed_at, l.created_at AS lead_created, {st} AS st, \
+                 o.stage, o.closed_at, lc.created_at AS lead_created, {st} AS st, \
                  CASE WHEN o.created_at <= $3 AND (o.closed_at IS NULL OR o.closed_at > $3) \
                    THEN 1 ELSE 0 END AS is_open \
-               FROM opportunities o LEFT JOIN leads l ON l.id = o.lead_id \
+               FROM opportunities o {key_join} \
+               LEFT JOIN leads lc ON lc.id = o.lead_id \
+                 AND o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 \
+                 AND o.closed_at <= $3 \
                WHERE o.created_at <= $3{filter}) d \
          GROUP BY k_text, k_extra, k_id, currency",
         key = by.select(),
+        key_join = if by.reads_lead() {
+            "LEFT JOIN leads l ON l.id = o.lead_id"
+        } else {
+            ""
+        },
         st = stage_then(s.past),
         prob = probability_case(probabilities),
         filter = s.filter.sql(&super::FilterColumns::deal(), 4),
