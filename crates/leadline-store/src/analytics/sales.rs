@@ -23,9 +23,17 @@ pub enum DealDimension {
 }
 
 impl DealDimension {
-    /// Whether the group comes from the deal's lead (`l`).
-    fn reads_lead(self) -> bool {
-        !matches!(self, DealDimension::All | DealDimension::Owner)
+    /// The join to the deal's lead (`l`) the group reads, only where it needs it (a
+    /// deal's own source and campaign come first).
+    fn lead_join(self) -> &'static str {
+        match self {
+            DealDimension::All | DealDimension::Owner => "",
+            DealDimension::Source => "LEFT JOIN leads l ON l.id = o.lead_id AND o.source IS NULL",
+            DealDimension::Campaign => {
+                "LEFT JOIN leads l ON l.id = o.lead_id AND o.campaign IS NULL"
+            }
+            DealDimension::Channel | DealDimension::Team => "LEFT JOIN leads l ON l.id = o.lead_id",
+        }
     }
 
     fn select(self) -> &'static str {
@@ -122,11 +130,7 @@ pub async fn deal_counts(
                WHERE o.created_at <= $3{filter}) d \
          GROUP BY k_text, k_extra, k_id, currency",
         key = by.select(),
-        key_join = if by.reads_lead() {
-            "LEFT JOIN leads l ON l.id = o.lead_id"
-        } else {
-            ""
-        },
+        key_join = by.lead_join(),
         st = stage_then(s.past),
         prob = probability_case(probabilities),
         filter = s.filter.sql(&super::FilterColumns::deal(), 4),
