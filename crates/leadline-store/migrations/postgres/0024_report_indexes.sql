@@ -1,7 +1,8 @@
 -- The latest moment a lead reached any funnel step (NULL when none): a report as of a past
 -- day takes today's roll-up and corrects only the leads that moved on since, found here.
--- The expression must match analytics::asof::last_step(Backend::Postgres) exactly.
-CREATE INDEX leads_last_step ON leads ((GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)))
+-- The expression must match analytics::rollup::moved_on_since (PostgreSQL) exactly; the
+-- creation and id make the index alone answer which leads of a report moved on.
+CREATE INDEX leads_last_step ON leads ((GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)), created_at, id)
     WHERE deleted_at IS NULL;
 
 -- Lead velocity counts qualified leads by the moment they qualified and their first touch,

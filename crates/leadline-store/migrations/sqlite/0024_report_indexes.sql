@@ -1,9 +1,10 @@
 -- The latest moment a lead reached any funnel step (0 when none): a report as of a past
 -- day takes today's roll-up and corrects only the leads that moved on since, found here.
--- The expression must match analytics::asof::last_step(Backend::Sqlite) exactly.
+-- The expression must match analytics::rollup::moved_on_since (SQLite) exactly; the
+-- creation and id make the index alone answer which leads of a report moved on.
 CREATE INDEX leads_last_step ON leads(
     max(COALESCE(mql_at, 0), COALESCE(sal_at, 0), COALESCE(sql_at, 0),
-        COALESCE(converted_at, 0), COALESCE(won_at, 0)))
+        COALESCE(converted_at, 0), COALESCE(won_at, 0)), created_at, id)
     WHERE deleted_at IS NULL;
 
 -- Lead velocity counts qualified leads by the moment they qualified and their first touch,

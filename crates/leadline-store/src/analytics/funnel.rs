@@ -62,24 +62,27 @@ pub async fn funnel_counts(
         }
     }
     if s.past {
-        // The roll-up holds today's figures: take out the leads that reached a step since
-        // the moment and put them back as they were then.
-        let changed = super::moved_on_since(conn.backend());
-        let only = format!("{}{changed}", super::created_not_in_days(&cuts));
-        let day = super::day_bucket(s, bucketed);
-        let now = Scope {
-            past: false,
-            ..s.clone()
-        };
-        let sql = funnel_sql(by, &now, &day, FURTHEST_NOW, &only);
-        let gone: Vec<FunnelCount> = super::fetch_scoped(conn.reborrow(), &sql, s).await?;
-        for r in gone {
-            *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) -= r.n;
-        }
-        let sql = funnel_sql(by, s, &day, FURTHEST, &only);
-        let then: Vec<FunnelCount> = super::fetch_scoped(conn, &sql, s).await?;
-        for r in then {
-            *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
+        // The roll-up holds today's figures: the leads that reached a step since the
+        // moment move from where they are now to where they were then (one read; the group
+        // is the same then and now, as owners are not asked for here).
+        let sql = format!(
+            "SELECT k_text, k_extra, k_id, bucket, now_step, then_step, COUNT(*) AS n FROM ( \
+               SELECT {key}, CAST({day} AS BIGINT) AS bucket, {FURTHEST_NOW} AS now_step, \
+                 {FURTHEST} AS then_step \
+               FROM leads l WHERE {in_period}{not_cut}{changed}) x \
+             GROUP BY k_text, k_extra, k_id, bucket, now_step, then_step",
+            key = by.select(false),
+            day = super::day_bucket(s, bucketed),
+            in_period = super::leads_in_period(s),
+            not_cut = super::created_not_in_days(&cuts),
+            changed = super::moved_on_since(conn.backend()),
+        );
+        let moved: Vec<MovedOn> = super::fetch_scoped(conn, &sql, s).await?;
+        for r in moved {
+            *sums
+                .entry((r.key.clone(), r.bucket, r.now_step))
+                .or_insert(0) -= r.n;
+            *sums.entry((r.key, r.bucket, r.then_step)).or_insert(0) += r.n;
         }
     }
     Ok(sums
@@ -92,6 +95,17 @@ pub async fn funnel_counts(
             n,
         })
         .collect())
+}
+
+/// Leads that reached a step after a report's moment: their furthest step now and then.
+#[derive(Debug, sqlx::FromRow)]
+struct MovedOn {
+    #[sqlx(flatten)]
+    key: GroupKey,
+    bucket: i64,
+    now_step: i32,
+    then_step: i32,
+    n: i64,
 }
 
 /// The furthest step a lead has reached at all, as the roll-up counts it.

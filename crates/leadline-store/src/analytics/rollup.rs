@@ -53,8 +53,9 @@ pub fn asof_answers(s: &Scope, by: Dimension) -> bool {
         && s.filter.owner.is_none()
 }
 
-/// SQL (` AND …`) keeping leads of `l` that reached a funnel step after `$3`, through the
-/// index `leads_last_step` (migration 0024).
+/// SQL (` AND …`) keeping leads of `l` created by `$3` that reached a funnel step after
+/// it, from the index `leads_last_step` alone (migration 0024: it holds the creation and
+/// the id too, so only the leads kept are visited).
 pub(crate) fn moved_on_since(backend: Backend) -> String {
     let last = match backend {
         Backend::Sqlite => {
@@ -63,7 +64,10 @@ pub(crate) fn moved_on_since(backend: Backend) -> String {
         }
         Backend::Postgres => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
     };
-    format!(" AND l.id IN (SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3)")
+    format!(
+        " AND l.id IN (SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 \
+         AND created_at <= $3)"
+    )
 }
 
 /// The SQL bucket of lead `l`'s UTC day of creation, as the roll-up's rows carry it.
@@ -95,12 +99,8 @@ pub(crate) fn cut_days(s: &Scope, bucketed: bool) -> Vec<i64> {
     days
 }
 
-/// SQL (` AND …`) keeping leads created on the given UTC days (sorted), runs of
-/// consecutive days as one range.
-pub(crate) fn created_in_days(days: &[i64]) -> String {
-    if days.is_empty() {
-        return " AND 1 = 0".into();
-    }
+/// Runs of consecutive UTC days (sorted) as `[start, end)` instants.
+fn day_ranges(days: &[i64]) -> Vec<(i64, i64)> {
     let mut ranges: Vec<(i64, i64)> = Vec::new();
     for d in days {
         match ranges.last_mut() {
@@ -108,27 +108,43 @@ pub(crate) fn created_in_days(days: &[i64]) -> String {
             _ => ranges.push((*d, d + 1)),
         }
     }
-    let terms = ranges
+    ranges
+        .into_iter()
+        .map(|(a, b)| (a.saturating_mul(DAY), b.saturating_mul(DAY)))
+        .collect()
+}
+
+/// SQL (` AND …`) keeping leads `l` created on the given UTC days (sorted): their ids
+/// from one index range per run of days (SQLite would otherwise read every lead of the
+/// report's period through the index and filter).
+pub(crate) fn created_in_days(days: &[i64]) -> String {
+    if days.is_empty() {
+        return " AND 1 = 0".into();
+    }
+    let ranges = day_ranges(days)
         .iter()
         .map(|(a, b)| {
             format!(
-                "(l.created_at >= {} AND l.created_at < {})",
-                a.saturating_mul(DAY),
-                b.saturating_mul(DAY)
+                "SELECT id FROM leads WHERE deleted_at IS NULL \
+                 AND created_at >= {a} AND created_at < {b}"
             )
         })
         .collect::<Vec<_>>()
-        .join(" OR ");
-    format!(" AND ({terms})")
+        .join(" UNION ALL ");
+    format!(" AND l.id IN ({ranges})")
 }
 
-/// SQL (` AND …`) leaving out leads created on the given UTC days (sorted).
+/// SQL (` AND …`) leaving out leads `l` created on the given UTC days (sorted).
 pub(crate) fn created_not_in_days(days: &[i64]) -> String {
     if days.is_empty() {
         return String::new();
     }
-    let keep = created_in_days(days);
-    format!(" AND NOT {}", keep.trim_start_matches(" AND "))
+    let terms = day_ranges(days)
+        .iter()
+        .map(|(a, b)| format!("(l.created_at >= {a} AND l.created_at < {b})"))
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    format!(" AND NOT ({terms})")
 }
 
 /// SQL (` AND …`) leaving out the given days of a roll-up's `day` column.
