@@ -246,10 +246,18 @@ impl App {
         };
         let key_col = r.by.unwrap_or("channel");
         let names = self.report_names().await?;
-        let mut c = self.db.acquire().await?;
-        let deals = store::won_deals(c.conn(), &r.scope).await?;
-        let touches = store::won_touches(c.conn(), &r.scope).await?;
-        drop(c);
+        // The deals and their touches are independent reads: run at once, each on its own
+        // connection (neither holds one while waiting for another).
+        let (deals, touches) = tokio::try_join!(
+            async {
+                let mut c = self.db.acquire().await?;
+                store::won_deals(c.conn(), &r.scope).await
+            },
+            async {
+                let mut c = self.db.acquire().await?;
+                store::won_touches(c.conn(), &r.scope).await
+            }
+        )?;
         let mut by_lead: HashMap<uuid::Uuid, Vec<Touch<String>>> = HashMap::new();
         for t in touches {
             if let Some(k) = touch_of(&t.kind, &t.properties) {
