@@ -56,7 +56,7 @@ pub async fn funnel_counts(
         *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
     }
     if !cuts.is_empty() {
-        let only = super::created_in_days(&cuts);
+        let only = super::created_in_days(conn.backend(), &cuts);
         for r in scanned_funnel_counts(conn.reborrow(), by, bucketed, s, &only).await? {
             *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
         }

@@ -42,7 +42,7 @@ pub async fn quality_counts(
     if cuts.is_empty() {
         return Ok(rows);
     }
-    let only = super::created_in_days(&cuts);
+    let only = super::created_in_days(conn.backend(), &cuts);
     rows.extend(scanned_quality_counts(conn, by, s, &only).await?);
     Ok(super::merge_by(rows, |r| r.key.clone(), QualityCounts::add))
 }

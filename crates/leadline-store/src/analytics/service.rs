@@ -36,7 +36,7 @@ pub async fn response_counts(
     let cuts = super::cut_days(s, false);
     let mut rows = super::rollup_response_counts(conn.reborrow(), by, s, &cuts).await?;
     if !cuts.is_empty() {
-        let only = super::created_in_days(&cuts);
+        let only = super::created_in_days(conn.backend(), &cuts);
         rows.extend(scanned_response_counts(conn.reborrow(), by, s, &only).await?);
     }
     // The roll-up counts every untouched clock as breached; those whose deadline is still
@@ -121,7 +121,7 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
     if cuts.is_empty() {
         return Ok(rows);
     }
-    let only = super::created_in_days(&cuts);
+    let only = super::created_in_days(conn.backend(), &cuts);
     rows.extend(scanned_stage_times(conn, s, &only).await?);
     Ok(super::merge_by(
         rows,
