@@ -1,7 +1,8 @@
-//! The report roll-ups (migrations 0020–0023): leads per UTC day of creation and first
+//! The report roll-ups (migrations 0020–0023, 0025): leads per UTC day of creation and first
 //! touch, owner and team, with how many have reached each funnel step now and their quality
 //! (`lead_rollup`); live leads per UTC hour of last activity, stage and owner
-//! (`aging_rollup`); stays per UTC creation day and stage (`stage_rollup`). Triggers append
+//! (`aging_rollup`); stays per UTC creation day and stage (`stage_rollup`); first-touch
+//! clocks keyed like `lead_rollup` (`response_rollup`). Triggers append
 //! deltas; [`compact_rollup`] folds them in; readers add up both tables, so a report is
 //! exact whether or not the deltas were folded yet. The fold is written per
 //! engine here (not in `dialect`): what differs is how it stays exact under concurrent
