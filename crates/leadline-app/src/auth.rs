@@ -7,11 +7,13 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use leadline_domain::account::{ApiKey, User};
+use leadline_domain::sign_in::Verdict;
 use leadline_domain::time::{now, to_micros};
 use leadline_domain::{Principal, Role};
-use leadline_store::{api_keys, sessions, users};
+use leadline_store::{api_keys, sessions, sign_in_failures, users};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use std::net::IpAddr;
 use uuid::Uuid;
 
 /// Prefix of every API key, so leaked keys are easy to recognise in code and logs.
@@ -113,9 +115,34 @@ pub struct NewSession {
 }
 
 impl App {
-    /// Checks email and password; on success opens a session.
-    pub async fn login(&self, email: &str, password: &str) -> AppResult<NewSession> {
+    /// Checks email and password; on success opens a session. `address` is the client's,
+    /// for the throttle: after too many recent failures for the account or from the address
+    /// the attempt is refused before the password is looked at.
+    pub async fn login(
+        &self,
+        email: &str,
+        password: &str,
+        address: Option<IpAddr>,
+    ) -> AppResult<NewSession> {
+        let account = token_hash(&email.trim().to_lowercase());
+        let address = token_hash(&address.map(|a| a.to_string()).unwrap_or_default());
+        let throttle = self.config.sign_in;
+        let t = to_micros(now());
         let mut c = self.db.acquire().await?;
+        let (by_account, by_address) = sign_in_failures::recent(
+            c.conn(),
+            &account,
+            &address,
+            t - throttle.window,
+            throttle.read_limit(),
+        )
+        .await?;
+        if let Verdict::Refuse { retry_after } = throttle.verdict(t, &by_account, &by_address) {
+            tracing::warn!("sign-in refused: too many recent failures");
+            return Err(AppError::Throttled {
+                retry_after_secs: (retry_after as u64).div_ceil(1_000_000),
+            });
+        }
         let found = users::by_email_with_hash(c.conn(), email).await?;
         drop(c);
         let (user, hash) = match found {
@@ -125,11 +152,21 @@ impl App {
         let ok = verify_password(password, hash).await;
         let user = match user {
             Some(u) if ok && u.active => u,
-            _ => return Err(AppError::Unauthenticated),
+            other => {
+                let mut tx = self.db.begin().await?;
+                sign_in_failures::purge(tx.conn(), t - 24 * 3600 * 1_000_000).await?;
+                sign_in_failures::record(tx.conn(), &account, &address, t).await?;
+                tx.commit().await?;
+                match other {
+                    Some(u) => tracing::info!(user_id = %u.id, "sign-in failed"),
+                    None => tracing::info!("sign-in failed for an unknown email"),
+                }
+                return Err(AppError::Unauthenticated);
+            }
         };
         let token = random_token();
-        let t = to_micros(now());
         let mut tx = self.db.begin().await?;
+        sign_in_failures::clear_account(tx.conn(), &account).await?;
         sessions::purge_expired(tx.conn(), t).await?;
         sessions::insert(
             tx.conn(),
@@ -169,6 +206,15 @@ impl App {
             tx.commit().await?;
         }
         Ok((principal_for_user(&user), user))
+    }
+
+    /// Ends every session of a user (sign out everywhere).
+    pub async fn logout_everywhere(&self, user_id: Uuid) -> AppResult<()> {
+        let mut tx = self.db.begin().await?;
+        sessions::delete_for_user(tx.conn(), user_id).await?;
+        tx.commit().await?;
+        tracing::info!(user_id = %user_id, "signed out everywhere");
+        Ok(())
     }
 
     /// Ends one session.

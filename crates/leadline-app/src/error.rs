@@ -15,6 +15,9 @@ pub enum AppError {
     /// No valid credentials.
     #[error("authentication required")]
     Unauthenticated,
+    /// Too many failed sign-ins for this account or from this address; try again later.
+    #[error("too many failed sign-ins; try again in {retry_after_secs} s")]
+    Throttled { retry_after_secs: u64 },
     /// Valid credentials, not allowed.
     #[error("forbidden: {0}")]
     Forbidden(String),

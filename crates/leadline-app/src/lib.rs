@@ -38,6 +38,8 @@ pub struct AppConfig {
     pub session_idle: Duration,
     /// A browser session ends after this long, whatever happens.
     pub session_absolute: Duration,
+    /// When failed sign-ins make the next attempts wait.
+    pub sign_in: leadline_domain::sign_in::SignInThrottle,
 }
 
 impl Default for AppConfig {
@@ -45,6 +47,7 @@ impl Default for AppConfig {
         AppConfig {
             session_idle: Duration::from_secs(12 * 3600),
             session_absolute: Duration::from_secs(7 * 24 * 3600),
+            sign_in: Default::default(),
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod quality;
 pub mod role;
 pub mod routing;
 pub mod scoring;
+pub mod sign_in;
 pub mod sla;
 pub mod source;
 pub mod stage;

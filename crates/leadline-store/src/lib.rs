@@ -40,6 +40,7 @@ pub mod saved_views;
 pub mod scoring;
 pub mod sessions;
 pub mod settings;
+pub mod sign_in_failures;
 pub mod sla;
 pub mod sources;
 pub mod teams;

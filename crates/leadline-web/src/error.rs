@@ -26,6 +26,8 @@ pub struct Problem {
 pub struct ApiError {
     pub status: StatusCode,
     pub problem: Problem,
+    /// Seconds for a `Retry-After` header (429, 503).
+    pub retry_after: Option<u32>,
 }
 
 impl ApiError {
@@ -33,6 +35,7 @@ impl ApiError {
     pub fn new(status: StatusCode, name: &str, title: &str, detail: impl Into<String>) -> ApiError {
         ApiError {
             status,
+            retry_after: None,
             problem: Problem {
                 kind: format!("urn:leadline:problem:{name}"),
                 title: title.into(),
@@ -74,6 +77,16 @@ impl From<AppError> for ApiError {
                 "Authentication required",
                 "send a valid API key as 'Authorization: Bearer <key>' or sign in",
             ),
+            AppError::Throttled { retry_after_secs } => {
+                let mut a = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "too-many-attempts",
+                    "Too many attempts",
+                    format!("too many failed sign-ins; try again in {retry_after_secs} s"),
+                );
+                a.retry_after = Some(u32::try_from(retry_after_secs).unwrap_or(u32::MAX));
+                a
+            }
             AppError::Forbidden(why) => {
                 ApiError::new(StatusCode::FORBIDDEN, "forbidden", "Forbidden", why)
             }
@@ -127,6 +140,10 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
+        if let Some(secs) = self.retry_after {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             res.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));

@@ -269,6 +269,15 @@ async fn open(db: &DbArgs, file: &FileConfig) -> anyhow::Result<App> {
     if let Some(h) = file.session_absolute_hours {
         config.session_absolute = Duration::from_secs(h * 3600);
     }
+    if let Some(n) = file.sign_in_failures_per_account {
+        config.sign_in.per_account = n;
+    }
+    if let Some(n) = file.sign_in_failures_per_address {
+        config.sign_in.per_address = n;
+    }
+    if let Some(m) = file.sign_in_window_minutes {
+        config.sign_in.window = m.max(1) * 60 * 1_000_000;
+    }
     App::open(&url, config)
         .await
         .with_context(|| format!("opening database {}", redact(&url)))

@@ -20,6 +20,9 @@ pub struct FileConfig {
     pub log_format: Option<String>,
     pub session_idle_minutes: Option<u64>,
     pub session_absolute_hours: Option<u64>,
+    pub sign_in_failures_per_account: Option<usize>,
+    pub sign_in_failures_per_address: Option<usize>,
+    pub sign_in_window_minutes: Option<i64>,
 }
 
 impl FileConfig {

@@ -37,6 +37,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .route("/", get(|| async { Redirect::to("/leads") }))
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/logout/everywhere", post(session::logout_everywhere))
         .route("/leads", get(leads::list))
         .route(
             "/leads/new",

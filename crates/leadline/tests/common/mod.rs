@@ -112,11 +112,11 @@ impl TestApp {
     }
 }
 
-async fn start(db: TestDb) -> TestApp {
+async fn start(db: TestDb, config: AppConfig) -> TestApp {
     leadline_app::outbound::install_tls();
     let app = App {
         db: db.db.clone(),
-        config: AppConfig::default(),
+        config,
     };
     let (_, key) = app
         .create_api_key(&Principal::system("test"), "test-admin", Role::Admin, None)
@@ -153,9 +153,15 @@ pub async fn ok(r: reqwest::Response) -> serde_json::Value {
 
 /// One running server per backend: SQLite first, then PostgreSQL.
 pub async fn apps() -> Vec<TestApp> {
+    apps_with(AppConfig::default()).await
+}
+
+/// [`apps`] with other settings.
+#[allow(dead_code)]
+pub async fn apps_with(config: AppConfig) -> Vec<TestApp> {
     let mut out = Vec::new();
     for db in testing::backends().await {
-        out.push(start(db).await);
+        out.push(start(db, config.clone()).await);
     }
     out
 }
