@@ -472,13 +472,14 @@ impl App {
 
     /// Soft-deletes a lead (managers and admins).
     pub async fn delete_lead(&self, by: &Principal, id: Uuid) -> AppResult<()> {
-        let mut tx = self.db.begin().await?;
-        visible_lead(tx.conn(), by, id).await?;
+        // The role first: a rep learns nothing about which ids exist.
         if !by.can_delete_leads() {
             return Err(AppError::Forbidden(
                 "only managers and admins may delete leads".into(),
             ));
         }
+        let mut tx = self.db.begin().await?;
+        visible_lead(tx.conn(), by, id).await?;
         leads::soft_delete(tx.conn(), id, to_micros(now())).await?;
         crate::nurture::run::lead_gone_in(&mut tx, id, "lead_deleted").await?;
         audit(&mut tx, by, "lead.deleted", "lead", Some(id), Value::Null).await?;

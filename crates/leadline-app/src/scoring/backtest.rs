@@ -121,6 +121,7 @@ impl App {
         key: &str,
         version: i32,
     ) -> AppResult<BacktestReport> {
+        crate::auth::require_marketing(by, "back-testing scoring models")?;
         let v = self.scoring_version(by, key, version).await?;
         self.backtest(by, v.definition).await
     }

@@ -45,7 +45,7 @@ pub struct VersionSummary {
     pub definition: ModelDefinition,
 }
 
-fn may_manage(by: &Principal) -> AppResult<()> {
+pub(crate) fn may_manage(by: &Principal) -> AppResult<()> {
     crate::auth::require_marketing(by, "managing scoring models")
 }
 
@@ -321,6 +321,7 @@ impl App {
         yaml: bool,
         note: Option<String>,
     ) -> AppResult<VersionSummary> {
+        may_manage(by)?;
         let file = if yaml {
             ModelFile::from_yaml(text)
         } else {

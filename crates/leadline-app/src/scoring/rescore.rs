@@ -222,6 +222,7 @@ impl App {
 
     /// Creates a re-score job for a model's version in force.
     async fn new_rescore_job(&self, by: &Principal, key: &str) -> AppResult<JobRow> {
+        super::models::may_manage(by)?;
         let mut tx = self.db.begin().await?;
         let m = active_models(&mut tx)
             .await?

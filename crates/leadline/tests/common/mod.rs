@@ -165,3 +165,213 @@ pub async fn apps_with(config: AppConfig) -> Vec<TestApp> {
     }
     out
 }
+
+/// Row counts of every table, in name order.
+#[allow(dead_code)]
+pub async fn row_counts(t: &TestApp) -> Vec<(String, i64)> {
+    let mut c = t.app.db.acquire().await.unwrap();
+    let tables: Vec<String> = match c.conn() {
+        leadline_store::Conn::Sqlite(c) => sqlx::query_scalar(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite_%' ORDER BY name",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .unwrap(),
+        leadline_store::Conn::Postgres(c) => sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+             ORDER BY table_name",
+        )
+        .fetch_all(&mut *c)
+        .await
+        .unwrap(),
+    };
+    let mut out = Vec::new();
+    for name in tables {
+        // Names come from the catalogue, quoted as identifiers.
+        let sql = format!("SELECT COUNT(*) FROM \"{}\"", name.replace('"', "\"\""));
+        let n: i64 = match c.conn() {
+            leadline_store::Conn::Sqlite(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut *c)
+                .await
+                .unwrap(),
+            leadline_store::Conn::Postgres(c) => sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut *c)
+                .await
+                .unwrap(),
+        };
+        out.push((name, n));
+    }
+    out
+}
+
+/// One operation of the API's OpenAPI document.
+#[allow(dead_code)]
+pub struct Operation {
+    pub method: reqwest::Method,
+    /// The path as documented, with `{param}` placeholders, without the server prefix.
+    pub path: String,
+}
+
+#[allow(dead_code)]
+impl Operation {
+    /// The path with every parameter replaced by `value`.
+    pub fn fill(&self, value: &str) -> String {
+        self.fill_with(|_| value.to_owned())
+    }
+
+    /// The path with each parameter replaced by what `value` gives for its name.
+    pub fn fill_with(&self, value: impl Fn(&str) -> String) -> String {
+        let mut url = String::new();
+        let mut rest = self.path.as_str();
+        while let Some(open) = rest.find('{') {
+            url.push_str(&rest[..open]);
+            let (name, r) = rest[open + 1..].split_once('}').unwrap_or(("", ""));
+            url.push_str(&value(name));
+            rest = r;
+        }
+        url.push_str(rest);
+        url
+    }
+
+    /// The path with parameters of the right type that name nothing: fresh UUIDs for ids,
+    /// a version number for versions, a made-up name for the rest.
+    pub fn fill_unknown(&self) -> String {
+        self.fill_with(|name| match name {
+            "version" => "1".to_owned(),
+            "key" | "name" | "token" => "no-such-thing".to_owned(),
+            _ => uuid::Uuid::now_v7().to_string(),
+        })
+    }
+}
+
+/// The server prefix and every GET/POST/PUT/PATCH/DELETE operation of the served OpenAPI
+/// document, so a new route is checked as soon as it is documented.
+#[allow(dead_code)]
+pub async fn api_operations(t: &TestApp) -> (String, Vec<Operation>) {
+    let (prefix, ops, _) = api_spec(t).await;
+    (prefix, ops)
+}
+
+/// [`api_operations`] and the document itself.
+#[allow(dead_code)]
+pub async fn api_spec(t: &TestApp) -> (String, Vec<Operation>, serde_json::Value) {
+    let spec = ok(t.get("/api/v1/openapi.json").send().await.unwrap()).await;
+    let prefix = spec["servers"][0]["url"].as_str().unwrap_or("").to_owned();
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, _) in item.as_object().unwrap() {
+            let Ok(m) = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()) else {
+                continue;
+            };
+            if ["GET", "POST", "PUT", "PATCH", "DELETE"].contains(&m.as_str()) {
+                ops.push(Operation {
+                    method: m,
+                    path: path.clone(),
+                });
+            }
+        }
+    }
+    (prefix, ops, spec)
+}
+
+/// The smallest JSON value that `schema` accepts as far as types go: required properties
+/// only, the first enum value or alternative, ids as fresh UUIDs. Enough to get past body
+/// decoding, so a test reaches the authorization and validation behind it.
+#[allow(dead_code)]
+pub fn minimal_instance(spec: &serde_json::Value, schema: &serde_json::Value) -> serde_json::Value {
+    use serde_json::{Value, json};
+    fn go(spec: &Value, s: &Value, depth: usize) -> Value {
+        if depth > 12 {
+            return Value::Null;
+        }
+        if let Some(r) = s["$ref"].as_str() {
+            let name = r.rsplit('/').next().unwrap_or("");
+            return go(spec, &spec["components"]["schemas"][name], depth + 1);
+        }
+        if let Some(all) = s["allOf"].as_array() {
+            let mut out = serde_json::Map::new();
+            for part in all {
+                if let Value::Object(o) = go(spec, part, depth + 1) {
+                    out.extend(o);
+                }
+            }
+            return Value::Object(out);
+        }
+        for alt in ["oneOf", "anyOf"] {
+            if let Some(first) = s[alt]
+                .as_array()
+                .and_then(|a| a.iter().find(|x| x["type"] != "null").or_else(|| a.first()))
+            {
+                return go(spec, first, depth + 1);
+            }
+        }
+        if let Some(e) = s["enum"]
+            .as_array()
+            .and_then(|e| e.iter().find(|v| !v.is_null()))
+        {
+            return e.clone();
+        }
+        let ty = match &s["type"] {
+            Value::Array(ts) => ts
+                .iter()
+                .find(|t| *t != "null")
+                .and_then(|t| t.as_str())
+                .unwrap_or("null"),
+            t => t.as_str().unwrap_or(if s["properties"].is_object() {
+                "object"
+            } else {
+                "null"
+            }),
+        };
+        match ty {
+            "object" => {
+                let mut out = serde_json::Map::new();
+                for name in s["required"].as_array().into_iter().flatten() {
+                    let Some(name) = name.as_str() else { continue };
+                    out.insert(name.into(), go(spec, &s["properties"][name], depth + 1));
+                }
+                Value::Object(out)
+            }
+            "array" => json!([]),
+            "integer" => json!(s["minimum"].as_i64().unwrap_or(1).max(1)),
+            "number" => json!(1.0),
+            "boolean" => json!(true),
+            "string" => match s["format"].as_str() {
+                Some("uuid") => json!(uuid::Uuid::now_v7()),
+                Some("date-time") => json!("2030-01-01T09:00:00Z"),
+                Some("date") => json!("2030-01-01"),
+                Some("email") => json!("someone@example.com"),
+                Some("uri") => json!("https://example.com/"),
+                _ => json!("x"),
+            },
+            _ => Value::Null,
+        }
+    }
+    go(spec, schema, 0)
+}
+
+/// A body for `op` that decodes: the minimal JSON instance of its schema, or a small valid
+/// document of its other media type. `None` when it takes no body.
+#[allow(dead_code)]
+pub fn minimal_body(spec: &serde_json::Value, op: &Operation) -> Option<(&'static str, Vec<u8>)> {
+    let content =
+        &spec["paths"][&op.path][op.method.as_str().to_lowercase()]["requestBody"]["content"];
+    if let Some(j) = content.get("application/json") {
+        let v = minimal_instance(spec, &j["schema"]);
+        return Some(("application/json", serde_json::to_vec(&v).unwrap()));
+    }
+    if content.get("message/rfc822").is_some() {
+        let mail = "From: Someone <someone@example.com>\r\nTo: leads@example.com\r\nSubject: Hello\r\n\r\nHi\r\n";
+        return Some(("message/rfc822", mail.as_bytes().to_vec()));
+    }
+    if content.get("application/toml").is_some() {
+        return Some(("application/toml", b"[model]\nkey = \"x\"\n".to_vec()));
+    }
+    if content.get("multipart/form-data").is_some() {
+        let body = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.csv\"\r\nContent-Type: text/csv\r\n\r\nemail\r\nsomeone@example.com\r\n--B--\r\n";
+        return Some(("multipart/form-data; boundary=B", body.as_bytes().to_vec()));
+    }
+    None
+}
