@@ -132,12 +132,9 @@ impl Db {
                 .await?;
             return Ok(Db::Postgres(pool));
         }
-        let path = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
+        let path = crate::backup::sqlite_path(url)
             .ok_or_else(|| crate::StoreError::BadUrl(url.chars().take(16).collect()))?;
-        let path = path.split('?').next().unwrap_or(path);
-        Self::open_sqlite(Path::new(path)).await
+        Self::open_sqlite(&path).await
     }
 
     /// Opens (creating if needed) the SQLite database file at `path`.

@@ -17,6 +17,7 @@ pub mod aging;
 pub mod analytics;
 pub mod api_keys;
 pub mod audit;
+pub mod backup;
 pub mod capture;
 pub mod consents;
 pub mod custom_fields;

@@ -112,6 +112,17 @@ pub enum Command {
     },
     /// Undo a merge by its id.
     Unmerge { merge_id: uuid::Uuid },
+    /// Copy the SQLite database to FILE while the server keeps running (a consistent
+    /// snapshot). For PostgreSQL it prints the pg_dump command instead.
+    Backup { file: PathBuf },
+    /// Replace the SQLite database with a backup after checking it (integrity, Leadline
+    /// schema), then apply pending migrations. Stop the server first.
+    Restore {
+        file: PathBuf,
+        /// Replace an existing database.
+        #[arg(long)]
+        force: bool,
+    },
     /// The predictive model (groundwork): train on the leads with a known outcome and
     /// report held-out AUC, calibration and the features that matter.
     Model {
@@ -483,6 +494,57 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 r.id,
                 r.merged_names.join(", "),
                 r.survivor_id
+            );
+            Ok(())
+        }
+        Command::Backup { file: dest } => {
+            let url = database_url(cli.db.database_url.clone(), cli.db.data_dir.clone(), &file);
+            if leadline_store::backup::sqlite_path(&url).is_none() {
+                anyhow::bail!(
+                    "this is a PostgreSQL database: back it up with \
+                     `pg_dump --format=custom --file leadline.dump \"$DATABASE_URL\"` \
+                     (restore with `pg_restore --clean --if-exists --dbname \"$DATABASE_URL\" leadline.dump`)"
+                );
+            }
+            let app = open(&cli.db, &file).await?;
+            leadline_store::backup::sqlite_backup(&app.db, &dest)
+                .await
+                .with_context(|| format!("backing up to {}", dest.display()))?;
+            let s = leadline_store::backup::check_sqlite_file(&dest).await?;
+            println!(
+                "backup written to {} ({} leads, {} migrations; integrity ok)",
+                dest.display(),
+                s.leads,
+                s.migrations
+            );
+            Ok(())
+        }
+        Command::Restore {
+            file: backup,
+            force,
+        } => {
+            let url = database_url(cli.db.database_url.clone(), cli.db.data_dir.clone(), &file);
+            let Some(target) = leadline_store::backup::sqlite_path(&url) else {
+                anyhow::bail!(
+                    "this is a PostgreSQL database: restore it with \
+                     `pg_restore --clean --if-exists --dbname \"$DATABASE_URL\" leadline.dump`"
+                );
+            };
+            if target.exists() && !force {
+                anyhow::bail!(
+                    "{} exists; stop the server and pass --force to replace it",
+                    target.display()
+                );
+            }
+            let s = leadline_store::backup::sqlite_restore(&backup, &target)
+                .await
+                .with_context(|| format!("restoring {}", backup.display()))?;
+            open(&cli.db, &file).await?;
+            println!(
+                "restored {} into {} ({} leads; migrations applied)",
+                backup.display(),
+                target.display(),
+                s.leads
             );
             Ok(())
         }

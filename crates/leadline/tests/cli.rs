@@ -419,3 +419,143 @@ fn a_predictive_model_trains_on_imported_history() {
     // would put none or all above one half.
     assert!((2000..6000).contains(&high), "{high} of {n} above 0.5");
 }
+
+/// Issue 11: `leadline backup` takes a consistent copy while the server is capturing leads,
+/// and `leadline restore` puts it back: every lead acknowledged before the backup started
+/// is in the restored database, nothing acknowledged after it finished, and the restored
+/// file passes SQLite's integrity check and serves again.
+#[test]
+fn backup_while_serving_and_restore_round_trip() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, key, err) = run(
+        dir.path(),
+        &["api-key", "create", "--name", "writer", "--role", "admin"],
+    );
+    assert!(ok, "{err}");
+    let key = key.trim().to_owned();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut server = leadline(dir.path())
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (before, after, total) = rt.block_on(async {
+        leadline_app::outbound::install_tls();
+        let client = reqwest::Client::new();
+        let mut ready = false;
+        for _ in 0..100 {
+            if client.get(format!("{base}/readyz")).send().await.is_ok() {
+                ready = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(ready, "server did not become ready");
+        let acked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let stop = tokio_util::sync::CancellationToken::new();
+        let writer = {
+            let (acked, stop, client, base, key) = (
+                acked.clone(),
+                stop.clone(),
+                client.clone(),
+                base.clone(),
+                key.clone(),
+            );
+            tokio::spawn(async move {
+                let mut i = 0;
+                while !stop.is_cancelled() {
+                    let email = format!("w{i}@backup.example");
+                    let r = client
+                        .post(format!("{base}/api/v1/leads"))
+                        .bearer_auth(&key)
+                        .json(&serde_json::json!({"email": email, "last_name": "Writer"}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(r.status().is_success(), "{}", r.status());
+                    acked.lock().unwrap().push(email);
+                    i += 1;
+                }
+            })
+        };
+        while acked.lock().unwrap().len() < 50 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let before = acked.lock().unwrap().clone();
+        let d = dir.path().to_owned();
+        let (ok, out, err) = tokio::task::spawn_blocking(move || run(&d, &["backup", "backup.db"]))
+            .await
+            .unwrap();
+        assert!(ok, "{err}");
+        assert!(out.contains("integrity ok"), "{out}");
+        let after = acked.lock().unwrap().len();
+        // Writes go on after the backup.
+        while acked.lock().unwrap().len() < after + 20 {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        stop.cancel();
+        writer.await.unwrap();
+        let total = acked.lock().unwrap().len();
+        (before, after, total)
+    });
+    Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status()
+        .unwrap();
+    server.wait().unwrap();
+
+    let exported = |data_dir: &str| -> Vec<String> {
+        let (ok, csv, err) = run(
+            dir.path(),
+            &["--data-dir", data_dir, "export", "leads", "--format", "csv"],
+        );
+        assert!(ok, "{err}");
+        csv.lines()
+            .filter_map(|l| l.split(',').find(|c| c.ends_with("@backup.example")))
+            .map(str::to_owned)
+            .collect()
+    };
+    assert_eq!(exported("leadline-data").len(), total, "the live database");
+    let (ok, out, err) = run(
+        dir.path(),
+        &["--data-dir", "restored", "restore", "backup.db"],
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("migrations applied"), "{out}");
+    let restored = exported("restored");
+    assert!(
+        restored.len() >= before.len() && restored.len() <= after,
+        "restored {} leads; {} acknowledged before the backup, {after} when it ended",
+        restored.len(),
+        before.len()
+    );
+    for email in &before {
+        assert!(
+            restored.contains(email),
+            "{email} acknowledged before the backup is missing"
+        );
+    }
+    // Restoring over a database needs --force; a file that is not a Leadline database is
+    // refused and the database stays as it was.
+    let (ok, _, err) = run(
+        dir.path(),
+        &["--data-dir", "restored", "restore", "backup.db"],
+    );
+    assert!(!ok && err.contains("--force"), "{err}");
+    std::fs::write(dir.path().join("junk.db"), "not a database").unwrap();
+    let (ok, _, err) = run(
+        dir.path(),
+        &["--data-dir", "restored", "restore", "junk.db", "--force"],
+    );
+    assert!(!ok && err.contains("not a database"), "{err}");
+    assert_eq!(exported("restored").len(), restored.len());
+    let (ok, _, err) = run(dir.path(), &["backup", "backup.db"]);
+    assert!(!ok && err.contains("already exists"), "{err}");
+}
