@@ -61,7 +61,7 @@ async fn each_role_may_call_what_the_matrix_says_and_reps_see_only_their_leads()
     let bless = std::env::var("LEADLINE_BLESS").is_ok_and(|v| v == "1");
     let expected = read_matrix();
     for t in common::apps().await {
-        let n = t.name.clone();
+        let n = t.name;
         let (prefix, ops, spec) = common::api_spec(&t).await;
         let mut keys = BTreeMap::new();
         for r in ROLES {
