@@ -294,6 +294,29 @@ async fn open(db: &DbArgs, file: &FileConfig) -> anyhow::Result<App> {
         .with_context(|| format!("opening database {}", redact(&url)))
 }
 
+/// Starts every unfinished import no process is working on (the claim decides).
+async fn resume_interrupted_imports(app: &App) -> Result<(), leadline_app::AppError> {
+    for job in app.unfinished_imports().await? {
+        if job.status == leadline_domain::capture::import::ImportStatus::Failed {
+            continue;
+        }
+        let app = app.clone();
+        tokio::spawn(async move {
+            match app.run_import(job.id, |_| {}).await {
+                Ok(Some(done)) => {
+                    tracing::info!(import_id = %job.id, "interrupted import resumed and finished");
+                    if let Err(e) = app.verify_unchecked(done.created_at).await {
+                        tracing::error!(import_id = %job.id, error = %e, "verifying the import failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(import_id = %job.id, error = %e, "import failed"),
+            }
+        });
+    }
+    Ok(())
+}
+
 /// Runs one command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let file = FileConfig::load(cli.db.config.as_deref())?;
@@ -753,22 +776,18 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
-    // Jobs a crash interrupted; a failed job waits for a person to resume it.
-    for job in app.unfinished_imports().await.map_err(describe)? {
-        if job.status == leadline_domain::capture::import::ImportStatus::Failed {
-            continue;
-        }
+    // Imports a crash interrupted (here or in another process): one still marked running
+    // is taken over once its heartbeat is a minute old, so look again every 15 s rather
+    // than only at start. A failed job waits for a person to resume it.
+    {
         let app = app.clone();
         tokio::spawn(async move {
-            tracing::info!(import_id = %job.id, at_row = job.processed_rows, "resuming import");
-            match app.run_import(job.id, |_| {}).await {
-                Ok(Some(done)) => {
-                    if let Err(e) = app.verify_unchecked(done.created_at).await {
-                        tracing::error!(import_id = %job.id, error = %e, "verifying the import failed");
-                    }
+            let mut every = tokio::time::interval(Duration::from_secs(15));
+            loop {
+                every.tick().await;
+                if let Err(e) = resume_interrupted_imports(&app).await {
+                    tracing::warn!(error = %e, "looking for interrupted imports failed");
                 }
-                Ok(None) => {}
-                Err(e) => tracing::error!(import_id = %job.id, error = %e, "import failed"),
             }
         });
     }
