@@ -472,6 +472,70 @@ async fn enrichment_fills_empty_fields_with_provenance_and_links_accounts() {
                 .unwrap(),
         )
         .await;
+        // The service listens on loopback: refused (SSRF guard) until an admin allows the
+        // host, and a name that resolves to loopback is refused as surely as the address.
+        let enrich_early = |url: String| {
+            let t = &t;
+            let early = early.clone();
+            async move {
+                let mut s = json_of(t.get("/api/v1/quality/settings").send().await.unwrap()).await;
+                s["enrichment_hook_url"] = json!(url);
+                json_of(
+                    t.put("/api/v1/quality/settings")
+                        .json(&s)
+                        .send()
+                        .await
+                        .unwrap(),
+                )
+                .await;
+                let r = t
+                    .post(&format!("/api/v1/leads/{early}/enrich"))
+                    .send()
+                    .await
+                    .unwrap();
+                (
+                    r.status().as_u16(),
+                    r.json::<Value>().await.unwrap_or(Value::Null),
+                )
+            }
+        };
+        let (status, p) = enrich_early(url.clone()).await;
+        assert_eq!(status, 502, "{}: {p}", t.name);
+        let detail = p["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("refused") && detail.contains("loopback"),
+            "{detail}"
+        );
+        let by_name = url.replace("127.0.0.1", "localhost");
+        let (status, p) = enrich_early(by_name).await;
+        assert_eq!(status, 502, "{}: {p}", t.name);
+        let detail = p["detail"].as_str().unwrap_or("");
+        assert!(
+            detail.contains("refused: localhost resolves to") && detail.contains("loopback"),
+            "{detail}"
+        );
+        assert_eq!(
+            hits.load(std::sync::atomic::Ordering::SeqCst),
+            0,
+            "nothing reached it"
+        );
+        json_of(
+            t.put("/api/v1/webhooks/settings")
+                .json(&json!({"allowed_private_hosts": ["127.0.0.1"]}))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        settings["enrichment_hook_url"] = json!(url);
+        json_of(
+            t.put("/api/v1/quality/settings")
+                .json(&settings)
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
         let c = capture(
             &t,
             json!({"email": "kim@gamma-freight.example", "company": "Gamma Freight"}),

@@ -64,6 +64,45 @@ async fn lifecycle_events_are_signed_ordered_retried_and_guarded() {
             "{name}: {err}"
         );
         allow_loopback(&t).await;
+        // Allowing 127.0.0.1 does not allow a name that resolves to it: the address is
+        // checked after DNS resolution.
+        let by_name = endpoint(
+            &t,
+            &url.replace("127.0.0.1", "localhost"),
+            json!(["lead.created"]),
+        )
+        .await;
+        let by_name_id = by_name["id"].as_str().unwrap().to_owned();
+        ok(
+            t.post(&format!("/api/v1/webhooks/endpoints/{by_name_id}/test"))
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        drain(&t, &sender).await;
+        let refused = deliveries(&t, &by_name_id, "pending").await;
+        assert_eq!(refused.len(), 1, "{name}");
+        let detail = ok(t
+            .get(&format!(
+                "/api/v1/webhooks/deliveries/{}",
+                refused[0]["id"].as_str().unwrap()
+            ))
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let err = detail["attempts"][0]["error"].as_str().unwrap();
+        assert!(
+            err.starts_with("refused: localhost resolves to") && err.contains("loopback"),
+            "{name}: {err}"
+        );
+        let r = t
+            .delete(&format!("/api/v1/webhooks/endpoints/{by_name_id}"))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{name}: {}", r.status());
         // Make the retry due: the schedule waits 5 s after a first failure.
         manual_clock::set(leadline_domain::time::now() + chrono::Duration::seconds(10));
 

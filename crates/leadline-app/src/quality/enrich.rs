@@ -133,8 +133,22 @@ impl App {
             "website": lead.fields.website,
             "country": lead.fields.country,
         });
-        let client = crate::outbound::client(HOOK_TIMEOUT)
-            .map_err(|e| AppError::Upstream(format!("enrichment client: {e}")))?;
+        let allowed: crate::outbound::AllowedHosts = {
+            let mut c = self.db.acquire().await?;
+            let hosts = crate::webhooks::settings_in(c.conn())
+                .await?
+                .allowed_private_hosts;
+            std::sync::Arc::new(std::sync::RwLock::new(hosts.into_iter().collect()))
+        };
+        if let Some(why) = crate::outbound::literal_refused(&url, &allowed) {
+            return Err(AppError::Upstream(format!("enrichment service {why}")));
+        }
+        let client = crate::outbound::guarded_client(
+            HOOK_TIMEOUT,
+            concat!("Leadline/", env!("CARGO_PKG_VERSION")),
+            allowed,
+        )
+        .map_err(|e| AppError::Upstream(format!("enrichment client: {e}")))?;
         let answer: serde_json::Value = match client.post(&url).json(&body).send().await {
             Ok(r) if r.status().is_success() => r.json().await.map_err(|e| {
                 AppError::Upstream(format!("enrichment service answered no JSON object: {e}"))
@@ -148,7 +162,7 @@ impl App {
             Err(e) => {
                 return Err(AppError::Upstream(format!(
                     "enrichment service unreachable: {}",
-                    e.without_url()
+                    crate::outbound::describe(&e.without_url())
                 )));
             }
         };

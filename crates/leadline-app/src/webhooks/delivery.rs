@@ -6,13 +6,11 @@
 use crate::App;
 use crate::error::AppResult;
 use leadline_domain::time::{from_micros, now, to_micros};
-use leadline_domain::webhook::address::forbidden;
 use leadline_domain::webhook::retry::{MAX_ATTEMPTS, next_delay};
 use leadline_domain::webhook::signature::{Secret, signature_header};
 use leadline_store::webhooks::{self as store, AttemptRow, ClaimedDelivery, Outcome};
 use serde_json::json;
 use std::collections::HashSet;
-use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 use uuid::Uuid;
@@ -37,55 +35,15 @@ pub struct Sender {
     allowed: Arc<RwLock<HashSet<String>>>,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Refused(String);
-
-struct GuardedResolver {
-    allowed: Arc<RwLock<HashSet<String>>>,
-}
-
-impl reqwest::dns::Resolve for GuardedResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_ascii_lowercase();
-        let allowed = self
-            .allowed
-            .read()
-            .map(|a| a.contains(&host))
-            .unwrap_or(false);
-        Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allowed
-                && let Some((ip, why)) = addrs
-                    .iter()
-                    .find_map(|a| forbidden(a.ip()).map(|w| (a.ip(), w)))
-            {
-                return Err(Box::new(Refused(format!(
-                    "refused: {host} resolves to {ip}, a {why} (an admin can allow the host for testing)"
-                )))
-                    as Box<dyn std::error::Error + Send + Sync>);
-            }
-            Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
 impl Sender {
     /// A sender with no hosts allowed yet (each round reads them from the settings).
     pub fn new() -> reqwest::Result<Sender> {
-        crate::outbound::install_tls();
         let allowed = Arc::new(RwLock::new(HashSet::new()));
-        let client = reqwest::Client::builder()
-            .timeout(TIMEOUT)
-            .connect_timeout(Duration::from_secs(5))
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .user_agent(concat!("Leadline-Webhooks/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(GuardedResolver {
-                allowed: allowed.clone(),
-            })
-            .build()?;
+        let client = crate::outbound::guarded_client(
+            TIMEOUT,
+            concat!("Leadline-Webhooks/", env!("CARGO_PKG_VERSION")),
+            allowed.clone(),
+        )?;
         Ok(Sender { client, allowed })
     }
 
@@ -97,24 +55,7 @@ impl Sender {
 
     /// Checks a URL whose host is an IP address (those skip the resolver).
     fn literal_refused(&self, url: &str) -> Option<String> {
-        let u = url::Url::parse(url).ok()?;
-        let host = u
-            .host_str()?
-            .trim_start_matches('[')
-            .trim_end_matches(']')
-            .to_ascii_lowercase();
-        let ip: IpAddr = host.parse().ok()?;
-        if self
-            .allowed
-            .read()
-            .map(|a| a.contains(&host))
-            .unwrap_or(false)
-        {
-            return None;
-        }
-        forbidden(ip).map(|why| {
-            format!("refused: {ip} is a {why} (an admin can allow the host for testing)")
-        })
+        crate::outbound::literal_refused(url, &self.allowed)
     }
 }
 
@@ -305,7 +246,7 @@ async fn send(sender: &Sender, d: &ClaimedDelivery) -> Sent {
                 duration: start.elapsed(),
             }
         }
-        Err(e) => fail(describe(&e)),
+        Err(e) => fail(crate::outbound::describe(&e)),
     }
 }
 
@@ -320,29 +261,6 @@ async fn read_prefix(mut r: reqwest::Response) -> String {
     }
     buf.truncate(MAX_LOGGED_BODY);
     String::from_utf8_lossy(&buf).into_owned()
-}
-
-/// An error with its causes, the refusal's words first when there is one.
-fn describe(e: &reqwest::Error) -> String {
-    let mut parts = vec![if e.is_timeout() {
-        "timed out".to_owned()
-    } else if e.is_connect() {
-        "could not connect".to_owned()
-    } else {
-        "request failed".to_owned()
-    }];
-    let mut src = std::error::Error::source(e);
-    while let Some(s) = src {
-        let text = s.to_string();
-        if text.starts_with("refused: ") {
-            return text;
-        }
-        if !parts.contains(&text) {
-            parts.push(text);
-        }
-        src = s.source();
-    }
-    parts.join(": ")
 }
 
 /// Runs the delivery worker for the life of the process: a round, then a short nap when

@@ -117,8 +117,9 @@ pub struct DeliveryDetail {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSettings {
-    /// Host names or IP addresses that may receive webhooks although they are (or resolve
-    /// to) loopback or private addresses — for local testing only.
+    /// Host names or IP addresses that may receive webhooks (and answer enrichment
+    /// lookups) although they are (or resolve to) loopback or private addresses — for local
+    /// testing, or a service on your own network.
     #[serde(default)]
     pub allowed_private_hosts: Vec<String>,
 }

@@ -196,7 +196,7 @@ pub async fn get_settings(
 }
 
 /// Replace the webhook settings (admins): `allowed_private_hosts` lets listed hosts receive
-/// webhooks although they are loopback or private addresses — for local testing only.
+/// webhooks and enrichment lookups although they are loopback or private addresses.
 #[utoipa::path(put, path = "/webhooks/settings", tag = "webhooks", request_body = WebhookSettings,
     responses((status = 200, body = WebhookSettings), (status = 422, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
