@@ -2,6 +2,7 @@
 //! PostgreSQL database, driven over HTTP.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod hooks;
 pub mod nurture;
 pub mod sink;
