@@ -33,6 +33,56 @@ pub struct ImportUpload {
     options: Option<ImportOptions>,
 }
 
+/// Why an uploaded file could not be read.
+pub enum FileError {
+    /// Over [`MAX_IMPORT_BYTES`].
+    TooLarge,
+    /// The multipart stream broke off or was malformed.
+    Unreadable(String),
+}
+
+/// Reads a file part chunk by chunk, refusing it as soon as it passes
+/// [`MAX_IMPORT_BYTES`]: memory stays at the limit whatever is sent.
+pub async fn read_file(
+    mut field: axum::extract::multipart::Field<'_>,
+) -> Result<Vec<u8>, FileError> {
+    let mut out = Vec::new();
+    loop {
+        match field.chunk().await {
+            Ok(Some(c)) => {
+                if out.len() + c.len() > MAX_IMPORT_BYTES {
+                    return Err(FileError::TooLarge);
+                }
+                out.extend_from_slice(&c);
+            }
+            Ok(None) => return Ok(out),
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(FileError::TooLarge);
+            }
+            Err(e) => return Err(FileError::Unreadable(e.body_text())),
+        }
+    }
+}
+
+/// True when the request declares a body larger than an upload may be: refused before a
+/// byte of it is read.
+pub fn declared_too_large(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok())
+        .is_some_and(|n| n > MAX_IMPORT_BYTES as u64 + 64 * 1024)
+}
+
+fn too_large() -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload-too-large",
+        "Payload too large",
+        format!("the file exceeds {MAX_IMPORT_BYTES} bytes"),
+    )
+}
+
 /// Reads the `file` and `options` parts.
 pub async fn read_upload(mut mp: Multipart) -> ApiResult<(String, Vec<u8>, ImportOptions)> {
     let mut file = None;
@@ -45,19 +95,11 @@ pub async fn read_upload(mut mp: Multipart) -> ApiResult<(String, Vec<u8>, Impor
         match field.name() {
             Some("file") => {
                 let name = field.file_name().unwrap_or("import.csv").to_owned();
-                let bytes = field.bytes().await.map_err(|e| {
-                    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                        ApiError::new(
-                            StatusCode::PAYLOAD_TOO_LARGE,
-                            "payload-too-large",
-                            "Payload too large",
-                            format!("the file exceeds {MAX_IMPORT_BYTES} bytes"),
-                        )
-                    } else {
-                        ApiError::bad_request("unreadable-upload", e.body_text())
-                    }
+                let bytes = read_file(field).await.map_err(|e| match e {
+                    FileError::TooLarge => too_large(),
+                    FileError::Unreadable(why) => ApiError::bad_request("unreadable-upload", why),
                 })?;
-                file = Some((name, bytes.to_vec()));
+                file = Some((name, bytes));
             }
             Some("options") => {
                 let text = field
@@ -105,8 +147,12 @@ pub async fn create_import(
     State(s): State<AppState>,
     ApiAuth(p): ApiAuth,
     Query(q): Query<ImportQuery>,
+    headers: axum::http::HeaderMap,
     mp: Multipart,
 ) -> ApiResult<Response> {
+    if declared_too_large(&headers) {
+        return Err(too_large());
+    }
     let (name, bytes, options) = read_upload(mp).await?;
     if q.dry_run {
         let preview = s.app.preview_import(&p, &bytes, &options).await?;

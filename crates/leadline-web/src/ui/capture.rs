@@ -3,7 +3,7 @@
 //! capture settings and the tracking snippet.
 
 use super::{Frame, error_page, notice};
-use crate::api::imports::{MAX_IMPORT_BYTES, csv_attachment, spawn_run};
+use crate::api::imports::{FileError, MAX_IMPORT_BYTES, csv_attachment, spawn_run};
 use crate::auth::UiAuth;
 use crate::state::AppState;
 use askama::Template;
@@ -424,16 +424,16 @@ async fn upload(State(s): State<AppState>, auth: UiAuth, mut mp: Multipart) -> R
         let name = field.name().unwrap_or("").to_owned();
         if name == "file" {
             let fname = field.file_name().unwrap_or("import.csv").to_owned();
-            match field.bytes().await {
-                Ok(b) => file = Some((fname, b.to_vec())),
+            match crate::api::imports::read_file(field).await {
+                Ok(b) => file = Some((fname, b)),
                 Err(e) => {
-                    return imports_page(
-                        &s,
-                        &auth,
-                        None,
-                        Some(format!("the file could not be read: {}", e.body_text())),
-                    )
-                    .await;
+                    let why = match e {
+                        FileError::TooLarge => {
+                            format!("the file is larger than {} MB", MAX_IMPORT_BYTES >> 20)
+                        }
+                        FileError::Unreadable(why) => format!("the file could not be read: {why}"),
+                    };
+                    return imports_page(&s, &auth, None, Some(why)).await;
                 }
             }
             continue;
