@@ -7,7 +7,7 @@ mod common;
 use fantoccini::{Client, Locator};
 use std::time::Duration;
 
-use common::chromium::{browser, shot, start_driver};
+use common::chromium::{browser, shot, sign_in, start_driver};
 
 /// Waits (up to 10 s) until the browser's URL satisfies `ok`.
 async fn wait_for(c: &Client, ok: impl Fn(&url::Url) -> bool) {
@@ -473,25 +473,13 @@ async fn a_salesforce_form_on_another_site_and_a_hosted_form_capture_leads_in_ch
             )
             .await
             .unwrap();
-        c.goto(&t.url("/login?next=/capture/forms")).await.unwrap();
-        c.find(Locator::Id("email"))
-            .await
-            .unwrap()
-            .send_keys("ada@capture.test")
-            .await
-            .unwrap();
-        c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys("correct horse battery")
-            .await
-            .unwrap();
-        c.find(Locator::Css("form button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        sign_in(
+            &c,
+            &t.url("/login?next=/capture/forms"),
+            "ada@capture.test",
+            "correct horse battery",
+        )
+        .await;
         wait_for(&c, |u| u.path() == "/capture/forms").await;
         c.find(Locator::LinkText("Book a demo"))
             .await

@@ -16,38 +16,6 @@ use std::time::{Duration, Instant};
 const IMPORT_ROWS: usize = 3_000;
 const WRITERS: usize = 4;
 
-fn serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leadline"))
-        .current_dir(dir)
-        .env("LEADLINE_LOG", "warn")
-        .env("LEADLINE_DATABASE_URL", db_url)
-        .env_remove("LEADLINE_DATA_DIR")
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, format!("http://127.0.0.1:{port}"))
-}
-
-async fn wait_ready(client: &reqwest::Client, base: &str) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
-            && r.status().is_success()
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("the server did not become ready");
-}
-
 /// What the clients know: leads acknowledged, and requests a kill cut off.
 #[derive(Default)]
 struct Ledger {
@@ -173,8 +141,8 @@ async fn crash_run(t: &common::TestApp, kills: usize, seed: u64) {
         let mut import_id: Option<String> = None;
         let started = Instant::now();
         for round in 0..=kills {
-            let (mut child, base) = serve(&t.db_url, dir.path());
-            wait_ready(&client, &base).await;
+            let (mut child, base) = common::spawn_serve(&t.db_url, dir.path());
+            common::wait_ready(&base).await;
             tally_cut_off(t, &ledger).await;
             // Requests a kill cut off go again with the same key.
             let retry: Vec<String> = ledger.lock().unwrap().cut_off.iter().cloned().collect();
@@ -258,8 +226,8 @@ async fn crash_run(t: &common::TestApp, kills: usize, seed: u64) {
                 w.await.unwrap();
             }
             // The final kill cut requests off too: retry them on a last server.
-            let (mut child, base) = serve(&t.db_url, dir.path());
-            wait_ready(&client, &base).await;
+            let (mut child, base) = common::spawn_serve(&t.db_url, dir.path());
+            common::wait_ready(&base).await;
             tally_cut_off(t, &ledger).await;
             let retry: Vec<String> = ledger.lock().unwrap().cut_off.iter().cloned().collect();
             for email in retry {

@@ -12,25 +12,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const GIB: u64 = 1 << 30;
 
-fn serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child, u16) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leadline"))
-        .current_dir(dir)
-        .env("LEADLINE_LOG", "warn")
-        .env("LEADLINE_DATABASE_URL", db_url)
-        .env_remove("LEADLINE_DATA_DIR")
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, port)
-}
-
 /// Peak resident memory of a process, in MiB (`VmHWM`).
 fn peak_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -115,23 +96,10 @@ async fn a_gigabyte_body_is_refused_with_413_without_the_server_holding_it() {
         )
         .await;
         let dir = tempfile::tempdir().unwrap();
-        let (mut child, port) = serve(&t.db_url, dir.path());
+        let (mut child, base) = common::spawn_serve(&t.db_url, dir.path());
+        let port: u16 = base.rsplit(':').next().unwrap().parse().unwrap();
         let client = reqwest::Client::new();
-        let ready = async {
-            for _ in 0..600 {
-                if client
-                    .get(format!("http://127.0.0.1:{port}/readyz"))
-                    .send()
-                    .await
-                    .is_ok_and(|r| r.status().is_success())
-                {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            false
-        };
-        assert!(ready.await, "{n}: server not ready");
+        common::wait_ready(&base).await;
         let idle = peak_mib(child.id());
         eprintln!("{n}: peak resident memory when ready {idle} MiB");
         let auth = format!("Authorization: Bearer {}\r\n", t.key);
@@ -196,11 +164,7 @@ async fn a_gigabyte_body_is_refused_with_413_without_the_server_holding_it() {
                 assert!(sent < GIB, "{n}: {what}: the whole gigabyte was read");
             }
         }
-        let r = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .unwrap();
+        let r = client.get(format!("{base}/readyz")).send().await.unwrap();
         assert!(r.status().is_success(), "{n}: still serving");
         let peak = peak_mib(child.id());
         eprintln!("{n}: peak resident memory {peak} MiB");

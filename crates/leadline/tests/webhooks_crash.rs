@@ -12,26 +12,6 @@ use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-/// A `leadline serve` process on the test database.
-fn serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leadline"))
-        .current_dir(dir)
-        .env("LEADLINE_LOG", "warn")
-        .env("LEADLINE_DATABASE_URL", db_url)
-        .env_remove("LEADLINE_DATA_DIR")
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    (child, format!("http://127.0.0.1:{port}"))
-}
-
 #[tokio::test]
 async fn a_server_killed_while_delivering_loses_no_event() {
     const LEADS: usize = 300;
@@ -60,7 +40,7 @@ async fn a_server_killed_while_delivering_loses_no_event() {
                 .len()
         };
         for k in 1..=KILLS {
-            let (mut child, _) = serve(&t.db_url, dir.path());
+            let (mut child, _) = common::spawn_serve(&t.db_url, dir.path());
             let target = LEADS * k / (KILLS + 1);
             let deadline = Instant::now() + Duration::from_secs(120);
             while distinct(&rx) < target && Instant::now() < deadline {
@@ -70,7 +50,7 @@ async fn a_server_killed_while_delivering_loses_no_event() {
             child.wait().unwrap();
             eprintln!("{name}: killed after {} events had arrived", distinct(&rx));
         }
-        let (mut child, _) = serve(&t.db_url, dir.path());
+        let (mut child, _) = common::spawn_serve(&t.db_url, dir.path());
         // Claims the dead processes held lapse after the lease (15 s), then go out again.
         let eid = e["id"].as_str().unwrap().to_owned();
         let deadline = Instant::now() + Duration::from_secs(120);

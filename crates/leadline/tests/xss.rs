@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::chromium::{browser, shot, start_driver};
+use common::chromium::{browser, shot, sign_in, start_driver};
 use fantoccini::{Client, Locator};
 use leadline_domain::{Principal, Role};
 use serde_json::{Value, json};
@@ -287,25 +287,7 @@ async fn no_payload_runs_or_becomes_markup_on_any_page_in_chromium() {
             .await
             .unwrap();
         let c = browser(&driver).await;
-        c.goto(&t.url("/login")).await.unwrap();
-        c.find(Locator::Id("email"))
-            .await
-            .unwrap()
-            .send_keys("xss-admin@example.com")
-            .await
-            .unwrap();
-        c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys(password)
-            .await
-            .unwrap();
-        c.find(Locator::Css("form button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        sign_in(&c, &t.url("/login"), "xss-admin@example.com", password).await;
         c.wait()
             .for_element(Locator::Css("table.leads"))
             .await

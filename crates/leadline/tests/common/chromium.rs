@@ -92,3 +92,27 @@ pub async fn shot(c: &Client, name: &str) {
     let png = c.screenshot().await.unwrap();
     std::fs::write(artifacts().join(format!("{name}.png")), png).unwrap();
 }
+
+/// Fills and sends the sign-in form at `login_url` (the caller waits for where it leads).
+pub async fn sign_in(c: &Client, login_url: &str, email: &str, password: &str) {
+    use fantoccini::Locator;
+    c.goto(login_url).await.unwrap();
+    c.find(Locator::Id("email"))
+        .await
+        .unwrap()
+        .send_keys(email)
+        .await
+        .unwrap();
+    c.find(Locator::Id("password"))
+        .await
+        .unwrap()
+        .send_keys(password)
+        .await
+        .unwrap();
+    c.find(Locator::Css("form button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}

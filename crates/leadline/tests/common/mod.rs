@@ -376,3 +376,40 @@ pub fn minimal_body(spec: &serde_json::Value, op: &Operation) -> Option<(&'stati
     }
     None
 }
+
+/// A `leadline serve` process on `db_url` (for tests that kill it or measure it), and the
+/// base URL it will answer on.
+#[allow(dead_code)]
+pub fn spawn_serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_leadline"))
+        .current_dir(dir)
+        .env("LEADLINE_LOG", "warn")
+        .env("LEADLINE_DATABASE_URL", db_url)
+        .env_remove("LEADLINE_DATA_DIR")
+        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// Waits (up to a minute) until a server at `base` answers `/readyz`.
+#[allow(dead_code)]
+pub async fn wait_ready(base: &str) {
+    let client = reqwest::Client::new();
+    for _ in 0..1200 {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await
+            && r.status().is_success()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("the server at {base} did not become ready");
+}
