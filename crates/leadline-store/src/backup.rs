@@ -67,13 +67,13 @@ pub async fn check_sqlite_file(path: &Path) -> StoreResult<BackupSummary> {
             path.display()
         )));
     }
-    let migrations: Option<i64> = sqlx::query_scalar(
+    let tables: Option<i64> = sqlx::query_scalar(
         "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name IN ('_sqlx_migrations', 'leads')",
     )
     .fetch_one(&mut c)
     .await
     .ok();
-    if migrations != Some(2) {
+    if tables != Some(2) {
         return Err(StoreError::Io(format!(
             "{} is not a Leadline database",
             path.display()

@@ -300,19 +300,7 @@ async fn resume_interrupted_imports(app: &App) -> Result<(), leadline_app::AppEr
         if job.status == leadline_domain::capture::import::ImportStatus::Failed {
             continue;
         }
-        let app = app.clone();
-        tokio::spawn(async move {
-            match app.run_import(job.id, |_| {}).await {
-                Ok(Some(done)) => {
-                    tracing::info!(import_id = %job.id, "interrupted import resumed and finished");
-                    if let Err(e) = app.verify_unchecked(done.created_at).await {
-                        tracing::error!(import_id = %job.id, error = %e, "verifying the import failed");
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => tracing::error!(import_id = %job.id, error = %e, "import failed"),
-            }
-        });
+        app.spawn_import(job.id);
     }
     Ok(())
 }

@@ -508,6 +508,23 @@ impl App {
             .map_err(|e| AppError::Internal(e.to_string()))
     }
 
+    /// Runs (or resumes) an import in the background, then verifies the leads it created;
+    /// does nothing when another runner has it. Failures are logged with the job's id.
+    pub fn spawn_import(&self, id: Uuid) {
+        let app = self.clone();
+        tokio::spawn(async move {
+            match app.run_import(id, |_| {}).await {
+                Ok(Some(job)) => {
+                    if let Err(e) = app.verify_unchecked(job.created_at).await {
+                        tracing::error!(import_id = %id, error = %e, "verifying the import failed");
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => tracing::error!(import_id = %id, error = %e, "import failed"),
+            }
+        });
+    }
+
     /// Runs (or resumes) an import until every row is handled. `progress` is called after
     /// each committed batch. Returns the finished job; `None` when another runner has it.
     pub async fn run_import(

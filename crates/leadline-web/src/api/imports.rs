@@ -42,7 +42,7 @@ pub enum FileError {
 }
 
 /// Reads a file part chunk by chunk, refusing it as soon as it passes
-/// [`MAX_IMPORT_BYTES`]: memory stays at the limit whatever is sent.
+/// [`MAX_IMPORT_BYTES`]: however much is sent, no more than the limit is kept.
 pub async fn read_file(
     mut field: axum::extract::multipart::Field<'_>,
 ) -> Result<Vec<u8>, FileError> {
@@ -165,18 +165,7 @@ pub async fn create_import(
 
 /// Runs an import in the background, then verifies the leads it created.
 pub fn spawn_run(s: &AppState, id: Uuid) {
-    let app = s.app.clone();
-    tokio::spawn(async move {
-        match app.run_import(id, |_| {}).await {
-            Ok(Some(job)) => {
-                if let Err(e) = app.verify_unchecked(job.created_at).await {
-                    tracing::error!(import_id = %id, error = %e, "verifying the import failed");
-                }
-            }
-            Ok(None) => {}
-            Err(e) => tracing::error!(import_id = %id, error = %e, "import failed"),
-        }
-    });
+    s.app.spawn_import(id);
 }
 
 /// The newest import jobs.
