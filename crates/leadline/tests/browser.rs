@@ -42,24 +42,14 @@ async fn sign_in_filter_open_and_edit_a_lead_in_chromium() {
             t.name
         );
         shot(&c, &format!("{tag}-1-login")).await;
-        c.find(Locator::Id("email"))
-            .await
-            .unwrap()
-            .send_keys(leadline_app::demo::DEMO_ADMIN)
-            .await
-            .unwrap();
-        c.find(Locator::Id("password"))
-            .await
-            .unwrap()
-            .send_keys(leadline_app::demo::DEMO_PASSWORD)
-            .await
-            .unwrap();
-        c.find(Locator::Css("form button[type=submit]"))
-            .await
-            .unwrap()
-            .click()
-            .await
-            .unwrap();
+        let login = c.current_url().await.unwrap();
+        sign_in(
+            &c,
+            login.as_str(),
+            leadline_app::demo::DEMO_ADMIN,
+            leadline_app::demo::DEMO_PASSWORD,
+        )
+        .await;
         c.wait()
             .for_element(Locator::Css("table.leads"))
             .await
