@@ -14,8 +14,10 @@ use uuid::Uuid;
 
 /// The purpose sequences ask about.
 pub const MARKETING_EMAIL: &str = "marketing_email";
+/// The purpose tracking asks about.
+pub const TRACKING: &str = "tracking";
 /// The purposes a record may name.
-pub const PURPOSES: [&str; 2] = [MARKETING_EMAIL, "tracking"];
+pub const PURPOSES: [&str; 2] = [MARKETING_EMAIL, TRACKING];
 
 /// A consent record as shown.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -33,6 +35,12 @@ pub struct Consent {
     pub ip: Option<String>,
     pub recorded_by: String,
     pub recorded_at: DateTime<Utc>,
+    /// GDPR article 6 basis (`consent`, `legitimate_interests`, …).
+    pub lawful_basis: Option<String>,
+    /// The version of the text agreed to; forms record `sha256:` and the text's hash.
+    pub text_version: Option<String>,
+    /// What proves it, e.g. `form submission activity {id}`.
+    pub proof: Option<String>,
 }
 
 impl From<ConsentRow> for Consent {
@@ -47,6 +55,9 @@ impl From<ConsentRow> for Consent {
             ip: r.ip,
             recorded_by: r.recorded_by,
             recorded_at: from_micros(r.recorded_at),
+            lawful_basis: r.lawful_basis,
+            text_version: r.text_version,
+            proof: r.proof,
         }
     }
 }
@@ -67,6 +78,40 @@ pub struct NewConsent {
     pub consent_text: Option<String>,
     #[serde(default)]
     pub ip: Option<String>,
+    /// GDPR article 6 basis: `consent` (the default when granted), `contract`,
+    /// `legal_obligation`, `vital_interests`, `public_task` or `legitimate_interests`.
+    #[serde(default)]
+    pub lawful_basis: Option<String>,
+    /// The version of the consent text (up to 100 characters).
+    #[serde(default)]
+    pub text_version: Option<String>,
+    /// What proves it (up to 2,000 characters): a document, a recording, a submission.
+    #[serde(default)]
+    pub proof: Option<String>,
+}
+
+impl NewConsent {
+    /// A record with only the purpose and whether it is granted.
+    pub fn new(granted: bool, source: &str) -> NewConsent {
+        NewConsent {
+            purpose: None,
+            granted,
+            source: Some(source.into()),
+            consent_text: None,
+            ip: None,
+            lawful_basis: None,
+            text_version: None,
+            proof: None,
+        }
+    }
+}
+
+/// The version a consent text is recorded under: its SHA-256, so the exact wording agreed
+/// to can be proven even after the form changes.
+pub fn text_version(text: &str) -> String {
+    use sha2::Digest;
+    let hash = sha2::Sha256::digest(text.as_bytes());
+    format!("sha256:{}", hex::encode(&hash[..8]))
 }
 
 /// Records consent inside the caller's transaction (the input already checked; purpose
@@ -87,9 +132,20 @@ pub(crate) async fn record_in(
         ip: input.ip,
         recorded_by: by.into(),
         recorded_at: to_micros(now()),
+        lawful_basis: input
+            .lawful_basis
+            .or_else(|| input.granted.then(|| "consent".to_owned())),
+        text_version: input.text_version,
+        proof: input.proof,
     };
     store::insert(tx.conn(), &row).await?;
     Ok(row)
+}
+
+/// Whether the lead's latest tracking record is a withdrawal: from then on nothing about
+/// them is tracked (visits, opens, clicks), whatever the browser sends.
+pub(crate) async fn tracking_withdrawn(tx: &mut DbTx, lead: Uuid) -> AppResult<bool> {
+    Ok(store::current(tx.conn(), lead, TRACKING).await? == Some(false))
 }
 
 impl App {
@@ -124,6 +180,31 @@ impl App {
                 "too_long",
                 "at most 5,000 characters",
             ));
+        }
+        if input
+            .lawful_basis
+            .as_deref()
+            .is_some_and(|b| !leadline_domain::privacy::LAWFUL_BASES.contains(&b))
+        {
+            return Err(invalid(
+                "lawful_basis",
+                "invalid",
+                "consent, contract, legal_obligation, vital_interests, public_task or legitimate_interests",
+            ));
+        }
+        if input
+            .text_version
+            .as_ref()
+            .is_some_and(|t| t.trim().is_empty() || t.chars().count() > 100)
+        {
+            return Err(invalid("text_version", "invalid", "1 to 100 characters"));
+        }
+        if input
+            .proof
+            .as_ref()
+            .is_some_and(|t| t.chars().count() > 2000)
+        {
+            return Err(invalid("proof", "too_long", "at most 2,000 characters"));
         }
         if input
             .ip

@@ -17,6 +17,7 @@ pub mod mail;
 pub mod nurture;
 pub mod outbound;
 pub mod pipeline;
+pub mod privacy;
 pub mod quality;
 pub mod routing;
 pub mod scoring;

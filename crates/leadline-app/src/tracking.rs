@@ -56,7 +56,8 @@ pub enum Tracked {
     OnLead(Uuid),
     /// Kept for an anonymous visitor.
     Anonymous,
-    /// Not recorded, with the reason (`bot`, `do_not_track`, `no_consent`).
+    /// Not recorded, with the reason (`bot`, `do_not_track`, `no_consent`,
+    /// `consent_withdrawn`).
     Ignored(&'static str),
 }
 
@@ -135,7 +136,10 @@ impl App {
         if settings.honour_do_not_track && ctx.do_not_track {
             return Ok(Tracked::Ignored("do_not_track"));
         }
-        if settings.tracking_requires_consent && event.consent != Some(true) {
+        // A declined banner is honoured even where consent is not required.
+        if event.consent == Some(false)
+            || (settings.tracking_requires_consent && event.consent != Some(true))
+        {
             return Ok(Tracked::Ignored("no_consent"));
         }
         let event = event.clean()?;
@@ -149,6 +153,13 @@ impl App {
         {
             identify_in(&mut tx, &event.visitor_id, link_lead).await?;
             lead = Some(link_lead);
+        }
+        // A lead who withdrew tracking consent is not tracked from that moment on, whatever
+        // the browser says (the transaction is dropped: not even the visit is kept).
+        if let Some(lead_id) = lead
+            && crate::consents::tracking_withdrawn(&mut tx, lead_id).await?
+        {
+            return Ok(Tracked::Ignored("consent_withdrawn"));
         }
         let properties = event.activity_properties();
         let out = match lead {
@@ -363,6 +374,12 @@ impl App {
             .await?
             .ok_or(AppError::NotFound("link"))?;
         let mut target = link.url.clone();
+        if let Some(lead_id) = link.lead_id
+            && crate::consents::tracking_withdrawn(&mut tx, lead_id).await?
+        {
+            // Still redirects, but counts nothing and does not identify the browser.
+            return Ok(target);
+        }
         let person = !is_bot(ctx.user_agent.as_deref());
         if person {
             store::count_click(tx.conn(), token, to_micros(now())).await?;

@@ -17,6 +17,7 @@ pub mod lead;
 pub mod money;
 pub mod nurture;
 pub mod pipeline;
+pub mod privacy;
 pub mod quality;
 pub mod role;
 pub mod routing;

@@ -20,15 +20,22 @@ pub struct ConsentRow {
     pub ip: Option<String>,
     pub recorded_by: String,
     pub recorded_at: Micros,
+    /// GDPR article 6 basis: `consent`, `legitimate_interests`, …
+    pub lawful_basis: Option<String>,
+    /// The version of the consent text agreed to (e.g. `2026-03` or a hash).
+    pub text_version: Option<String>,
+    /// What proves it: the form submission, the user agent, a document reference.
+    pub proof: Option<String>,
 }
 
-const COLUMNS: &str =
-    "id, lead_id, purpose, granted, source, consent_text, ip, recorded_by, recorded_at";
+const COLUMNS: &str = "id, lead_id, purpose, granted, source, consent_text, ip, recorded_by, \
+     recorded_at, lawful_basis, text_version, proof";
 
 /// Adds a record.
 pub async fn insert(conn: Conn<'_>, r: &ConsentRow) -> StoreResult<()> {
-    let sql =
-        format!("INSERT INTO consents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)");
+    let sql = format!(
+        "INSERT INTO consents ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+    );
     dispatch!(conn, |c| sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
         .bind(r.id)
         .bind(r.lead_id)
@@ -39,6 +46,9 @@ pub async fn insert(conn: Conn<'_>, r: &ConsentRow) -> StoreResult<()> {
         .bind(&r.ip)
         .bind(&r.recorded_by)
         .bind(r.recorded_at)
+        .bind(&r.lawful_basis)
+        .bind(&r.text_version)
+        .bind(&r.proof)
         .execute(c)
         .await
         .map(|x| x.rows_affected()))?;

@@ -333,9 +333,9 @@ pub async fn get(conn: Conn<'_>, id: Uuid) -> StoreResult<Option<Lead>> {
     row.map(LeadRow::into_lead).transpose()
 }
 
-/// Writes a new version of a lead if the stored version is still `expected_version`.
-/// Returns false when somebody else changed (or deleted) it first.
-pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> StoreResult<bool> {
+/// `UPDATE leads SET` every column but the id and creation time, then `tail` (whose
+/// parameters follow the lead's).
+fn update_sql(tail: &str) -> String {
     let sets: Vec<String> = INSERT_COLUMNS
         .split(',')
         .map(str::trim)
@@ -344,17 +344,39 @@ pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> Store
         .filter(|(_, c)| *c != "created_at")
         .map(|(i, c)| format!("{c} = ${}", i + 1))
         .collect();
-    let sql = format!(
-        "UPDATE leads SET {} WHERE id = $1 AND version = ${} AND deleted_at IS NULL",
-        sets.join(", "),
+    format!("UPDATE leads SET {} {tail}", sets.join(", "))
+}
+
+/// Writes a new version of a lead if the stored version is still `expected_version`.
+/// Returns false when somebody else changed (or deleted) it first.
+pub async fn update(conn: Conn<'_>, lead: &Lead, expected_version: i64) -> StoreResult<bool> {
+    let sql = update_sql(&format!(
+        "WHERE id = $1 AND version = ${} AND deleted_at IS NULL",
         INSERT_ARITY + 1
-    );
+    ));
     // created_at keeps its place in the bind list but is not in SET.
     let res = dispatch!(conn, |c| bind_lead!(
         sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
         lead
     )
     .bind(expected_version)
+    .execute(c)
+    .await
+    .map(|r| r.rows_affected()))?;
+    Ok(res == 1)
+}
+
+/// Writes the anonymised version of a lead, deleted or not, and marks it erased at `at`.
+pub async fn write_erased(conn: Conn<'_>, lead: &Lead, at: Micros) -> StoreResult<bool> {
+    let sql = update_sql(&format!(
+        ", erased_at = ${} WHERE id = $1",
+        INSERT_ARITY + 1
+    ));
+    let res = dispatch!(conn, |c| bind_lead!(
+        sqlx::query(sqlx::AssertSqlSafe(sql.as_str())),
+        lead
+    )
+    .bind(at)
     .execute(c)
     .await
     .map(|r| r.rows_affected()))?;

@@ -35,6 +35,7 @@ pub mod milestones;
 pub mod nurture;
 pub mod pipeline;
 pub mod prediction;
+pub mod privacy;
 pub mod quality;
 pub mod routing;
 pub mod saved_views;

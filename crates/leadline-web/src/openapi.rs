@@ -2,7 +2,7 @@
 
 use crate::api::{
     accounts, admin, capture, duplicates, followup, imports, leads, mail, nurture, pipeline,
-    prediction, quality, reports, routing, scoring, webhooks,
+    prediction, privacy, quality, reports, routing, scoring, webhooks,
 };
 use crate::state::AppState;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -16,7 +16,7 @@ use utoipa_axum::routes;
 Errors are RFC 9457 problem documents (`application/problem+json`) with a stable `type`."),
     servers((url = "/api/v1")),
     modifiers(&BearerAuth),
-    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "nurture"), (name = "reports"), (name = "accounts"), (name = "webhooks"), (name = "admin")),
+    tags((name = "leads"), (name = "activities"), (name = "capture"), (name = "quality"), (name = "scoring"), (name = "prediction"), (name = "routing"), (name = "follow-up"), (name = "pipeline"), (name = "nurture"), (name = "reports"), (name = "accounts"), (name = "webhooks"), (name = "privacy"), (name = "admin")),
     components(schemas(crate::error::Problem, leadline_domain::webhook::Envelope))
 )]
 struct ApiDoc;
@@ -48,6 +48,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             leads::delete_lead
         ))
         .routes(routes!(leads::transition))
+        .routes(routes!(privacy::export_person))
+        .routes(routes!(privacy::export_person_csv))
+        .routes(routes!(privacy::erase_person))
+        .routes(routes!(privacy::get_retention, privacy::put_retention))
+        .routes(routes!(privacy::run_retention))
         .routes(routes!(leads::history))
         .routes(routes!(leads::attribution))
         .routes(routes!(leads::quality))

@@ -686,6 +686,29 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
+    // Retention: what the policy says is past its time is erased or deleted, hourly.
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                match app.run_retention(leadline_domain::time::now()).await {
+                    Ok(r) if r.erased_leads + r.deleted_visits + r.deleted_rejected > 0 => {
+                        tracing::info!(
+                            erased_leads = r.erased_leads,
+                            deleted_visits = r.deleted_visits,
+                            deleted_rejected = r.deleted_rejected,
+                            "retention ran"
+                        )
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "retention run failed"),
+                }
+            }
+        });
+    }
     // SLA deadlines and task reminders: the sweeper runs every 30 seconds, so an alert is
     // raised at most that long after a deadline passes (see ARCHITECTURE.md).
     {

@@ -127,6 +127,7 @@ impl App {
         pairs: &[(String, String)],
         visitor_id: Option<String>,
         remote_addr: Option<String>,
+        user_agent: Option<String>,
     ) -> AppResult<Captured> {
         let defs = self.custom_fields().await?;
         let payload = || {
@@ -155,7 +156,8 @@ impl App {
         if let (Some(given), Some(text)) = (mapped.consent, &form.definition.consent_text) {
             extra.insert(
                 "consent".into(),
-                json!({ "given": given, "text": text, "at": now() }),
+                json!({ "given": given, "text": text, "at": now(), "ip": remote_addr,
+                    "user_agent": user_agent }),
             );
         }
         let submission = Submission {

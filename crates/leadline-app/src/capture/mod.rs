@@ -281,10 +281,11 @@ pub(crate) async fn capture_in(
     if !s.extra.is_empty() {
         properties.insert("extra".into(), Value::Object(s.extra.clone()));
     }
+    let activity_id = Uuid::now_v7();
     activities::insert(
         tx.conn(),
         &Activity {
-            id: Uuid::now_v7(),
+            id: activity_id,
             lead_id: lead.id,
             kind: s.channel.activity_kind().into(),
             occurred_at: occurred,
@@ -300,12 +301,19 @@ pub(crate) async fn capture_in(
     if let Some(Value::Object(c)) = s.extra.get("consent")
         && c.get("given") == Some(&Value::Bool(true))
     {
+        let text = c.get("text").and_then(Value::as_str).map(str::to_owned);
         let given = crate::consents::NewConsent {
-            purpose: None,
-            granted: true,
-            source: Some(format!("form:{}", form.unwrap_or("?"))),
-            consent_text: c.get("text").and_then(Value::as_str).map(str::to_owned),
-            ip: None,
+            text_version: text.as_deref().map(crate::consents::text_version),
+            consent_text: text,
+            ip: c.get("ip").and_then(Value::as_str).map(str::to_owned),
+            lawful_basis: Some("consent".into()),
+            proof: Some(format!(
+                "form submission (activity {activity_id}), user agent: {}",
+                c.get("user_agent")
+                    .and_then(Value::as_str)
+                    .unwrap_or("unknown")
+            )),
+            ..crate::consents::NewConsent::new(true, &format!("form:{}", form.unwrap_or("?")))
         };
         crate::consents::record_in(tx, lead.id, given, &by.label).await?;
     }

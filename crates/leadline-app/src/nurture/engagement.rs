@@ -104,7 +104,9 @@ impl App {
             return Ok(());
         }
         let mut tx = self.db.begin().await?;
-        if let Some(m) = mail::by_track_token(tx.conn(), token).await? {
+        if let Some(m) = mail::by_track_token(tx.conn(), token).await?
+            && !withdrawn(&mut tx, &m).await?
+        {
             engaged_in(&mut tx, &m, Engagement::Opened, Map::new()).await?;
         }
         tx.commit().await?;
@@ -112,9 +114,19 @@ impl App {
     }
 }
 
+/// Whether the message's lead withdrew consent to tracking (opens and clicks).
+async fn withdrawn(tx: &mut DbTx, m: &MessageRow) -> AppResult<bool> {
+    match m.lead_id {
+        Some(lead) => crate::consents::tracking_withdrawn(tx, lead).await,
+        None => Ok(false),
+    }
+}
+
 /// A tracked link inside message `message` was followed by a person.
 pub(crate) async fn clicked_in(tx: &mut DbTx, message: Uuid, url: &str) -> AppResult<()> {
-    if let Some(m) = mail::get(tx.conn(), message).await? {
+    if let Some(m) = mail::get(tx.conn(), message).await?
+        && !withdrawn(tx, &m).await?
+    {
         let mut extra = Map::new();
         extra.insert("url".into(), url.into());
         // A click means the message was opened, also where images were blocked.

@@ -197,6 +197,15 @@ pub(crate) async fn enroll_on_score_in(
     Ok(())
 }
 
+/// Why an address is suppressed, if it is: under its key, or under the key's hash when
+/// its person was erased.
+async fn suppression_of(tx: &mut DbTx, key: &str) -> AppResult<Option<String>> {
+    if let Some(r) = store::suppressed(tx.conn(), key).await? {
+        return Ok(Some(r));
+    }
+    Ok(store::suppressed(tx.conn(), &crate::privacy::suppression_hash(key)).await?)
+}
+
 /// Why a lead may not be mailed, if it may not: opted out, no address, suppressed, or
 /// (where the sequence requires it) no marketing-email consent on record.
 async fn blocked_in(
@@ -215,7 +224,7 @@ async fn blocked_in(
     else {
         return Ok(Some("no_email"));
     };
-    let suppressed = match store::suppressed(tx.conn(), &email.match_key).await? {
+    let suppressed = match suppression_of(tx, &email.match_key).await? {
         Some(r) if r == "hard_bounce" => Some("bounced"),
         Some(_) => Some("unsubscribed"),
         None => None,
@@ -223,11 +232,11 @@ async fn blocked_in(
     if suppressed.is_some() {
         return Ok(suppressed);
     }
-    if requires_consent
-        && leadline_store::consents::current(tx.conn(), lead.id, crate::consents::MARKETING_EMAIL)
-            .await?
-            != Some(true)
-    {
+    // A withdrawal stops every sequence at once, whether or not it asks for consent.
+    let consent =
+        leadline_store::consents::current(tx.conn(), lead.id, crate::consents::MARKETING_EMAIL)
+            .await?;
+    if consent == Some(false) || (requires_consent && consent != Some(true)) {
         return Ok(Some("no_consent"));
     }
     Ok(None)
@@ -359,7 +368,7 @@ impl App {
         let key = leadline_domain::quality::normalize::email(&m.to_address)
             .map(|e| e.match_key)
             .unwrap_or_default();
-        let done = store::suppressed(tx.conn(), &key).await?.is_some();
+        let done = suppression_of(&mut tx, &key).await?.is_some();
         Ok((mask(&m.to_address), done))
     }
 
@@ -374,7 +383,8 @@ impl App {
         let key = leadline_domain::quality::normalize::email(&m.to_address)
             .map(|e| e.match_key)
             .unwrap_or_else(|| m.to_address.to_lowercase());
-        if store::suppressed(tx.conn(), &key).await?.is_some() {
+        // An erased message has no address left to unsubscribe.
+        if m.to_address.is_empty() || suppression_of(&mut tx, &key).await?.is_some() {
             return Ok(());
         }
         let t = now();
@@ -401,11 +411,8 @@ impl App {
             }
             store::exit_active_of_lead(tx.conn(), lead_id, "unsubscribed", to_micros(t)).await?;
             let withdrawn = crate::consents::NewConsent {
-                purpose: None,
-                granted: false,
-                source: Some("unsubscribe".into()),
-                consent_text: None,
-                ip: None,
+                proof: Some(format!("unsubscribe link of message {}", m.id)),
+                ..crate::consents::NewConsent::new(false, "unsubscribe")
             };
             crate::consents::record_in(&mut tx, lead_id, withdrawn, "unsubscribe link").await?;
             let mut props = serde_json::Map::new();

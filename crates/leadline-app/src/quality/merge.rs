@@ -354,6 +354,14 @@ impl App {
         if row.undone_at.is_some() {
             return Err(AppError::Conflict("this merge was already undone".into()));
         }
+        if leadline_store::privacy::erased_at(tx.conn(), row.survivor_id)
+            .await?
+            .is_some()
+        {
+            return Err(AppError::Conflict(
+                "the person was erased; their merge cannot be undone".into(),
+            ));
+        }
         let current = leads::get(tx.conn(), row.survivor_id)
             .await?
             .ok_or_else(|| {

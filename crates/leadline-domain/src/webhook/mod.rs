@@ -23,6 +23,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ),
     ("lead.merged", "Leads were merged into a survivor."),
     (
+        "lead.erased",
+        "A person's data was erased on request or by retention; erase your copies too.",
+    ),
+    (
         "lead.stage_changed",
         "A lead moved to another lifecycle stage.",
     ),

@@ -11,6 +11,7 @@ pub mod mail;
 pub mod nurture;
 pub mod pipeline;
 pub mod prediction;
+pub mod privacy;
 pub mod quality;
 pub mod reports;
 pub mod routing;

@@ -307,7 +307,15 @@ pub async fn submit(
         .await;
     }
     let visitor = get(VISITOR_FIELD).filter(|v| !v.is_empty());
-    let mut res = match s.app.submit_form(&form, &pairs, visitor, remote).await {
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect::<String>());
+    let mut res = match s
+        .app
+        .submit_form(&form, &pairs, visitor, remote, user_agent)
+        .await
+    {
         Ok(_) => thanks(&form),
         Err(AppError::Validation(errs)) => {
             let values: HashMap<String, String> = pairs.iter().cloned().collect();

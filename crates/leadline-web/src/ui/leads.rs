@@ -375,6 +375,12 @@ struct DetailPage {
     messages: Vec<(String, String, String, String)>,
     /// Consent records in words, oldest first.
     consents: Vec<String>,
+    /// When the person was erased, if they were.
+    erased: Option<String>,
+    /// Managers and admins may download everything about the person.
+    can_export: bool,
+    /// Admins may erase the person (once).
+    can_erase: bool,
 }
 
 /// The lead's first-touch clock in words.
@@ -497,18 +503,20 @@ pub async fn detail(
         Ok(v) => v,
         Err(e) => return error_page(e),
     };
-    let (pipeline, contact, opportunities, reengage, enrollments, messages, consents) = match tokio::try_join!(
-        s.app.pipeline(),
-        s.app.lead_contact(&auth.principal, id),
-        s.app.opportunities(&auth.principal, None, Some(id), 20),
-        s.app.lead_reengagement(&auth.principal, id),
-        s.app.lead_enrollments(&auth.principal, id),
-        s.app.lead_messages(&auth.principal, id),
-        s.app.lead_consents(&auth.principal, id)
-    ) {
-        Ok(v) => v,
-        Err(e) => return error_page(e),
-    };
+    let (pipeline, contact, opportunities, reengage, enrollments, messages, consents, erased) =
+        match tokio::try_join!(
+            s.app.pipeline(),
+            s.app.lead_contact(&auth.principal, id),
+            s.app.opportunities(&auth.principal, None, Some(id), 20),
+            s.app.lead_reengagement(&auth.principal, id),
+            s.app.lead_enrollments(&auth.principal, id),
+            s.app.lead_messages(&auth.principal, id),
+            s.app.lead_consents(&auth.principal, id),
+            s.app.lead_erased_at(id)
+        ) {
+            Ok(v) => v,
+            Err(e) => return error_page(e),
+        };
     let chart = ScoreChart::new(&curve);
     let owners = owner_names(&users);
     let name_of = |o: Option<Uuid>| {
@@ -747,6 +755,12 @@ pub async fn detail(
         },
         owner_id: f.owner_id,
         can_dedupe: auth.user.role != leadline_domain::Role::Rep,
+        erased: erased.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()),
+        can_export: matches!(
+            auth.user.role,
+            leadline_domain::Role::Admin | leadline_domain::Role::Manager
+        ),
+        can_erase: auth.user.role == leadline_domain::Role::Admin && erased.is_none(),
         enrichment: d
             .enrichment
             .iter()
@@ -855,13 +869,23 @@ pub async fn detail(
         consents: consents
             .into_iter()
             .map(|c| {
-                format!(
+                let mut line = format!(
                     "{} {} via {} on {}",
                     if c.granted { "Gave" } else { "Withdrew" },
                     c.purpose.replace('_', " "),
                     c.source,
-                    c.recorded_at.format("%Y-%m-%d")
-                )
+                    c.recorded_at.format("%Y-%m-%d %H:%M UTC")
+                );
+                if let Some(b) = &c.lawful_basis {
+                    line.push_str(&format!(" · basis: {}", b.replace('_', " ")));
+                }
+                if let Some(v) = &c.text_version {
+                    line.push_str(&format!(" · text {v}"));
+                }
+                if let Some(ip) = &c.ip {
+                    line.push_str(&format!(" · from {ip}"));
+                }
+                line
             })
             .collect(),
         enrollments: enrollments

@@ -12,6 +12,7 @@ mod nurture;
 mod outbox;
 mod pipeline;
 mod prediction;
+mod privacy;
 mod reports;
 mod routing;
 mod scoring;
@@ -55,6 +56,13 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         )
         .route("/leads/{id}/stage", post(leads::change_stage))
         .route("/leads/{id}/activities", post(leads::add_activity))
+        .route("/leads/{id}/personal-data.json", get(privacy::export_json))
+        .route(
+            "/leads/{id}/personal-data.csv",
+            get(privacy::export_csv_file),
+        )
+        .route("/leads/{id}/erase", post(privacy::erase))
+        .route("/settings/retention", post(settings::save_retention))
         .route("/settings", get(settings::page))
         .route("/settings/outbox", get(outbox::page))
         .route("/nurture", get(nurture::page))
@@ -223,6 +231,10 @@ pub fn notice(code: Option<&str>) -> Option<&'static str> {
         "rotated" => Some("New secret in force; the old one also signs for 24 hours."),
         "test_sent" => Some("Test event queued; it shows below within a second or two."),
         "replayed" => Some("Sent again as a new delivery with the same webhook-id."),
+        "erased" => Some(
+            "The person was erased: their data is gone; the lead stays as an anonymous row for the reports.",
+        ),
+        "erase_unconfirmed" => Some("Nothing was erased: type ERASE to confirm."),
         _ => None,
     }
 }

@@ -31,6 +31,7 @@ struct SettingsPage {
     roles: Vec<&'static str>,
     kinds: Vec<&'static str>,
     new_secret: Option<String>,
+    retention: leadline_domain::privacy::RetentionPolicy,
 }
 
 async fn render(
@@ -44,9 +45,10 @@ async fn render(
         s.app.list_users(),
         s.app.list_teams(),
         s.app.list_api_keys(&auth.principal),
-        s.app.custom_fields()
+        s.app.custom_fields(),
+        s.app.retention_policy()
     );
-    let (users, teams, keys, fields) = match data {
+    let (users, teams, keys, fields, retention) = match data {
         Ok(d) => d,
         Err(e) => return error_page(e),
     };
@@ -79,6 +81,7 @@ async fn render(
         roles: Role::ALL.iter().map(|r| r.as_str()).collect(),
         kinds: CustomFieldKind::ALL.iter().map(|k| k.as_str()).collect(),
         new_secret,
+        retention,
     };
     (status, page).into_response()
 }
@@ -312,4 +315,57 @@ pub async fn delete_field(
 ) -> Response {
     let r = s.app.delete_custom_field(&auth.principal, id).await;
     outcome(&s, &auth, r, "deleted").await
+}
+
+#[derive(Deserialize)]
+pub struct RetentionForm {
+    erase_unconverted_after_months: String,
+    erase_deleted_after_days: String,
+    delete_anonymous_visits_after_days: String,
+    delete_rejected_after_days: String,
+}
+
+/// Sets the retention policy; an empty box leaves that kind of data alone.
+pub async fn save_retention(
+    State(s): State<AppState>,
+    auth: UiAuth,
+    Form(f): Form<RetentionForm>,
+) -> Response {
+    let r = async {
+        let period = |field: &str, v: &str| -> Result<Option<u32>, AppError> {
+            let v = v.trim();
+            if v.is_empty() {
+                return Ok(None);
+            }
+            v.parse().map(Some).map_err(|_| {
+                let mut e = leadline_domain::ValidationErrors::default();
+                e.add(field, "invalid", "a whole number, or empty");
+                AppError::Validation(e)
+            })
+        };
+        let policy = leadline_domain::privacy::RetentionPolicy {
+            erase_unconverted_after_months: period(
+                "erase_unconverted_after_months",
+                &f.erase_unconverted_after_months,
+            )?,
+            erase_deleted_after_days: period(
+                "erase_deleted_after_days",
+                &f.erase_deleted_after_days,
+            )?,
+            delete_anonymous_visits_after_days: period(
+                "delete_anonymous_visits_after_days",
+                &f.delete_anonymous_visits_after_days,
+            )?,
+            delete_rejected_after_days: period(
+                "delete_rejected_after_days",
+                &f.delete_rejected_after_days,
+            )?,
+        };
+        s.app
+            .set_retention_policy(&auth.principal, policy)
+            .await
+            .map(|_| ())
+    }
+    .await;
+    outcome(&s, &auth, r, "saved").await
 }
