@@ -67,6 +67,10 @@ pub struct BenchArgs {
     /// Activities a lead in the reports benchmark (10 → 10,000,000 at 1,000,000 leads).
     #[arg(long, default_value_t = 10)]
     pub activities_per_lead: usize,
+    /// Only the load test: --leads leads, then web-to-lead submissions and API reads from
+    /// --concurrency clients for this many seconds (600 for the documented run).
+    #[arg(long, value_name = "SECONDS")]
+    pub load: Option<u64>,
 }
 
 struct Scratch {
@@ -155,12 +159,12 @@ async fn drop_scratch(s: &Scratch) {
     }
 }
 
-struct Server {
-    child: tokio::process::Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: tokio::process::Child,
+    pub(crate) base: String,
 }
 
-async fn start_server(url: &str) -> anyhow::Result<Server> {
+pub(crate) async fn start_server(url: &str) -> anyhow::Result<Server> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
         .local_addr()?
         .port();
@@ -194,7 +198,7 @@ async fn start_server(url: &str) -> anyhow::Result<Server> {
     bail!("the server did not become ready")
 }
 
-fn rss_kib(pid: u32) -> (u64, u64) {
+pub(crate) fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
         status
@@ -207,7 +211,7 @@ fn rss_kib(pid: u32) -> (u64, u64) {
     (field("VmRSS:"), field("VmHWM:"))
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
@@ -240,6 +244,13 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
     let app = App::open(&scratch.url, AppConfig::default()).await?;
     if args.only_reports {
         return crate::bench_reports::run(&app, args).await;
+    }
+    if let Some(seconds) = args.load {
+        top_up(&app, args.leads).await?;
+        analyze(&app.db).await?;
+        let r = crate::bench_load::run(&app, &scratch.url, args, seconds).await?;
+        anyhow::ensure!(r.requests > 0, "no request was answered");
+        return Ok(());
     }
     let backend = format!("{:?}", app.db.backend()).to_lowercase();
     println!(
@@ -334,33 +345,9 @@ async fn run_on(scratch: &Scratch, args: &BenchArgs) -> anyhow::Result<()> {
         let mut c = app.db.acquire().await?;
         leads::count(c.conn()).await? as usize
     };
-    let to_load = args.leads.saturating_sub(existing);
-    let reps = bench_reps(&app).await?;
-    let mut generator = LeadGenerator::new(11, reps.clone());
     let t = Instant::now();
-    let mut loaded = 0;
-    let mut activities_loaded = 0usize;
-    while loaded < to_load {
-        let n = (to_load - loaded).min(5000);
-        // Leads with their timelines (page views, emails, forms…), so re-scoring reads
-        // what a real database holds.
-        let (batch, acts): (Vec<Lead>, Vec<Vec<leadline_domain::Activity>>) = (0..n)
-            .map(|_| {
-                let (l, a, _) = generator.next_lead();
-                (l, a)
-            })
-            .unzip();
-        let acts: Vec<leadline_domain::Activity> = acts.into_iter().flatten().collect();
-        activities_loaded += acts.len();
-        let mut tx = app.db.begin().await?;
-        leads::insert_many(tx.conn(), &batch).await?;
-        leadline_store::activities::insert_many(tx.conn(), &acts).await?;
-        tx.commit().await?;
-        loaded += n;
-        if loaded % 100_000 < 5000 {
-            eprintln!("  loaded {loaded}/{to_load}");
-        }
-    }
+    let (to_load, activities_loaded) = top_up(&app, args.leads).await?;
+    let reps = bench_reps(&app).await?;
     let load_secs = t.elapsed().as_secs_f64();
     analyze(&app.db).await?;
     rows.push(if to_load == 0 {
@@ -671,6 +658,41 @@ pub(crate) async fn bench_reps(app: &App) -> anyhow::Result<Vec<uuid::Uuid>> {
         reps.push(u.id);
     }
     Ok(reps)
+}
+
+/// Loads generated leads with their timelines (page views, emails, forms…) until the table
+/// holds `target`, so re-scoring and reads see what a real database holds. Returns the
+/// leads and activities added.
+pub(crate) async fn top_up(app: &App, target: usize) -> anyhow::Result<(usize, usize)> {
+    let existing = {
+        let mut c = app.db.acquire().await?;
+        leads::count(c.conn()).await? as usize
+    };
+    let to_load = target.saturating_sub(existing);
+    let reps = bench_reps(app).await?;
+    let mut generator = LeadGenerator::new(11, reps.clone());
+    let mut loaded = 0;
+    let mut activities_loaded = 0usize;
+    while loaded < to_load {
+        let n = (to_load - loaded).min(5000);
+        let (batch, acts): (Vec<Lead>, Vec<Vec<leadline_domain::Activity>>) = (0..n)
+            .map(|_| {
+                let (l, a, _) = generator.next_lead();
+                (l, a)
+            })
+            .unzip();
+        let acts: Vec<leadline_domain::Activity> = acts.into_iter().flatten().collect();
+        activities_loaded += acts.len();
+        let mut tx = app.db.begin().await?;
+        leads::insert_many(tx.conn(), &batch).await?;
+        leadline_store::activities::insert_many(tx.conn(), &acts).await?;
+        tx.commit().await?;
+        loaded += n;
+        if loaded % 100_000 < 5000 {
+            eprintln!("  loaded {loaded}/{to_load}");
+        }
+    }
+    Ok((to_load, activities_loaded))
 }
 
 /// Refreshes the planner's statistics after the bulk load, as an operator would; on

@@ -1,6 +1,7 @@
 //! `leadline`: one binary for the server and every administrative command.
 
 mod bench;
+mod bench_load;
 mod bench_reports;
 mod cli;
 mod config;

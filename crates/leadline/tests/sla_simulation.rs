@@ -78,26 +78,12 @@ fn rep(id: Uuid, email: &str) -> Principal {
     }
 }
 
-/// One database's week: its app, reps and what the simulation knows of each lead.
-struct Sim {
-    t: common::TestApp,
-    admin: Principal,
-    reps: Vec<(Uuid, Principal, RepSettings)>,
-    policy: SlaPolicy,
-    rng: Rng,
-    times: Vec<DateTime<Utc>>,
-    next: usize,
-    pending_bursts: Vec<(DateTime<Utc>, usize)>,
-    imported: usize,
-    /// Per lead: its deadline (computed here from the policy and the lead's priority).
-    due: HashMap<Uuid, DateTime<Utc>>,
-    /// Per lead: when a rep touched it.
-    touched: HashMap<Uuid, DateTime<Utc>>,
-    checks: usize,
-}
-
-impl Sim {
-    async fn new(t: common::TestApp, start: DateTime<Utc>) -> Sim {
+#[tokio::test]
+async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert() {
+    // Monday 2026-11-30 00:00 UTC.
+    let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
+    for t in common::apps().await {
+        manual_clock::set(start - Duration::hours(1));
         let app = &t.app;
         let admin = Principal::system("simulation");
         let hours = |s: u32, e: u32| WorkingHours {
@@ -184,258 +170,195 @@ impl Sim {
             ..SlaPolicy::default()
         };
         app.set_sla_policy(&admin, policy.clone()).await.unwrap();
+
         let mut rng = Rng(0x5eed_1ead_u64);
         let times = steady(start, &mut rng);
-        Sim {
-            t,
-            admin,
-            reps,
-            policy,
-            rng,
-            times,
-            next: 0,
-            pending_bursts: bursts(start),
-            imported: 0,
-            due: HashMap::new(),
-            touched: HashMap::new(),
-            checks: 0,
-        }
-    }
-
-    /// Ten minutes of the week ending at `now` (the clock already set): captures, reps at
-    /// work, the sweep, and when `check` the guarantee.
-    async fn tick(&mut self, now: DateTime<Utc>, check: bool) {
-        let Sim {
-            t,
-            admin,
-            reps,
-            policy,
-            rng,
-            times,
-            next,
-            pending_bursts,
-            imported,
-            due,
-            touched,
-            checks,
-        } = self;
-        let app = &t.app;
-        // Captures up to now: the stream through the API, the bursts as imports.
-        let mut batch = Vec::new();
-        while *next < times.len() && times[*next] <= now {
-            let n = *next;
-            let title = ["CEO", "VP Sales", "Engineer", "Intern"][rng.below(4) as usize];
-            let employees = [5, 50, 500, 5000][rng.below(4) as usize];
-            let body = json!({
-                "email": format!("lead{n}@sim{}.example", n % 97),
-                "first_name": format!("Lead{n}"),
-                "title": title,
-                "employees": employees,
-                "country": "DE",
-            });
-            let lead = app.create_lead(admin, body).await.unwrap();
-            batch.push(lead.id);
-            *next += 1;
-        }
-        while let Some((at, rows)) = pending_bursts.first().copied()
-            && at <= now
-        {
-            pending_bursts.remove(0);
-            let mut csv = String::from("Email,First Name,Title,Employees,Country\n");
-            for i in 0..rows {
+        let mut pending_bursts = bursts(start);
+        let mut imported = 0;
+        // Per lead: its deadline (computed here from the policy and the lead's priority)
+        // and when a rep touched it.
+        let mut due: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        let mut touched: HashMap<Uuid, DateTime<Utc>> = HashMap::new();
+        let mut next = 0;
+        let tick = Duration::minutes(10);
+        let mut now = start;
+        let end = start + Duration::days(7);
+        let mut checks = 0;
+        while now <= end {
+            manual_clock::set(now);
+            // Captures up to now: the stream through the API, the bursts as imports.
+            let mut batch = Vec::new();
+            while next < times.len() && times[next] <= now {
+                let n = next;
                 let title = ["CEO", "VP Sales", "Engineer", "Intern"][rng.below(4) as usize];
-                csv.push_str(&format!(
-                    "burst{imported}-{i}@list{}.example,Burst{i},{title},{},DE\n",
-                    i % 89,
-                    [5, 50, 500, 5000][rng.below(4) as usize]
-                ));
+                let employees = [5, 50, 500, 5000][rng.below(4) as usize];
+                let body = json!({
+                    "email": format!("lead{n}@sim{}.example", n % 97),
+                    "first_name": format!("Lead{n}"),
+                    "title": title,
+                    "employees": employees,
+                    "country": "DE",
+                });
+                let lead = app.create_lead(&admin, body).await.unwrap();
+                batch.push(lead.id);
+                next += 1;
             }
-            let job = app
-                .create_import(admin, "burst.csv", csv.as_bytes(), Default::default())
-                .await
-                .unwrap();
-            // As every import path does: the rows, then verifying, scoring, routing and
-            // starting their clocks page by page.
-            app.run_import(job.id, |_| {}).await.unwrap();
-            app.verify_unchecked(job.created_at).await.unwrap();
-            let mut c = app.db.acquire().await.unwrap();
-            let new: Vec<Uuid> =
-                leadline_store::leads::created_since(c.conn(), to_micros(now), None, 5_000)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .map(|l| l.id)
-                    .filter(|id| !due.contains_key(id) && !batch.contains(id))
-                    .collect();
-            assert_eq!(new.len(), rows, "{}: the burst's leads", t.name);
-            batch.extend(new);
-            *imported += rows;
-        }
-        if !batch.is_empty() {
-            let mut c = app.db.acquire().await.unwrap();
-            let prio: HashMap<Uuid, String> =
-                leadline_store::scoring::default_priorities(c.conn(), &batch)
-                    .await
-                    .unwrap()
-                    .into_iter()
-                    .collect();
-            for id in batch {
-                let lead = leadline_store::leads::get(c.conn(), id)
-                    .await
-                    .unwrap()
-                    .unwrap();
-                let target = policy
-                    .target_for(lead.stage, prio.get(&id).map(String::as_str))
-                    .expect("every new lead is covered");
-                due.insert(id, policy.deadlines(now, target.minutes).due_at);
-            }
-        }
-        // Reps at work take the first five leads of their queue (priority, then time
-        // left) and call them.
-        for (id, p, settings) in reps.iter() {
-            if settings.away(now).is_some() || settings.off_hours(now).is_some() {
-                continue;
-            }
-            let queue = app.my_queue(p, 10).await.unwrap();
-            for item in queue
-                .iter()
-                .filter(|i| i.sla_state.is_some() && i.owner_id == Some(*id))
-                .take(5)
+            while let Some((at, rows)) = pending_bursts.first().copied()
+                && at <= now
             {
-                app.add_activity(
-                    p,
-                    item.lead_id,
-                    NewActivity {
-                        kind: "call".into(),
-                        occurred_at: None,
-                        properties: Default::default(),
-                    },
-                )
-                .await
-                .unwrap();
-                touched.insert(item.lead_id, now);
+                pending_bursts.remove(0);
+                let mut csv = String::from("Email,First Name,Title,Employees,Country\n");
+                for i in 0..rows {
+                    let title = ["CEO", "VP Sales", "Engineer", "Intern"][rng.below(4) as usize];
+                    csv.push_str(&format!(
+                        "burst{imported}-{i}@list{}.example,Burst{i},{title},{},DE\n",
+                        i % 89,
+                        [5, 50, 500, 5000][rng.below(4) as usize]
+                    ));
+                }
+                let job = app
+                    .create_import(&admin, "burst.csv", csv.as_bytes(), Default::default())
+                    .await
+                    .unwrap();
+                // As every import path does: the rows, then verifying, scoring, routing and
+                // starting their clocks page by page.
+                app.run_import(job.id, |_| {}).await.unwrap();
+                app.verify_unchecked(job.created_at).await.unwrap();
+                let mut c = app.db.acquire().await.unwrap();
+                let new: Vec<Uuid> =
+                    leadline_store::leads::created_since(c.conn(), to_micros(now), None, 5_000)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|l| l.id)
+                        .filter(|id| !due.contains_key(id) && !batch.contains(id))
+                        .collect();
+                assert_eq!(new.len(), rows, "{}: the burst's leads", t.name);
+                batch.extend(new);
+                imported += rows;
             }
+            if !batch.is_empty() {
+                let mut c = app.db.acquire().await.unwrap();
+                let prio: HashMap<Uuid, String> =
+                    leadline_store::scoring::default_priorities(c.conn(), &batch)
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .collect();
+                for id in batch {
+                    let lead = leadline_store::leads::get(c.conn(), id)
+                        .await
+                        .unwrap()
+                        .unwrap();
+                    let target = policy
+                        .target_for(lead.stage, prio.get(&id).map(String::as_str))
+                        .expect("every new lead is covered");
+                    due.insert(id, policy.deadlines(now, target.minutes).due_at);
+                }
+            }
+            // Reps at work take the first five leads of their queue (priority, then time
+            // left) and call them.
+            for (id, p, settings) in &reps {
+                if settings.away(now).is_some() || settings.off_hours(now).is_some() {
+                    continue;
+                }
+                let queue = app.my_queue(p, 10).await.unwrap();
+                for item in queue
+                    .iter()
+                    .filter(|i| i.sla_state.is_some() && i.owner_id == Some(*id))
+                    .take(5)
+                {
+                    app.add_activity(
+                        p,
+                        item.lead_id,
+                        NewActivity {
+                            kind: "call".into(),
+                            occurred_at: None,
+                            properties: Default::default(),
+                        },
+                    )
+                    .await
+                    .unwrap();
+                    touched.insert(item.lead_id, now);
+                }
+            }
+            app.sweep_sla(now).await.unwrap();
+            // The guarantee, checked after every sweep of the first and last day and
+            // hourly in between (a check reads every alert).
+            let hour_mark = (now - start).num_minutes() % 60 == 0;
+            if hour_mark || now < start + Duration::days(1) || now > end - Duration::days(1) {
+                checks += 1;
+                let mut c = app.db.acquire().await.unwrap();
+                let alerted: HashMap<Uuid, DateTime<Utc>> =
+                    leadline_store::sla::alerted_leads(c.conn(), "sla_breach")
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|(id, at)| (id, from_micros(at)))
+                        .collect();
+                let past: Vec<Uuid> = due
+                    .iter()
+                    .filter(|(id, d)| **d <= now && touched.get(id).is_none_or(|t| t > *d))
+                    .map(|(id, _)| *id)
+                    .collect();
+                let missing: Vec<&Uuid> =
+                    past.iter().filter(|id| !alerted.contains_key(id)).collect();
+                assert!(
+                    missing.is_empty(),
+                    "{}: at {now}, {} of {} leads past their SLA have no alert (e.g. {:?})",
+                    t.name,
+                    missing.len(),
+                    past.len(),
+                    missing.first()
+                );
+                // And no alert for a lead touched in time, or raised before its deadline.
+                for (id, at) in &alerted {
+                    let d = due[id];
+                    assert!(
+                        *at >= d,
+                        "{}: alert for {id} at {at} before its deadline {d}",
+                        t.name
+                    );
+                    assert!(
+                        touched.get(id).is_none_or(|t| *t > d),
+                        "{}: {id} was touched in time",
+                        t.name
+                    );
+                }
+                // The board counts exactly the untouched ones past their deadline.
+                let open_past = past.iter().filter(|id| !touched.contains_key(id)).count();
+                let board = app.sla_board(&admin).await.unwrap();
+                assert_eq!(
+                    board.breached as usize, open_past,
+                    "{}: board at {now}",
+                    t.name
+                );
+            }
+            now += tick;
         }
-        app.sweep_sla(now).await.unwrap();
-        if !check {
-            return;
-        }
-        *checks += 1;
-        let mut c = app.db.acquire().await.unwrap();
-        let alerted: HashMap<Uuid, DateTime<Utc>> =
-            leadline_store::sla::alerted_leads(c.conn(), "sla_breach")
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|(id, at)| (id, from_micros(at)))
-                .collect();
-        let past: Vec<Uuid> = due
+        assert_eq!(next + imported, 10_000, "{}: every lead arrived", t.name);
+        assert_eq!(due.len(), 10_000, "{}", t.name);
+        let breached = due
             .iter()
-            .filter(|(id, d)| **d <= now && touched.get(id).is_none_or(|t| t > *d))
-            .map(|(id, _)| *id)
-            .collect();
-        let missing: Vec<&Uuid> = past.iter().filter(|id| !alerted.contains_key(id)).collect();
-        assert!(
-            missing.is_empty(),
-            "{}: at {now}, {} of {} leads past their SLA have no alert (e.g. {:?})",
-            t.name,
-            missing.len(),
-            past.len(),
-            missing.first()
-        );
-        // And no alert for a lead touched in time, or raised before its deadline.
-        for (id, at) in &alerted {
-            let d = due[id];
-            assert!(
-                *at >= d,
-                "{}: alert for {id} at {at} before its deadline {d}",
-                t.name
-            );
-            assert!(
-                touched.get(id).is_none_or(|t| *t > d),
-                "{}: {id} was touched in time",
-                t.name
-            );
-        }
-        // The board counts exactly the untouched ones past their deadline.
-        let open_past = past.iter().filter(|id| !touched.contains_key(id)).count();
-        let board = app.sla_board(admin).await.unwrap();
-        assert_eq!(
-            board.breached as usize, open_past,
-            "{}: board at {now}",
-            t.name
-        );
-    }
-
-    /// The week is over: every lead arrived, and both sides were exercised.
-    fn finish(&self) {
-        let name = self.t.name;
-        assert_eq!(
-            self.next + self.imported,
-            10_000,
-            "{name}: every lead arrived"
-        );
-        assert_eq!(self.due.len(), 10_000, "{name}");
-        let breached = self
-            .due
-            .iter()
-            .filter(|(id, d)| self.touched.get(id).is_none_or(|t| t > *d))
+            .filter(|(id, d)| touched.get(id).is_none_or(|t| t > *d))
             .count();
         // The simulation must exercise both sides: leads handled in time and leads missed.
         assert!(
-            self.touched.len() > 2_000,
-            "{name}: reps touched {}",
-            self.touched.len()
+            touched.len() > 2_000,
+            "{}: reps touched {}",
+            t.name,
+            touched.len()
         );
         assert!(
             breached > 100,
-            "{name}: only {breached} breaches; the week is too easy"
+            "{}: only {breached} breaches; the week is too easy",
+            t.name
         );
         eprintln!(
-            "{name}: 10,000 leads, {} touched, {breached} past SLA, all alerted; {} checks",
-            self.touched.len(),
-            self.checks
+            "{}: 10,000 leads, {} touched, {breached} past SLA, all alerted; {checks} checks",
+            t.name,
+            touched.len()
         );
+        manual_clock::clear();
     }
-}
-
-/// Both databases live the same week in lockstep, each tick on its own task, so the two
-/// run side by side under the one process-wide clock.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_week_of_ten_thousand_leads_leaves_none_past_its_sla_without_an_alert() {
-    // Monday 2026-11-30 00:00 UTC.
-    let start = Utc.with_ymd_and_hms(2026, 11, 30, 0, 0, 0).unwrap();
-    manual_clock::set(start - Duration::hours(1));
-    let mut sims = Vec::new();
-    for t in common::apps().await {
-        sims.push(Sim::new(t, start).await);
-    }
-    let tick = Duration::minutes(10);
-    let end = start + Duration::days(7);
-    let mut now = start;
-    while now <= end {
-        manual_clock::set(now);
-        // The guarantee, checked after every sweep of the first and last day and hourly in
-        // between (a check reads every alert).
-        let hour_mark = (now - start).num_minutes() % 60 == 0;
-        let check = hour_mark || now < start + Duration::days(1) || now > end - Duration::days(1);
-        let running: Vec<_> = sims
-            .into_iter()
-            .map(|mut s| {
-                tokio::spawn(async move {
-                    s.tick(now, check).await;
-                    s
-                })
-            })
-            .collect();
-        sims = Vec::new();
-        for r in running {
-            sims.push(r.await.expect("a simulated database failed"));
-        }
-        now += tick;
-    }
-    for s in &sims {
-        s.finish();
-    }
-    manual_clock::clear();
 }

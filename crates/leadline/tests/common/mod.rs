@@ -381,6 +381,16 @@ pub fn minimal_body(spec: &serde_json::Value, op: &Operation) -> Option<(&'stati
 /// base URL it will answer on.
 #[allow(dead_code)]
 pub fn spawn_serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child, String) {
+    spawn_serve_with(db_url, dir, &[])
+}
+
+/// [`spawn_serve`] with more environment (`LEADLINE_SMTP_RELAY`, …).
+#[allow(dead_code)]
+pub fn spawn_serve_with(
+    db_url: &str,
+    dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (std::process::Child, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -391,12 +401,25 @@ pub fn spawn_serve(db_url: &str, dir: &std::path::Path) -> (std::process::Child,
         .env("LEADLINE_LOG", "warn")
         .env("LEADLINE_DATABASE_URL", db_url)
         .env_remove("LEADLINE_DATA_DIR")
+        .envs(env.iter().copied())
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     (child, format!("http://127.0.0.1:{port}"))
+}
+
+/// A server process killed when dropped, also when a test panics (an orphaned server would
+/// keep its database connections).
+#[allow(dead_code)]
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Waits (up to a minute) until a server at `base` answers `/readyz`.
