@@ -87,12 +87,12 @@ async fn addresses_of(
     lead_id: Uuid,
     leads: &[leadline_domain::Lead],
 ) -> AppResult<Vec<String>> {
-    let remembered = store::remembered_values(tx.conn(), lead_id).await?;
+    let remembered = store::remembered_emails(tx.conn(), lead_id).await?;
     let mut out: Vec<String> = Vec::new();
     let candidates = leads
         .iter()
         .filter_map(|l| l.fields.email.clone())
-        .chain(remembered.into_iter().filter(|s| s.contains('@')));
+        .chain(remembered);
     for e in candidates {
         let e = e.trim().to_lowercase();
         if leadline_domain::quality::normalize::email(&e).is_some() && !out.contains(&e) {

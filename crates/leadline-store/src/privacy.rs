@@ -492,21 +492,34 @@ pub async fn hash_suppression(
     Ok(n)
 }
 
-/// Every string in the lead's merge snapshots and in the changes audited on it: where the
-/// person's earlier addresses are remembered.
-pub async fn remembered_values(conn: Conn<'_>, lead: Uuid) -> StoreResult<Vec<String>> {
+/// The addresses a lead's merge snapshots and audited edits remember (the `email` of every
+/// snapshot, the old and new value of every change to `email`): where the person's earlier
+/// addresses survive. Other strings there (an owner's address in an assignment) are not
+/// the person's and are left out.
+pub async fn remembered_emails(conn: Conn<'_>, lead: Uuid) -> StoreResult<Vec<String>> {
     let sql = "SELECT merged, survivor_before, survivor_after FROM lead_merges WHERE survivor_id = $1 \
                UNION ALL SELECT changes, NULL, NULL FROM audit_log WHERE entity_id = $1";
     let rows = rows_as_json(conn, sql, Some(Bind::Id(lead))).await?;
-    let mut out = Vec::new();
     fn walk(v: &Value, out: &mut Vec<String>) {
         match v {
-            Value::String(s) => out.push(s.clone()),
             Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
-            Value::Object(o) => o.values().for_each(|v| walk(v, out)),
+            Value::Object(o) => {
+                if let Some(Value::String(e)) = o.get("email") {
+                    out.push(e.clone());
+                }
+                if o.get("field") == Some(&Value::String("email".into())) {
+                    for k in ["old", "new"] {
+                        if let Some(Value::String(e)) = o.get(k) {
+                            out.push(e.clone());
+                        }
+                    }
+                }
+                o.values().for_each(|v| walk(v, out));
+            }
             _ => {}
         }
     }
+    let mut out = Vec::new();
     for r in rows {
         for v in r.values() {
             walk(v, &mut out);

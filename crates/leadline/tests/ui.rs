@@ -751,7 +751,8 @@ async fn duplicate_pages_compare_merge_undo_and_accounts() {
                 .text()
                 .await
                 .unwrap();
-            if !page.contains("Scanning:") {
+            // The scan runs in the background and may not have started at the first look.
+            if !page.contains("Scanning:") && page.contains("Compare &amp; merge") {
                 break;
             }
             tokio::time::sleep(std::time::Duration::from_millis(50)).await;
