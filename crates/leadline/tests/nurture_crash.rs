@@ -1,6 +1,5 @@
 //! Sequence mail survives crashes: a `leadline serve` sending a 1,000-lead sequence to a
-//! real SMTP server (an in-test sink over TCP) is killed with SIGKILL 20 times
-//! (`LEADLINE_NURTURE_KILLS`; CI runs 10 to fit its time budget) and
+//! real SMTP server (an in-test sink over TCP) is killed with SIGKILL 20 times and
 //! restarted; the sink must never receive a message twice, and every step must end sent —
 //! except those cut off inside the SMTP conversation, which are counted and reported. On
 //! PostgreSQL two server processes share the work (and are killed together), as in a
@@ -15,13 +14,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 const LEADS: usize = 1000;
-/// How many times the server is killed (20 unless `LEADLINE_NURTURE_KILLS` says otherwise).
-fn kills() -> usize {
-    std::env::var("LEADLINE_NURTURE_KILLS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20)
-}
+const KILLS: usize = 20;
 
 fn serve(db_url: &str, dir: &std::path::Path, smtp_port: u16) -> std::process::Child {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -65,23 +58,11 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
     for t in common::apps().await {
         let name = t.name;
         let (sink, smtp_port) = Sink::start().await;
-        let tpl = ok(t
-            .post("/api/v1/email-templates")
-            .json(&json!({"name": "Hello", "subject": "Hello {{ lead.first_name }}",
-                "html": "<p>Hi {{ lead.first_name }}</p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>"}))
-            .send()
-            .await
-            .unwrap())
-        .await;
-        let seq = ok(t
-            .post("/api/v1/sequences")
-            .json(
-                &json!({"name": "Blast", "send_from_hour": 0, "send_until_hour": 24,
-                "steps": [{"type": "email", "template_id": tpl["id"]}]}),
-            )
-            .send()
-            .await
-            .unwrap())
+        let seq = common::nurture::one_email_sequence(
+            &t,
+            "Blast",
+            "<p>Hi {{ lead.first_name }}</p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>",
+        )
         .await;
         let body: Vec<Value> = (0..LEADS)
             .map(|i| json!({"lead": {"email": format!("crash{i}@example.com"), "first_name": format!("N{i}")}}))
@@ -98,10 +79,7 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
             );
         }
         let r = ok(t
-            .post(&format!(
-                "/api/v1/sequences/{}/enrollments",
-                seq["id"].as_str().unwrap()
-            ))
+            .post(&format!("/api/v1/sequences/{}/enrollments", seq.as_str()))
             .json(&json!({ "lead_ids": ids }))
             .send()
             .await
@@ -122,11 +100,10 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
                 .map(|_| serve(&t.db_url, dir.path(), smtp_port))
                 .collect::<Vec<_>>()
         };
-        let kills = kills();
-        for k in 1..=kills {
+        for k in 1..=KILLS {
             let children = start();
             // Let it get into the work, then kill it somewhere in the middle of it.
-            let target = LEADS * k / (kills + 2);
+            let target = LEADS * k / (KILLS + 2);
             let deadline = Instant::now() + Duration::from_secs(60);
             while sink.got().len() < target && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(2)).await;
@@ -142,10 +119,7 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
         loop {
             let open = count(&t, "queued").await + count(&t, "sending").await;
             let report = ok(t
-                .get(&format!(
-                    "/api/v1/sequences/{}/report",
-                    seq["id"].as_str().unwrap()
-                ))
+                .get(&format!("/api/v1/sequences/{}/report", seq.as_str()))
                 .send()
                 .await
                 .unwrap())
@@ -171,10 +145,7 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
         }
         let duplicates: Vec<_> = per_id.iter().filter(|(_, n)| **n > 1).collect();
         let report = ok(t
-            .get(&format!(
-                "/api/v1/sequences/{}/report",
-                seq["id"].as_str().unwrap()
-            ))
+            .get(&format!("/api/v1/sequences/{}/report", seq.as_str()))
             .send()
             .await
             .unwrap())
@@ -185,7 +156,7 @@ async fn killing_the_server_twenty_times_never_sends_a_step_twice() {
             step["unknown"].as_i64().unwrap(),
         );
         eprintln!(
-            "{name}: {kills} kills of {processes} process(es); {} messages received for {LEADS} enrollments; {sent} sent, {unknown} cut off mid-send (at most once: not sent again); {} duplicates",
+            "{name}: {KILLS} kills of {processes} process(es); {} messages received for {LEADS} enrollments; {sent} sent, {unknown} cut off mid-send (at most once: not sent again); {} duplicates",
             per_id.len(),
             duplicates.len()
         );

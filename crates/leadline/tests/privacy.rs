@@ -181,25 +181,12 @@ async fn a_person_everywhere(t: &TestApp) -> String {
         Some("https://leads.example.com"),
     )
     .unwrap();
-    let tpl = ok(t
-        .post("/api/v1/email-templates")
-        .json(&json!({"name": "Hello", "subject": "Hello {{ lead.first_name }}",
-                      "html": "<p>Dear {{ lead.first_name }} {{ lead.last_name }}, welcome. <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>"}))
-        .send()
-        .await
-        .unwrap())
+    let seq = common::nurture::one_email_sequence(
+        t,
+        "Hello",
+        "<p>Dear {{ lead.first_name }} {{ lead.last_name }}, welcome. <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>",
+    )
     .await;
-    let seq = ok(t
-        .post("/api/v1/sequences")
-        .json(
-            &json!({"name": "Welcome", "send_from_hour": 0, "send_until_hour": 24,
-                      "steps": [{"type": "email", "template_id": tpl["id"]}]}),
-        )
-        .send()
-        .await
-        .unwrap())
-    .await;
-    let seq = seq["id"].as_str().unwrap().to_owned();
     assert_eq!(enroll(t, &seq, &[&id]).await, ["enrolled"], "{name}");
     t.app.run_sequences().await.unwrap();
     t.app.send_mail(&mailer).await.unwrap();

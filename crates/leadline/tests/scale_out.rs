@@ -12,7 +12,6 @@ mod common;
 
 use common::hooks::{Receiver, allow_loopback, endpoint};
 use common::nurture::enroll;
-use common::ok;
 use leadline_app::admin::TeamInput;
 use leadline_domain::routing::{Method, RoutingRule, RoutingRules, Target};
 use leadline_domain::{Principal, Role};
@@ -79,27 +78,12 @@ async fn three_servers_on_one_postgres_do_every_job_once() {
     let (hooks, hook_url) = Receiver::start().await;
     endpoint(&t, &hook_url, json!(["lead.created", "lead.assigned"])).await;
     let (sink, smtp_port) = common::sink::Sink::start().await;
-    let tpl = ok(t
-        .post("/api/v1/email-templates")
-        .json(
-            &json!({"name": "Hello", "subject": "Hello {{ lead.first_name }}",
-                      "html": "<p>Hi. <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>"}),
-        )
-        .send()
-        .await
-        .unwrap())
+    let seq = common::nurture::one_email_sequence(
+        &t,
+        "Welcome",
+        "<p>Hi. <a href=\"{{ unsubscribe_url }}\">Unsubscribe</a></p>",
+    )
     .await;
-    let seq = ok(t
-        .post("/api/v1/sequences")
-        .json(
-            &json!({"name": "Welcome", "send_from_hour": 0, "send_until_hour": 24,
-                      "steps": [{"type": "email", "template_id": tpl["id"]}]}),
-        )
-        .send()
-        .await
-        .unwrap())
-    .await;
-    let seq = seq["id"].as_str().unwrap().to_owned();
 
     // Three servers.
     let dir = tempfile::tempdir().unwrap();

@@ -5,7 +5,7 @@
 //! for the managers and shows on the board; no lead touched in time has one.
 //!
 //! `LEADLINE_SLA_WEEK_LEADS` sets how many leads the week brings (default 10,000; CI runs
-//! 4,000 to fit its time budget, bursts and stream scaled alike).
+//! 3,000 to fit its time budget, bursts and stream scaled alike).
 //!
 //! The week runs on the settable clock (`leadline_domain::time::manual_clock`), which is why
 //! this test lives in its own binary: the clock is process-wide.

@@ -29,3 +29,27 @@ pub async fn enrollments(t: &TestApp, lead: &str) -> Vec<Value> {
     .unwrap()
     .clone()
 }
+
+/// A one-email sequence sending at any hour, with its template (`html` must hold the
+/// unsubscribe link); the sequence's id.
+#[allow(dead_code)]
+pub async fn one_email_sequence(t: &TestApp, name: &str, html: &str) -> String {
+    let tpl = ok(t
+        .post("/api/v1/email-templates")
+        .json(&json!({"name": name, "subject": "Hello {{ lead.first_name }}", "html": html}))
+        .send()
+        .await
+        .unwrap())
+    .await;
+    let seq = ok(t
+        .post("/api/v1/sequences")
+        .json(
+            &json!({"name": name, "send_from_hour": 0, "send_until_hour": 24,
+                      "steps": [{"type": "email", "template_id": tpl["id"]}]}),
+        )
+        .send()
+        .await
+        .unwrap())
+    .await;
+    seq["id"].as_str().unwrap().to_owned()
+}
