@@ -275,13 +275,6 @@ fn text(s: String) -> Value {
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Erased(pub Vec<(String, u64)>);
 
-impl Erased {
-    /// The number of rows touched in all.
-    pub fn total(&self) -> u64 {
-        self.0.iter().map(|(_, n)| n).sum()
-    }
-}
-
 /// Removes the person behind `lead` from every table but the lead row itself (the caller
 /// writes the anonymised lead): free text and addresses in what stays (activities,
 /// messages, consents, tasks, alerts, webhook payloads, audit changes, merge snapshots),
