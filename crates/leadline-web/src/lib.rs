@@ -23,8 +23,8 @@ use tokio_util::sync::CancellationToken;
 
 /// The whole HTTP application.
 pub fn router(state: AppState) -> Router {
-    let (api_router, mut api) = openapi::api_router().split_for_parts();
-    api::webhooks::describe_events(&mut api);
+    let (api_router, api) = openapi::api_router().split_for_parts();
+    let api = openapi::finish(api);
     let api_router = api_router.fallback(api::not_found);
     let app = Router::new()
         .nest("/api/v1", api_router)

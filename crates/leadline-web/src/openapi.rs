@@ -204,7 +204,81 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 
 /// The OpenAPI document as served at `/api/v1/openapi.json`.
 pub fn api_doc() -> utoipa::openapi::OpenApi {
-    let mut doc = api_router().split_for_parts().1;
+    finish(api_router().split_for_parts().1)
+}
+
+/// What the generated document needs before it is served: the webhook events described,
+/// and closed compositions merged (see [`merge_closed_all_of`]).
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     webhooks::describe_events(&mut doc);
-    doc
+    let Ok(mut v) = serde_json::to_value(&doc) else {
+        return doc;
+    };
+    merge_closed_all_of(&mut v);
+    serde_json::from_value(v).unwrap_or(doc)
+}
+
+/// An output type that flattens an input type (`Lead` = `LeadFields` + id, stage, …)
+/// becomes `allOf: [LeadFields, {id, stage, …}]`; the input type denies unknown fields
+/// (`additionalProperties: false`), so no response could ever validate against the
+/// composition (schemathesis found it). Such a composition is merged into one object
+/// holding every property.
+fn merge_closed_all_of(doc: &mut serde_json::Value) {
+    use serde_json::{Map, Value};
+    let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let resolve = |schemas: &Map<String, Value>, part: &Value| -> Option<Value> {
+        match part.get("$ref").and_then(Value::as_str) {
+            Some(r) => schemas
+                .get(r.strip_prefix("#/components/schemas/")?)
+                .cloned(),
+            None => Some(part.clone()),
+        }
+    };
+    let closed = |s: &Value| s.get("additionalProperties") == Some(&Value::Bool(false));
+    let mut merged = Vec::new();
+    for (name, schema) in schemas.iter() {
+        let Some(parts) = schema.get("allOf").and_then(Value::as_array) else {
+            continue;
+        };
+        let resolved: Option<Vec<Value>> = parts.iter().map(|p| resolve(schemas, p)).collect();
+        let Some(resolved) = resolved else { continue };
+        let objects = resolved
+            .iter()
+            .all(|p| p.get("properties").is_some_and(Value::is_object));
+        if !objects || !resolved.iter().any(closed) {
+            continue;
+        }
+        let (mut properties, mut required) = (Map::new(), Vec::<Value>::new());
+        for p in &resolved {
+            if let Some(props) = p.get("properties").and_then(Value::as_object) {
+                properties.extend(props.clone());
+            }
+            for r in p
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                if !required.contains(r) {
+                    required.push(r.clone());
+                }
+            }
+        }
+        let mut out = Map::new();
+        out.insert("type".into(), Value::String("object".into()));
+        if let Some(d) = schema.get("description") {
+            out.insert("description".into(), d.clone());
+        }
+        out.insert("properties".into(), Value::Object(properties));
+        out.insert("required".into(), Value::Array(required));
+        merged.push((name.clone(), Value::Object(out)));
+    }
+    for (name, schema) in merged {
+        schemas.insert(name, schema);
+    }
 }

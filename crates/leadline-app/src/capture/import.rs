@@ -5,11 +5,12 @@
 
 use crate::App;
 use crate::admin::audit;
-use crate::error::{AppError, AppResult, invalid};
+use crate::error::{AppError, AppResult};
 use crate::export::csv_safe;
+pub use leadline_domain::capture::csv_file::{CsvFile, read_csv};
 use leadline_domain::capture::import::{
     ColumnMapping, DuplicatePolicy, ImportJob, ImportOptions, ImportRowError, ImportStatus,
-    MAX_ROWS, MappedRow, RowMapper, UnknownColumns, infer_kind, resolve_mapping,
+    MappedRow, RowMapper, UnknownColumns, infer_kind, resolve_mapping,
 };
 use leadline_domain::capture::merge_submission;
 use leadline_domain::custom_field::NewCustomField;
@@ -38,65 +39,6 @@ pub fn batch_rows(backend: leadline_store::Backend) -> usize {
 const PREVIEW_ERRORS: usize = 10_000;
 /// A runner that has not reported for this long is presumed dead; its job may be resumed.
 const STALE_MICROS: i64 = 60_000_000;
-
-/// A CSV file, read: headers and rows as text (any encoding decoded, BOM removed).
-#[derive(Debug, Clone)]
-pub struct CsvFile {
-    pub headers: Vec<String>,
-    pub rows: Vec<Vec<String>>,
-}
-
-fn decode(bytes: &[u8]) -> String {
-    match std::str::from_utf8(bytes) {
-        Ok(s) => s.to_owned(),
-        // Spreadsheet exports on Windows are often Windows-1252.
-        Err(_) => encoding_rs::WINDOWS_1252
-            .decode_without_bom_handling(bytes)
-            .0
-            .into_owned(),
-    }
-}
-
-/// Reads a CSV file: comma, semicolon or tab separated (from the header line), quoted
-/// or not, rows of any length (a wrong length is the row's problem, reported later).
-pub fn read_csv(bytes: &[u8]) -> AppResult<CsvFile> {
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let first_line = bytes.split(|&b| b == b'\n').next().unwrap_or_default();
-    let delimiter = [b',', b';', b'\t']
-        .into_iter()
-        .max_by_key(|d| first_line.iter().filter(|b| *b == d).count())
-        .unwrap_or(b',');
-    let mut reader = csv::ReaderBuilder::new()
-        .delimiter(delimiter)
-        .flexible(true)
-        .has_headers(false)
-        .from_reader(bytes);
-    let mut records = reader.byte_records();
-    let headers: Vec<String> = match records.next() {
-        Some(Ok(h)) => h.iter().map(|c| decode(c).trim().to_owned()).collect(),
-        Some(Err(e)) => return Err(invalid("file", "unreadable_csv", e.to_string())),
-        None => return Err(invalid("file", "empty_file", "the file has no header row")),
-    };
-    if headers.iter().all(String::is_empty) {
-        return Err(invalid("file", "empty_header", "the header row is empty"));
-    }
-    let mut rows = Vec::new();
-    for r in records {
-        let r = r.map_err(|e| invalid("file", "unreadable_csv", e.to_string()))?;
-        if r.iter().all(|c| c.iter().all(u8::is_ascii_whitespace)) {
-            continue;
-        }
-        rows.push(r.iter().map(decode).collect());
-        if rows.len() > MAX_ROWS {
-            return Err(invalid(
-                "file",
-                "too_many_rows",
-                format!("an import holds at most {MAX_ROWS} rows"),
-            ));
-        }
-    }
-    Ok(CsvFile { headers, rows })
-}
 
 fn raw_line(values: &[String]) -> String {
     let mut w = csv::WriterBuilder::new().from_writer(Vec::new());
@@ -893,22 +835,6 @@ async fn import_finished_in(tx: &mut leadline_store::DbTx, id: Uuid) -> AppResul
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn csv_files_of_every_shape_are_read() {
-        let f =
-            read_csv(b"\xEF\xBB\xBFEmail;Name\r\na@x.example;\"Lima; Ana\"\r\n\r\nb@x.example\r\n")
-                .unwrap();
-        assert_eq!(f.headers, ["Email", "Name"]);
-        assert_eq!(f.rows.len(), 2);
-        assert_eq!(f.rows[0][1], "Lima; Ana");
-        assert_eq!(f.rows[1].len(), 1, "a short row is kept for its error");
-        let latin = read_csv(b"Name\nM\xfcller\n").unwrap();
-        assert_eq!(latin.rows[0][0], "Müller");
-        assert!(read_csv(b"").is_err());
-        let quoted = read_csv(b"a,b\n\"unterminated,1\n").unwrap();
-        assert_eq!(quoted.rows.len(), 1);
-    }
 
     #[test]
     fn report_lines_neutralise_formulas() {

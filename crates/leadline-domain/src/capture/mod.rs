@@ -2,6 +2,9 @@
 //! hosted forms, the capture API, imports, email) into lead fields, keeping everything that
 //! does not map so nothing is lost, and folding a repeat submission into the existing lead.
 
+pub mod body;
+pub mod csv_file;
+pub mod email;
 pub mod form;
 pub mod import;
 mod merge;

@@ -212,7 +212,8 @@ fn positive_days(e: &mut ValidationErrors, field: &str, v: f64) {
 }
 
 fn check_points(e: &mut ValidationErrors, field: &str, p: i32) {
-    if p.abs() > MAX_POINTS {
+    // `unsigned_abs`: i32::MIN has no positive counterpart (found by schemathesis).
+    if p.unsigned_abs() > MAX_POINTS.unsigned_abs() {
         e.add(
             field,
             "out_of_range",
@@ -585,6 +586,22 @@ mod tests {
         assert_eq!(ModelFile::from_toml(&toml).unwrap(), file);
         let yaml = file.to_yaml();
         assert_eq!(ModelFile::from_yaml(&yaml).unwrap(), file);
+    }
+
+    #[test]
+    fn points_out_of_range_are_refused_even_at_the_integer_limits() {
+        for points in [i32::MIN, i32::MAX, -MAX_POINTS - 1] {
+            let mut m = ModelDefinition::starter();
+            m.behaviour[0].points = points;
+            let e = m.validate(&[]).unwrap_err();
+            assert!(
+                e.0.iter().any(|f| f.code == "out_of_range"),
+                "{points}: {e}"
+            );
+        }
+        let mut m = ModelDefinition::starter();
+        m.behaviour[0].points = -MAX_POINTS;
+        m.validate(&[]).unwrap();
     }
 
     #[test]
