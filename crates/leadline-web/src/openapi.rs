@@ -203,19 +203,44 @@ pub fn api_router() -> OpenApiRouter<AppState> {
 }
 
 /// The OpenAPI document as served at `/api/v1/openapi.json`.
-pub fn api_doc() -> utoipa::openapi::OpenApi {
+pub fn api_doc() -> serde_json::Value {
     finish(api_router().split_for_parts().1)
 }
 
-/// What the generated document needs before it is served: the webhook events described,
-/// and closed compositions merged (see [`merge_closed_all_of`]).
-pub fn finish(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+/// The generated document as served: the webhook events described, closed compositions
+/// merged (see [`merge_closed_all_of`]), the report names listed. Done on the JSON, which
+/// utoipa cannot read back into its own types.
+pub fn finish(mut doc: utoipa::openapi::OpenApi) -> serde_json::Value {
     webhooks::describe_events(&mut doc);
-    let Ok(mut v) = serde_json::to_value(&doc) else {
-        return doc;
-    };
+    let mut v = serde_json::to_value(&doc).unwrap_or_default();
     merge_closed_all_of(&mut v);
-    serde_json::from_value(v).unwrap_or(doc)
+    name_the_reports(&mut v);
+    v
+}
+
+/// `/reports/{name}` takes the catalogue's names only; `aging` has its own operation with
+/// its own shape (`/reports/aging` is matched first), so it is not one of them there.
+fn name_the_reports(doc: &mut serde_json::Value) {
+    use leadline_app::analytics::REPORTS;
+    use serde_json::{Value, json};
+    for (path, skip) in [("/reports/{name}", "aging"), ("/reports/{name}/csv", "")] {
+        let names: Vec<Value> = REPORTS
+            .iter()
+            .filter(|r| r.name != skip)
+            .map(|r| Value::from(r.name))
+            .collect();
+        let pointer = format!("/paths/{}/get/parameters", path.replace('/', "~1"));
+        for p in doc
+            .pointer_mut(&pointer)
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if p.get("name") == Some(&json!("name")) && p.get("in") == Some(&json!("path")) {
+                p["schema"] = json!({ "type": "string", "enum": names });
+            }
+        }
+    }
 }
 
 /// An output type that flattens an input type (`Lead` = `LeadFields` + id, stage, …)
@@ -280,5 +305,38 @@ fn merge_closed_all_of(doc: &mut serde_json::Value) {
     }
     for (name, schema) in merged {
         schemas.insert(name, schema);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn output_types_that_flatten_closed_inputs_are_satisfiable() {
+        let doc = api_doc();
+        for name in ["Lead", "Sequence"] {
+            let s = &doc["components"]["schemas"][name];
+            assert!(s.get("allOf").is_none(), "{name}: {s}");
+            for field in ["id", "created_at"] {
+                assert!(s["properties"].get(field).is_some(), "{name}.{field}");
+            }
+        }
+        assert!(doc["components"]["schemas"]["Lead"]["properties"]["email"].is_object());
+    }
+
+    #[test]
+    fn the_report_operation_names_its_reports_but_not_aging() {
+        let doc = api_doc();
+        let params = &doc["paths"]["/reports/{name}"]["get"]["parameters"];
+        let name = params
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "name")
+            .unwrap();
+        let names = name["schema"]["enum"].as_array().unwrap();
+        assert!(names.contains(&"funnel".into()));
+        assert!(!names.contains(&"aging".into()));
     }
 }

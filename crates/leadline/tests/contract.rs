@@ -34,6 +34,10 @@ async fn the_server_keeps_its_openapi_contract() {
     let examples = std::env::var("LEADLINE_CONTRACT_EXAMPLES").unwrap_or_else(|_| "3".into());
     let mut failures = Vec::new();
     for t in common::apps().await {
+        // Demo data (users, leads with timelines, sequences, templates, opportunities), so
+        // responses carry real rows to check against the schema, and ids to reuse.
+        let demo = t.app.load_demo(200, 7).await.unwrap();
+        eprintln!("{}: demo data {demo:?}", t.name);
         let reports = tempfile::tempdir().unwrap();
         // The server runs in this process: wait for schemathesis without blocking it.
         let out = tokio::process::Command::new(&st)

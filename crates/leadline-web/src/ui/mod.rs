@@ -33,7 +33,7 @@ use leadline_domain::account::User;
 use utoipa_swagger_ui::SwaggerUi;
 
 /// The UI routes, the static assets and the API reference (Swagger UI, served offline).
-pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
+pub fn router(api: serde_json::Value) -> Router<AppState> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/leads") }))
         .route("/login", get(session::login_page).post(session::login))
@@ -125,7 +125,7 @@ pub fn router(api: utoipa::openapi::OpenApi) -> Router<AppState> {
         .merge(followup::router())
         .merge(pipeline::router())
         .route("/static/{*path}", get(assets::serve))
-        .merge(SwaggerUi::new("/api-docs").url("/api/v1/openapi.json", api))
+        .merge(SwaggerUi::new("/api-docs").external_url_unchecked("/api/v1/openapi.json", api))
 }
 
 /// What every page's frame needs: who is signed in and where they are.
