@@ -63,8 +63,11 @@ async fn the_server_keeps_its_openapi_contract() {
                 &examples,
                 "--seed",
                 "20261127",
+                // One worker: with two, hypothesis parses Python source in two threads at
+                // once and CPython 3.11 fails with "AST constructor recursion depth
+                // mismatch" (a fault of the tool, not of the server), seen in CI.
                 "--workers",
-                "2",
+                "1",
                 "--request-timeout",
                 "30",
                 "--no-shrink",
