@@ -13,7 +13,7 @@ use leadline_domain::time::{now, to_micros};
 use leadline_store::DbTx;
 use leadline_store::mail::{self, Engagement, MessageRow};
 use leadline_store::nurture as store;
-use mail_parser::{Message, MessageParser, MimeHeaders, PartType};
+use mail_parser::{Message, MimeHeaders, PartType};
 use regex::Regex;
 use serde::Serialize;
 use serde_json::Map;
@@ -54,7 +54,7 @@ static STATUS: LazyLock<Regex> =
 /// Reads what a raw message says about mail we sent; `None` when it is not a bounce or a
 /// reply (or cannot be parsed: capture then reports that).
 pub fn classify(raw: &[u8]) -> Option<Returned> {
-    let msg = MessageParser::default().parse(raw)?;
+    let msg = leadline_domain::capture::email::parse_message(raw)?;
     let report = msg.content_type().is_some_and(|c| {
         c.ctype().eq_ignore_ascii_case("multipart")
             && c.subtype()
