@@ -21,21 +21,7 @@ async fn signed_in(t: &common::TestApp, email: &str, role: Role) -> reqwest::Cli
         )
         .await
         .unwrap();
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .post(t.url("/login"))
-        .form(&[
-            ("email", email),
-            ("password", "correct horse battery"),
-            ("next", "/leads"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let (client, r) = common::login(t, email, "/leads").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}", t.name);
     assert_eq!(r.headers()["location"], "/leads");
     let cookie = r.headers()["set-cookie"].to_str().unwrap();

@@ -167,17 +167,7 @@ fn write_matrix(m: &BTreeMap<String, Vec<String>>) {
 
 async fn signed_in(t: &common::TestApp, email: &str, role: Role) -> reqwest::Client {
     t.user_with_key(email, role).await;
-    let client = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let r = client
-        .post(t.url("/login"))
-        .form(&[("email", email), ("password", "correct horse battery")])
-        .send()
-        .await
-        .unwrap();
+    let (client, r) = common::login(t, email, "/leads").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER, "{}: {email}", t.name);
     client
 }

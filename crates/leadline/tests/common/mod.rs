@@ -143,6 +143,28 @@ async fn start(db: TestDb, config: AppConfig) -> TestApp {
     }
 }
 
+/// Signs in to the web UI as `email` (password `correct horse battery`, as the helpers that
+/// create users set it): a client keeping the session cookie and following no redirect,
+/// and the sign-in answer.
+pub async fn login(t: &TestApp, email: &str, next: &str) -> (reqwest::Client, reqwest::Response) {
+    let client = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = client
+        .post(t.url("/login"))
+        .form(&[
+            ("email", email),
+            ("password", "correct horse battery"),
+            ("next", next),
+        ])
+        .send()
+        .await
+        .unwrap();
+    (client, r)
+}
+
 /// The JSON body of a successful response; fails the test with the status and body
 /// otherwise.
 pub async fn ok(r: reqwest::Response) -> serde_json::Value {
