@@ -24,36 +24,17 @@ const MATRIX: &str = concat!(
 const ROLES: [Role; 3] = [Role::Manager, Role::Marketer, Role::Rep];
 
 fn read_matrix() -> BTreeMap<String, Vec<String>> {
-    let text = std::fs::read_to_string(MATRIX).unwrap_or_default();
-    text.lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let mut words = l.split_whitespace();
-            let op = format!(
-                "{} {}",
-                words.next().unwrap_or(""),
-                words.next().unwrap_or("")
-            );
-            let refused: Vec<String> = words.filter(|w| *w != "-").map(str::to_owned).collect();
-            (op, refused)
-        })
-        .collect()
+    common::matrix::read(MATRIX)
 }
 
 fn write_matrix(m: &BTreeMap<String, Vec<String>>) {
-    let mut out = String::from(
+    common::matrix::write(
+        MATRIX,
         "# Who is refused (403) each API operation: METHOD PATH then the refused roles, or -.\n\
          # Admins may call everything. Checked by tests/role_matrix.rs.\n",
+        58,
+        m,
     );
-    for (op, refused) in m {
-        let who = if refused.is_empty() {
-            "-".to_owned()
-        } else {
-            refused.join(" ")
-        };
-        out.push_str(&format!("{op:<58} {who}\n"));
-    }
-    std::fs::write(MATRIX, out).unwrap();
 }
 
 #[tokio::test]

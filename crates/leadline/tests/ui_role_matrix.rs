@@ -137,32 +137,17 @@ fn ui_routes() -> Vec<Route> {
 }
 
 fn read_matrix() -> BTreeMap<String, Vec<String>> {
-    std::fs::read_to_string(MATRIX)
-        .unwrap_or_default()
-        .lines()
-        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
-        .map(|l| {
-            let mut w = l.split_whitespace();
-            let name = format!("{} {}", w.next().unwrap_or(""), w.next().unwrap_or(""));
-            (name, w.filter(|x| *x != "-").map(str::to_owned).collect())
-        })
-        .collect()
+    common::matrix::read(MATRIX)
 }
 
 fn write_matrix(m: &BTreeMap<String, Vec<String>>) {
-    let mut out = String::from(
+    common::matrix::write(
+        MATRIX,
         "# Who is refused (403) each page of the web UI: METHOD PATH then the refused roles,\n\
          # or -. Admins may open everything. Checked by tests/ui_role_matrix.rs.\n",
+        50,
+        m,
     );
-    for (name, refused) in m {
-        let who = if refused.is_empty() {
-            "-".to_owned()
-        } else {
-            refused.join(" ")
-        };
-        out.push_str(&format!("{name:<50} {who}\n"));
-    }
-    std::fs::write(MATRIX, out).unwrap();
 }
 
 async fn signed_in(t: &common::TestApp, email: &str, role: Role) -> reqwest::Client {

@@ -4,6 +4,7 @@
 
 pub mod chromium;
 pub mod hooks;
+pub mod matrix;
 pub mod nurture;
 pub mod sink;
 
