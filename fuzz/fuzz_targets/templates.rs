@@ -2,7 +2,8 @@
 //! checked, rendered for sample leads, and turned into the plain-text part.
 #![no_main]
 
-use leadline_domain::nurture::template::{RenderContext, TemplateInput, plain_text, render};
+use leadline_domain::nurture::plain_text::plain_text;
+use leadline_domain::nurture::template::{RenderContext, TemplateInput, render};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -837,7 +837,7 @@ async fn queue_step_mail_in(
         |t| format!("{base}/r/{t}"),
     );
     // The text part follows the tracked HTML, so its links count too.
-    let text = leadline_domain::nurture::template::plain_text(&tracked.html);
+    let text = leadline_domain::nurture::plain_text::plain_text(&tracked.html);
     let mut row = crate::mail::message_row(
         &format!("sequence:{}", e.step + 1),
         &to,

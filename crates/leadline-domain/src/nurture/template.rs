@@ -192,11 +192,6 @@ impl TemplateInput {
     }
 }
 
-/// The plain-text part of an HTML message.
-pub fn plain_text(html: &str) -> String {
-    nanohtml2text::html2text(html).trim().to_owned()
-}
-
 /// Renders a checked template for one lead. Missing values print as empty (or their
 /// `default`); a template that still fails (e.g. it ran out of fuel) is an error.
 pub fn render(subject: &str, html: &str, c: &RenderContext) -> Result<Rendered, String> {
@@ -209,7 +204,7 @@ pub fn render(subject: &str, html: &str, c: &RenderContext) -> Result<Rendered, 
     let html = env
         .render_named_str("body.html", html, &ctx)
         .map_err(|e| describe(&e))?;
-    let text = plain_text(&html);
+    let text = super::plain_text::plain_text(&html);
     Ok(Rendered {
         subject: subject.trim().to_owned(),
         html,
