@@ -3,6 +3,7 @@
 
 use crate::custom_field::CustomFieldDef;
 use crate::lead::Grade;
+use crate::source::Channel;
 use crate::stage::Stage;
 use crate::validation::ValidationErrors;
 use base64::Engine;
@@ -159,6 +160,8 @@ pub struct LeadFilter {
     pub campaign: Option<String>,
     /// First-touch medium, exact.
     pub medium: Option<String>,
+    /// Marketing channel, as the reports group leads (see [`Channel::of_lead`]).
+    pub channel: Option<Channel>,
     /// Leads that reached this funnel step (`mql`, `sal`, `sql`, `converted`, `won`; a later
     /// step counts), as the reports count them.
     pub reached: Option<String>,
@@ -187,10 +190,11 @@ pub struct LeadQuery {
 }
 
 /// Query parameters understood by [`LeadQuery::parse`], for documentation.
-pub const QUERY_PARAMS: [&str; 19] = [
+pub const QUERY_PARAMS: [&str; 20] = [
     "stage",
     "reached",
     "medium",
+    "channel",
     "owner",
     "team",
     "source",
@@ -280,6 +284,10 @@ impl LeadQuery {
                         "unknown_value",
                         "must be mql, sal, sql, converted or won",
                     ),
+                },
+                "channel" => match v.parse::<Channel>() {
+                    Ok(c) => q.filter.channel = Some(c),
+                    Err(err) => e.add("channel", "unknown_value", err.to_string()),
                 },
                 "q" => q.filter.q = Some(limit_len(v, 200)),
                 "score_min" | "score_max" => match v.parse::<i32>() {
@@ -445,6 +453,7 @@ mod tests {
                 ("sort", "-score"),
                 ("limit", "20"),
                 ("custom.segment", "SMB"),
+                ("channel", "paid_search"),
                 ("q", ""),
             ]),
             &defs,
@@ -467,6 +476,7 @@ mod tests {
             "2026-01-31T23:59:59.999999+00:00"
         );
         assert_eq!(q.filter.q, None);
+        assert_eq!(q.filter.channel, Some(Channel::PaidSearch));
     }
 
     #[test]
@@ -479,6 +489,7 @@ mod tests {
                 ("colour", "red"),
                 ("custom.nope", "1"),
                 ("cursor", "%%%"),
+                ("channel", "tv"),
             ]),
             &[],
         )
@@ -486,7 +497,15 @@ mod tests {
         let fields: Vec<_> = err.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            vec!["stage", "limit", "sort", "colour", "custom.nope", "cursor"]
+            vec![
+                "stage",
+                "limit",
+                "sort",
+                "colour",
+                "custom.nope",
+                "channel",
+                "cursor"
+            ]
         );
     }
 

@@ -71,22 +71,43 @@ impl Channel {
         }
     }
 
-    /// The channel a UTM medium usually means (`cpc` → paid search…), as analytics tools
-    /// group them by default.
+    /// The UTM media (lowercase) that usually mean this channel (`cpc` → paid search…), as
+    /// analytics tools group them by default.
+    pub fn media(self) -> &'static [&'static str] {
+        match self {
+            Channel::PaidSearch => &["cpc", "ppc", "paidsearch", "paid_search", "sem"],
+            Channel::PaidSocial => &["paid_social", "paidsocial", "social_paid", "paid-social"],
+            Channel::Display => &["display", "banner", "cpm"],
+            Channel::Referral => &["referral"],
+            Channel::Event => &["event", "trade_show", "tradeshow", "webinar"],
+            Channel::Partner => &["partner", "affiliate"],
+            Channel::Organic => &["organic", "seo", "social"],
+            Channel::Email => &["email", "newsletter"],
+            Channel::Direct => &["direct", "(none)", "none"],
+            Channel::Other => &[],
+        }
+    }
+
+    /// The channel a UTM medium usually means (see [`Channel::media`]), trimmed and in any
+    /// case.
     pub fn from_medium(medium: &str) -> Option<Channel> {
         let m = medium.trim().to_ascii_lowercase();
-        Some(match m.as_str() {
-            "cpc" | "ppc" | "paidsearch" | "paid_search" | "sem" => Channel::PaidSearch,
-            "paid_social" | "paidsocial" | "social_paid" | "paid-social" => Channel::PaidSocial,
-            "display" | "banner" | "cpm" => Channel::Display,
-            "referral" => Channel::Referral,
-            "event" | "trade_show" | "tradeshow" | "webinar" => Channel::Event,
-            "partner" | "affiliate" => Channel::Partner,
-            "organic" | "seo" | "social" => Channel::Organic,
-            "email" | "newsletter" => Channel::Email,
-            "direct" | "(none)" | "none" => Channel::Direct,
-            _ => return None,
-        })
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.media().contains(&m.as_str()))
+    }
+
+    /// A lead's channel: its first source's configured channel, else its first medium's
+    /// usual one, else `direct` when it has neither and `other` when they say nothing known.
+    /// (The lead list's `channel` filter is the same rule in SQL.)
+    pub fn of_lead(configured: Option<Channel>, source: &str, medium: &str) -> Channel {
+        configured
+            .or_else(|| Channel::from_medium(medium))
+            .unwrap_or(if source.is_empty() && medium.is_empty() {
+                Channel::Direct
+            } else {
+                Channel::Other
+            })
     }
 }
 
@@ -238,6 +259,23 @@ mod tests {
         assert_eq!(Channel::from_medium("CPC"), Some(Channel::PaidSearch));
         assert_eq!(Channel::from_medium("email"), Some(Channel::Email));
         assert_eq!(Channel::from_medium("carrier-pigeon"), None);
+        // Each medium means one channel.
+        let all: Vec<_> = Channel::ALL.iter().flat_map(|c| c.media()).collect();
+        let mut unique = all.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), all.len());
+    }
+
+    #[test]
+    fn a_leads_channel_is_its_sources_then_its_mediums() {
+        let of = Channel::of_lead;
+        assert_eq!(of(Some(Channel::Partner), "p", "cpc"), Channel::Partner);
+        assert_eq!(of(None, "google", " CPC"), Channel::PaidSearch);
+        assert_eq!(of(None, "", ""), Channel::Direct);
+        assert_eq!(of(None, "", "(none)"), Channel::Direct);
+        assert_eq!(of(None, "x", ""), Channel::Other);
+        assert_eq!(of(None, "", "carrier-pigeon"), Channel::Other);
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::dialect;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::{Bind, Sql};
 use leadline_domain::filter::{CursorValue, LeadQuery, OwnerFilter, SortDirection, SortField};
+use leadline_domain::source::Channel;
 use leadline_domain::time::{Micros, from_micros, to_micros};
 use leadline_domain::{Cursor, DisqualifyReason, Grade, Lead, LeadFields, Stage, Touch};
 use serde_json::{Map, Value};
@@ -555,6 +556,9 @@ fn where_clause(
         sql.push(" AND first_medium = ");
         sql.bind(Bind::Text(s.clone()));
     }
+    if let Some(c) = f.channel {
+        channel_condition(sql, c);
+    }
     // The column comes from a fixed list, never from the request.
     match f.reached.as_deref() {
         Some("mql") => sql.push(" AND mql_at IS NOT NULL"),
@@ -609,6 +613,43 @@ fn where_clause(
 
 /// Chooses how SQLite answers a search by asking the trigram index how common the needle
 /// is (bounded: it stops counting at the limit), as a planner with statistics would.
+/// `Channel::of_lead` over the lead's first touch, against the sources configured now.
+fn channel_condition(sql: &mut Sql, c: Channel) {
+    const SOURCE: &str = "COALESCE(first_source, '')";
+    const MEDIUM: &str = "LOWER(TRIM(COALESCE(first_medium, '')))";
+    const NEITHER: &str = "(COALESCE(first_source, '') = '' AND COALESCE(first_medium, '') = '')";
+    let list = |sql: &mut Sql, media: &mut dyn Iterator<Item = &&str>| {
+        for (i, m) in media.enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.bind(Bind::Text((*m).to_owned()));
+        }
+    };
+    sql.push(&format!(
+        " AND ({SOURCE} IN (SELECT key FROM sources WHERE channel = "
+    ));
+    sql.bind(Bind::Text(c.as_str().to_owned()));
+    sql.push(&format!(
+        ") OR ({SOURCE} NOT IN (SELECT key FROM sources) AND (1 = 0"
+    ));
+    if !c.media().is_empty() {
+        sql.push(&format!(" OR {MEDIUM} IN ("));
+        list(sql, &mut c.media().iter());
+        sql.push(")");
+    }
+    match c {
+        Channel::Direct => sql.push(&format!(" OR {NEITHER}")),
+        Channel::Other => {
+            sql.push(&format!(" OR ({MEDIUM} NOT IN ("));
+            list(sql, &mut Channel::ALL.iter().flat_map(|c| c.media()));
+            sql.push(&format!(") AND NOT {NEITHER})"))
+        }
+        _ => sql,
+    };
+    sql.push(")))");
+}
+
 async fn search_plan(conn: Conn<'_>, query: &LeadQuery) -> StoreResult<dialect::SearchPlan> {
     let Some(needle) = query.filter.q.as_deref().filter(|q| q.chars().count() >= 3) else {
         return Ok(dialect::SearchPlan::Scan);

@@ -73,12 +73,10 @@ impl App {
             let step = (c.furthest.max(0) as usize).min(FUNNEL.len() - 1);
             let g = groups.entry(names.label(dim, &c.key)).or_default();
             g.0[step] += c.n;
-            // Channels merge several keys: no single filter selects them.
-            g.1 = match (&g.1, dim) {
-                (None, _) => Some(c.key.clone()),
-                (Some(k), Dimension::Channel) if *k != c.key => Some(GroupKey::default()),
-                (k, _) => k.clone(),
-            };
+            // A channel merges several keys; any of them gives its filter.
+            if g.1.is_none() {
+                g.1 = Some(c.key.clone());
+            }
             all[step] += c.n;
         }
         let mut rep = r.report(
@@ -107,12 +105,13 @@ impl App {
             store::funnel_counts(c.conn(), dim, true, &r.scope).await?
         };
         let names = self.report_names().await?;
-        let mut groups: BTreeMap<(chrono::NaiveDate, String, String), [i64; 3]> = BTreeMap::new();
+        let mut groups: BTreeMap<(chrono::NaiveDate, String, String), ([i64; 3], GroupKey)> =
+            BTreeMap::new();
         for c in counts {
             let (start, label) = r.period_of(c.bucket);
-            let g = groups
+            let (g, _) = groups
                 .entry((start, label, names.label(dim, &c.key)))
-                .or_default();
+                .or_insert_with(|| ([0; 3], c.key.clone()));
             g[0] += c.n;
             if c.furthest >= 1 {
                 g[1] += c.n;
@@ -138,7 +137,7 @@ impl App {
             cols,
         );
         let mut total = [0i64; 3];
-        for ((start, label, key), n) in groups {
+        for ((start, label, key), (n, group)) in groups {
             let mut row = row([
                 ("period", label.into()),
                 ("leads", n[0].into()),
@@ -152,8 +151,11 @@ impl App {
             if r.by.is_some() {
                 row.insert(r.by_name(), key.into());
             }
-            let f = r.created_filter(Some(start), Some(r.period.next(start)));
-            row.insert("_filter".into(), Value::Object(f));
+            // The period's leads of the row's group (none when no filter selects the group).
+            if let Some(mut f) = names.filter(dim, &group) {
+                f.extend(r.created_filter(Some(start), Some(r.period.next(start))));
+                row.insert("_filter".into(), Value::Object(f));
+            }
             rep.rows.push(row);
             for i in 0..3 {
                 total[i] += n[i];

@@ -405,22 +405,12 @@ impl Names {
         }
     }
 
-    /// A lead's channel: its first source's configured channel, else its medium's usual
-    /// one, else `direct` without either and `other` with unknown ones.
+    /// A lead's channel (see [`Channel::of_lead`]).
     fn channel(&self, source: &str, medium: &str) -> Channel {
-        self.channels
-            .get(source)
-            .copied()
-            .or_else(|| Channel::from_medium(medium))
-            .unwrap_or(if source.is_empty() && medium.is_empty() {
-                Channel::Direct
-            } else {
-                Channel::Other
-            })
+        Channel::of_lead(self.channels.get(source).copied(), source, medium)
     }
 
-    /// The lead-list filter selecting a group's leads (none for channels, which mix sources
-    /// and media, nor for a missing value).
+    /// The lead-list filter selecting a group's leads (none for a missing value).
     fn filter(&self, dim: Dimension, k: &GroupKey) -> Option<Map<String, Value>> {
         let mut f = Map::new();
         match dim {
@@ -433,6 +423,12 @@ impl Names {
             }
             Dimension::Medium if !k.text.is_empty() => {
                 f.insert("medium".into(), k.text.clone().into());
+            }
+            Dimension::Channel => {
+                f.insert(
+                    "channel".into(),
+                    self.channel(&k.text, &k.extra).as_str().into(),
+                );
             }
             Dimension::Owner => {
                 f.insert(

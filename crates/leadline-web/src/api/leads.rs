@@ -10,6 +10,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use leadline_app::leads::StageTransition;
 use leadline_domain::history::{OwnerChange, StageChange};
+use leadline_domain::source::Channel;
 use leadline_domain::{Activity, Lead, LeadFields, NewActivity};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -35,7 +36,8 @@ pub(crate) fn with_etag(lead: Lead, status: StatusCode) -> Response {
 /// List leads with filters, sorting and cursor pagination.
 ///
 /// Filters: `stage` (repeatable or comma-separated), `owner` (user id, `me`, `none`), `team`,
-/// `source`, `campaign` (first touch), `score_min`, `score_max`, `grade` (e.g. `A,B`),
+/// `source`, `medium`, `campaign` (first touch), `channel` (as the reports group leads),
+/// `reached` (a funnel step), `score_min`, `score_max`, `grade` (e.g. `A,B`),
 /// `created_from`/`created_to`/`updated_from`/`updated_to` (date or RFC 3339), `q` (text in
 /// name, email or company), `custom.<key>` (custom field value). `sort` is one of
 /// `created_at`, `updated_at`, `score`, `name`, `company`, prefixed with `-` for descending
@@ -46,7 +48,10 @@ pub(crate) fn with_etag(lead: Lead, status: StatusCode) -> Response {
         ("owner" = Option<String>, Query, description = "User id, `me` or `none`"),
         ("team" = Option<Uuid>, Query, description = "Team id"),
         ("source" = Option<String>, Query, description = "First-touch source"),
+        ("medium" = Option<String>, Query, description = "First-touch medium"),
         ("campaign" = Option<String>, Query, description = "First-touch campaign"),
+        ("channel" = Option<Channel>, Query, description = "Marketing channel: the first source's configured channel, else the medium's usual one, else `direct` (neither) or `other`"),
+        ("reached" = Option<String>, Query, description = "Funnel step reached, as the reports count it: `mql`, `sal`, `sql`, `converted` or `won`"),
         ("score_min" = Option<i32>, Query), ("score_max" = Option<i32>, Query),
         ("grade" = Option<String>, Query, description = "Grades, e.g. `A,B`"),
         ("created_from" = Option<String>, Query), ("created_to" = Option<String>, Query),

@@ -14,6 +14,7 @@ use leadline_app::leads::StageTransition;
 use leadline_app::views::url_pairs;
 use leadline_domain::account::{SavedView, User};
 use leadline_domain::filter::SortDirection;
+use leadline_domain::source::Channel;
 use leadline_domain::{CustomFieldDef, DisqualifyReason, Lead, NewActivity, Stage, money};
 use serde::Deserialize;
 use std::collections::HashMap;
@@ -52,6 +53,10 @@ struct ListPage {
     /// The submitted filter values, to refill the form.
     v: HashMap<String, String>,
     stages: Vec<(&'static str, &'static str, bool)>,
+    /// (value, label) of the channel filter's options.
+    channels: Vec<(&'static str, &'static str)>,
+    /// (value, label) of the funnel steps a lead may have reached.
+    steps: Vec<(&'static str, &'static str)>,
     users: Vec<User>,
     fields: Vec<CustomFieldDef>,
     sorts: Vec<SortLink>,
@@ -256,6 +261,17 @@ pub async fn list(State(s): State<AppState>, auth: UiAuth, uri: Uri) -> Response
                 )
             })
             .collect(),
+        channels: Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), c.label()))
+            .collect(),
+        steps: vec![
+            ("mql", "MQL"),
+            ("sal", "SAL"),
+            ("sql", "SQL"),
+            ("converted", "Converted"),
+            ("won", "Won"),
+        ],
         v,
         users,
         fields,
