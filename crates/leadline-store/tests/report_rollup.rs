@@ -366,6 +366,13 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                         a, b,
                         "{what}: {by:?} bucketed={bucketed} {f:?} as of {t} (cuts {cuts:?})"
                     );
+                    if !bucketed {
+                        assert_eq!(
+                            quality(db, by, &rolled).await,
+                            quality(db, by, &scan).await,
+                            "{what}: quality {by:?} {f:?} as of {t} (cuts {cuts:?})"
+                        );
+                    }
                 }
             }
         }
@@ -538,8 +545,10 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                             [None, Some(owners[0]), Some(owners[1])][rng.next(3) as usize];
                         n.version = l.version + 1;
                         if leads::update(c.conn(), &n, l.version).await.unwrap() {
-                            // Recorded some hours ago (reports as of a past day read it).
-                            let at = to_micros(now()) - rng.next(24 * 6) as i64 * HOUR;
+                            // Recorded some hours ago (reports as of a past day read it),
+                            // each round later than the last, as a lead's changes happen.
+                            let hours_ago = (3 - round as i64) * 48 - rng.next(48) as i64;
+                            let at = to_micros(now()) - hours_ago * HOUR;
                             let ch = leadline_domain::history::OwnerChange {
                                 id: Uuid::now_v7(),
                                 lead_id: l.id,
@@ -566,6 +575,19 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                         };
                         n.version = l.version + 1;
                         if leads::update(c.conn(), &n, l.version).await.unwrap() {
+                            // Recorded like the owner changes above.
+                            let hours_ago = (3 - round as i64) * 48 - rng.next(48) as i64;
+                            let ch = leadline_domain::history::StageChange {
+                                id: Uuid::now_v7(),
+                                lead_id: l.id,
+                                from_stage: Some(l.stage.as_str().into()),
+                                to_stage: n.stage.as_str().into(),
+                                reason: None,
+                                note: None,
+                                actor: "test".into(),
+                                at: from_micros(to_micros(now()) - hours_ago * HOUR),
+                            };
+                            history::record_stage(c.conn(), &ch).await.unwrap();
                             *l = n;
                         }
                     }

@@ -144,6 +144,14 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
                     ..Default::default()
                 },
             ));
+            variants.push((
+                "by owner, as of 30 days ago".into(),
+                ReportQuery {
+                    by: Some("owner".into()),
+                    as_of: Some(today - chrono::Duration::days(30)),
+                    ..Default::default()
+                },
+            ));
         }
         if r.name == "leads" {
             variants.push((

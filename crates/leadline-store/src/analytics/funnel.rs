@@ -62,27 +62,45 @@ pub async fn funnel_counts(
         }
     }
     if s.past {
-        // The roll-up holds today's figures: the leads that reached a step since the
-        // moment move from where they are now to where they were then (one read; the group
-        // is the same then and now, as owners are not asked for here).
+        // The roll-up holds today's figures: the leads that reached a step (or, by owner,
+        // changed owner) since the moment move from where they are now to where they were
+        // then, in one read. Only the owner is read from history; the other groups are
+        // the same then and now.
+        let owners = by == Dimension::Owner;
+        let then_id = if owners { super::OWNER_THEN } else { "NULL" };
         let sql = format!(
-            "SELECT k_text, k_extra, k_id, bucket, now_step, then_step, COUNT(*) AS n FROM ( \
-               SELECT {key}, CAST({day} AS BIGINT) AS bucket, {FURTHEST_NOW} AS now_step, \
-                 {FURTHEST} AS then_step \
+            "SELECT k_text, k_extra, k_id, then_id, bucket, now_step, then_step, \
+               COUNT(*) AS n FROM ( \
+               SELECT {key}, {then_id} AS then_id, CAST({day} AS BIGINT) AS bucket, \
+                 {FURTHEST_NOW} AS now_step, {FURTHEST} AS then_step \
                FROM leads l WHERE {in_period}{not_cut}{changed}) x \
-             GROUP BY k_text, k_extra, k_id, bucket, now_step, then_step",
+             GROUP BY k_text, k_extra, k_id, then_id, bucket, now_step, then_step",
             key = by.select(false),
             day = super::day_bucket(s, bucketed),
             in_period = super::leads_in_period(s),
             not_cut = super::created_not_in_days(&cuts),
-            changed = super::moved_on_since(conn.backend()),
+            changed = super::moved_on_since(
+                conn.backend(),
+                super::Since {
+                    owners,
+                    stages: false
+                }
+            ),
         );
         let moved: Vec<MovedOn> = super::fetch_scoped(conn, &sql, s).await?;
         for r in moved {
             *sums
                 .entry((r.key.clone(), r.bucket, r.now_step))
                 .or_insert(0) -= r.n;
-            *sums.entry((r.key, r.bucket, r.then_step)).or_insert(0) += r.n;
+            let then = if owners {
+                GroupKey {
+                    id: r.then_id,
+                    ..r.key
+                }
+            } else {
+                r.key
+            };
+            *sums.entry((then, r.bucket, r.then_step)).or_insert(0) += r.n;
         }
     }
     Ok(sums
@@ -102,6 +120,8 @@ pub async fn funnel_counts(
 struct MovedOn {
     #[sqlx(flatten)]
     key: GroupKey,
+    /// The owner then (by owner only).
+    then_id: Option<uuid::Uuid>,
     bucket: i64,
     now_step: i32,
     then_step: i32,

@@ -105,25 +105,23 @@ pub(crate) struct BucketlessCount {
     pub n: i64,
 }
 
-/// SQL for the owner of lead `l` at `$3`: set by the last change up to then; before its
-/// first change, the one that change replaced; never changed, the owner now.
+/// SQL for the owner of lead `l` at `$3`: the one the first change after then replaced;
+/// not changed since, the owner now. Read back from the present, so a lead with no history
+/// row after the moment is where it is now — what lets the roll-ups (which hold the
+/// present) answer past moments exactly, correcting only the leads that changed since
+/// (found by the history's `at` index).
 pub(crate) const OWNER_THEN: &str = "CASE \
-     WHEN EXISTS (SELECT 1 FROM owner_history oh WHERE oh.lead_id = l.id AND oh.at <= $3) \
-       THEN (SELECT oh.to_owner FROM owner_history oh WHERE oh.lead_id = l.id AND oh.at <= $3 \
-             ORDER BY oh.at DESC, oh.id DESC LIMIT 1) \
-     WHEN EXISTS (SELECT 1 FROM owner_history oh WHERE oh.lead_id = l.id) \
-       THEN (SELECT oh.from_owner FROM owner_history oh WHERE oh.lead_id = l.id \
+     WHEN EXISTS (SELECT 1 FROM owner_history oh WHERE oh.lead_id = l.id AND oh.at > $3) \
+       THEN (SELECT oh.from_owner FROM owner_history oh WHERE oh.lead_id = l.id AND oh.at > $3 \
              ORDER BY oh.at, oh.id LIMIT 1) \
      ELSE l.owner_id END";
 
-/// SQL for the stage of lead `l` at `$3`, read from the stage history the same way.
+/// SQL for the stage of lead `l` at `$3`, read from the stage history the same way (a row
+/// without a `from_stage`, a lead's first, stands for its `to_stage`).
 pub(crate) const STAGE_THEN: &str = "CASE \
-     WHEN EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = l.id AND sh.at <= $3) \
-       THEN (SELECT sh.to_stage FROM stage_history sh WHERE sh.lead_id = l.id AND sh.at <= $3 \
-             ORDER BY sh.at DESC, sh.id DESC LIMIT 1) \
-     WHEN EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = l.id) \
+     WHEN EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = l.id AND sh.at > $3) \
        THEN (SELECT COALESCE(sh.from_stage, sh.to_stage) FROM stage_history sh \
-             WHERE sh.lead_id = l.id ORDER BY sh.at, sh.id LIMIT 1) \
+             WHERE sh.lead_id = l.id AND sh.at > $3 ORDER BY sh.at, sh.id LIMIT 1) \
      ELSE l.stage END";
 
 /// The SQL CASE giving a lead's furthest funnel step (0 lead … 5 won) as of `$3`.

@@ -44,20 +44,28 @@ pub fn rollup_answers(s: &Scope) -> bool {
 
 /// Whether the roll-up, corrected by the leads that moved on since, can answer a past
 /// scope of the funnel `by` a dimension (the other lead reports read stages and scores as
-/// they were). Not by or for an owner: owners then come from the owner history, and a
-/// deleted user unassigns leads without a history row, so "changed since" cannot be found.
-pub fn asof_answers(s: &Scope, by: Dimension) -> bool {
-    s.past
-        && s.period_cuts.is_some()
-        && s.as_of > 0
-        && by != Dimension::Owner
-        && s.filter.owner.is_none()
+/// they were). Not for one owner: a lead that left the owner since is not in the owner's
+/// roll-up rows to be corrected.
+pub fn asof_answers(s: &Scope, _by: Dimension) -> bool {
+    s.past && s.period_cuts.is_some() && s.as_of > 0 && s.filter.owner.is_none()
+}
+
+/// What may have changed about a lead since a report's moment, besides the funnel steps it
+/// reached.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Since {
+    /// Its owner (grouped by owner).
+    pub owners: bool,
+    /// Its stage (the quality report counts the disqualified then).
+    pub stages: bool,
 }
 
 /// SQL (` AND …`) keeping leads of `l` created by `$3` that reached a funnel step after
 /// it, from the index `leads_last_step` alone (migration 0024: it holds the creation and
-/// the id too, so only the leads kept are visited).
-pub(crate) fn moved_on_since(backend: Backend) -> String {
+/// the id too, so only the leads kept are visited) — and those whose owner or stage
+/// changed after it, as `since` asks, from the histories' `at` indexes (every change
+/// writes a row; a deleted user's unassigned leads too since migration 0030).
+pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
     let last = match backend {
         Backend::Sqlite => {
             "max(COALESCE(mql_at, 0), COALESCE(sal_at, 0), COALESCE(sql_at, 0), \
@@ -65,10 +73,17 @@ pub(crate) fn moved_on_since(backend: Backend) -> String {
         }
         Backend::Postgres => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
     };
-    format!(
-        " AND l.id IN (SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 \
+    let mut any = vec![format!(
+        "l.id IN (SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 \
          AND created_at <= $3)"
-    )
+    )];
+    if since.owners {
+        any.push("l.id IN (SELECT oh.lead_id FROM owner_history oh WHERE oh.at > $3)".into());
+    }
+    if since.stages {
+        any.push("l.id IN (SELECT sh.lead_id FROM stage_history sh WHERE sh.at > $3)".into());
+    }
+    format!(" AND ({})", any.join(" OR "))
 }
 
 /// The SQL bucket of lead `l`'s UTC day of creation, as the roll-up's rows carry it.
