@@ -153,6 +153,16 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
                 },
             ));
         }
+        if r.name == "quality" {
+            variants.push((
+                "by source, as of 30 days ago".into(),
+                ReportQuery {
+                    by: Some("source".into()),
+                    as_of: Some(today - chrono::Duration::days(30)),
+                    ..Default::default()
+                },
+            ));
+        }
         if r.name == "leads" {
             variants.push((
                 "by month, in Europe/Berlin".into(),

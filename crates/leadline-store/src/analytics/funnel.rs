@@ -46,7 +46,7 @@ pub async fn funnel_counts(
     bucketed: bool,
     s: &Scope,
 ) -> StoreResult<Vec<FunnelCount>> {
-    if !super::rollup_answers(s) && !super::asof_answers(s, by) {
+    if !super::rollup_answers(s) && !super::asof_answers(s) {
         return scanned_funnel_counts(conn, by, bucketed, s, "").await;
     }
     let mut conn = conn;

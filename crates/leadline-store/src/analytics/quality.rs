@@ -35,7 +35,7 @@ pub async fn quality_counts(
     by: Dimension,
     s: &Scope,
 ) -> StoreResult<Vec<QualityCounts>> {
-    if !super::rollup_answers(s) && !super::asof_answers(s, by) {
+    if !super::rollup_answers(s) && !super::asof_answers(s) {
         return scanned_quality_counts(conn, by, s, View::Then, "").await;
     }
     let mut conn = conn;

@@ -43,10 +43,10 @@ pub fn rollup_answers(s: &Scope) -> bool {
 }
 
 /// Whether the roll-up, corrected by the leads that moved on since, can answer a past
-/// scope of the funnel `by` a dimension (the other lead reports read stages and scores as
-/// they were). Not for one owner: a lead that left the owner since is not in the owner's
+/// scope of the funnel or quality report (the other lead reports read the leads as they
+/// were). Not for one owner: a lead that left the owner since is not in the owner's
 /// roll-up rows to be corrected.
-pub fn asof_answers(s: &Scope, _by: Dimension) -> bool {
+pub fn asof_answers(s: &Scope) -> bool {
     s.past && s.period_cuts.is_some() && s.as_of > 0 && s.filter.owner.is_none()
 }
 
