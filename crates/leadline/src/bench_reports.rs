@@ -153,6 +153,15 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
                 },
             ));
         }
+        if r.name != "funnel" {
+            variants.push((
+                "as of 30 days ago".into(),
+                ReportQuery {
+                    as_of: Some(today - chrono::Duration::days(30)),
+                    ..Default::default()
+                },
+            ));
+        }
         if r.name == "quality" {
             variants.push((
                 "by source, as of 30 days ago".into(),
