@@ -83,7 +83,7 @@ pub async fn funnel_counts(
                 conn.backend(),
                 super::Since {
                     owners,
-                    stages: false
+                    ..Default::default()
                 }
             ),
         );

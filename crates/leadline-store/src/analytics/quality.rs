@@ -46,17 +46,19 @@ pub async fn quality_counts(
         rows.extend(scanned_quality_counts(conn.reborrow(), by, s, View::Then, &only).await?);
     }
     if s.past {
-        // The roll-up holds today's figures: the leads that reached a step, changed stage
-        // (or, by owner, owner) since the moment leave as they are now and come back as
-        // they were then. Scores, grades and quarantine are today's either way.
+        // The roll-up holds today's figures: the leads that reached MQL, entered or left
+        // `disqualified` (or, by owner, changed owner) since the moment leave as they are
+        // now and come back as they were then. Scores, grades and quarantine are today's
+        // either way.
         let moved = format!(
             "{}{}",
             super::created_not_in_days(&cuts),
             super::moved_on_since(
                 conn.backend(),
                 super::Since {
+                    mql_only: true,
                     owners: by == Dimension::Owner,
-                    stages: true
+                    disqualified: true,
                 }
             )
         );

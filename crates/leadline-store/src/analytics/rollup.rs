@@ -50,40 +50,51 @@ pub fn asof_answers(s: &Scope) -> bool {
     s.past && s.period_cuts.is_some() && s.as_of > 0 && s.filter.owner.is_none()
 }
 
-/// What may have changed about a lead since a report's moment, besides the funnel steps it
-/// reached.
+/// What a past report needs to know changed about a lead since its moment.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Since {
+    /// Reaching MQL only (quality), rather than any funnel step (the funnel).
+    pub mql_only: bool,
     /// Its owner (grouped by owner).
     pub owners: bool,
-    /// Its stage (the quality report counts the disqualified then).
-    pub stages: bool,
+    /// Entering or leaving `disqualified` (quality).
+    pub disqualified: bool,
 }
 
-/// SQL (` AND …`) keeping leads of `l` created by `$3` that reached a funnel step after
-/// it, from the index `leads_last_step` alone (migration 0024: it holds the creation and
-/// the id too, so only the leads kept are visited) — and those whose owner or stage
-/// changed after it, as `since` asks, from the histories' `at` indexes (every change
-/// writes a row; a deleted user's unassigned leads too since migration 0030).
+/// SQL (` AND …`) keeping leads of `l` that may be counted differently at `$3` than now,
+/// as `since` asks: one `IN` over a union of index reads, so only those leads are visited.
+/// Steps come from `leads_last_step` (0024) or `leads_mql_at`; owner changes from the owner
+/// history's `at` index (every change writes a row; a deleted user's unassigned leads too
+/// since 0030). A lead's stage then is the one the first change after the moment left, so
+/// its disqualification then and now can differ only if such a change left `disqualified`
+/// (the partial index of 0031) or it is disqualified now and changed since.
 pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
-    let last = match backend {
-        Backend::Sqlite => {
+    let last = match (since.mql_only, backend) {
+        (true, _) => "mql_at",
+        (false, Backend::Sqlite) => {
             "max(COALESCE(mql_at, 0), COALESCE(sal_at, 0), COALESCE(sql_at, 0), \
              COALESCE(converted_at, 0), COALESCE(won_at, 0))"
         }
-        Backend::Postgres => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
+        (false, Backend::Postgres) => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
     };
-    let mut any = vec![format!(
-        "l.id IN (SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 \
-         AND created_at <= $3)"
+    let mut parts = vec![format!(
+        "SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 AND created_at <= $3"
     )];
     if since.owners {
-        any.push("l.id IN (SELECT oh.lead_id FROM owner_history oh WHERE oh.at > $3)".into());
+        parts.push("SELECT lead_id FROM owner_history WHERE at > $3".into());
     }
-    if since.stages {
-        any.push("l.id IN (SELECT sh.lead_id FROM stage_history sh WHERE sh.at > $3)".into());
+    if since.disqualified {
+        parts.push(
+            "SELECT lead_id FROM stage_history WHERE at > $3 AND from_stage = 'disqualified'"
+                .into(),
+        );
+        parts.push(
+            "SELECT d.id FROM leads d WHERE d.stage = 'disqualified' AND d.deleted_at IS NULL \
+             AND EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = d.id AND sh.at > $3)"
+                .into(),
+        );
     }
-    format!(" AND ({})", any.join(" OR "))
+    format!(" AND l.id IN ({})", parts.join(" UNION "))
 }
 
 /// The SQL bucket of lead `l`'s UTC day of creation, as the roll-up's rows carry it.
