@@ -57,7 +57,6 @@ pub async fn quality_counts(
             super::moved_on_since(
                 conn.backend(),
                 super::Since {
-                    mql_only: true,
                     owners,
                     disqualified: true,
                 }

@@ -53,8 +53,6 @@ pub fn asof_answers(s: &Scope) -> bool {
 /// What a past report needs to know changed about a lead since its moment.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Since {
-    /// Reaching MQL only (quality), rather than any funnel step (the funnel).
-    pub mql_only: bool,
     /// Its owner (grouped by owner).
     pub owners: bool,
     /// Entering or leaving `disqualified` (quality).
@@ -63,19 +61,21 @@ pub(crate) struct Since {
 
 /// SQL (` AND …`) keeping leads of `l` that may be counted differently at `$3` than now,
 /// as `since` asks: one `IN` over a union of index reads, so only those leads are visited.
-/// Steps come from `leads_last_step` (0024) or `leads_mql_at`; owner changes from the owner
+/// Steps come from `leads_last_step` (0024); owner changes from the owner
 /// history's `at` index (every change writes a row; a deleted user's unassigned leads too
 /// since 0030). A lead's stage then is the one the first change after the moment left, so
 /// its disqualification then and now can differ only if such a change left `disqualified`
 /// (the partial index of 0031) or it is disqualified now and changed since.
 pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
-    let last = match (since.mql_only, backend) {
-        (true, _) => "mql_at",
-        (false, Backend::Sqlite) => {
+    // Any step, even where only MQL counts: the index `leads_last_step` covers the query
+    // (a superset of leads costs nothing but their read; `leads_mql_at` would visit every
+    // lead qualified since, created then or not).
+    let last = match backend {
+        Backend::Sqlite => {
             "max(COALESCE(mql_at, 0), COALESCE(sal_at, 0), COALESCE(sql_at, 0), \
              COALESCE(converted_at, 0), COALESCE(won_at, 0))"
         }
-        (false, Backend::Postgres) => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
+        Backend::Postgres => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
     };
     let mut parts = vec![format!(
         "SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 AND created_at <= $3"
