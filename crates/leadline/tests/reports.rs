@@ -508,7 +508,7 @@ async fn channel_rows_drill_down_to_exactly_the_leads_they_count() {
                 &["mql"][..],
                 "email",
             ),
-            ("c@x.example", Value::Null, &[][..], "direct"),
+            ("c@x.example", json!({}), &[][..], "direct"),
             (
                 "d@x.example",
                 json!({"medium": "(none)"}),
@@ -541,23 +541,7 @@ async fn channel_rows_drill_down_to_exactly_the_leads_they_count() {
             ),
         ];
         for (email, touch, stages, _) in &leads {
-            let body = if touch.is_null() {
-                json!({"email": email})
-            } else {
-                json!({"email": email, "first_touch": touch})
-            };
-            let id = ok(t.post("/api/v1/leads").json(&body).send().await.unwrap()).await["id"]
-                .as_str()
-                .unwrap()
-                .to_owned();
-            for to in *stages {
-                ok(t.post(&format!("/api/v1/leads/{id}/stage"))
-                    .json(&json!({"to": to}))
-                    .send()
-                    .await
-                    .unwrap())
-                .await;
-            }
+            lead_from(&t, email, touch.clone(), stages).await;
         }
         let r = ok(t
             .get("/api/v1/reports/funnel?by=channel")
