@@ -60,7 +60,7 @@ pub(crate) struct Since {
 }
 
 /// SQL (` AND …`) keeping leads of `l` that may be counted differently at `$3` than now,
-/// as `since` asks: one `IN` over a union of index reads, so only those leads are visited.
+/// as `since` asks: one set, a union of index reads, so only those leads are visited.
 /// Steps come from `leads_last_step` (0024); owner changes from the owner
 /// history's `at` index (every change writes a row; a deleted user's unassigned leads too
 /// since 0030). A lead's stage then is the one the first change after the moment left, so
@@ -94,7 +94,13 @@ pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
                 .into(),
         );
     }
-    format!(" AND l.id IN ({})", parts.join(" UNION "))
+    let set = parts.join(" UNION ");
+    match backend {
+        Backend::Sqlite => format!(" AND l.id IN ({set})"),
+        // As an array, so the planner looks the few leads up by key: over a union it
+        // expects several times the rows and hash-joins every lead created by then.
+        Backend::Postgres => format!(" AND l.id = ANY(ARRAY({set}))"),
+    }
 }
 
 /// The SQL bucket of lead `l`'s UTC day of creation, as the roll-up's rows carry it.
