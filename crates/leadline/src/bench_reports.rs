@@ -107,6 +107,18 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
     let today = chrono::Utc::now().date_naive();
     let mut rows: Vec<[String; 4]> = Vec::new();
     let mut worst = Duration::ZERO;
+    // A report as of 30 days ago, grouped `by` a dimension or not.
+    let month_ago = |by: Option<&str>| {
+        let label = by.map_or("as of 30 days ago".to_owned(), |d| {
+            format!("by {d}, as of 30 days ago")
+        });
+        let q = ReportQuery {
+            by: by.map(str::to_owned),
+            as_of: Some(today - chrono::Duration::days(30)),
+            ..Default::default()
+        };
+        (label, q)
+    };
     for r in REPORTS {
         let mut variants = vec![("all time".to_owned(), ReportQuery::default())];
         if let Some(d) = r.dimensions.first() {
@@ -136,41 +148,13 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
                     ..Default::default()
                 },
             ));
-            variants.push((
-                "by source, as of 30 days ago".into(),
-                ReportQuery {
-                    by: Some("source".into()),
-                    as_of: Some(today - chrono::Duration::days(30)),
-                    ..Default::default()
-                },
-            ));
-            variants.push((
-                "by owner, as of 30 days ago".into(),
-                ReportQuery {
-                    by: Some("owner".into()),
-                    as_of: Some(today - chrono::Duration::days(30)),
-                    ..Default::default()
-                },
-            ));
-        }
-        if r.name != "funnel" {
-            variants.push((
-                "as of 30 days ago".into(),
-                ReportQuery {
-                    as_of: Some(today - chrono::Duration::days(30)),
-                    ..Default::default()
-                },
-            ));
+            variants.push(month_ago(Some("source")));
+            variants.push(month_ago(Some("owner")));
+        } else {
+            variants.push(month_ago(None));
         }
         if r.name == "quality" {
-            variants.push((
-                "by source, as of 30 days ago".into(),
-                ReportQuery {
-                    by: Some("source".into()),
-                    as_of: Some(today - chrono::Duration::days(30)),
-                    ..Default::default()
-                },
-            ));
+            variants.push(month_ago(Some("source")));
         }
         if r.name == "leads" {
             variants.push((
