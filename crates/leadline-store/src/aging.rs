@@ -42,9 +42,9 @@ const HOUR: i64 = 3_600_000_000;
 
 /// Live leads counted by stage, owner, bucket of days since their last activity (or their
 /// creation), and whether they are stale. `bounds` are the buckets' upper bounds in days;
-/// `stale_days` the limit per stage as `(stage, days)`. Now, from the aging roll-up (whole
-/// hours) and the leads of the hours a bucket or stale limit cuts through; in the past, from
-/// the leads and their histories.
+/// `stale_days` the limit per stage as `(stage, days)`. From the aging roll-up (whole
+/// hours) and the leads of the hours a bucket or stale limit cuts through; in the past,
+/// corrected by the leads that changed since (read as they were).
 pub async fn report(
     conn: Conn<'_>,
     now: Micros,
@@ -52,9 +52,7 @@ pub async fn report(
     stale_days: &[(&str, i64)],
     past: bool,
 ) -> StoreResult<Vec<AgingCount>> {
-    if past {
-        return report_from_leads(conn, now, bounds, stale_days, true).await;
-    }
+    let backend = conn.backend();
     // The UTC hours holding a bucket's or a stale limit's edge, and the current one: leads
     // whose last activity falls in them are read one by one, every other hour as a whole.
     let mut cut: Vec<i64> = bounds
@@ -74,41 +72,106 @@ pub async fn report(
     // One range an hour, each through the index `leads_aging_ref` (SQLite scans the table
     // for an OR of ranges). A lead created after the moment is left out like the other
     // paths leave it out; only the current hour and later can hold one whose last activity
-    // is its creation (`+created_at` keeps that column's own index out of the plan).
+    // is its creation (`+created_at` keeps that column's own index out of the plan) — in
+    // the past, those before are corrected below.
     let ref_at = "COALESCE(l.last_activity_at, l.created_at)";
-    let per_lead = |range: String| {
-        format!(
-            "SELECT l.stage, COALESCE(l.owner_id, $2), $1 - {ref_at}, 1 FROM leads l \
-             WHERE l.deleted_at IS NULL AND +l.created_at <= $1 AND {range}"
-        )
-    };
-    let lead_parts = cut
+    let ranges: Vec<String> = cut
         .iter()
         .filter(|h| **h < current)
-        .map(|h| {
-            per_lead(format!(
-                "{ref_at} >= {} AND {ref_at} < {}",
-                h * HOUR,
-                (h + 1) * HOUR
-            ))
+        .map(|h| format!("{ref_at} >= {} AND {ref_at} < {}", h * HOUR, (h + 1) * HOUR))
+        .chain(std::iter::once(format!("{ref_at} >= {}", current * HOUR)))
+        .collect();
+    let (stage, owner, last) = if past { then_columns() } else { now_columns() };
+    let per_lead = |cond: &str, n: i32, (stage, owner, last): (&str, &str, &str)| {
+        format!(
+            "SELECT {stage}, COALESCE({owner}, $2), $1 - COALESCE({last}, l.created_at), {n} \
+             FROM leads l WHERE l.deleted_at IS NULL AND {cond}"
+        )
+    };
+    let mut parts: Vec<String> = ranges
+        .iter()
+        .map(|r| {
+            per_lead(
+                &format!("+l.created_at <= $1 AND {r}"),
+                1,
+                (&stage, &owner, &last),
+            )
         })
-        .chain(std::iter::once(per_lead(format!(
-            "{ref_at} >= {}",
-            current * HOUR
-        ))))
-        .collect::<Vec<_>>()
-        .join(" UNION ALL ");
+        .collect();
+    if past {
+        // The roll-up's hours hold leads as they are now. One without a stage or owner
+        // change since the moment and last active by then (all in those hours) is as it
+        // was; the others there leave as they are and come back as they were, and those
+        // created since leave.
+        let outside_cut = cut
+            .iter()
+            .filter(|h| **h < current)
+            .map(|h| {
+                format!(
+                    " AND NOT ({ref_at} >= {} AND {ref_at} < {})",
+                    h * HOUR,
+                    (h + 1) * HOUR
+                )
+            })
+            .collect::<String>();
+        let in_rollup = format!("{ref_at} < {}{outside_cut}", current * HOUR);
+        let since = |created| {
+            crate::analytics::moved_on_since(
+                backend,
+                crate::analytics::Since {
+                    owners: true,
+                    stages: true,
+                    created,
+                    ..Default::default()
+                },
+            )
+            .replace("$3", "$1")
+        };
+        let (stage_now, owner_now, last_now) = now_columns();
+        parts.push(per_lead(
+            &format!("{in_rollup}{}", since(true)),
+            -1,
+            (&stage_now, &owner_now, &last_now),
+        ));
+        parts.push(per_lead(
+            &format!("+l.created_at <= $1 AND {in_rollup}{}", since(false)),
+            1,
+            (&stage, &owner, &last),
+        ));
+    }
     let from = format!(
         "SELECT stage, owner_id, $1 - hour * {HOUR} AS age, leads AS n FROM \
            (SELECT hour, stage, owner_id, leads FROM aging_rollup \
             UNION ALL SELECT hour, stage, owner_id, leads FROM aging_rollup_deltas) r \
          WHERE hour < {current} AND hour NOT IN ({hours}) \
-         UNION ALL {lead_parts}"
+         UNION ALL {}",
+        parts.join(" UNION ALL ")
     );
     let mut rows = counts(conn, &from, now, bounds, stale_days).await?;
-    // Pending deltas can leave a group at nothing (a lead counted, then moved away).
+    // Pending deltas (and, in the past, corrections) can leave a group at nothing.
     rows.retain(|r| r.leads != 0);
     Ok(rows)
+}
+
+/// SQL for lead `l`'s stage, owner and last activity now.
+fn now_columns() -> (String, String, String) {
+    (
+        "l.stage".into(),
+        "l.owner_id".into(),
+        "l.last_activity_at".into(),
+    )
+}
+
+/// SQL for lead `l`'s stage, owner and last activity at the moment `$1`, from their
+/// histories.
+fn then_columns() -> (String, String, String) {
+    (
+        crate::analytics::STAGE_THEN.replace("$3", "$1"),
+        crate::analytics::OWNER_THEN.replace("$3", "$1"),
+        "(SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = l.id \
+           AND a.occurred_at <= $1)"
+            .into(),
+    )
 }
 
 /// [`report`] computed from every live lead (the roll-up's check, and the past).
@@ -119,22 +182,8 @@ pub async fn report_from_leads(
     stale_days: &[(&str, i64)],
     past: bool,
 ) -> StoreResult<Vec<AgingCount>> {
-    // As of a past moment, stage and owner come from their histories.
-    let (stage, owner) = if past {
-        (
-            crate::analytics::STAGE_THEN.replace("$3", "$1"),
-            crate::analytics::OWNER_THEN.replace("$3", "$1"),
-        )
-    } else {
-        ("l.stage".to_owned(), "l.owner_id".to_owned())
-    };
-    // Now, the lead's own last_activity_at; in the past, its newest activity by then.
-    let last = if past {
-        "(SELECT MAX(a.occurred_at) FROM activities a WHERE a.lead_id = l.id \
-           AND a.occurred_at <= $1)"
-    } else {
-        "l.last_activity_at"
-    };
+    // As of a past moment, stage, owner and last activity come from their histories.
+    let (stage, owner, last) = if past { then_columns() } else { now_columns() };
     let from = format!(
         "SELECT {stage} AS stage, COALESCE({owner}, $2) AS owner_id, \
            $1 - COALESCE({last}, l.created_at) AS age, 1 AS n \

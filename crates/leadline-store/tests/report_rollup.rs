@@ -250,22 +250,68 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
         }
         assert_eq!(times[0], times[1], "{what}: stage times from {from}");
     }
-    // Aging now: the roll-up (whole days) and the cut days' leads against every lead.
-    {
+    // Time in stage as of past moments (a UTC day's start; an hour before one, with periods
+    // off UTC): today's roll-up, corrected by the leads whose stages changed since, against
+    // the history read up to then.
+    let day_start = (to_micros(now()).div_euclid(DAY) - 2) * DAY;
+    for (t, cuts) in [
+        (day_start, Vec::new()),
+        (
+            day_start - HOUR,
+            OffsetPeriods::new(to_micros(now())).cuts(),
+        ),
+    ] {
+        let mut rolled = scope_at(false, ReportFilter::default(), i64::MIN, t);
+        rolled.past = true;
+        rolled.period_cuts = Some(cuts.clone());
+        let scan = Scope {
+            period_cuts: None,
+            ..rolled.clone()
+        };
         let mut c = db.acquire().await.unwrap();
-        let t = to_micros(now());
+        let mut times = Vec::new();
+        for s in [&rolled, &scan] {
+            let mut v: Vec<_> = stage_times(c.conn(), s)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| {
+                    (
+                        t.stage,
+                        t.ended,
+                        t.ended_seconds,
+                        t.current,
+                        t.current_seconds,
+                    )
+                })
+                .filter(|t| t.1 != 0 || t.3 != 0)
+                .collect();
+            v.sort();
+            times.push(v);
+        }
+        assert_eq!(times[0], times[1], "{what}: stage times as of {t}");
+    }
+    // Aging, now and as of past moments (one a few minutes off the hour): the roll-up
+    // (whole hours; in the past corrected by the leads that changed since) and the cut
+    // hours' leads against every lead.
+    for (t, past) in [
+        (to_micros(now()), false),
+        (day_start, true),
+        (day_start - 29 * HOUR - 17 * 60_000_000, true),
+    ] {
+        let mut c = db.acquire().await.unwrap();
         let bounds = [1, 2, 3, 7];
         let stale = [("new", 4), ("mql", 5), ("disqualified", 6)];
-        let mut rolled = aging::report(c.conn(), t, &bounds, &stale, false)
+        let mut rolled = aging::report(c.conn(), t, &bounds, &stale, past)
             .await
             .unwrap();
-        let mut scanned = aging::report_from_leads(c.conn(), t, &bounds, &stale, false)
+        let mut scanned = aging::report_from_leads(c.conn(), t, &bounds, &stale, past)
             .await
             .unwrap();
         let key = |a: &aging::AgingCount| (a.stage.clone(), a.owner_id, a.bucket, a.stale);
         rolled.sort_by_key(key);
         scanned.sort_by_key(key);
-        assert_eq!(rolled, scanned, "{what}: aging");
+        assert_eq!(rolled, scanned, "{what}: aging as of {t} (past: {past})");
     }
     let dims = [
         Dimension::All,
@@ -371,6 +417,11 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                             quality(db, by, &rolled).await,
                             quality(db, by, &scan).await,
                             "{what}: quality {by:?} {f:?} as of {t} (cuts {cuts:?})"
+                        );
+                        assert_eq!(
+                            response(db, by, &rolled).await,
+                            response(db, by, &scan).await,
+                            "{what}: response {by:?} {f:?} as of {t} (cuts {cuts:?})"
                         );
                     }
                 }
@@ -494,6 +545,11 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                     note(c.conn(), l.id, at).await;
                 }
             }
+            // Imported with its past: created now, last active days before.
+            let mut l = lead(&mut rng, &owners);
+            l.created_at = from_micros(to_micros(now()));
+            leads::insert(c.conn(), &l).await.unwrap();
+            note(c.conn(), l.id, now() - chrono::Duration::days(4)).await;
         }
         assert_same(db, &owners, &format!("{}: inserted", t.name)).await;
         compact_rollup(db).await.unwrap();
@@ -513,7 +569,16 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                     }
                     1 => sla::drop_clock(c.conn(), l.id).await.unwrap(),
                     2 => {
-                        let row = clock(&mut rng3, l);
+                        // Restarted up to four days ago (the lead entered a covered stage
+                        // again): reports as of a past day see some clocks not started yet.
+                        let mut row = clock(&mut rng3, l);
+                        let start =
+                            (to_micros(now()) - rng3.next(96) as i64 * HOUR).max(row.started_at);
+                        let shift = start - row.started_at;
+                        row.started_at += shift;
+                        row.warn_at += shift;
+                        row.due_at += shift;
+                        row.touched_at = row.touched_at.map(|t| (t + shift).min(to_micros(now())));
                         sla::put_clocks(c.conn(), &[row]).await.unwrap();
                     }
                     _ => {}
@@ -634,6 +699,20 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                 assert_same(db, &owners, &format!("{}: round {round}, folded", t.name)).await;
             }
         }
+        // A clock restarted an hour ago, then touched by an activity dated days before (a
+        // backdated touch): as of a past day it had not started.
+        {
+            let mut l = lead(&mut rng, &owners);
+            l.created_at = from_micros(to_micros(now()) - 5 * DAY);
+            leads::insert(c.conn(), &l).await.unwrap();
+            let mut row = clock(&mut rng3, &l);
+            row.started_at = to_micros(now()) - HOUR;
+            row.warn_at = row.started_at + HOUR;
+            row.due_at = row.started_at + HOUR;
+            row.touched_at = Some(to_micros(now()) - 3 * DAY);
+            sla::put_clocks(c.conn(), &[row]).await.unwrap();
+        }
+        assert_same(db, &owners, &format!("{}: backdated touch", t.name)).await;
         // A merge moves history rows to another lead.
         // Two rows in one statement (a bulk load): each row's stay must see the other.
         let changes: Vec<_> = ["mql", "sal"]

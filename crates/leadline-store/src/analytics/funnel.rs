@@ -82,6 +82,7 @@ pub async fn funnel_counts(
             changed = super::moved_on_since(
                 conn.backend(),
                 super::Since {
+                    steps: true,
                     owners,
                     ..Default::default()
                 }

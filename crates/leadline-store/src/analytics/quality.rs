@@ -57,8 +57,10 @@ pub async fn quality_counts(
             super::moved_on_since(
                 conn.backend(),
                 super::Since {
+                    steps: true,
                     owners,
                     disqualified: true,
+                    ..Default::default()
                 }
             )
         );

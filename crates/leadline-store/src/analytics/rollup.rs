@@ -42,10 +42,9 @@ pub fn rollup_answers(s: &Scope) -> bool {
     !s.past && s.period_cuts.is_some()
 }
 
-/// Whether the roll-up, corrected by the leads that moved on since, can answer a past
-/// scope of the funnel or quality report (the other lead reports read the leads as they
-/// were). Not for one owner: a lead that left the owner since is not in the owner's
-/// roll-up rows to be corrected.
+/// Whether the roll-ups, corrected by the leads that moved on since, can answer a past
+/// scope (funnel, quality, response, time in stage). Not for one owner: a lead that left
+/// the owner since is not in the owner's roll-up rows to be corrected.
 pub fn asof_answers(s: &Scope) -> bool {
     s.past && s.period_cuts.is_some() && s.as_of > 0 && s.filter.owner.is_none()
 }
@@ -53,10 +52,19 @@ pub fn asof_answers(s: &Scope) -> bool {
 /// What a past report needs to know changed about a lead since its moment.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Since {
+    /// A funnel step reached (funnel, quality).
+    pub steps: bool,
     /// Its owner (grouped by owner).
     pub owners: bool,
     /// Entering or leaving `disqualified` (quality).
     pub disqualified: bool,
+    /// Any stage change (time in stage, aging).
+    pub stages: bool,
+    /// Its first-touch clock started, was touched or was still running (response).
+    pub clocks: bool,
+    /// Created after the moment (aging, whose roll-up is keyed by last activity, which can
+    /// precede creation).
+    pub created: bool,
 }
 
 /// SQL (` AND …`) keeping leads of `l` that may be counted differently at `$3` than now,
@@ -65,25 +73,32 @@ pub(crate) struct Since {
 /// history's `at` index (every change writes a row; a deleted user's unassigned leads too
 /// since 0030). A lead's stage then is the one the first change after the moment left, so
 /// its disqualification then and now can differ only if such a change left `disqualified`
-/// (the partial index of 0031) or it is disqualified now and changed since.
+/// (the partial index of 0031) or it is disqualified now and changed since. A clock
+/// counts the same then and now if it had started and been touched by then, or, untouched,
+/// was due by then (the indexes of 0032 and `sla_clocks_open`).
 pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
-    // Any step, even where only MQL counts: the index `leads_last_step` covers the query
-    // (a superset of leads costs nothing but their read; `leads_mql_at` would visit every
-    // lead qualified since, created then or not).
-    let last = match backend {
-        Backend::Sqlite => {
-            "max(COALESCE(mql_at, 0), COALESCE(sal_at, 0), COALESCE(sql_at, 0), \
-             COALESCE(converted_at, 0), COALESCE(won_at, 0))"
-        }
-        Backend::Postgres => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
-    };
-    let mut parts = vec![format!(
-        "SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 AND created_at <= $3"
-    )];
+    let mut parts: Vec<String> = Vec::new();
+    if since.steps {
+        // Any step, even where only MQL counts: the index `leads_last_step` covers the
+        // query (a superset of leads costs nothing but their read; `leads_mql_at` would
+        // visit every lead qualified since, created then or not).
+        let last = match backend {
+            Backend::Sqlite => {
+                "max(COALESCE(mql_at, 0), COALESCE(sal_at, 0), COALESCE(sql_at, 0), \
+                 COALESCE(converted_at, 0), COALESCE(won_at, 0))"
+            }
+            Backend::Postgres => "GREATEST(mql_at, sal_at, sql_at, converted_at, won_at)",
+        };
+        parts.push(format!(
+            "SELECT id FROM leads WHERE deleted_at IS NULL AND {last} > $3 AND created_at <= $3"
+        ));
+    }
     if since.owners {
         parts.push("SELECT lead_id FROM owner_history WHERE at > $3".into());
     }
-    if since.disqualified {
+    if since.stages {
+        parts.push("SELECT lead_id FROM stage_history WHERE at > $3".into());
+    } else if since.disqualified {
         parts.push(
             "SELECT lead_id FROM stage_history WHERE at > $3 AND from_stage = 'disqualified'"
                 .into(),
@@ -93,6 +108,18 @@ pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
              AND EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = d.id AND sh.at > $3)"
                 .into(),
         );
+    }
+    if since.clocks {
+        parts.push("SELECT lead_id FROM sla_clocks WHERE started_at > $3".into());
+        parts.push("SELECT lead_id FROM sla_clocks WHERE touched_at > $3".into());
+        parts
+            .push("SELECT lead_id FROM sla_clocks WHERE touched_at IS NULL AND due_at > $3".into());
+    }
+    if since.created {
+        parts.push("SELECT id FROM leads WHERE created_at > $3".into());
+    }
+    if parts.is_empty() {
+        return " AND 1 = 0".into();
     }
     let set = parts.join(" UNION ");
     match backend {

@@ -21,15 +21,15 @@ pub struct ResponseCounts {
     pub breached: i64,
 }
 
-/// First-touch clocks of leads created in the scope, by group: now, from the response
-/// roll-up (the days a period cuts and the clocks still running read one by one), else
-/// from the clocks.
+/// First-touch clocks of leads created in the scope, by group: from the response roll-up
+/// (the days a period cuts read one by one), now corrected by the clocks still running, in
+/// the past by the leads whose clocks or owners changed since; else from the clocks.
 pub async fn response_counts(
     conn: Conn<'_>,
     by: Dimension,
     s: &Scope,
 ) -> StoreResult<Vec<ResponseCounts>> {
-    if !super::rollup_answers(s) {
+    if !super::rollup_answers(s) && !super::asof_answers(s) {
         return scanned_response_counts(conn, by, s, "").await;
     }
     let mut conn = conn;
@@ -39,8 +39,51 @@ pub async fn response_counts(
         let only = super::created_in_days(conn.backend(), &cuts);
         rows.extend(scanned_response_counts(conn.reborrow(), by, s, &only).await?);
     }
-    // The roll-up counts every untouched clock as breached; those whose deadline is still
-    // ahead are running (few: the index sla_clocks_open finds them).
+    // The roll-up counts every untouched clock as breached.
+    let not_cut = super::created_not_in_days(&cuts);
+    if s.past {
+        // Clocks that started, were touched or were running after the moment (and, by
+        // owner, leads that changed hands) leave as the roll-up has them and come back as
+        // they were; the running ones are among them.
+        let owners = by == Dimension::Owner;
+        let moved = super::moved_on_since(
+            conn.backend(),
+            super::Since {
+                owners,
+                clocks: true,
+                ..Default::default()
+            },
+        );
+        let now = format!(
+            "SELECT k_text, k_extra, k_id, COUNT(*) AS clocks, \
+               SUM(CASE WHEN touched_at IS NOT NULL THEN 1 ELSE 0 END) AS touched, \
+               CAST(COALESCE(SUM((touched_at - started_at) / 60000000), 0) AS BIGINT) \
+                 AS touch_minutes, \
+               SUM(CASE WHEN touched_at <= due_at THEN 1 ELSE 0 END) AS met, \
+               SUM(CASE WHEN touched_at IS NULL OR touched_at > due_at THEN 1 ELSE 0 END) \
+                 AS breached \
+             FROM (SELECT {key}, c.started_at, c.due_at, c.touched_at FROM leads l \
+                   JOIN sla_clocks c ON c.lead_id = l.id \
+                   WHERE {in_period}{not_cut}{moved}) x \
+             GROUP BY k_text, k_extra, k_id",
+            key = by.select(false),
+            in_period = super::leads_in_period(s),
+        );
+        let now: Vec<ResponseCounts> = super::fetch_scoped(conn.reborrow(), &now, s).await?;
+        rows.extend(now.into_iter().map(|r| ResponseCounts {
+            clocks: -r.clocks,
+            touched: -r.touched,
+            touch_minutes: -r.touch_minutes,
+            met: -r.met,
+            breached: -r.breached,
+            ..r
+        }));
+        let then = format!("{not_cut}{moved}");
+        rows.extend(scanned_response_counts(conn, by, s, &then).await?);
+        return Ok(summed_response_counts(rows, &Default::default()));
+    }
+    // Now, those whose deadline is still ahead are running (few: the index
+    // sla_clocks_open finds them).
     let running = format!(
         "SELECT k_text, k_extra, k_id, COUNT(*) AS n FROM ( \
            SELECT {key} FROM leads l JOIN sla_clocks c ON c.lead_id = l.id \
@@ -48,9 +91,19 @@ pub async fn response_counts(
          GROUP BY k_text, k_extra, k_id",
         key = by.select(false),
         in_period = super::leads_in_period(s),
-        not_cut = super::created_not_in_days(&cuts),
     );
     let running: Vec<super::BucketlessCount> = super::fetch_scoped(conn, &running, s).await?;
+    let running: std::collections::BTreeMap<GroupKey, i64> =
+        running.into_iter().map(|r| (r.key, r.n)).collect();
+    Ok(summed_response_counts(rows, &running))
+}
+
+/// Rows of one group summed, less the group's `running` clocks from those breached; groups
+/// left without clocks dropped.
+fn summed_response_counts(
+    rows: Vec<ResponseCounts>,
+    running: &std::collections::BTreeMap<GroupKey, i64>,
+) -> Vec<ResponseCounts> {
     let mut sums = super::merge_by(
         rows,
         |r| r.key.clone(),
@@ -62,13 +115,11 @@ pub async fn response_counts(
             t.breached += r.breached;
         },
     );
-    let running: std::collections::BTreeMap<GroupKey, i64> =
-        running.into_iter().map(|r| (r.key, r.n)).collect();
     for t in &mut sums {
         t.breached -= running.get(&t.key).copied().unwrap_or(0);
     }
     sums.retain(|r| r.clocks != 0);
-    Ok(sums)
+    sums
 }
 
 /// [`response_counts`] from the clocks (`only`: more SQL conditions on `l`).
@@ -109,21 +160,47 @@ pub struct StageTime {
 }
 
 /// Stays in each stage (consecutive stage-history rows of a lead) up to the moment: from
-/// the stage roll-up when it can answer (now, no filter), else from the history.
+/// the stage roll-up when it can answer (no filter; now, or a past moment corrected by the
+/// leads whose stages changed since), else from the history.
 /// Times are whole seconds: a current stay counts from its start's second to the moment's.
 pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
-    if !(super::rollup_answers(s) && s.filter.is_empty()) {
-        return scanned_stage_times(conn, s, "").await;
+    if !((super::rollup_answers(s) || super::asof_answers(s)) && s.filter.is_empty()) {
+        return scanned_stage_times(conn, s, "", Stays::UpToMoment).await;
     }
     let mut conn = conn;
     let cuts = super::cut_days(s, false);
     let mut rows = super::rollup_stage_times(conn.reborrow(), s, &cuts).await?;
-    if cuts.is_empty() {
-        return Ok(rows);
+    if !cuts.is_empty() {
+        let only = super::created_in_days(conn.backend(), &cuts);
+        rows.extend(scanned_stage_times(conn.reborrow(), s, &only, Stays::UpToMoment).await?);
     }
-    let only = super::created_in_days(conn.backend(), &cuts);
-    rows.extend(scanned_stage_times(conn, s, &only).await?);
-    Ok(super::merge_by(
+    if s.past {
+        // The roll-up holds every stay there is now, an open one counted up to the moment.
+        // A lead without a stage change after the moment had exactly those stays then; the
+        // others (found through `stage_history_at`) leave as they are now and come back
+        // as they were.
+        let moved = format!(
+            "{}{}",
+            super::created_not_in_days(&cuts),
+            super::moved_on_since(
+                conn.backend(),
+                super::Since {
+                    stages: true,
+                    ..Default::default()
+                }
+            )
+        );
+        let now = scanned_stage_times(conn.reborrow(), s, &moved, Stays::All).await?;
+        rows.extend(now.into_iter().map(|t| StageTime {
+            ended: -t.ended,
+            ended_seconds: -t.ended_seconds,
+            current: -t.current,
+            current_seconds: -t.current_seconds,
+            ..t
+        }));
+        rows.extend(scanned_stage_times(conn, s, &moved, Stays::UpToMoment).await?);
+    }
+    let mut rows = super::merge_by(
         rows,
         |r| r.stage.clone(),
         |t, r| {
@@ -132,11 +209,31 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
             t.current += r.current;
             t.current_seconds += r.current_seconds;
         },
-    ))
+    );
+    rows.retain(|r| r.ended != 0 || r.current != 0);
+    Ok(rows)
+}
+
+/// Which stage-history rows make a lead's stays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stays {
+    /// Those by the moment: the stays as they were then.
+    UpToMoment,
+    /// All of them, an open stay still counted up to the moment: what the roll-up holds.
+    All,
 }
 
 /// [`stage_times`] from the stage history (`only`: more SQL conditions on `l`).
-async fn scanned_stage_times(conn: Conn<'_>, s: &Scope, only: &str) -> StoreResult<Vec<StageTime>> {
+async fn scanned_stage_times(
+    conn: Conn<'_>,
+    s: &Scope,
+    only: &str,
+    stays: Stays,
+) -> StoreResult<Vec<StageTime>> {
+    let upto = match stays {
+        Stays::UpToMoment => " AND sh.at <= $3",
+        Stays::All => "",
+    };
     let sql = format!(
         "SELECT to_stage AS stage, \
            SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END) AS ended, \
@@ -146,7 +243,7 @@ async fn scanned_stage_times(conn: Conn<'_>, s: &Scope, only: &str) -> StoreResu
          FROM (SELECT sh.to_stage, sh.at, \
                  LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
                FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
-               WHERE {in_period}{only} AND sh.at <= $3) x \
+               WHERE {in_period}{only}{upto}) x \
          GROUP BY to_stage",
         in_period = super::leads_in_period(s),
     );
