@@ -29,6 +29,47 @@ pub enum OwnerFilter {
     User(Uuid),
 }
 
+/// A first-touch key or the team a lead may lack: what a report's `(none)` row holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Missing {
+    Source,
+    Medium,
+    Campaign,
+    Team,
+}
+
+impl Missing {
+    /// Every field a list can ask to be missing.
+    pub const ALL: [Missing; 4] = [
+        Missing::Source,
+        Missing::Medium,
+        Missing::Campaign,
+        Missing::Team,
+    ];
+
+    /// The name used in `missing=`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Missing::Source => "source",
+            Missing::Medium => "medium",
+            Missing::Campaign => "campaign",
+            Missing::Team => "team",
+        }
+    }
+}
+
+impl std::str::FromStr for Missing {
+    type Err = crate::stage::UnknownValue;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Missing::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| {
+                crate::stage::UnknownValue::new("missing", s, Missing::ALL.iter().map(|m| m.as_str()))
+            })
+    }
+}
+
 /// Column a list is sorted by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -162,6 +203,8 @@ pub struct LeadFilter {
     pub medium: Option<String>,
     /// Marketing channel, as the reports group leads (see [`Channel::of_lead`]).
     pub channel: Option<Channel>,
+    /// Fields the lead has no value in (empty counts as none, as in the reports).
+    pub missing: Vec<Missing>,
     /// Leads that reached this funnel step (`mql`, `sal`, `sql`, `converted`, `won`; a later
     /// step counts), as the reports count them.
     pub reached: Option<String>,
@@ -190,11 +233,12 @@ pub struct LeadQuery {
 }
 
 /// Query parameters understood by [`LeadQuery::parse`], for documentation.
-pub const QUERY_PARAMS: [&str; 20] = [
+pub const QUERY_PARAMS: [&str; 21] = [
     "stage",
     "reached",
     "medium",
     "channel",
+    "missing",
     "owner",
     "team",
     "source",
@@ -238,6 +282,15 @@ impl LeadQuery {
                             Ok(st) if !q.filter.stages.contains(&st) => q.filter.stages.push(st),
                             Ok(_) => {}
                             Err(err) => e.add("stage", "unknown_value", err.to_string()),
+                        }
+                    }
+                }
+                "missing" => {
+                    for m in v.split(',') {
+                        match m.trim().parse::<Missing>() {
+                            Ok(x) if !q.filter.missing.contains(&x) => q.filter.missing.push(x),
+                            Ok(_) => {}
+                            Err(err) => e.add("missing", "unknown_value", err.to_string()),
                         }
                     }
                 }
@@ -454,6 +507,8 @@ mod tests {
                 ("limit", "20"),
                 ("custom.segment", "SMB"),
                 ("channel", "paid_search"),
+                ("missing", "source,team"),
+                ("missing", "source"),
                 ("q", ""),
             ]),
             &defs,
@@ -477,6 +532,7 @@ mod tests {
         );
         assert_eq!(q.filter.q, None);
         assert_eq!(q.filter.channel, Some(Channel::PaidSearch));
+        assert_eq!(q.filter.missing, vec![Missing::Source, Missing::Team]);
     }
 
     #[test]
@@ -490,6 +546,7 @@ mod tests {
                 ("custom.nope", "1"),
                 ("cursor", "%%%"),
                 ("channel", "tv"),
+                ("missing", "owner"),
             ]),
             &[],
         )
@@ -504,6 +561,7 @@ mod tests {
                 "colour",
                 "custom.nope",
                 "channel",
+                "missing",
                 "cursor"
             ]
         );

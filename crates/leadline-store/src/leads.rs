@@ -5,7 +5,9 @@ use crate::db::{Backend, Conn};
 use crate::dialect;
 use crate::error::{StoreError, StoreResult};
 use crate::sql::{Bind, Sql};
-use leadline_domain::filter::{CursorValue, LeadQuery, OwnerFilter, SortDirection, SortField};
+use leadline_domain::filter::{
+    CursorValue, LeadQuery, Missing, OwnerFilter, SortDirection, SortField,
+};
 use leadline_domain::source::Channel;
 use leadline_domain::time::{Micros, from_micros, to_micros};
 use leadline_domain::{Cursor, DisqualifyReason, Grade, Lead, LeadFields, Stage, Touch};
@@ -558,6 +560,16 @@ fn where_clause(
     }
     if let Some(c) = f.channel {
         channel_condition(sql, c);
+    }
+    // As the reports label leads: empty, or `(none)` as analytics tools write a missing
+    // medium (the reports show both as one `(none)` row).
+    for m in &f.missing {
+        sql.push(match m {
+            Missing::Source => " AND COALESCE(first_source, '') IN ('', '(none)')",
+            Missing::Medium => " AND COALESCE(first_medium, '') IN ('', '(none)')",
+            Missing::Campaign => " AND COALESCE(first_campaign, '') IN ('', '(none)')",
+            Missing::Team => " AND team_id IS NULL",
+        });
     }
     // The column comes from a fixed list, never from the request.
     match f.reached.as_deref() {

@@ -46,20 +46,24 @@ fn scope_at(utc_days: bool, filter: ReportFilter, from: i64, as_of: i64) -> Scop
         past: false,
         bucket: HOUR,
         filter,
-        period_cuts: utc_days.then(Vec::new),
+        period_starts: utc_days.then(Vec::new),
     }
 }
 
-/// Two-day periods starting at 23:00 UTC (a zone an hour ahead), from 30 days before the
-/// report's moment on: the period of an instant, and the UTC days they cut.
+/// Two-day periods starting `offset` from UTC midnight (at 23:00 UTC, a zone an hour ahead;
+/// at 05:00, one five hours behind), from 30 days before the report's moment on: the period
+/// of an instant, and the instants they start at.
 struct OffsetPeriods {
     base: i64,
 }
 
 impl OffsetPeriods {
     fn new(as_of: i64) -> Self {
+        Self::at(as_of, -HOUR)
+    }
+    fn at(as_of: i64, offset: i64) -> Self {
         OffsetPeriods {
-            base: (as_of.div_euclid(DAY) - 30) * DAY - HOUR,
+            base: (as_of.div_euclid(DAY) - 30) * DAY + offset,
         }
     }
     fn of(&self, t: i64) -> i64 {
@@ -69,7 +73,7 @@ impl OffsetPeriods {
         self.base + k * 2 * DAY
     }
     fn cuts(&self) -> Vec<i64> {
-        (0..20).map(|k| self.start(k).div_euclid(DAY)).collect()
+        (0..20).map(|k| self.start(k)).collect()
     }
 }
 
@@ -263,9 +267,9 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
     ] {
         let mut rolled = scope_at(false, ReportFilter::default(), i64::MIN, t);
         rolled.past = true;
-        rolled.period_cuts = Some(cuts.clone());
+        rolled.period_starts = Some(cuts.clone());
         let scan = Scope {
-            period_cuts: None,
+            period_starts: None,
             ..rolled.clone()
         };
         let mut c = db.acquire().await.unwrap();
@@ -365,12 +369,16 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                         assert_eq!(rolled, scanned, "{what}: quality {by:?} {f:?} from={from}");
                     }
                 }
-                // Periods of a zone an hour ahead of UTC: the roll-up answers for whole days
-                // and the days a period starts inside are read lead by lead.
-                let p = OffsetPeriods::new(as_of);
-                for from in [i64::MIN, p.start(12)] {
+                // Periods of a zone an hour ahead of UTC (five behind): the roll-up answers
+                // for the days and the leads of the hours a period start splits off are
+                // read one by one.
+                for (p, from) in [
+                    (OffsetPeriods::new(as_of), i64::MIN),
+                    (OffsetPeriods::new(as_of), OffsetPeriods::new(as_of).start(12)),
+                    (OffsetPeriods::at(as_of, 5 * HOUR), i64::MIN),
+                ] {
                     let mut cut = scope_at(true, f.clone(), from, as_of);
-                    cut.period_cuts = Some(p.cuts());
+                    cut.period_starts = Some(p.cuts());
                     let scan = scope_at(false, f.clone(), from, as_of);
                     let rolled = counts_in(db, by, bucketed, &cut, |t| p.of(t)).await;
                     let scanned = counts_in(db, by, bucketed, &scan, |t| p.of(t)).await;
@@ -391,19 +399,21 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                 // off UTC): today's roll-up, corrected by the leads that moved on since,
                 // against the leads read as they were then.
                 let day_start = (as_of.div_euclid(DAY) - 2) * DAY;
-                for (t, cuts) in [(day_start, Vec::new()), (day_start - HOUR, p.cuts())] {
-                    let fold = |x: i64| {
-                        if cuts.is_empty() {
-                            x.div_euclid(DAY)
-                        } else {
-                            p.of(x)
-                        }
+                for (t, p) in [
+                    (day_start, None),
+                    (day_start - HOUR, Some(OffsetPeriods::new(as_of))),
+                    (day_start - 3 * HOUR, Some(OffsetPeriods::at(as_of, 5 * HOUR))),
+                ] {
+                    let cuts = p.as_ref().map(OffsetPeriods::cuts).unwrap_or_default();
+                    let fold = |x: i64| match &p {
+                        None => x.div_euclid(DAY),
+                        Some(p) => p.of(x),
                     };
                     let mut rolled = scope_at(false, f.clone(), i64::MIN, t);
                     rolled.past = true;
-                    rolled.period_cuts = Some(cuts.clone());
+                    rolled.period_starts = Some(cuts.clone());
                     let scan = Scope {
-                        period_cuts: None,
+                        period_starts: None,
                         ..rolled.clone()
                     };
                     let a = counts_in(db, by, bucketed, &rolled, fold).await;
@@ -544,6 +554,15 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
                     let at = now() - chrono::Duration::days(days) + chrono::Duration::minutes(side);
                     note(c.conn(), l.id, at).await;
                 }
+            }
+            // Created exactly where a test period starts (the first instant of its period).
+            for p in [
+                OffsetPeriods::new(to_micros(now())),
+                OffsetPeriods::at(to_micros(now()), 5 * HOUR),
+            ] {
+                let mut l = lead(&mut rng, &owners);
+                l.created_at = from_micros(p.start(13));
+                leads::insert(c.conn(), &l).await.unwrap();
             }
             // Imported with its past: created now, last active days before.
             let mut l = lead(&mut rng, &owners);

@@ -157,14 +157,20 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
             variants.push(month_ago(Some("source")));
         }
         if r.name == "leads" {
-            variants.push((
-                "by month, in Europe/Berlin".into(),
-                ReportQuery {
-                    tz: Some("Europe/Berlin".into()),
-                    period: Some("month".into()),
-                    ..Default::default()
-                },
-            ));
+            for (label, period, tz) in [
+                ("by month, in Europe/Berlin", "month", "Europe/Berlin"),
+                ("by day, in Europe/Berlin", "day", "Europe/Berlin"),
+                ("by day, in America/New_York", "day", "America/New_York"),
+            ] {
+                variants.push((
+                    label.into(),
+                    ReportQuery {
+                        tz: Some(tz.into()),
+                        period: Some(period.into()),
+                        ..Default::default()
+                    },
+                ));
+            }
         }
         for (label, q) in variants {
             let d = median(3, || async {

@@ -581,8 +581,30 @@ async fn channel_rows_drill_down_to_exactly_the_leads_they_count() {
             assert_eq!(row["leads"], emails.len(), "{name}: {row}");
             assert!(row["_filter"]["created_from"].is_string(), "{name}: {row}");
         }
-        // The list refuses a channel that does not exist.
+        // Rows without a value (`(none)`) open exactly the leads that lack it; a medium
+        // literally called `(none)` is in that row too.
+        for (by, without) in [("source", 3), ("medium", 3), ("campaign", 8), ("team", 8)] {
+            let r = ok(t
+                .get(&format!("/api/v1/reports/funnel?by={by}"))
+                .send()
+                .await
+                .unwrap())
+            .await;
+            let mut seen = 0;
+            for row in r["rows"].as_array().unwrap() {
+                let emails = drilled(&t, &row["_filter"], &[]).await;
+                assert_eq!(row["leads"], emails.len(), "{name} by {by}: {row}");
+                if row["_filter"]["missing"] == by {
+                    assert_eq!(emails.len(), without, "{name} by {by}: {row}");
+                    seen += 1;
+                }
+            }
+            assert_eq!(seen, 1, "{name}: one row without a {by}: {r}");
+        }
+        // The list refuses a channel or a missing field that does not exist.
         let bad = t.get("/api/v1/leads?channel=tv").send().await.unwrap();
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
+        let bad = t.get("/api/v1/leads?missing=owner").send().await.unwrap();
         assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY, "{name}");
     }
 }

@@ -410,19 +410,23 @@ impl Names {
         Channel::of_lead(self.channels.get(source).copied(), source, medium)
     }
 
-    /// The lead-list filter selecting a group's leads (none for a missing value).
+    /// The lead-list filter selecting a group's leads (`missing=…` for a `(none)` row).
     fn filter(&self, dim: Dimension, k: &GroupKey) -> Option<Map<String, Value>> {
         let mut f = Map::new();
         match dim {
             Dimension::All => {}
-            Dimension::Source if !k.text.is_empty() => {
-                f.insert("source".into(), k.text.clone().into());
-            }
-            Dimension::Campaign if !k.text.is_empty() => {
-                f.insert("campaign".into(), k.text.clone().into());
-            }
-            Dimension::Medium if !k.text.is_empty() => {
-                f.insert("medium".into(), k.text.clone().into());
+            // A `(none)` row lists the leads without the value.
+            Dimension::Source | Dimension::Campaign | Dimension::Medium => {
+                let name = match dim {
+                    Dimension::Source => "source",
+                    Dimension::Campaign => "campaign",
+                    _ => "medium",
+                };
+                if k.text.is_empty() {
+                    f.insert("missing".into(), name.into());
+                } else {
+                    f.insert(name.into(), k.text.clone().into());
+                }
             }
             Dimension::Channel => {
                 f.insert(
@@ -438,10 +442,14 @@ impl Names {
                         .into(),
                 );
             }
-            Dimension::Team if k.id.is_some() => {
-                f.insert("team".into(), k.id.map(|i| i.to_string()).into());
-            }
-            _ => return None,
+            Dimension::Team => match k.id {
+                Some(id) => {
+                    f.insert("team".into(), id.to_string().into());
+                }
+                None => {
+                    f.insert("missing".into(), "team".into());
+                }
+            },
         }
         Some(f)
     }
@@ -483,8 +491,8 @@ impl App {
             Some(t) if !t.is_empty() => Some(self.report_team(t).await?),
             _ => None,
         };
-        if r.scope.period_cuts.is_none() {
-            r.scope.period_cuts = self.period_cuts(&r).await?;
+        if r.scope.period_starts.is_none() {
+            r.scope.period_starts = self.period_starts(&r).await?;
         }
         match r.info.name {
             "funnel" => self.funnel_report(&r).await,
@@ -502,21 +510,22 @@ impl App {
         }
     }
 
-    /// The UTC days the report's periods start inside (its zone is not UTC), from its first
-    /// lead on: the roll-ups answer for the other days. `None` past [`MAX_CUT_DAYS`].
-    async fn period_cuts(&self, r: &Resolved) -> AppResult<Option<Vec<i64>>> {
+    /// The instants the report's periods start at off UTC midnight (its zone is not UTC),
+    /// from its first lead on: the roll-ups split those days. `None` past
+    /// [`MAX_PERIOD_STARTS`].
+    async fn period_starts(&self, r: &Resolved) -> AppResult<Option<Vec<i64>>> {
         let mut c = self.db.acquire().await?;
         let Some(first_day) = leadline_store::analytics::first_rollup_day(c.conn()).await? else {
             return Ok(Some(Vec::new()));
         };
         let first = from_micros(r.scope.from.max(first_day.saturating_mul(DAY_MICROS)));
         let last = from_micros(r.scope.to.min(r.scope.as_of));
-        Ok(leadline_domain::analytics::period::cut_utc_days(
+        Ok(leadline_domain::analytics::period::off_midnight_starts(
             r.period,
             r.tz,
             first,
             last,
-            MAX_CUT_DAYS,
+            MAX_PERIOD_STARTS,
         ))
     }
 
@@ -577,9 +586,10 @@ impl App {
     }
 }
 
-/// How many UTC days a zone's periods may cut before reports read every lead instead of
-/// the roll-ups (weekly periods over four years; daily periods away from UTC exceed it).
-const MAX_CUT_DAYS: usize = 210;
+/// How many periods may start off UTC midnight before reports read every lead instead of
+/// the roll-ups (daily periods over eleven years). Each such start costs a read of the
+/// leads between it and the nearer UTC midnight, so the limit only bounds the query's size.
+const MAX_PERIOD_STARTS: usize = 4000;
 const DAY_MICROS: i64 = 86_400_000_000;
 
 /// Hour buckets when the zone's offset is a whole number of hours over the last ten years
@@ -708,7 +718,7 @@ pub(crate) fn resolve(name: &str, q: &ReportQuery) -> AppResult<Resolved> {
                 team: None,
             },
             // Away from UTC, `App::report` finds the days the zone's periods cut.
-            period_cuts: (tz == Tz::UTC || tz == Tz::Etc__UTC).then(Vec::new),
+            period_starts: (tz == Tz::UTC || tz == Tz::Etc__UTC).then(Vec::new),
         },
     })
 }

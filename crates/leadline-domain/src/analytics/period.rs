@@ -92,33 +92,33 @@ pub fn local_day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
-/// The UTC days (as day numbers since 1970) inside which a period of `tz` starts between
-/// `first` and `last`, other than at UTC midnight: the days a report keyed by UTC day must
-/// read lead by lead. `None` when there are more than `max` (daily periods away from UTC).
-pub fn cut_utc_days(
+/// The instants (microseconds since 1970) at which a period of `tz` starts between `first`
+/// and `last`, other than at UTC midnight: where a report keyed by UTC day must split a
+/// day. `None` when there are more than `max`.
+pub fn off_midnight_starts(
     period: Period,
     tz: Tz,
     first: DateTime<Utc>,
     last: DateTime<Utc>,
     max: usize,
 ) -> Option<Vec<i64>> {
-    let mut cuts = Vec::new();
+    let mut starts = Vec::new();
     let mut start = period.start(local_day(first, tz));
     loop {
         let t = day_start(start, tz);
         if t > last {
-            return Some(cuts);
+            return Some(starts);
         }
         let m = t.timestamp_micros();
         if m.rem_euclid(DAY_MICROS) != 0 {
-            if cuts.len() == max {
+            if starts.len() == max {
                 return None;
             }
-            cuts.push(m.div_euclid(DAY_MICROS));
+            starts.push(m);
         }
         let next = period.next(start);
         if next <= start {
-            return Some(cuts);
+            return Some(starts);
         }
         start = next;
     }
@@ -167,13 +167,13 @@ mod tests {
     }
 
     #[test]
-    fn days_cut_by_a_zone_s_periods() {
+    fn period_starts_off_utc_midnight() {
         let berlin: Tz = "Europe/Berlin".parse().unwrap();
         let t = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
-        let day = |s: &str| t(s).timestamp().div_euclid(86_400);
+        let m = |s: &str| t(s).timestamp_micros();
         // Berlin months start at 23:00 or 22:00 UTC the evening before; the period holding
         // `first` counts too (its start may share a UTC day with `first`).
-        let cuts = cut_utc_days(
+        let starts = off_midnight_starts(
             Period::Month,
             berlin,
             t("2026-02-10T00:00:00Z"),
@@ -181,19 +181,22 @@ mod tests {
             10,
         );
         assert_eq!(
-            cuts,
+            starts,
             Some(vec![
-                day("2026-01-31T12:00:00Z"),
-                day("2026-02-28T12:00:00Z"),
-                day("2026-03-31T12:00:00Z")
+                m("2026-01-31T23:00:00Z"),
+                m("2026-02-28T23:00:00Z"),
+                m("2026-03-31T22:00:00Z")
             ])
         );
-        // UTC cuts nothing; daily periods in Berlin cut every day, past the limit.
+        // UTC has none; daily periods in Berlin start every day, past a small limit.
         let (a, b) = (t("2020-01-01T00:00:00Z"), t("2026-01-01T00:00:00Z"));
-        assert_eq!(cut_utc_days(Period::Day, Tz::UTC, a, b, 0), Some(vec![]));
-        assert_eq!(cut_utc_days(Period::Day, berlin, a, b, 100), None);
         assert_eq!(
-            cut_utc_days(Period::Quarter, berlin, a, b, 100).map(|c| c.len()),
+            off_midnight_starts(Period::Day, Tz::UTC, a, b, 0),
+            Some(vec![])
+        );
+        assert_eq!(off_midnight_starts(Period::Day, berlin, a, b, 100), None);
+        assert_eq!(
+            off_midnight_starts(Period::Quarter, berlin, a, b, 100).map(|c| c.len()),
             Some(25)
         );
     }
@@ -207,9 +210,10 @@ mod tests {
             let tz: Tz = ["Europe/Berlin", "Asia/Kolkata", "America/New_York"][z].parse().unwrap();
             let at = |m: i64| DateTime::from_timestamp_micros(m).unwrap();
             let (a, b) = (day * DAY_MICROS, (day + 1) * DAY_MICROS - 1);
-            let cut = cut_utc_days(period, tz, at(a - 400 * DAY_MICROS), at(b + 400 * DAY_MICROS), 10_000)
+            let cut = off_midnight_starts(period, tz, at(a - 400 * DAY_MICROS), at(b + 400 * DAY_MICROS), 10_000)
                 .unwrap()
-                .contains(&day);
+                .iter()
+                .any(|m| m.div_euclid(DAY_MICROS) == day);
             // A period starting exactly at midnight leaves the whole day in one period.
             let split = period.start(local_day(at(a), tz)) != period.start(local_day(at(b), tz));
             prop_assert_eq!(cut, split);

@@ -19,10 +19,10 @@ pub struct Scope {
     pub bucket: i64,
     /// Only leads (or deals) matching this.
     pub filter: super::ReportFilter,
-    /// When the daily roll-ups may answer: the UTC days (numbers since 1970) inside which
-    /// one of the report's periods starts off UTC midnight (none in UTC); those days are
-    /// read lead by lead. `None` when there are too many to read around.
-    pub period_cuts: Option<Vec<i64>>,
+    /// When the daily roll-ups may answer: the instants at which one of the report's
+    /// periods starts off UTC midnight (none in UTC); the roll-up's rows of those days are
+    /// split there. `None` when there are too many to split.
+    pub period_starts: Option<Vec<i64>>,
 }
 
 /// Leads by (group, bucket, furthest step).
@@ -50,10 +50,25 @@ pub async fn funnel_counts(
         return scanned_funnel_counts(conn, by, bucketed, s, "").await;
     }
     let mut conn = conn;
-    let cuts = super::cut_days(s, bucketed);
+    let cuts = super::cut_days(s);
+    let splits = if bucketed {
+        super::DaySplits::of(s, &cuts)
+    } else {
+        super::DaySplits::default()
+    };
+    // Where the roll-up's row of the UTC day holding bucket `b` is counted.
+    let rollup_bucket = |b: i64| {
+        if bucketed {
+            splits.rollup_bucket(s, (b * s.bucket).div_euclid(super::DAY))
+        } else {
+            0
+        }
+    };
     let mut sums = std::collections::BTreeMap::new();
     for r in super::rollup_funnel_counts(conn.reborrow(), by, bucketed, s, &cuts).await? {
-        *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
+        *sums
+            .entry((r.key, rollup_bucket(r.bucket), r.furthest))
+            .or_insert(0) += r.n;
     }
     if !cuts.is_empty() {
         let only = super::created_in_days(conn.backend(), &cuts);
@@ -61,37 +76,46 @@ pub async fn funnel_counts(
             *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
         }
     }
+    // Leads the roll-up counts elsewhere than the report needs, in one read: those created
+    // in the part of a split day that belongs to another period and, in the past, those
+    // that reached a step (or, by owner, changed owner) since the moment. They leave the
+    // roll-up's row as they are now and come back in their own bucket as they were then.
+    // Only the owner is read from history; the other groups are the same then and now.
+    let owners = by == Dimension::Owner && s.past;
+    let mut parts: Vec<String> = splits.lead_ids().into_iter().collect();
     if s.past {
-        // The roll-up holds today's figures: the leads that reached a step (or, by owner,
-        // changed owner) since the moment move from where they are now to where they were
-        // then, in one read. Only the owner is read from history; the other groups are
-        // the same then and now.
-        let owners = by == Dimension::Owner;
+        parts.extend(super::moved_on_parts(
+            conn.backend(),
+            super::Since {
+                steps: true,
+                owners,
+                ..Default::default()
+            },
+        ));
+    }
+    if !parts.is_empty() {
         let then_id = if owners { super::OWNER_THEN } else { "NULL" };
+        let bucket = if bucketed {
+            format!("l.created_at / {}", s.bucket.max(1))
+        } else {
+            "0".into()
+        };
         let sql = format!(
             "SELECT k_text, k_extra, k_id, then_id, bucket, now_step, then_step, \
                COUNT(*) AS n FROM ( \
-               SELECT {key}, {then_id} AS then_id, CAST({day} AS BIGINT) AS bucket, \
+               SELECT {key}, {then_id} AS then_id, CAST({bucket} AS BIGINT) AS bucket, \
                  {FURTHEST_NOW} AS now_step, {FURTHEST} AS then_step \
-               FROM leads l WHERE {in_period}{not_cut}{changed}) x \
+               FROM leads l WHERE {in_period}{not_cut}{among}) x \
              GROUP BY k_text, k_extra, k_id, then_id, bucket, now_step, then_step",
             key = by.select(false),
-            day = super::day_bucket(s, bucketed),
             in_period = super::leads_in_period(s),
             not_cut = super::created_not_in_days(&cuts),
-            changed = super::moved_on_since(
-                conn.backend(),
-                super::Since {
-                    steps: true,
-                    owners,
-                    ..Default::default()
-                }
-            ),
+            among = super::lead_set(conn.backend(), &parts),
         );
         let moved: Vec<MovedOn> = super::fetch_scoped(conn, &sql, s).await?;
         for r in moved {
             *sums
-                .entry((r.key.clone(), r.bucket, r.now_step))
+                .entry((r.key.clone(), rollup_bucket(r.bucket), r.now_step))
                 .or_insert(0) -= r.n;
             let then = if owners {
                 GroupKey {
@@ -116,7 +140,8 @@ pub async fn funnel_counts(
         .collect())
 }
 
-/// Leads that reached a step after a report's moment: their furthest step now and then.
+/// Leads the roll-up counts elsewhere (split days, moved on since): their furthest step now
+/// and then.
 #[derive(Debug, sqlx::FromRow)]
 struct MovedOn {
     #[sqlx(flatten)]

@@ -39,7 +39,7 @@ pub async fn quality_counts(
         return scanned_quality_counts(conn, by, s, "").await;
     }
     let mut conn = conn;
-    let cuts = super::cut_days(s, false);
+    let cuts = super::cut_days(s);
     let mut rows = super::rollup_quality_counts(conn.reborrow(), by, s, &cuts).await?;
     if !cuts.is_empty() {
         let only = super::created_in_days(conn.backend(), &cuts);

@@ -13,7 +13,8 @@ use crate::db::{Backend, Conn, Db};
 use crate::error::StoreResult;
 use uuid::Uuid;
 
-const DAY: i64 = 86_400_000_000;
+/// A day in microseconds.
+pub(crate) const DAY: i64 = 86_400_000_000;
 
 /// Measures: the funnel steps (the leads, then mql … won), then quality (0021).
 const MEASURE_NAMES: [&str; 15] = [
@@ -39,14 +40,14 @@ const KEY: &str = "day, source, medium, campaign, owner_id, team_id";
 /// not where they were) and a zone whose periods cut few UTC days (they are keyed by UTC
 /// day; the cut days are read lead by lead).
 pub fn rollup_answers(s: &Scope) -> bool {
-    !s.past && s.period_cuts.is_some()
+    !s.past && s.period_starts.is_some()
 }
 
 /// Whether the roll-ups, corrected by the leads that moved on since, can answer a past
 /// scope (funnel, quality, response, time in stage). Not for one owner: a lead that left
 /// the owner since is not in the owner's roll-up rows to be corrected.
 pub fn asof_answers(s: &Scope) -> bool {
-    s.past && s.period_cuts.is_some() && s.as_of > 0 && s.filter.owner.is_none()
+    s.past && s.period_starts.is_some() && s.as_of > 0 && s.filter.owner.is_none()
 }
 
 /// What a past report needs to know changed about a lead since its moment.
@@ -77,6 +78,11 @@ pub(crate) struct Since {
 /// counts the same then and now if it had started and been touched by then, or, untouched,
 /// was due by then (the indexes of 0032 and `sla_clocks_open`).
 pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
+    lead_set(backend, &moved_on_parts(backend, since))
+}
+
+/// The parts of [`moved_on_since`]'s union: queries of lead ids.
+pub(crate) fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     if since.steps {
         // Any step, even where only MQL counts: the index `leads_last_step` covers the
@@ -118,6 +124,12 @@ pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
     if since.created {
         parts.push("SELECT id FROM leads WHERE created_at > $3".into());
     }
+    parts
+}
+
+/// SQL (` AND …`) keeping leads of `l` whose id one of the `parts` (queries of lead ids)
+/// gives: one set, so each lead is visited once however many parts find it.
+pub(crate) fn lead_set(backend: Backend, parts: &[String]) -> String {
     if parts.is_empty() {
         return " AND 1 = 0".into();
     }
@@ -130,30 +142,81 @@ pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
     }
 }
 
-/// The SQL bucket of lead `l`'s UTC day of creation, as the roll-up's rows carry it.
-pub(crate) fn day_bucket(s: &Scope, bucketed: bool) -> String {
-    if !bucketed {
-        return "0".into();
+/// How a bucketed report splits the UTC days one of its periods starts inside (off UTC
+/// midnight, in a zone away from UTC): the day's roll-up row is counted in the period
+/// holding most of the day, and only the leads of the rest are read one by one — an hour
+/// or two of each day for daily periods in Europe, not the whole day.
+#[derive(Debug, Default)]
+pub(crate) struct DaySplits {
+    /// Day → the instant its roll-up row is counted at, when not the day's start: the
+    /// period start, when that lies in the day's first half.
+    moved_rows: std::collections::BTreeMap<i64, i64>,
+    /// Creation ranges `[a, b)` whose leads the roll-up counts in the wrong period.
+    ranges: Vec<(i64, i64)>,
+}
+
+impl DaySplits {
+    /// The splits of the scope's period starts, but on the `whole` days (read lead by lead
+    /// anyway) and outside the days the roll-up answers for.
+    pub(crate) fn of(s: &Scope, whole: &[i64]) -> Self {
+        let (from_day, until_day) = day_range(s);
+        let mut starts: std::collections::BTreeMap<i64, Vec<i64>> = Default::default();
+        for b in s.period_starts.iter().flatten() {
+            let d = b.div_euclid(DAY);
+            if d >= from_day && d < until_day && whole.binary_search(&d).is_err() {
+                starts.entry(d).or_default().push(*b);
+            }
+        }
+        let mut splits = DaySplits::default();
+        for (d, b) in starts {
+            let (start, end) = (d * DAY, (d + 1) * DAY);
+            match b.as_slice() {
+                [b] if b - start >= DAY / 2 => splits.ranges.push((*b, end)),
+                [b] => {
+                    splits.moved_rows.insert(d, *b);
+                    splits.ranges.push((start, *b));
+                }
+                // Two periods starting in one day (none of ours): read all of it.
+                _ => splits.ranges.push((start, end)),
+            }
+        }
+        splits
     }
-    format!(
-        "(CASE WHEN l.created_at >= 0 THEN l.created_at / {DAY} \
-          ELSE (l.created_at + 1) / {DAY} - 1 END) * {}",
-        DAY / s.bucket.max(1)
-    )
+
+    /// The bucket (in the scope's bucket widths) the roll-up's row of UTC `day` counts at.
+    pub(crate) fn rollup_bucket(&self, s: &Scope, day: i64) -> i64 {
+        self.moved_rows.get(&day).copied().unwrap_or(day * DAY) / s.bucket.max(1)
+    }
+
+    /// A query of the ids of the leads created in the split-off ranges, if any: one index
+    /// range each (a list of values joined to `leads_created`, however many days).
+    pub(crate) fn lead_ids(&self) -> Option<String> {
+        if self.ranges.is_empty() {
+            return None;
+        }
+        let values = self
+            .ranges
+            .iter()
+            .map(|(a, b)| format!("({a}, {b})"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        Some(format!(
+            "SELECT x.id FROM (VALUES {values}) AS r \
+             JOIN leads x ON x.created_at >= r.column1 AND x.created_at < r.column2 \
+             WHERE x.deleted_at IS NULL"
+        ))
+    }
 }
 
 /// The UTC days a roll-up must leave to the leads: those the scope's ends (and a past
-/// moment) fall inside and, when `bucketed`, those a period starts inside.
-pub(crate) fn cut_days(s: &Scope, bucketed: bool) -> Vec<i64> {
+/// moment) fall inside. (Days a period starts inside are split: [`DaySplits`].)
+pub(crate) fn cut_days(s: &Scope) -> Vec<i64> {
     let past = if s.past { s.as_of } else { i64::MAX };
     let mut days: Vec<i64> = [s.from, s.to, past]
         .into_iter()
         .filter(|t| *t != i64::MIN && *t != i64::MAX && t.rem_euclid(DAY) != 0)
         .map(|t| t.div_euclid(DAY))
         .collect();
-    if bucketed {
-        days.extend(s.period_cuts.iter().flatten());
-    }
     days.sort_unstable();
     days.dedup();
     days

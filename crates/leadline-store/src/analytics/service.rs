@@ -33,7 +33,7 @@ pub async fn response_counts(
         return scanned_response_counts(conn, by, s, "").await;
     }
     let mut conn = conn;
-    let cuts = super::cut_days(s, false);
+    let cuts = super::cut_days(s);
     let mut rows = super::rollup_response_counts(conn.reborrow(), by, s, &cuts).await?;
     if !cuts.is_empty() {
         let only = super::created_in_days(conn.backend(), &cuts);
@@ -168,7 +168,7 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
         return scanned_stage_times(conn, s, "", Stays::UpToMoment).await;
     }
     let mut conn = conn;
-    let cuts = super::cut_days(s, false);
+    let cuts = super::cut_days(s);
     let mut rows = super::rollup_stage_times(conn.reborrow(), s, &cuts).await?;
     if !cuts.is_empty() {
         let only = super::created_in_days(conn.backend(), &cuts);

@@ -37,7 +37,8 @@ pub(crate) fn with_etag(lead: Lead, status: StatusCode) -> Response {
 ///
 /// Filters: `stage` (repeatable or comma-separated), `owner` (user id, `me`, `none`), `team`,
 /// `source`, `medium`, `campaign` (first touch), `channel` (as the reports group leads),
-/// `reached` (a funnel step), `score_min`, `score_max`, `grade` (e.g. `A,B`),
+/// `reached` (a funnel step), `missing` (fields without a value: `source`, `medium`,
+/// `campaign`, `team`), `score_min`, `score_max`, `grade` (e.g. `A,B`),
 /// `created_from`/`created_to`/`updated_from`/`updated_to` (date or RFC 3339), `q` (text in
 /// name, email or company), `custom.<key>` (custom field value). `sort` is one of
 /// `created_at`, `updated_at`, `score`, `name`, `company`, prefixed with `-` for descending
@@ -52,6 +53,7 @@ pub(crate) fn with_etag(lead: Lead, status: StatusCode) -> Response {
         ("campaign" = Option<String>, Query, description = "First-touch campaign"),
         ("channel" = Option<Channel>, Query, description = "Marketing channel: the first source's configured channel, else the medium's usual one, else `direct` (neither) or `other`"),
         ("reached" = Option<String>, Query, description = "Funnel step reached, as the reports count it: `mql`, `sal`, `sql`, `converted` or `won`"),
+        ("missing" = Option<String>, Query, description = "Fields the lead has no value in (a report's `(none)` row), e.g. `source,team`: `source`, `medium`, `campaign`, `team`"),
         ("score_min" = Option<i32>, Query), ("score_max" = Option<i32>, Query),
         ("grade" = Option<String>, Query, description = "Grades, e.g. `A,B`"),
         ("created_from" = Option<String>, Query), ("created_to" = Option<String>, Query),

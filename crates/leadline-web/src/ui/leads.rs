@@ -13,7 +13,7 @@ use leadline_app::AppError;
 use leadline_app::leads::StageTransition;
 use leadline_app::views::url_pairs;
 use leadline_domain::account::{SavedView, User};
-use leadline_domain::filter::SortDirection;
+use leadline_domain::filter::{Missing, SortDirection};
 use leadline_domain::source::Channel;
 use leadline_domain::{CustomFieldDef, DisqualifyReason, Lead, NewActivity, Stage, money};
 use serde::Deserialize;
@@ -57,6 +57,8 @@ struct ListPage {
     channels: Vec<(&'static str, &'static str)>,
     /// (value, label) of the funnel steps a lead may have reached.
     steps: Vec<(&'static str, &'static str)>,
+    /// (value, label, checked) of the fields a lead may lack (a report's `(none)` row).
+    missing: Vec<(&'static str, &'static str, bool)>,
     users: Vec<User>,
     fields: Vec<CustomFieldDef>,
     sorts: Vec<SortLink>,
@@ -239,10 +241,13 @@ pub async fn list(State(s): State<AppState>, auth: UiAuth, uri: Uri) -> Response
         .iter()
         .any(|(k, _)| k == "cursor")
         .then(|| href(&without_cursor));
-    let selected: Vec<String> = v
-        .get("stage")
-        .map(|s| s.split(',').map(str::to_owned).collect())
-        .unwrap_or_default();
+    let listed = |key: &str| -> Vec<String> {
+        v.get(key)
+            .map(|s| s.split(',').map(|x| x.trim().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let selected = listed("stage");
+    let lacking = listed("missing");
     let current_query = form_urlencoded::Serializer::new(String::new())
         .extend_pairs(without_cursor.iter())
         .finish();
@@ -264,6 +269,18 @@ pub async fn list(State(s): State<AppState>, auth: UiAuth, uri: Uri) -> Response
         channels: Channel::ALL
             .iter()
             .map(|c| (c.as_str(), c.label()))
+            .collect(),
+        missing: Missing::ALL
+            .iter()
+            .map(|m| {
+                let label = match m {
+                    Missing::Source => "Source",
+                    Missing::Medium => "Medium",
+                    Missing::Campaign => "Campaign",
+                    Missing::Team => "Team",
+                };
+                (m.as_str(), label, lacking.iter().any(|x| x == m.as_str()))
+            })
             .collect(),
         steps: vec![
             ("mql", "MQL"),
