@@ -65,7 +65,11 @@ impl std::str::FromStr for Missing {
             .into_iter()
             .find(|m| m.as_str() == s)
             .ok_or_else(|| {
-                crate::stage::UnknownValue::new("missing", s, Missing::ALL.iter().map(|m| m.as_str()))
+                crate::stage::UnknownValue::new(
+                    "missing",
+                    s,
+                    Missing::ALL.iter().map(|m| m.as_str()),
+                )
             })
     }
 }

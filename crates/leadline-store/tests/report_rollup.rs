@@ -374,7 +374,10 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                 // read one by one.
                 for (p, from) in [
                     (OffsetPeriods::new(as_of), i64::MIN),
-                    (OffsetPeriods::new(as_of), OffsetPeriods::new(as_of).start(12)),
+                    (
+                        OffsetPeriods::new(as_of),
+                        OffsetPeriods::new(as_of).start(12),
+                    ),
                     (OffsetPeriods::at(as_of, 5 * HOUR), i64::MIN),
                 ] {
                     let mut cut = scope_at(true, f.clone(), from, as_of);
@@ -402,7 +405,10 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
                 for (t, p) in [
                     (day_start, None),
                     (day_start - HOUR, Some(OffsetPeriods::new(as_of))),
-                    (day_start - 3 * HOUR, Some(OffsetPeriods::at(as_of, 5 * HOUR))),
+                    (
+                        day_start - 3 * HOUR,
+                        Some(OffsetPeriods::at(as_of, 5 * HOUR)),
+                    ),
                 ] {
                     let cuts = p.as_ref().map(OffsetPeriods::cuts).unwrap_or_default();
                     let fold = |x: i64| match &p {

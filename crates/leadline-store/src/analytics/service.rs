@@ -44,7 +44,7 @@ pub async fn response_counts(
     if s.past {
         // Clocks that started, were touched or were running after the moment (and, by
         // owner, leads that changed hands) leave as the roll-up has them and come back as
-        // they were; the running ones are among them.
+        // they were, in one read; the running ones are among them.
         let owners = by == Dimension::Owner;
         let moved = super::moved_on_since(
             conn.backend(),
@@ -54,32 +54,59 @@ pub async fn response_counts(
                 ..Default::default()
             },
         );
-        let now = format!(
-            "SELECT k_text, k_extra, k_id, COUNT(*) AS clocks, \
+        let then = "started_at <= $3";
+        let sql = format!(
+            "SELECT k_text, k_extra, k_id, then_id, COUNT(*) AS clocks, \
                SUM(CASE WHEN touched_at IS NOT NULL THEN 1 ELSE 0 END) AS touched, \
                CAST(COALESCE(SUM((touched_at - started_at) / 60000000), 0) AS BIGINT) \
                  AS touch_minutes, \
                SUM(CASE WHEN touched_at <= due_at THEN 1 ELSE 0 END) AS met, \
                SUM(CASE WHEN touched_at IS NULL OR touched_at > due_at THEN 1 ELSE 0 END) \
-                 AS breached \
-             FROM (SELECT {key}, c.started_at, c.due_at, c.touched_at FROM leads l \
-                   JOIN sla_clocks c ON c.lead_id = l.id \
+                 AS breached, \
+               SUM(CASE WHEN {then} THEN 1 ELSE 0 END) AS clocks_then, \
+               SUM(CASE WHEN {then} AND touched_at <= $3 THEN 1 ELSE 0 END) AS touched_then, \
+               CAST(COALESCE(SUM(CASE WHEN {then} AND touched_at <= $3 \
+                 THEN (touched_at - started_at) / 60000000 END), 0) AS BIGINT) \
+                 AS touch_minutes_then, \
+               SUM(CASE WHEN {then} AND touched_at <= $3 AND touched_at <= due_at \
+                 THEN 1 ELSE 0 END) AS met_then, \
+               SUM(CASE WHEN {then} AND due_at <= $3 \
+                 AND (touched_at IS NULL OR touched_at > due_at) THEN 1 ELSE 0 END) \
+                 AS breached_then \
+             FROM (SELECT {key}, {then_id} AS then_id, c.started_at, c.due_at, c.touched_at \
+                   FROM leads l JOIN sla_clocks c ON c.lead_id = l.id \
                    WHERE {in_period}{not_cut}{moved}) x \
-             GROUP BY k_text, k_extra, k_id",
+             GROUP BY k_text, k_extra, k_id, then_id",
             key = by.select(false),
+            then_id = if owners { super::OWNER_THEN } else { "NULL" },
             in_period = super::leads_in_period(s),
         );
-        let now: Vec<ResponseCounts> = super::fetch_scoped(conn.reborrow(), &now, s).await?;
-        rows.extend(now.into_iter().map(|r| ResponseCounts {
-            clocks: -r.clocks,
-            touched: -r.touched,
-            touch_minutes: -r.touch_minutes,
-            met: -r.met,
-            breached: -r.breached,
-            ..r
-        }));
-        let then = format!("{not_cut}{moved}");
-        rows.extend(scanned_response_counts(conn, by, s, &then).await?);
+        for m in super::fetch_scoped::<MovedClocks>(conn, &sql, s).await? {
+            let then_key = if owners {
+                GroupKey {
+                    id: m.then_id,
+                    ..m.now.key.clone()
+                }
+            } else {
+                m.now.key.clone()
+            };
+            rows.push(ResponseCounts {
+                clocks: -m.now.clocks,
+                touched: -m.now.touched,
+                touch_minutes: -m.now.touch_minutes,
+                met: -m.now.met,
+                breached: -m.now.breached,
+                ..m.now
+            });
+            rows.push(ResponseCounts {
+                key: then_key,
+                clocks: m.clocks_then,
+                touched: m.touched_then,
+                touch_minutes: m.touch_minutes_then,
+                met: m.met_then,
+                breached: m.breached_then,
+            });
+        }
         return Ok(summed_response_counts(rows, &Default::default()));
     }
     // Now, those whose deadline is still ahead are running (few: the index
@@ -96,6 +123,21 @@ pub async fn response_counts(
     let running: std::collections::BTreeMap<GroupKey, i64> =
         running.into_iter().map(|r| (r.key, r.n)).collect();
     Ok(summed_response_counts(rows, &running))
+}
+
+/// First-touch figures of leads the roll-up counts wrongly at a past moment: as the
+/// roll-up has them (every untouched clock breached) and as they were then.
+#[derive(Debug, sqlx::FromRow)]
+struct MovedClocks {
+    #[sqlx(flatten)]
+    now: ResponseCounts,
+    /// The owner then (by owner only).
+    then_id: Option<uuid::Uuid>,
+    clocks_then: i64,
+    touched_then: i64,
+    touch_minutes_then: i64,
+    met_then: i64,
+    breached_then: i64,
 }
 
 /// Rows of one group summed, less the group's `running` clocks from those breached; groups
@@ -165,20 +207,20 @@ pub struct StageTime {
 /// Times are whole seconds: a current stay counts from its start's second to the moment's.
 pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime>> {
     if !((super::rollup_answers(s) || super::asof_answers(s)) && s.filter.is_empty()) {
-        return scanned_stage_times(conn, s, "", Stays::UpToMoment).await;
+        return scanned_stage_times(conn, s, "").await;
     }
     let mut conn = conn;
     let cuts = super::cut_days(s);
     let mut rows = super::rollup_stage_times(conn.reborrow(), s, &cuts).await?;
     if !cuts.is_empty() {
         let only = super::created_in_days(conn.backend(), &cuts);
-        rows.extend(scanned_stage_times(conn.reborrow(), s, &only, Stays::UpToMoment).await?);
+        rows.extend(scanned_stage_times(conn.reborrow(), s, &only).await?);
     }
     if s.past {
         // The roll-up holds every stay there is now, an open one counted up to the moment.
         // A lead without a stage change after the moment had exactly those stays then; the
         // others (found through `stage_history_at`) leave as they are now and come back
-        // as they were.
+        // as they were, in one read: a stay had ended by then if the next one had started.
         let moved = format!(
             "{}{}",
             super::created_not_in_days(&cuts),
@@ -190,15 +232,38 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
                 }
             )
         );
-        let now = scanned_stage_times(conn.reborrow(), s, &moved, Stays::All).await?;
-        rows.extend(now.into_iter().map(|t| StageTime {
-            ended: -t.ended,
-            ended_seconds: -t.ended_seconds,
-            current: -t.current,
-            current_seconds: -t.current_seconds,
-            ..t
-        }));
-        rows.extend(scanned_stage_times(conn, s, &moved, Stays::UpToMoment).await?);
+        let secs = "CAST(COALESCE(SUM(CASE WHEN";
+        let sql = format!(
+            "SELECT to_stage AS stage, \
+               SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END) AS ended, \
+               {secs} next_at IS NOT NULL THEN (next_at - at) / 1000000 END), 0) AS BIGINT) \
+                 AS ended_seconds, \
+               SUM(CASE WHEN next_at IS NULL THEN 1 ELSE 0 END) AS current, \
+               {secs} next_at IS NULL THEN $3 / 1000000 - at / 1000000 END), 0) AS BIGINT) \
+                 AS current_seconds, \
+               SUM(CASE WHEN at <= $3 AND next_at <= $3 THEN 1 ELSE 0 END) AS ended_then, \
+               {secs} at <= $3 AND next_at <= $3 THEN (next_at - at) / 1000000 END), 0) \
+                 AS BIGINT) AS ended_seconds_then, \
+               SUM(CASE WHEN at <= $3 AND (next_at IS NULL OR next_at > $3) THEN 1 ELSE 0 END) \
+                 AS current_then, \
+               {secs} at <= $3 AND (next_at IS NULL OR next_at > $3) \
+                 THEN $3 / 1000000 - at / 1000000 END), 0) AS BIGINT) AS current_seconds_then \
+             FROM (SELECT sh.to_stage, sh.at, \
+                     LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
+                   FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
+                   WHERE {in_period}{moved}) x \
+             GROUP BY to_stage",
+            in_period = super::leads_in_period(s),
+        );
+        for m in super::fetch_scoped::<MovedStays>(conn, &sql, s).await? {
+            rows.push(StageTime {
+                stage: m.now.stage.clone(),
+                ended: m.ended_then - m.now.ended,
+                ended_seconds: m.ended_seconds_then - m.now.ended_seconds,
+                current: m.current_then - m.now.current,
+                current_seconds: m.current_seconds_then - m.now.current_seconds,
+            });
+        }
     }
     let mut rows = super::merge_by(
         rows,
@@ -214,26 +279,20 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
     Ok(rows)
 }
 
-/// Which stage-history rows make a lead's stays.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stays {
-    /// Those by the moment: the stays as they were then.
-    UpToMoment,
-    /// All of them, an open stay still counted up to the moment: what the roll-up holds.
-    All,
+/// Stays of leads the roll-up counts wrongly at a past moment, by stage: as the roll-up
+/// has them and as they were then.
+#[derive(Debug, sqlx::FromRow)]
+struct MovedStays {
+    #[sqlx(flatten)]
+    now: StageTime,
+    ended_then: i64,
+    ended_seconds_then: i64,
+    current_then: i64,
+    current_seconds_then: i64,
 }
 
 /// [`stage_times`] from the stage history (`only`: more SQL conditions on `l`).
-async fn scanned_stage_times(
-    conn: Conn<'_>,
-    s: &Scope,
-    only: &str,
-    stays: Stays,
-) -> StoreResult<Vec<StageTime>> {
-    let upto = match stays {
-        Stays::UpToMoment => " AND sh.at <= $3",
-        Stays::All => "",
-    };
+async fn scanned_stage_times(conn: Conn<'_>, s: &Scope, only: &str) -> StoreResult<Vec<StageTime>> {
     let sql = format!(
         "SELECT to_stage AS stage, \
            SUM(CASE WHEN next_at IS NOT NULL THEN 1 ELSE 0 END) AS ended, \
@@ -243,7 +302,7 @@ async fn scanned_stage_times(
          FROM (SELECT sh.to_stage, sh.at, \
                  LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
                FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
-               WHERE {in_period}{only}{upto}) x \
+               WHERE {in_period}{only} AND sh.at <= $3) x \
          GROUP BY to_stage",
         in_period = super::leads_in_period(s),
     );
