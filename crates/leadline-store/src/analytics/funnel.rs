@@ -76,57 +76,72 @@ pub async fn funnel_counts(
             *sums.entry((r.key, r.bucket, r.furthest)).or_insert(0) += r.n;
         }
     }
-    // Leads the roll-up counts elsewhere than the report needs, in one read: those created
-    // in the part of a split day that belongs to another period and, in the past, those
-    // that reached a step (or, by owner, changed owner) since the moment. They leave the
-    // roll-up's row as they are now and come back in their own bucket as they were then.
-    // Only the owner is read from history; the other groups are the same then and now.
+    // Leads the roll-up counts elsewhere than the report needs: those created in the part
+    // of a split day that belongs to another period and, in the past, those that reached a
+    // step (or, by owner, changed owner) since the moment. They leave the roll-up's row as
+    // they are now and come back in their own bucket as they were then. Only the owner is
+    // read from history; the other groups are the same then and now.
     let owners = by == Dimension::Owner && s.past;
-    let mut parts: Vec<String> = splits.lead_ids().into_iter().collect();
+    let moved_sql = |from_where: String| {
+        format!(
+            "SELECT k_text, k_extra, k_id, then_id, bucket, now_step, then_step, \
+               COUNT(*) AS n FROM ( \
+               SELECT {key}, {then_id} AS then_id, CAST({bucket} AS BIGINT) AS bucket, \
+                 {FURTHEST_NOW} AS now_step, {FURTHEST} AS then_step {from_where}) x \
+             GROUP BY k_text, k_extra, k_id, then_id, bucket, now_step, then_step",
+            key = by.select(false),
+            then_id = if owners { super::OWNER_THEN } else { "NULL" },
+            bucket = if bucketed {
+                format!("l.created_at / {}", s.bucket.max(1))
+            } else {
+                "0".into()
+            },
+        )
+    };
+    let mut moved: Vec<MovedOn> = Vec::new();
+    if let Some(from) = splits.leads_from(conn.backend()) {
+        let sql = moved_sql(format!(
+            "{from} WHERE {}{}",
+            super::leads_in_period_as(s, "+l.created_at"),
+            super::created_not_in_days(&cuts),
+        ));
+        moved.extend(super::fetch_scoped::<MovedOn>(conn.reborrow(), &sql, s).await?);
+    }
     if s.past {
-        parts.extend(super::moved_on_parts(
+        let among = super::moved_on_since(
             conn.backend(),
             super::Since {
                 steps: true,
                 owners,
                 ..Default::default()
             },
-        ));
-    }
-    if !parts.is_empty() {
-        let then_id = if owners { super::OWNER_THEN } else { "NULL" };
-        let bucket = if bucketed {
-            format!("l.created_at / {}", s.bucket.max(1))
-        } else {
-            "0".into()
-        };
-        let sql = format!(
-            "SELECT k_text, k_extra, k_id, then_id, bucket, now_step, then_step, \
-               COUNT(*) AS n FROM ( \
-               SELECT {key}, {then_id} AS then_id, CAST({bucket} AS BIGINT) AS bucket, \
-                 {FURTHEST_NOW} AS now_step, {FURTHEST} AS then_step \
-               FROM leads l WHERE {in_period}{not_cut}{among}) x \
-             GROUP BY k_text, k_extra, k_id, then_id, bucket, now_step, then_step",
-            key = by.select(false),
-            in_period = super::leads_in_period(s),
-            not_cut = super::created_not_in_days(&cuts),
-            among = super::lead_set(conn.backend(), &parts),
         );
-        let moved: Vec<MovedOn> = super::fetch_scoped(conn, &sql, s).await?;
-        for r in moved {
-            *sums
-                .entry((r.key.clone(), rollup_bucket(r.bucket), r.now_step))
-                .or_insert(0) -= r.n;
-            let then = if owners {
-                GroupKey {
-                    id: r.then_id,
-                    ..r.key
-                }
-            } else {
-                r.key
-            };
-            *sums.entry((then, r.bucket, r.then_step)).or_insert(0) += r.n;
-        }
+        let sql = moved_sql(format!(
+            "FROM leads l WHERE {}{}{among}",
+            super::leads_in_period(s),
+            super::created_not_in_days(&cuts),
+        ));
+        // Leads of the split-off parts were read above.
+        moved.extend(
+            super::fetch_scoped::<MovedOn>(conn, &sql, s)
+                .await?
+                .into_iter()
+                .filter(|r| !splits.holds_bucket(s, r.bucket)),
+        );
+    }
+    for r in moved {
+        *sums
+            .entry((r.key.clone(), rollup_bucket(r.bucket), r.now_step))
+            .or_insert(0) -= r.n;
+        let then = if owners {
+            GroupKey {
+                id: r.then_id,
+                ..r.key
+            }
+        } else {
+            r.key
+        };
+        *sums.entry((then, r.bucket, r.then_step)).or_insert(0) += r.n;
     }
     Ok(sums
         .into_iter()

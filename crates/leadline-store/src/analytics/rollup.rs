@@ -82,7 +82,7 @@ pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
 }
 
 /// The parts of [`moved_on_since`]'s union: queries of lead ids.
-pub(crate) fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
+fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
     let mut parts: Vec<String> = Vec::new();
     if since.steps {
         // Any step, even where only MQL counts: the index `leads_last_step` covers the
@@ -222,9 +222,11 @@ impl DaySplits {
         self.moved_rows.get(&day).copied().unwrap_or(day * DAY) / s.bucket.max(1)
     }
 
-    /// A query of the ids of the leads created in the split-off ranges, if any: one index
-    /// range each (a list of values joined to `leads_created`, however many days).
-    pub(crate) fn lead_ids(&self) -> Option<String> {
+    /// SQL `FROM` the leads `l` created in the split-off ranges, if any: a list of ranges
+    /// joined to the covering index `leads_report`, one index range each however many days
+    /// (SQLite is told the index: left to itself it takes `leads_created` and visits every
+    /// row). The caller's conditions follow as `WHERE`.
+    pub(crate) fn leads_from(&self, backend: Backend) -> Option<String> {
         if self.ranges.is_empty() {
             return None;
         }
@@ -234,11 +236,23 @@ impl DaySplits {
             .map(|(a, b)| format!("({a}, {b})"))
             .collect::<Vec<_>>()
             .join(", ");
+        let hint = match backend {
+            Backend::Sqlite => " INDEXED BY leads_report",
+            Backend::Postgres => "",
+        };
         Some(format!(
-            "SELECT x.id FROM (VALUES {values}) AS r \
-             JOIN leads x ON x.created_at >= r.column1 AND x.created_at < r.column2 \
-             WHERE x.deleted_at IS NULL"
+            "FROM (VALUES {values}) AS r JOIN leads l{hint} \
+             ON l.created_at >= r.column1 AND l.created_at < r.column2"
         ))
+    }
+
+    /// Whether bucket `b` (in the scope's bucket widths; a split starts on a bucket's
+    /// edge) lies in a split-off range: its leads are read by [`DaySplits::leads_from`].
+    pub(crate) fn holds_bucket(&self, s: &Scope, b: i64) -> bool {
+        let t = b * s.bucket.max(1);
+        // Ranges are in order and do not overlap: the last one starting at or before `t`.
+        let i = self.ranges.partition_point(|(a, _)| *a <= t);
+        i > 0 && t < self.ranges[i - 1].1
     }
 }
 
