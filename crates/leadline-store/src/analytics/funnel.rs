@@ -99,9 +99,9 @@ pub async fn funnel_counts(
         )
     };
     let mut moved: Vec<MovedOn> = Vec::new();
-    if let Some(from) = splits.leads_from(conn.backend()) {
+    if let Some((from, among)) = splits.leads_from(conn.backend()) {
         let sql = moved_sql(format!(
-            "{from} WHERE {}{}",
+            "{from} WHERE {}{}{among}",
             super::leads_in_period_as(s, "+l.created_at"),
             super::created_not_in_days(&cuts),
         ));

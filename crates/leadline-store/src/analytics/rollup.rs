@@ -222,11 +222,13 @@ impl DaySplits {
         self.moved_rows.get(&day).copied().unwrap_or(day * DAY) / s.bucket.max(1)
     }
 
-    /// SQL `FROM` the leads `l` created in the split-off ranges, if any: a list of ranges
-    /// joined to the covering index `leads_report`, one index range each however many days
-    /// (SQLite is told the index: left to itself it takes `leads_created` and visits every
-    /// row). The caller's conditions follow as `WHERE`.
-    pub(crate) fn leads_from(&self, backend: Backend) -> Option<String> {
+    /// SQL `FROM` the leads `l` created in the split-off ranges and a condition on them
+    /// (` AND …`), if there are any. SQLite joins a list of the ranges to the covering
+    /// index `leads_report`, one index range each however many days (it is told the index:
+    /// left to itself it takes `leads_created` and visits every row). PostgreSQL would
+    /// filter every lead by every range in that join, so it looks the leads up by id from
+    /// the same list joined to `leads_created`.
+    pub(crate) fn leads_from(&self, backend: Backend) -> Option<(String, String)> {
         if self.ranges.is_empty() {
             return None;
         }
@@ -236,14 +238,23 @@ impl DaySplits {
             .map(|(a, b)| format!("({a}, {b})"))
             .collect::<Vec<_>>()
             .join(", ");
-        let hint = match backend {
-            Backend::Sqlite => " INDEXED BY leads_report",
-            Backend::Postgres => "",
-        };
-        Some(format!(
-            "FROM (VALUES {values}) AS r JOIN leads l{hint} \
-             ON l.created_at >= r.column1 AND l.created_at < r.column2"
-        ))
+        let ranges = "ON x.created_at >= r.column1 AND x.created_at < r.column2";
+        Some(match backend {
+            Backend::Sqlite => (
+                format!(
+                    "FROM (VALUES {values}) AS r JOIN leads l INDEXED BY leads_report {}",
+                    ranges.replace("x.", "l.")
+                ),
+                String::new(),
+            ),
+            Backend::Postgres => (
+                "FROM leads l".into(),
+                format!(
+                    " AND l.id = ANY(ARRAY(SELECT x.id FROM (VALUES {values}) AS r \
+                     JOIN leads x {ranges} WHERE x.deleted_at IS NULL))"
+                ),
+            ),
+        })
     }
 
     /// Whether bucket `b` (in the scope's bucket widths; a split starts on a bucket's
