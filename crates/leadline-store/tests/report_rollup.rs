@@ -219,6 +219,27 @@ async fn score(db: &Db, rng: &mut Lcg, model: &str, ids: &[Uuid]) {
     tx.commit().await.unwrap();
 }
 
+/// Time in stage as sorted (stage, ended, seconds, current, seconds), empty stages left out.
+async fn stays(c: Conn<'_>, s: &Scope) -> Vec<(String, i64, i64, i64, i64)> {
+    let mut v: Vec<_> = stage_times(c, s)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| {
+            (
+                t.stage,
+                t.ended,
+                t.ended_seconds,
+                t.current,
+                t.current_seconds,
+            )
+        })
+        .filter(|t| t.1 != 0 || t.3 != 0)
+        .collect();
+    v.sort();
+    v
+}
+
 async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
     // Time in stage: the stage roll-up against the stage history (the last from an hour
     // off midnight: its day is read from the history).
@@ -231,26 +252,8 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
         let mut times = Vec::new();
         let as_of = to_micros(now());
         for utc_days in [true, false] {
-            let mut v: Vec<_> = stage_times(
-                c.conn(),
-                &scope_at(utc_days, ReportFilter::default(), from, as_of),
-            )
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| {
-                (
-                    t.stage,
-                    t.ended,
-                    t.ended_seconds,
-                    t.current,
-                    t.current_seconds,
-                )
-            })
-            .filter(|t| t.1 != 0 || t.3 != 0)
-            .collect();
-            v.sort();
-            times.push(v);
+            let s = scope_at(utc_days, ReportFilter::default(), from, as_of);
+            times.push(stays(c.conn(), &s).await);
         }
         assert_eq!(times[0], times[1], "{what}: stage times from {from}");
     }
@@ -275,23 +278,7 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
         let mut c = db.acquire().await.unwrap();
         let mut times = Vec::new();
         for s in [&rolled, &scan] {
-            let mut v: Vec<_> = stage_times(c.conn(), s)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|t| {
-                    (
-                        t.stage,
-                        t.ended,
-                        t.ended_seconds,
-                        t.current,
-                        t.current_seconds,
-                    )
-                })
-                .filter(|t| t.1 != 0 || t.3 != 0)
-                .collect();
-            v.sort();
-            times.push(v);
+            times.push(stays(c.conn(), s).await);
         }
         assert_eq!(times[0], times[1], "{what}: stage times as of {t}");
     }
