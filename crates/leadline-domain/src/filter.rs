@@ -236,6 +236,22 @@ pub struct LeadQuery {
     pub cursor: Option<Cursor>,
 }
 
+/// Adds each comma-separated value of `v` to `into` once; a value that does not parse is
+/// an `unknown_value` error on `field`.
+fn add_listed<T>(v: &str, field: &str, into: &mut Vec<T>, e: &mut ValidationErrors)
+where
+    T: std::str::FromStr + PartialEq,
+    T::Err: std::fmt::Display,
+{
+    for x in v.split(',') {
+        match x.trim().parse::<T>() {
+            Ok(t) if !into.contains(&t) => into.push(t),
+            Ok(_) => {}
+            Err(err) => e.add(field, "unknown_value", err.to_string()),
+        }
+    }
+}
+
 /// Query parameters understood by [`LeadQuery::parse`], for documentation.
 pub const QUERY_PARAMS: [&str; 21] = [
     "stage",
@@ -280,33 +296,9 @@ impl LeadQuery {
                 continue;
             }
             match key.as_str() {
-                "stage" => {
-                    for s in v.split(',') {
-                        match s.trim().parse::<Stage>() {
-                            Ok(st) if !q.filter.stages.contains(&st) => q.filter.stages.push(st),
-                            Ok(_) => {}
-                            Err(err) => e.add("stage", "unknown_value", err.to_string()),
-                        }
-                    }
-                }
-                "missing" => {
-                    for m in v.split(',') {
-                        match m.trim().parse::<Missing>() {
-                            Ok(x) if !q.filter.missing.contains(&x) => q.filter.missing.push(x),
-                            Ok(_) => {}
-                            Err(err) => e.add("missing", "unknown_value", err.to_string()),
-                        }
-                    }
-                }
-                "grade" => {
-                    for g in v.split(',') {
-                        match g.trim().parse::<Grade>() {
-                            Ok(gr) if !q.filter.grades.contains(&gr) => q.filter.grades.push(gr),
-                            Ok(_) => {}
-                            Err(err) => e.add("grade", "unknown_value", err.to_string()),
-                        }
-                    }
-                }
+                "stage" => add_listed(v, "stage", &mut q.filter.stages, &mut e),
+                "missing" => add_listed(v, "missing", &mut q.filter.missing, &mut e),
+                "grade" => add_listed(v, "grade", &mut q.filter.grades, &mut e),
                 "owner" => {
                     q.filter.owner = match v {
                         "me" => Some(OwnerFilter::Me),
