@@ -1996,6 +1996,34 @@ async fn reports_dashboard_charts_tables_drills_down_and_downloads() {
             list.contains("a@r.example") && !list.contains("b@r.example"),
             "{name}"
         );
+        // A row without a value opens the leads lacking it; the list's form keeps the choice.
+        let page = c
+            .get(t.url("/reports?report=funnel&by=campaign&from=&tz="))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(page.contains("/leads?missing=campaign"), "{name}: {page}");
+        let list = c
+            .get(t.url("/leads?missing=campaign"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            ["a@r.example", "b@r.example", "c@r.example"]
+                .iter()
+                .all(|e| list.contains(e)),
+            "{name}: {list}"
+        );
+        assert!(
+            list.contains("value=\"campaign\" checked"),
+            "{name}: {list}"
+        );
         let csv = c
             .get(t.url("/reports/csv?by=source&report=funnel"))
             .send()

@@ -238,12 +238,13 @@ impl DaySplits {
             .map(|(a, b)| format!("({a}, {b})"))
             .collect::<Vec<_>>()
             .join(", ");
-        let ranges = "ON x.created_at >= r.column1 AND x.created_at < r.column2";
+        let in_range =
+            |t: &str| format!("{t}.created_at >= r.column1 AND {t}.created_at < r.column2");
         Some(match backend {
             Backend::Sqlite => (
                 format!(
-                    "FROM (VALUES {values}) AS r JOIN leads l INDEXED BY leads_report {}",
-                    ranges.replace("x.", "l.")
+                    "FROM (VALUES {values}) AS r JOIN leads l INDEXED BY leads_report ON {}",
+                    in_range("l")
                 ),
                 String::new(),
             ),
@@ -251,7 +252,8 @@ impl DaySplits {
                 "FROM leads l".into(),
                 format!(
                     " AND l.id = ANY(ARRAY(SELECT x.id FROM (VALUES {values}) AS r \
-                     JOIN leads x {ranges} WHERE x.deleted_at IS NULL))"
+                     JOIN leads x ON {} WHERE x.deleted_at IS NULL))",
+                    in_range("x")
                 ),
             ),
         })
