@@ -2,8 +2,8 @@
 
 use crate::App;
 use crate::error::AppResult;
-use leadline_domain::aging::{Ages, BUCKETS, ages};
-use leadline_domain::time::{from_micros, now, to_micros};
+use leadline_domain::aging::{Ages, BUCKETS, StaleAfter, ages};
+use leadline_domain::time::{DAY_MICROS, from_micros, now, to_micros};
 use leadline_domain::{Principal, Stage};
 use leadline_store::aging as store;
 use serde::Serialize;
@@ -32,7 +32,34 @@ pub struct AgingReport {
     pub total_stale: i64,
 }
 
+/// The report's bucket bounds and the stale limit of each stage that has one, in days.
+fn aging_policy(policy: &StaleAfter) -> (Vec<i64>, Vec<(&'static str, i64)>) {
+    let bounds = BUCKETS.iter().filter_map(|(_, b)| *b).collect();
+    let stale = Stage::ALL
+        .iter()
+        .filter_map(|s| policy.days(*s).map(|d| (s.as_str(), i64::from(d))))
+        .collect();
+    (bounds, stale)
+}
+
 impl App {
+    /// Computes and keeps the aging report as of the last UTC midnight unless it is kept
+    /// already (the server does so every ten minutes, so "as of" a day since then reads a
+    /// kept report in UTC); true when it computed one.
+    pub async fn keep_recent_aging(&self) -> AppResult<bool> {
+        let policy = self.qualification_settings().await?.stale_after;
+        let (bounds, stale) = aging_policy(&policy);
+        let midnight = to_micros(now()).div_euclid(DAY_MICROS) * DAY_MICROS;
+        {
+            let mut c = self.db.acquire().await?;
+            if store::is_kept(c.conn(), midnight, &bounds, &stale).await? {
+                return Ok(false);
+            }
+        }
+        store::report_past(&self.db, midnight, &bounds, &stale).await?;
+        Ok(true)
+    }
+
     /// A lead's ages (since creation, last activity and stage change) and whether it is
     /// stale.
     pub async fn lead_ages(&self, by: &Principal, id: Uuid) -> AppResult<Ages> {
@@ -63,16 +90,15 @@ impl App {
         by: &Principal,
         past: Option<chrono::DateTime<chrono::Utc>>,
     ) -> AppResult<AgingReport> {
-        let at = past.unwrap_or_else(now);
         let policy = self.qualification_settings().await?.stale_after;
-        let bounds: Vec<i64> = BUCKETS.iter().filter_map(|(_, b)| *b).collect();
-        let stale: Vec<(&str, i64)> = Stage::ALL
-            .iter()
-            .filter_map(|s| policy.days(*s).map(|d| (s.as_str(), i64::from(d))))
-            .collect();
-        let counts = {
-            let mut c = self.db.acquire().await?;
-            store::report(c.conn(), to_micros(at), &bounds, &stale, past.is_some()).await?
+        let (bounds, stale) = aging_policy(&policy);
+        let counts = match past {
+            // The past is computed once per moment, then kept (see leadline-store's aging).
+            Some(at) => store::report_past(&self.db, to_micros(at), &bounds, &stale).await?,
+            None => {
+                let mut c = self.db.acquire().await?;
+                store::report(c.conn(), to_micros(now()), &bounds, &stale, false).await?
+            }
         };
         let users = self.list_users().await?;
         let mut rows: Vec<AgingRow> = Vec::new();

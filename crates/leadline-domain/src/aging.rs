@@ -68,14 +68,16 @@ pub fn ages(
     now: DateTime<Utc>,
     policy: &StaleAfter,
 ) -> Ages {
-    let since_activity = days(last_activity.unwrap_or(created).max(created), now);
+    let last = last_activity.unwrap_or(created).max(created);
     Ages {
         since_created: days(created, now),
-        since_activity,
+        since_activity: days(last, now),
         in_stage: days(stage_since.unwrap_or(created), now),
+        // Longer than the limit to the microsecond, like the aging report: two and a half
+        // days without activity is stale under a two-day limit.
         stale: policy
             .days(stage)
-            .is_some_and(|d| since_activity > i64::from(d)),
+            .is_some_and(|d| now - last > chrono::Duration::days(i64::from(d))),
     }
 }
 
@@ -125,6 +127,26 @@ mod tests {
         );
         assert!(!closed.stale);
         assert_eq!(closed.since_activity, 400);
+        // Past the limit by part of a day: stale, though only three whole days went by.
+        let a = ages(
+            Stage::Mql,
+            now - Duration::days(20),
+            Some(now - Duration::hours(3 * 24 + 12)),
+            None,
+            now,
+            &p,
+        );
+        assert_eq!(a.since_activity, 3);
+        assert!(a.stale, "3.5 days without activity under a 3-day limit");
+        let exactly = ages(
+            Stage::Mql,
+            now - Duration::days(20),
+            Some(now - Duration::days(3)),
+            None,
+            now,
+            &p,
+        );
+        assert!(!exactly.stale, "exactly at the limit is not past it");
     }
 
     #[test]

@@ -6,6 +6,9 @@ use chrono::{DateTime, TimeZone, Utc};
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
 
+/// A day (24 hours) in [`Micros`].
+pub const DAY_MICROS: Micros = 86_400_000_000;
+
 /// Converts an instant to stored microseconds.
 pub fn to_micros(t: DateTime<Utc>) -> Micros {
     t.timestamp_micros()

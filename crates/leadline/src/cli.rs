@@ -738,6 +738,21 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
+    // Aging as of the last UTC midnight, kept while it is still cheap to compute (few
+    // leads changed since); "as of" any earlier day is computed on first request and kept.
+    {
+        let app = app.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(600));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = app.keep_recent_aging().await {
+                    tracing::warn!(error = %e, "keeping the aging report as of midnight failed");
+                }
+            }
+        });
+    }
     // Email: through the relay when one is configured; otherwise it waits in the outbox.
     match args.smtp_relay.clone().or_else(|| file.smtp_relay.clone()) {
         Some(relay) => {

@@ -590,7 +590,7 @@ impl App {
 /// the roll-ups (daily periods over eleven years). Each such start costs a read of the
 /// leads between it and the nearer UTC midnight, so the limit only bounds the query's size.
 const MAX_PERIOD_STARTS: usize = 4000;
-const DAY_MICROS: i64 = 86_400_000_000;
+use leadline_domain::time::DAY_MICROS;
 
 /// Hour buckets when the zone's offset is a whole number of hours over the last ten years
 /// (most zones), quarter hours otherwise (India, Nepal, Newfoundland…).

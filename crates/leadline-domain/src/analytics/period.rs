@@ -90,7 +90,7 @@ pub fn local_day(t: DateTime<Utc>, tz: Tz) -> NaiveDate {
     t.with_timezone(&tz).date_naive()
 }
 
-const DAY_MICROS: i64 = 86_400_000_000;
+use crate::time::DAY_MICROS;
 
 /// The instants (microseconds since 1970) at which a period of `tz` starts between `first`
 /// and `last`, other than at UTC midnight: where a report keyed by UTC day must split a

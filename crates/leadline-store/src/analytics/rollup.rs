@@ -14,7 +14,7 @@ use crate::error::StoreResult;
 use uuid::Uuid;
 
 /// A day in microseconds.
-pub(crate) const DAY: i64 = 86_400_000_000;
+pub(crate) use leadline_domain::time::DAY_MICROS as DAY;
 
 /// Measures: the funnel steps (the leads, then mql … won), then quality (0021).
 const MEASURE_NAMES: [&str; 15] = [

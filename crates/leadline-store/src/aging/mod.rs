@@ -1,6 +1,10 @@
 //! What lead aging reads: a lead's last activity and last stage change, and the aging
 //! report's counts by stage, owner and age bucket.
 
+mod kept;
+
+pub use kept::{forget as forget_kept, is_kept, report_past};
+
 use crate::db::Conn;
 use crate::error::StoreResult;
 use leadline_domain::time::Micros;
@@ -37,7 +41,7 @@ pub struct AgingCount {
     pub leads: i64,
 }
 
-const DAY: i64 = 86_400_000_000;
+use leadline_domain::time::DAY_MICROS as DAY;
 const HOUR: i64 = 3_600_000_000;
 
 /// Live leads counted by stage, owner, bucket of days since their last activity (or their
@@ -201,26 +205,35 @@ async fn counts(
     bounds: &[i64],
     stale_days: &[(&str, i64)],
 ) -> StoreResult<Vec<AgingCount>> {
-    let bucket = bounds
+    let whens = bounds
         .iter()
         .enumerate()
-        .map(|(i, b)| format!("WHEN age < {} THEN {i}", b * DAY))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let stale = stale_days
+        .map(|(i, b)| format!("WHEN age < {} THEN {i} ", b * DAY))
+        .collect::<String>();
+    // The first bucket whose bound the age is under; the last (open-ended) otherwise.
+    let bucket = if whens.is_empty() {
+        "0".to_owned()
+    } else {
+        format!("CASE {whens}ELSE {} END", bounds.len())
+    };
+    let limits = stale_days
         .iter()
         .map(|(s, d)| format!("WHEN '{s}' THEN {}", d * DAY))
         .collect::<Vec<_>>()
         .join(" ");
+    // A stage's limit, -1 for none (no stage without one goes stale).
+    let stale = if limits.is_empty() {
+        "-1".to_owned()
+    } else {
+        format!("CASE stage {limits} ELSE -1 END")
+    };
     // Stage names and numbers come from the domain, never from a request.
     let sql = format!(
-        "SELECT stage, owner_id, CAST(CASE {bucket} ELSE {} END AS INTEGER) AS bucket, \
-                CAST(CASE WHEN age > (CASE stage {stale} ELSE -1 END) \
-                          AND (CASE stage {stale} ELSE -1 END) >= 0 THEN 1 ELSE 0 END AS INTEGER) AS stale, \
+        "SELECT stage, owner_id, CAST({bucket} AS INTEGER) AS bucket, \
+                CAST(CASE WHEN age > ({stale}) AND ({stale}) >= 0 THEN 1 ELSE 0 END AS INTEGER) AS stale, \
                 CAST(SUM(n) AS BIGINT) AS leads \
          FROM ({from}) x \
-         GROUP BY stage, owner_id, 3, 4 ORDER BY stage, owner_id",
-        bounds.len(),
+         GROUP BY stage, owner_id, 3, 4 ORDER BY stage, owner_id"
     );
     let mut rows: Vec<AgingCount> =
         dispatch!(conn, |c| sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()))

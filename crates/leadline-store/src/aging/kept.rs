@@ -1,0 +1,293 @@
+//! The aging report as of past moments, kept once computed (migration 0033).
+//!
+//! As of a past moment the report needs each lead's last activity before it: a probe per
+//! lead active since, seconds at a million leads. What it finds changes only through writes
+//! dated at or before the moment (a backdated activity, a lead created, deleted or restored,
+//! a history row), and the migration's triggers drop what was kept from such a write's date
+//! on. A computation that overlapped such a write does not keep its result: the triggers
+//! count their drops in `aging_kept_state.version`, read before computing and checked when
+//! keeping. Triggers skip their work for writes dated after the `horizon`, the latest moment
+//! kept or being computed — nearly every write, as writes are dated now.
+
+use super::{AgingCount, report};
+use crate::db::{Backend, Conn, Db};
+use crate::error::StoreResult;
+use leadline_domain::time::Micros;
+use uuid::Uuid;
+
+/// [`report`] as of the past moment `at`: what was kept for it under the same bucket
+/// bounds and stale limits, or else computed and kept.
+pub async fn report_past(
+    db: &Db,
+    at: Micros,
+    bounds: &[i64],
+    stale_days: &[(&str, i64)],
+) -> StoreResult<Vec<AgingCount>> {
+    let policy = policy_key(bounds, stale_days);
+    {
+        let mut c = db.acquire().await?;
+        if let Some(rows) = kept(c.conn(), at, &policy).await? {
+            return Ok(rows);
+        }
+    }
+    let version = raise_horizon(db, at).await?;
+    let rows = {
+        let mut c = db.acquire().await?;
+        report(c.conn(), at, bounds, stale_days, true).await?
+    };
+    if let Some(version) = version {
+        keep(db, at, &policy, version, &rows).await?;
+    }
+    Ok(rows)
+}
+
+/// Whether a report as of `at` under these bounds and limits is kept.
+pub async fn is_kept(
+    conn: Conn<'_>,
+    at: Micros,
+    bounds: &[i64],
+    stale_days: &[(&str, i64)],
+) -> StoreResult<bool> {
+    let policy = policy_key(bounds, stale_days);
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM aging_kept_moments WHERE at = $1 AND policy = $2)"
+    )
+    .bind(at)
+    .bind(&policy)
+    .fetch_one(c)
+    .await)?)
+}
+
+/// Forgets every kept report (the benchmark times the first computation).
+pub async fn forget(db: &Db) -> StoreResult<()> {
+    let mut tx = db.begin().await?;
+    for sql in ["DELETE FROM aging_kept", "DELETE FROM aging_kept_moments"] {
+        dispatch!(tx.conn(), |c| sqlx::query(sql).execute(c).await.map(|_| ()))?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The bounds and limits a report is computed under, as the key it is kept by.
+fn policy_key(bounds: &[i64], stale_days: &[(&str, i64)]) -> String {
+    let bounds = bounds
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(",");
+    let stale = stale_days
+        .iter()
+        .map(|(s, d)| format!("{s}={d}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    format!("{bounds};{stale}")
+}
+
+/// One row of a kept moment; a moment kept with no leads has one row of nulls.
+#[derive(sqlx::FromRow)]
+struct KeptRow {
+    stage: Option<String>,
+    owner_id: Option<Uuid>,
+    bucket: Option<i32>,
+    stale: Option<i32>,
+    leads: Option<i64>,
+}
+
+/// The kept report as of `at`, if there is one. One statement, so a drop cannot fall
+/// between finding the moment and reading its rows.
+async fn kept(conn: Conn<'_>, at: Micros, policy: &str) -> StoreResult<Option<Vec<AgingCount>>> {
+    let rows: Vec<KeptRow> = dispatch!(conn, |c| sqlx::query_as(
+        "SELECT k.stage, k.owner_id, k.bucket, k.stale, k.leads \
+         FROM aging_kept_moments m LEFT JOIN aging_kept k ON k.at = m.at AND k.policy = m.policy \
+         WHERE m.at = $1 AND m.policy = $2 ORDER BY k.stage, k.owner_id, k.bucket, k.stale"
+    )
+    .bind(at)
+    .bind(policy)
+    .fetch_all(c)
+    .await)?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(
+        rows.into_iter()
+            .filter_map(|r| {
+                Some(AgingCount {
+                    stage: r.stage?,
+                    owner_id: r.owner_id.filter(|o| !o.is_nil()),
+                    bucket: r.bucket?,
+                    stale: r.stale?,
+                    leads: r.leads?,
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// Makes the triggers watch writes dated up to `at` from now on and returns the drop count
+/// to check when keeping; `None` when PostgreSQL's writers did not let go in time (the
+/// report is then computed without being kept).
+async fn raise_horizon(db: &Db, at: Micros) -> StoreResult<Option<i64>> {
+    let mut tx = db.begin().await?;
+    let version = match tx.conn() {
+        Conn::Sqlite(c) => {
+            // SQLite has one writer at a time: a write either committed before this (and the
+            // computation sees it) or runs after it and finds the new horizon.
+            let v: i64 = sqlx::query_scalar(
+                "UPDATE aging_kept_state SET horizon = MAX(horizon, $1) WHERE id = 1 \
+                 RETURNING version",
+            )
+            .bind(at)
+            .fetch_one(&mut *c)
+            .await?;
+            Some(v)
+        }
+        Conn::Postgres(c) => {
+            let (horizon, v): (i64, i64) =
+                sqlx::query_as("SELECT horizon, version FROM aging_kept_state WHERE id = 1")
+                    .fetch_one(&mut *c)
+                    .await?;
+            if horizon >= at {
+                // Every writer since the horizon got there drops and counts.
+                Some(v)
+            } else {
+                // A writer whose trigger read the old horizon may commit after the
+                // computation starts, unseen and uncounted: wait for those in flight (SHARE
+                // conflicts with writers) before moving the horizon.
+                sqlx::query("SET LOCAL lock_timeout = '2s'")
+                    .execute(&mut *c)
+                    .await?;
+                let locked = sqlx::query(
+                    "LOCK TABLE activities, leads, stage_history, owner_history IN SHARE MODE",
+                )
+                .execute(&mut *c)
+                .await;
+                match locked {
+                    Ok(_) => Some(
+                        sqlx::query_scalar(
+                            "UPDATE aging_kept_state SET horizon = GREATEST(horizon, $1) \
+                             WHERE id = 1 RETURNING version",
+                        )
+                        .bind(at)
+                        .fetch_one(&mut *c)
+                        .await?,
+                    ),
+                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => None,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+    };
+    if version.is_some() {
+        tx.commit().await?;
+    }
+    Ok(version)
+}
+
+/// Keeps `rows` as the report as of `at` unless a drop was counted since `version`; keeps
+/// nothing under other bounds and limits (they are out of date).
+async fn keep(
+    db: &Db,
+    at: Micros,
+    policy: &str,
+    version: i64,
+    rows: &[AgingCount],
+) -> StoreResult<bool> {
+    let mut tx = db.begin().await?;
+    // On PostgreSQL a trigger's count holds the row until its write commits: wait for it.
+    let read = match tx.backend() {
+        Backend::Sqlite => "SELECT version FROM aging_kept_state WHERE id = 1",
+        Backend::Postgres => "SELECT version FROM aging_kept_state WHERE id = 1 FOR UPDATE",
+    };
+    let now_version: i64 = dispatch!(tx.conn(), |c| sqlx::query_scalar(read).fetch_one(c).await)?;
+    if now_version != version {
+        return Ok(false);
+    }
+    for sql in [
+        "DELETE FROM aging_kept WHERE policy <> $2 OR at = $1",
+        "DELETE FROM aging_kept_moments WHERE policy <> $2 OR at = $1",
+    ] {
+        dispatch!(tx.conn(), |c| sqlx::query(sql)
+            .bind(at)
+            .bind(policy)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+    }
+    for r in rows {
+        dispatch!(tx.conn(), |c| sqlx::query(
+            "INSERT INTO aging_kept (at, policy, stage, owner_id, bucket, stale, leads) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        )
+        .bind(at)
+        .bind(policy)
+        .bind(&r.stage)
+        .bind(r.owner_id.unwrap_or_else(Uuid::nil))
+        .bind(r.bucket)
+        .bind(r.stale)
+        .bind(r.leads)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    }
+    dispatch!(tx.conn(), |c| sqlx::query(
+        "INSERT INTO aging_kept_moments (at, policy, kept_at) VALUES ($1, $2, $3)"
+    )
+    .bind(at)
+    .bind(policy)
+    .bind(leadline_domain::time::to_micros(
+        leadline_domain::time::now()
+    ))
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use leadline_domain::time::{DAY_MICROS, now, to_micros};
+
+    /// A write dated before the moment that lands between computing a report and keeping it
+    /// leaves nothing kept; without one, the report is kept.
+    #[tokio::test]
+    async fn a_write_during_the_computation_stops_keeping() {
+        for t in crate::testing::backends().await {
+            let db = &t.db;
+            let at = to_micros(now()) - DAY_MICROS;
+            let bounds = [1, 7];
+            let policy = policy_key(&bounds, &[]);
+            for overlapped in [true, false] {
+                let version = raise_horizon(db, at).await.unwrap().expect("not contended");
+                let rows = {
+                    let mut c = db.acquire().await.unwrap();
+                    report(c.conn(), at, &bounds, &[], true).await.unwrap()
+                };
+                if overlapped {
+                    let created = leadline_domain::time::from_micros(at - 1);
+                    let lead = leadline_domain::Lead {
+                        id: Uuid::now_v7(),
+                        fields: Default::default(),
+                        stage: leadline_domain::Stage::New,
+                        disqualify_reason: None,
+                        score: 0,
+                        grade: None,
+                        created_at: created,
+                        updated_at: created,
+                        version: 1,
+                    };
+                    let mut c = db.acquire().await.unwrap();
+                    crate::leads::insert(c.conn(), &lead).await.unwrap();
+                }
+                let kept = keep(db, at, &policy, version, &rows).await.unwrap();
+                assert_eq!(kept, !overlapped, "overlapped by a write: {overlapped}");
+                let mut c = db.acquire().await.unwrap();
+                assert_eq!(
+                    is_kept(c.conn(), at, &bounds, &[]).await.unwrap(),
+                    !overlapped
+                );
+            }
+        }
+    }
+}
