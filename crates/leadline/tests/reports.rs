@@ -396,6 +396,21 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
         assert_eq!(r["rows"].as_array().unwrap().len(), 0, "{name}: {r}");
         assert_eq!(r["total"]["leads"], 0);
         assert_eq!(r["total"]["conversion_rate"], Value::Null);
+        // Aging as of yesterday: the header alone, the second time from what the first kept.
+        for round in ["computed", "kept"] {
+            let csv = t
+                .get(&format!("/api/v1/reports/aging/csv?as_of={yesterday}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(csv.status(), StatusCode::OK, "{name}: aging as of, {round}");
+            let body = csv.text().await.unwrap();
+            assert_eq!(
+                body.lines().count(),
+                1,
+                "{name}: aging as of, {round}: {body}"
+            );
+        }
         // A period that ended before today, and bad input.
         let r = ok(t
             .get(&format!("/api/v1/reports/funnel?to={yesterday}"))
