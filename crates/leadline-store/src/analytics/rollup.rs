@@ -121,6 +121,7 @@ fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
         );
         parts.push(
             "SELECT d.id FROM leads d WHERE d.stage = 'disqualified' AND d.deleted_at IS NULL \
+             AND d.created_at <= $3 \
              AND EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = d.id AND sh.at > $3)"
                 .into(),
         );
