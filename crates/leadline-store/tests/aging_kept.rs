@@ -255,3 +255,33 @@ async fn kept_aging_is_dropped_by_writes_dated_before_it() {
         assert!(!is_kept(db, m1).await, "forgotten");
     }
 }
+
+/// A writer holding on (SQLite's single writer; on PostgreSQL a transaction in flight on the
+/// watched tables) does not hold up the report: it is answered, computed, and not kept.
+#[tokio::test]
+async fn a_report_is_answered_while_a_writer_holds_on() {
+    for t in testing::backends().await {
+        let db = &t.db;
+        let at = to_micros(now()).div_euclid(DAY) * DAY - 2 * DAY;
+        {
+            let mut c = db.acquire().await.unwrap();
+            leads::insert(c.conn(), &lead(at - DAY, None))
+                .await
+                .unwrap();
+        }
+        let expected = scanned(db, at).await;
+        let mut writer = db.begin().await.unwrap();
+        leads::insert(writer.conn(), &lead(to_micros(now()), None))
+            .await
+            .unwrap();
+        assert_eq!(past(db, at).await, expected, "{}: answered", t.name);
+        assert!(!is_kept(db, at).await, "{}: not kept meanwhile", t.name);
+        writer.commit().await.unwrap();
+        assert_eq!(past(db, at).await, expected, "{}: computed again", t.name);
+        assert!(
+            is_kept(db, at).await,
+            "{}: kept once the writer let go",
+            t.name
+        );
+    }
+}

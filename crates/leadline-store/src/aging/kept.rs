@@ -10,10 +10,15 @@
 //! kept or being computed — nearly every write, as writes are dated now.
 
 use super::{AgingCount, report};
-use crate::db::{Backend, Conn, Db};
+use crate::db::{Conn, Db, DbTx};
 use crate::error::StoreResult;
 use leadline_domain::time::Micros;
+use std::time::Duration;
 use uuid::Uuid;
+
+/// How long keeping a report waits for SQLite's writer or a PostgreSQL lock before it gives
+/// up keeping (the report is still answered): a report must not queue behind an import.
+const WAIT: Duration = Duration::from_secs(2);
 
 /// [`report`] as of the past moment `at`: what was kept for it under the same bucket
 /// bounds and stale limits, or else computed and kept.
@@ -124,10 +129,12 @@ async fn kept(conn: Conn<'_>, at: Micros, policy: &str) -> StoreResult<Option<Ve
 }
 
 /// Makes the triggers watch writes dated up to `at` from now on and returns the drop count
-/// to check when keeping; `None` when PostgreSQL's writers did not let go in time (the
+/// to check when keeping; `None` when the writers did not let go within [`WAIT`] (the
 /// report is then computed without being kept).
 async fn raise_horizon(db: &Db, at: Micros) -> StoreResult<Option<i64>> {
-    let mut tx = db.begin().await?;
+    let Some(mut tx) = begin_briefly(db).await? else {
+        return Ok(None);
+    };
     let version = match tx.conn() {
         Conn::Sqlite(c) => {
             // SQLite has one writer at a time: a write either committed before this (and the
@@ -153,9 +160,7 @@ async fn raise_horizon(db: &Db, at: Micros) -> StoreResult<Option<i64>> {
                 // A writer whose trigger read the old horizon may commit after the
                 // computation starts, unseen and uncounted: wait for those in flight (SHARE
                 // conflicts with writers) before moving the horizon.
-                sqlx::query("SET LOCAL lock_timeout = '2s'")
-                    .execute(&mut *c)
-                    .await?;
+                set_lock_timeout(c).await?;
                 let locked = sqlx::query(
                     "LOCK TABLE activities, leads, stage_history, owner_history IN SHARE MODE",
                 )
@@ -171,7 +176,7 @@ async fn raise_horizon(db: &Db, at: Micros) -> StoreResult<Option<i64>> {
                         .fetch_one(&mut *c)
                         .await?,
                     ),
-                    Err(sqlx::Error::Database(e)) if e.code().as_deref() == Some("55P03") => None,
+                    Err(e) if is_lock_timeout(&e) => None,
                     Err(e) => return Err(e.into()),
                 }
             }
@@ -192,13 +197,29 @@ async fn keep(
     version: i64,
     rows: &[AgingCount],
 ) -> StoreResult<bool> {
-    let mut tx = db.begin().await?;
-    // On PostgreSQL a trigger's count holds the row until its write commits: wait for it.
-    let read = match tx.backend() {
-        Backend::Sqlite => "SELECT version FROM aging_kept_state WHERE id = 1",
-        Backend::Postgres => "SELECT version FROM aging_kept_state WHERE id = 1 FOR UPDATE",
+    let Some(mut tx) = begin_briefly(db).await? else {
+        return Ok(false);
     };
-    let now_version: i64 = dispatch!(tx.conn(), |c| sqlx::query_scalar(read).fetch_one(c).await)?;
+    // On PostgreSQL a trigger's count holds the row until its write commits: wait for it
+    // (briefly).
+    let now_version: i64 = match tx.conn() {
+        Conn::Sqlite(c) => {
+            sqlx::query_scalar("SELECT version FROM aging_kept_state WHERE id = 1")
+                .fetch_one(&mut *c)
+                .await?
+        }
+        Conn::Postgres(c) => {
+            set_lock_timeout(c).await?;
+            match sqlx::query_scalar("SELECT version FROM aging_kept_state WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut *c)
+                .await
+            {
+                Ok(v) => v,
+                Err(e) if is_lock_timeout(&e) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
     if now_version != version {
         return Ok(false);
     }
@@ -242,6 +263,30 @@ async fn keep(
     .map(|_| ()))?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// A write transaction, unless SQLite's writer stays busy for [`WAIT`].
+async fn begin_briefly(db: &Db) -> StoreResult<Option<DbTx>> {
+    match tokio::time::timeout(WAIT, db.begin()).await {
+        Ok(tx) => Ok(Some(tx?)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Makes this PostgreSQL transaction's lock waits give up after [`WAIT`].
+async fn set_lock_timeout(c: &mut sqlx::PgConnection) -> StoreResult<()> {
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SET LOCAL lock_timeout = '{}ms'",
+        WAIT.as_millis()
+    )))
+    .execute(c)
+    .await?;
+    Ok(())
+}
+
+/// PostgreSQL's "lock not available" (`lock_timeout` ran out).
+fn is_lock_timeout(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"))
 }
 
 #[cfg(test)]
