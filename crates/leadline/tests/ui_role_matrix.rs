@@ -295,6 +295,19 @@ async fn each_role_may_open_what_the_ui_matrix_says() {
                         st
                     ));
                 }
+                if st != StatusCode::FORBIDDEN {
+                    // A duplicate scan answers at once and writes its audit entry when done,
+                    // however long that takes on a busy machine: wait for it to finish (its
+                    // progress writes change no row count, so counts alone cannot tell).
+                    let system = leadline_domain::Principal::system("ui-matrix");
+                    for _ in 0..240 {
+                        let s = t.app.duplicate_scan_status(&system).await.unwrap();
+                        if s.state != "running" {
+                            break;
+                        }
+                        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+                    }
+                }
                 let a = common::row_counts(&t).await;
                 if st != StatusCode::FORBIDDEN && a != b {
                     // An allowed action may go on in the background (a duplicate scan
