@@ -75,8 +75,9 @@ pub(crate) struct Since {
 /// since 0030). A lead's stage then is the one the first change after the moment left, so
 /// its disqualification then and now can differ only if such a change left `disqualified`
 /// (the partial index of 0031) or it is disqualified now and changed since (the
-/// disqualified leads from the partial index of 0034, each probed for a change: their last
-/// change need not be the one that disqualified them once merges move rows). A clock
+/// disqualified leads created by then, each probed for a change — from PostgreSQL's partial
+/// index of 0034 — since their last change need not be the one that disqualified them once
+/// merges move rows). A clock
 /// counts the same then and now if it had started and been touched by then, or, untouched,
 /// was due by then (the indexes of 0032 and `sla_clocks_open`).
 pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
