@@ -43,21 +43,15 @@ fn aging_policy(policy: &StaleAfter) -> (Vec<i64>, Vec<(&'static str, i64)>) {
 }
 
 impl App {
-    /// Computes and keeps the aging report as of the last UTC midnight unless it is kept
-    /// already (the server does so every ten minutes, so "as of" a day since then reads a
-    /// kept report in UTC); true when it computed one.
-    pub async fn keep_recent_aging(&self) -> AppResult<bool> {
+    /// Makes sure the aging report as of the last UTC midnight is kept (computing it when
+    /// it is not); the server does so every ten minutes, so "as of" a day since then reads
+    /// a kept report in UTC.
+    pub async fn keep_recent_aging(&self) -> AppResult<()> {
         let policy = self.qualification_settings().await?.stale_after;
         let (bounds, stale) = aging_policy(&policy);
         let midnight = to_micros(now()).div_euclid(DAY_MICROS) * DAY_MICROS;
-        {
-            let mut c = self.db.acquire().await?;
-            if store::is_kept(c.conn(), midnight, &bounds, &stale).await? {
-                return Ok(false);
-            }
-        }
         store::report_past(&self.db, midnight, &bounds, &stale).await?;
-        Ok(true)
+        Ok(())
     }
 
     /// A lead's ages (since creation, last activity and stage change) and whether it is

@@ -132,53 +132,52 @@ async fn kept(conn: Conn<'_>, at: Micros, policy: &str) -> StoreResult<Option<Ve
 /// to check when keeping; `None` when the writers did not let go within [`WAIT`] (the
 /// report is then computed without being kept).
 async fn raise_horizon(db: &Db, at: Micros) -> StoreResult<Option<i64>> {
+    let (horizon, version): (i64, i64) = {
+        let mut c = db.acquire().await?;
+        dispatch!(c.conn(), |c| sqlx::query_as(
+            "SELECT horizon, version FROM aging_kept_state WHERE id = 1"
+        )
+        .fetch_one(c)
+        .await)?
+    };
+    if horizon >= at {
+        // Watched already: every write dated by then since counts a drop, so a computation
+        // that misses one finds the count changed.
+        return Ok(Some(version));
+    }
     let Some(mut tx) = begin_briefly(db).await? else {
         return Ok(None);
     };
+    let raise = "UPDATE aging_kept_state SET horizon = CASE WHEN horizon < $1 THEN $1 \
+                 ELSE horizon END WHERE id = 1 RETURNING version";
     let version = match tx.conn() {
-        Conn::Sqlite(c) => {
-            // SQLite has one writer at a time: a write either committed before this (and the
-            // computation sees it) or runs after it and finds the new horizon.
-            let v: i64 = sqlx::query_scalar(
-                "UPDATE aging_kept_state SET horizon = MAX(horizon, $1) WHERE id = 1 \
-                 RETURNING version",
-            )
-            .bind(at)
-            .fetch_one(&mut *c)
-            .await?;
-            Some(v)
-        }
+        // SQLite has one writer at a time: a write either committed before this (and the
+        // computation sees it) or runs after it and finds the new horizon.
+        Conn::Sqlite(c) => Some(
+            sqlx::query_scalar(raise)
+                .bind(at)
+                .fetch_one(&mut *c)
+                .await?,
+        ),
         Conn::Postgres(c) => {
-            let (horizon, v): (i64, i64) =
-                sqlx::query_as("SELECT horizon, version FROM aging_kept_state WHERE id = 1")
-                    .fetch_one(&mut *c)
-                    .await?;
-            if horizon >= at {
-                // Every writer since the horizon got there drops and counts.
-                Some(v)
-            } else {
-                // A writer whose trigger read the old horizon may commit after the
-                // computation starts, unseen and uncounted: wait for those in flight (SHARE
-                // conflicts with writers) before moving the horizon.
-                set_lock_timeout(c).await?;
-                let locked = sqlx::query(
-                    "LOCK TABLE activities, leads, stage_history, owner_history IN SHARE MODE",
-                )
-                .execute(&mut *c)
-                .await;
-                match locked {
-                    Ok(_) => Some(
-                        sqlx::query_scalar(
-                            "UPDATE aging_kept_state SET horizon = GREATEST(horizon, $1) \
-                             WHERE id = 1 RETURNING version",
-                        )
+            // A writer whose trigger read the old horizon may commit after the computation
+            // starts, unseen and uncounted: wait for those in flight (SHARE conflicts with
+            // writers) before moving the horizon.
+            set_lock_timeout(c).await?;
+            let locked = sqlx::query(
+                "LOCK TABLE activities, leads, stage_history, owner_history IN SHARE MODE",
+            )
+            .execute(&mut *c)
+            .await;
+            match locked {
+                Ok(_) => Some(
+                    sqlx::query_scalar(raise)
                         .bind(at)
                         .fetch_one(&mut *c)
                         .await?,
-                    ),
-                    Err(e) if is_lock_timeout(&e) => None,
-                    Err(e) => return Err(e.into()),
-                }
+                ),
+                Err(e) if is_lock_timeout(&e) => None,
+                Err(e) => return Err(e.into()),
             }
         }
     };
