@@ -42,16 +42,33 @@ fn aging_policy(policy: &StaleAfter) -> (Vec<i64>, Vec<(&'static str, i64)>) {
     (bounds, stale)
 }
 
+/// How many past UTC day ends the server keeps the aging report for: "as of" one of the
+/// last 90 days (UTC, the dashboard's default zone) is read, not computed.
+pub const KEPT_AGING_DAYS: i64 = 90;
+
 impl App {
-    /// Makes sure the aging report as of the last UTC midnight is kept (computing it when
-    /// it is not); the server does so every ten minutes, so "as of" a day since then reads
-    /// a kept report in UTC.
-    pub async fn keep_recent_aging(&self) -> AppResult<()> {
+    /// Makes sure the aging report as of each of the last [`KEPT_AGING_DAYS`] UTC midnights
+    /// is kept, computing the missing ones newest first (the newest are the cheapest: few
+    /// leads changed since). The server runs it every ten minutes, so the day that just
+    /// ended is kept within minutes and a backdated write's drops are made good again.
+    /// Returns how many it computed.
+    pub async fn keep_recent_aging(&self) -> AppResult<usize> {
         let policy = self.qualification_settings().await?.stale_after;
         let (bounds, stale) = aging_policy(&policy);
         let midnight = to_micros(now()).div_euclid(DAY_MICROS) * DAY_MICROS;
-        store::report_past(&self.db, midnight, &bounds, &stale).await?;
-        Ok(())
+        let mut computed = 0;
+        for day in 0..KEPT_AGING_DAYS {
+            let at = midnight - day * DAY_MICROS;
+            let kept = {
+                let mut c = self.db.acquire().await?;
+                store::is_kept(c.conn(), at, &bounds, &stale).await?
+            };
+            if !kept {
+                store::report_past(&self.db, at, &bounds, &stale).await?;
+                computed += 1;
+            }
+        }
+        Ok(computed)
     }
 
     /// A lead's ages (since creation, last activity and stage change) and whether it is

@@ -241,6 +241,21 @@ async fn stays(c: Conn<'_>, s: &Scope) -> Vec<(String, i64, i64, i64, i64)> {
 }
 
 async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
+    // Each lead's latest stage change (0035) is its history's latest row.
+    {
+        let q = "SELECT COUNT(*) FROM leads l WHERE COALESCE(l.stage_changed_at, -1) <> \
+                 COALESCE((SELECT MAX(sh.at) FROM stage_history sh WHERE sh.lead_id = l.id), -1)";
+        let mut c = db.acquire().await.unwrap();
+        let off: i64 = match c.conn() {
+            Conn::Sqlite(x) => sqlx::query_scalar(q).fetch_one(x).await,
+            Conn::Postgres(x) => sqlx::query_scalar(q).fetch_one(x).await,
+        }
+        .unwrap();
+        assert_eq!(
+            off, 0,
+            "{what}: leads whose stage_changed_at is not their history's"
+        );
+    }
     // Time in stage: the stage roll-up against the stage history (the last from an hour
     // off midnight: its day is read from the history).
     for from in [

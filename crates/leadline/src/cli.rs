@@ -738,8 +738,9 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
-    // Aging as of the last UTC midnight, kept while it is still cheap to compute (few
-    // leads changed since); "as of" any earlier day is computed on first request and kept.
+    // Aging as of each of the last 90 UTC midnights, kept (the newest while still cheap to
+    // compute: few leads changed since); "as of" an earlier day is computed on first
+    // request and kept.
     {
         let app = app.clone();
         tokio::spawn(async move {
@@ -747,8 +748,12 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                if let Err(e) = app.keep_recent_aging().await {
-                    tracing::warn!(error = %e, "keeping the aging report as of midnight failed");
+                match app.keep_recent_aging().await {
+                    Ok(0) => {}
+                    Ok(days) => tracing::info!(days, "aging report kept as of past midnights"),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "keeping the aging report as of midnights failed")
+                    }
                 }
             }
         });

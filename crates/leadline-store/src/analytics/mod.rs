@@ -117,9 +117,10 @@ pub(crate) const OWNER_THEN: &str = "CASE \
      ELSE l.owner_id END";
 
 /// SQL for the stage of lead `l` at `$3`, read from the stage history the same way (a row
-/// without a `from_stage`, a lead's first, stands for its `to_stage`).
+/// without a `from_stage`, a lead's first, stands for its `to_stage`); whether it changed
+/// since is on the lead (`stage_changed_at`, 0035).
 pub(crate) const STAGE_THEN: &str = "CASE \
-     WHEN EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = l.id AND sh.at > $3) \
+     WHEN l.stage_changed_at > $3 \
        THEN (SELECT COALESCE(sh.from_stage, sh.to_stage) FROM stage_history sh \
              WHERE sh.lead_id = l.id AND sh.at > $3 ORDER BY sh.at, sh.id LIMIT 1) \
      ELSE l.stage END";

@@ -70,16 +70,15 @@ pub(crate) struct Since {
 
 /// SQL (` AND …`) keeping leads of `l` that may be counted differently at `$3` than now,
 /// as `since` asks: one set, a union of index reads, so only those leads are visited.
-/// Steps come from `leads_last_step` (0024); owner changes from the owner
-/// history's `at` index (every change writes a row; a deleted user's unassigned leads too
-/// since 0030). A lead's stage then is the one the first change after the moment left, so
-/// its disqualification then and now can differ only if such a change left `disqualified`
-/// (the partial index of 0031) or it is disqualified now and changed since (the
-/// disqualified leads created by then, each probed for a change — from PostgreSQL's partial
-/// index of 0034 — since their last change need not be the one that disqualified them once
-/// merges move rows). A clock
-/// counts the same then and now if it had started and been touched by then, or, untouched,
-/// was due by then (the indexes of 0032 and `sla_clocks_open`).
+/// Steps come from `leads_last_step` (0024); owner changes from the owner history's `at`
+/// index (every change writes a row; a deleted user's unassigned leads too since 0030);
+/// stage changes from the lead's latest one (`leads_stage_changed`, 0035). A lead's stage
+/// then is the one the first change after the moment left, so its disqualification then and
+/// now can differ only if such a change left `disqualified` (the partial index of 0031) or
+/// it is disqualified now and changed since (`leads_disqualified_changed`: its last change
+/// need not be the one that disqualified it once merges move rows). A clock counts the same
+/// then and now if it had started and been touched by then, or, untouched, was due by then
+/// (the indexes of 0032 and `sla_clocks_open`).
 pub(crate) fn moved_on_since(backend: Backend, since: Since) -> String {
     lead_set(backend, &moved_on_parts(backend, since))
 }
@@ -111,19 +110,21 @@ fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
             "SELECT lead_id FROM owner_history WHERE at > $3{born}"
         ));
     }
+    // A lead's latest stage change is on it (0035), beside its creation in the index.
     if since.stages {
-        parts.push(format!(
-            "SELECT lead_id FROM stage_history WHERE at > $3{born}"
-        ));
+        parts.push(
+            "SELECT id FROM leads WHERE deleted_at IS NULL AND stage_changed_at > $3 \
+             AND created_at <= $3"
+                .into(),
+        );
     } else if since.disqualified {
         parts.push(
             "SELECT lead_id FROM stage_history WHERE at > $3 AND from_stage = 'disqualified'"
                 .into(),
         );
         parts.push(
-            "SELECT d.id FROM leads d WHERE d.stage = 'disqualified' AND d.deleted_at IS NULL \
-             AND d.created_at <= $3 \
-             AND EXISTS (SELECT 1 FROM stage_history sh WHERE sh.lead_id = d.id AND sh.at > $3)"
+            "SELECT id FROM leads WHERE stage = 'disqualified' AND deleted_at IS NULL \
+             AND stage_changed_at > $3 AND created_at <= $3"
                 .into(),
         );
     }
