@@ -111,22 +111,29 @@ fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
         ));
     }
     // A lead's latest stage change is on it (0035), beside its creation in the index.
+    // SQLite is told the index: with the moment a parameter, it took `leads_stage` for the
+    // disqualified leads (every one created by then read, 0.3–3 s at a million leads,
+    // against 9 ms).
+    let indexed_by = |index: &str| match backend {
+        Backend::Sqlite => format!(" INDEXED BY {index}"),
+        Backend::Postgres => String::new(),
+    };
     if since.stages {
-        parts.push(
-            "SELECT id FROM leads WHERE deleted_at IS NULL AND stage_changed_at > $3 \
-             AND created_at <= $3"
-                .into(),
-        );
+        parts.push(format!(
+            "SELECT id FROM leads{} WHERE deleted_at IS NULL AND stage_changed_at > $3 \
+             AND created_at <= $3",
+            indexed_by("leads_stage_changed")
+        ));
     } else if since.disqualified {
         parts.push(
             "SELECT lead_id FROM stage_history WHERE at > $3 AND from_stage = 'disqualified'"
                 .into(),
         );
-        parts.push(
-            "SELECT id FROM leads WHERE stage = 'disqualified' AND deleted_at IS NULL \
-             AND stage_changed_at > $3 AND created_at <= $3"
-                .into(),
-        );
+        parts.push(format!(
+            "SELECT id FROM leads{} WHERE stage = 'disqualified' AND deleted_at IS NULL \
+             AND stage_changed_at > $3 AND created_at <= $3",
+            indexed_by("leads_disqualified_changed")
+        ));
     }
     if since.clocks {
         parts.push(format!(
