@@ -56,14 +56,15 @@ impl App {
         let policy = self.qualification_settings().await?.stale_after;
         let (bounds, stale) = aging_policy(&policy);
         let midnight = to_micros(now()).div_euclid(DAY_MICROS) * DAY_MICROS;
+        let oldest = midnight - (KEPT_AGING_DAYS - 1) * DAY_MICROS;
+        let kept = {
+            let mut c = self.db.acquire().await?;
+            store::kept_moments(c.conn(), oldest, &bounds, &stale).await?
+        };
         let mut computed = 0;
         for day in 0..KEPT_AGING_DAYS {
             let at = midnight - day * DAY_MICROS;
-            let kept = {
-                let mut c = self.db.acquire().await?;
-                store::is_kept(c.conn(), at, &bounds, &stale).await?
-            };
-            if !kept {
+            if !kept.contains(&at) {
                 store::report_past(&self.db, at, &bounds, &stale).await?;
                 computed += 1;
             }

@@ -63,6 +63,23 @@ pub async fn is_kept(
     .await)?)
 }
 
+/// The moments from `since` on with a report kept under these bounds and limits.
+pub async fn kept_moments(
+    conn: Conn<'_>,
+    since: Micros,
+    bounds: &[i64],
+    stale_days: &[(&str, i64)],
+) -> StoreResult<Vec<Micros>> {
+    let policy = policy_key(bounds, stale_days);
+    Ok(dispatch!(conn, |c| sqlx::query_scalar(
+        "SELECT at FROM aging_kept_moments WHERE at >= $1 AND policy = $2"
+    )
+    .bind(since)
+    .bind(&policy)
+    .fetch_all(c)
+    .await)?)
+}
+
 /// Forgets every kept report (the benchmark times the first computation).
 pub async fn forget(db: &Db) -> StoreResult<()> {
     let mut tx = db.begin().await?;

@@ -3,7 +3,7 @@
 
 mod kept;
 
-pub use kept::{forget as forget_kept, is_kept, report_past};
+pub use kept::{forget as forget_kept, is_kept, kept_moments, report_past};
 
 use crate::db::Conn;
 use crate::error::StoreResult;
