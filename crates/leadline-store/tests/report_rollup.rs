@@ -8,8 +8,9 @@ use leadline_domain::quality::verify::{Action, Verification, VerificationStatus}
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, LeadFields, Stage, Touch};
 use leadline_store::analytics::{
-    Dimension, FunnelCount, ReportFilter, Scope, compact_rollup, funnel_counts, quality_counts,
-    rebuild_rollup, response_counts, stage_times,
+    Dimension, FunnelCount, ReportFilter, Scope, compact_rollup, funnel_counts,
+    qualified_in_ranges, qualified_span, quality_counts, rebuild_rollup, response_counts,
+    stage_times,
 };
 use leadline_store::scoring::{ModelRow, ScoreRow};
 use leadline_store::{Conn, Db};
@@ -240,7 +241,71 @@ async fn stays(c: Conn<'_>, s: &Scope) -> Vec<(String, i64, i64, i64, i64)> {
     v
 }
 
+/// Velocity's figures: leads first qualified in each two-day period off UTC (one index
+/// range count each) and the first and last such moment, against every lead's `mql_at`
+/// read back and counted here; now and as of a past moment, from the start or a later day,
+/// for all leads and one source. How many qualified leads it counted.
+async fn assert_velocity(db: &Db, what: &str) -> usize {
+    let q = "SELECT mql_at, first_source FROM leads WHERE deleted_at IS NULL";
+    let mut c = db.acquire().await.unwrap();
+    let leads: Vec<(Option<i64>, Option<String>)> = match c.conn() {
+        Conn::Sqlite(x) => sqlx::query_as(q).fetch_all(x).await,
+        Conn::Postgres(x) => sqlx::query_as(q).fetch_all(x).await,
+    }
+    .unwrap();
+    let as_of = to_micros(now());
+    let p = OffsetPeriods::new(as_of);
+    let periods: Vec<(i64, i64)> = (0..20).map(|k| (p.start(k), p.start(k + 1))).collect();
+    // And ranges from one lead's moment to another's: a lead on a range's first instant
+    // counts in it, one on its end in the next.
+    let mut moments: Vec<i64> = leads.iter().filter_map(|(m, _)| *m).collect();
+    moments.sort_unstable();
+    moments.dedup();
+    let edges: Vec<i64> = moments.iter().step_by(3).copied().collect();
+    let between: Vec<(i64, i64)> = edges.windows(2).map(|w| (w[0], w[1])).collect();
+    let past = (as_of.div_euclid(DAY) - 2) * DAY - HOUR;
+    let mut counted = 0;
+    for source in [None, Some("google")] {
+        for (t, from) in [
+            (as_of, i64::MIN),
+            (past, i64::MIN),
+            (as_of, (as_of - 3 * DAY).div_euclid(DAY) * DAY),
+        ] {
+            let mut s = scope_at(false, ReportFilter::default(), from, t);
+            s.past = t != as_of;
+            s.filter.source = source.map(String::from);
+            let qualified: Vec<i64> = leads
+                .iter()
+                .filter(|(_, src)| source.is_none() || src.as_deref() == source)
+                .filter_map(|(m, _)| m.filter(|m| *m >= from && *m <= t))
+                .collect();
+            let case = format!("{what}: velocity {source:?} as of {t} from {from}");
+            for ranges in [&periods, &between] {
+                let expected: Vec<(i64, i64)> = ranges
+                    .iter()
+                    .map(|(a, b)| {
+                        let n = qualified.iter().filter(|m| **m >= *a && **m < *b).count();
+                        (*a, n as i64)
+                    })
+                    .collect();
+                let mut got = qualified_in_ranges(c.conn(), &s, ranges).await.unwrap();
+                got.sort_unstable();
+                assert_eq!(got, expected, "{case}");
+            }
+            let span = qualified
+                .iter()
+                .min()
+                .copied()
+                .zip(qualified.iter().max().copied());
+            assert_eq!(qualified_span(c.conn(), &s).await.unwrap(), span, "{case}");
+            counted += qualified.len();
+        }
+    }
+    counted
+}
+
 async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
+    assert_velocity(db, what).await;
     // Each lead's latest stage change (0035) is its history's latest row.
     {
         let q = "SELECT COUNT(*) FROM leads l WHERE COALESCE(l.stage_changed_at, -1) <> \
@@ -805,6 +870,12 @@ async fn the_rollup_answers_exactly_what_the_leads_say() {
             t.name
         );
         assert_same(db, &owners, &format!("{}: all folded", t.name)).await;
+        // Some leads reached MQL by now: the velocity comparisons counted something.
+        assert!(
+            assert_velocity(db, t.name).await > 0,
+            "{}: no qualified lead",
+            t.name
+        );
         // A rebuild from the leads gives the same roll-up, and the triggers carry on after it.
         let before = counts(
             db,

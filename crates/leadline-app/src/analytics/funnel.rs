@@ -5,6 +5,8 @@ use super::{Column, ColumnKind, Report, Resolved, rate_value, row};
 use crate::App;
 use crate::error::AppResult;
 use leadline_domain::analytics::kpi::{FUNNEL, funnel, lead_velocity_rate};
+use leadline_domain::analytics::period::day_start;
+use leadline_domain::time::to_micros;
 use leadline_store::analytics::{self as store, Dimension, GroupKey};
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -207,14 +209,27 @@ impl App {
     /// Leads that became marketing qualified per period, and the growth over the period
     /// before (lead velocity rate).
     pub(super) async fn velocity_report(&self, r: &Resolved) -> AppResult<Report> {
-        let counts = {
-            let mut c = self.db.acquire().await?;
-            store::qualified_counts(c.conn(), Dimension::All, &r.scope).await?
+        let mut c = self.db.acquire().await?;
+        // The periods from the first qualified lead's to the last's, each counted in the
+        // database.
+        let starts = match store::qualified_span(c.conn(), &r.scope).await? {
+            Some((first, last)) => r.periods_between(first, last),
+            None => Vec::new(),
         };
-        let mut by_period: BTreeMap<chrono::NaiveDate, i64> = BTreeMap::new();
-        for c in counts {
-            *by_period.entry(r.period_of(c.bucket).0).or_default() += c.n;
-        }
+        let ranges: Vec<(i64, i64)> = starts
+            .iter()
+            .map(|d| {
+                (
+                    to_micros(day_start(*d, r.tz)),
+                    to_micros(day_start(r.period.next(*d), r.tz)),
+                )
+            })
+            .collect();
+        let counts: BTreeMap<i64, i64> = store::qualified_in_ranges(c.conn(), &r.scope, &ranges)
+            .await?
+            .into_iter()
+            .collect();
+        drop(c);
         let mut rep = r.report(
             "Lead velocity",
             "Leads that first reached MQL (or a later step) in each period, and the lead \
@@ -226,26 +241,21 @@ impl App {
                 Column::new("velocity_rate", "lead velocity rate", ColumnKind::Number),
             ],
         );
-        let (Some(first), Some(last)) = (
-            by_period.keys().next().copied(),
-            by_period.keys().next_back().copied(),
-        ) else {
-            return Ok(rep);
-        };
-        let mut start = first;
         let mut previous: Option<i64> = None;
         let mut total = 0;
-        while start <= last {
-            let n = by_period.get(&start).copied().unwrap_or(0);
+        for (start, (from, _)) in starts.iter().zip(&ranges) {
+            let n = counts.get(from).copied().unwrap_or(0);
             let lvr = previous.and_then(|p| lead_velocity_rate(n, p));
             rep.rows.push(row([
-                ("period", r.period.label(start).into()),
+                ("period", r.period.label(*start).into()),
                 ("qualified", n.into()),
                 ("velocity_rate", rate_value(lvr)),
             ]));
             total += n;
             previous = Some(n);
-            start = r.period.next(start);
+        }
+        if starts.is_empty() {
+            return Ok(rep);
         }
         rep.total = Some(row([
             ("period", "total".into()),

@@ -287,6 +287,19 @@ impl Resolved {
         self.by.unwrap_or("all").to_owned()
     }
 
+    /// The first days of the periods from the one instant `first` falls in to the one
+    /// `last` falls in.
+    fn periods_between(&self, first: i64, last: i64) -> Vec<NaiveDate> {
+        let end = self.period.start(local_day(from_micros(last), self.tz));
+        let mut start = self.period.start(local_day(from_micros(first), self.tz));
+        let mut starts = Vec::new();
+        while start <= end {
+            starts.push(start);
+            start = self.period.next(start);
+        }
+        starts
+    }
+
     /// The label of the period a quarter-hour bucket falls in, and its first day.
     fn period_of(&self, bucket: i64) -> (NaiveDate, String) {
         let start = self

@@ -204,31 +204,56 @@ async fn scanned_funnel_counts(
     super::fetch_scoped(conn, &sql, s).await
 }
 
-/// Leads by (group, bucket) that became marketing qualified in `[from, to)`, by `as_of`.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct BucketCount {
-    #[sqlx(flatten)]
-    pub key: GroupKey,
-    pub bucket: i64,
-    pub n: i64,
+/// SQL (` AND …`) keeping leads `l` that first reached MQL (or a later step) in the
+/// scope's period, by its moment, and match its filter.
+fn qualified_in_scope(s: &Scope) -> String {
+    format!(
+        "l.deleted_at IS NULL AND l.mql_at IS NOT NULL AND l.mql_at >= $1 AND l.mql_at < $2 \
+         AND l.mql_at <= $3{}",
+        s.filter.sql(&super::FilterColumns::lead(s.past), 4)
+    )
 }
 
-/// Leads that first reached MQL (or a later step) in the scope's period, by group and
-/// quarter-hour bucket of that moment.
-pub async fn qualified_counts(
-    conn: Conn<'_>,
-    by: Dimension,
-    s: &Scope,
-) -> StoreResult<Vec<BucketCount>> {
+/// The first and last moment a lead in the scope first reached MQL (or a later step), if
+/// any did: two ends of the index `leads_mql_at`.
+pub async fn qualified_span(conn: Conn<'_>, s: &Scope) -> StoreResult<Option<(i64, i64)>> {
+    // Two subqueries: SQLite reads an index end for a lone MIN or MAX only.
+    let w = qualified_in_scope(s);
     let sql = format!(
-        "SELECT k_text, k_extra, k_id, bucket, COUNT(*) AS n FROM ( \
-           SELECT {key}, CAST(l.mql_at / {b} AS BIGINT) AS bucket FROM leads l \
-           WHERE l.deleted_at IS NULL AND l.mql_at IS NOT NULL AND l.mql_at >= $1 \
-             AND l.mql_at < $2 AND l.mql_at <= $3{filter}) x \
-         GROUP BY k_text, k_extra, k_id, bucket",
-        key = by.select(s.past),
-        b = s.bucket.max(1),
-        filter = s.filter.sql(&super::FilterColumns::lead(s.past), 4),
+        "SELECT (SELECT MIN(l.mql_at) FROM leads l WHERE {w}) AS first, \
+           (SELECT MAX(l.mql_at) FROM leads l WHERE {w}) AS last"
     );
-    super::fetch_scoped(conn, &sql, s).await
+    let rows: Vec<(Option<i64>, Option<i64>)> = super::fetch_scoped(conn, &sql, s).await?;
+    Ok(rows.into_iter().next().and_then(|r| r.0.zip(r.1)))
+}
+
+/// The most ranges one statement counts (a `VALUES` row each).
+const RANGES_PER_QUERY: usize = 1000;
+
+/// How many leads in the scope first reached MQL (or a later step) in each of `ranges`
+/// (`[start, end)` instants, such as a zone's months): (start, leads) per range. Each range
+/// is one count over a range of `leads_mql_at`; grouping every qualified lead by a bucket
+/// instead sorted them all (150 ms for 100,000 leads on SQLite, against 15 ms).
+pub async fn qualified_in_ranges(
+    conn: Conn<'_>,
+    s: &Scope,
+    ranges: &[(i64, i64)],
+) -> StoreResult<Vec<(i64, i64)>> {
+    let mut conn = conn;
+    let mut counts = Vec::with_capacity(ranges.len());
+    for chunk in ranges.chunks(RANGES_PER_QUERY) {
+        let values = chunk
+            .iter()
+            .map(|(a, b)| format!("(CAST({a} AS BIGINT), CAST({b} AS BIGINT))"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "SELECT r.column1 AS start, (SELECT COUNT(*) FROM leads l WHERE {w} \
+               AND l.mql_at >= r.column1 AND l.mql_at < r.column2) AS n \
+             FROM (VALUES {values}) AS r",
+            w = qualified_in_scope(s)
+        );
+        counts.extend(super::fetch_scoped::<(i64, i64)>(conn.reborrow(), &sql, s).await?);
+    }
+    Ok(counts)
 }

@@ -121,6 +121,14 @@ async fn moved_quality(
     } else {
         "NULL"
     };
+    // Grouped as now, a lead's score, grade and quarantine count the same now and then
+    // (they are today's either way) and cancel out: only by owner, where its group then can
+    // differ, are they read (two lookups per lead fewer otherwise).
+    let (measures, joins) = if by == Dimension::Owner {
+        (MEASURES.as_str(), JOINS)
+    } else {
+        (UNREAD_MEASURES, "")
+    };
     let sql = format!(
         "SELECT k_text, k_extra, k_id, then_id, mql_now, mql_then, disq_now, disq_then, \
            {measures}, CAST(0 AS BIGINT) AS mql, CAST(0 AS BIGINT) AS disqualified \
@@ -132,11 +140,9 @@ async fn moved_quality(
                FROM leads l WHERE {in_period}{only}) l \
          {joins} \
          GROUP BY k_text, k_extra, k_id, then_id, mql_now, mql_then, disq_now, disq_then",
-        measures = MEASURES.as_str(),
         key = by.select(false),
         stage_then = super::STAGE_THEN,
         in_period = super::leads_in_period(s),
-        joins = JOINS,
     );
     super::fetch_scoped(conn, &sql, s).await
 }
@@ -160,6 +166,13 @@ static MEASURES: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
         grade("F")
     )
 });
+
+/// [`MEASURES`] but the lead count, as zeros: for leads whose score, grade and quarantine
+/// are not read.
+const UNREAD_MEASURES: &str = "COUNT(*) AS leads, CAST(0 AS BIGINT) AS scored, \
+     CAST(0 AS BIGINT) AS score_sum, CAST(0 AS BIGINT) AS grade_a, CAST(0 AS BIGINT) AS grade_b, \
+     CAST(0 AS BIGINT) AS grade_c, CAST(0 AS BIGINT) AS grade_d, CAST(0 AS BIGINT) AS grade_f, \
+     CAST(0 AS BIGINT) AS quarantined";
 
 /// A lead's default-model score and its data-quality finding.
 const JOINS: &str = "LEFT JOIN lead_scores ls ON ls.lead_id = l.id \
