@@ -47,12 +47,13 @@ impl FilterColumns {
         }
     }
 
-    /// A deal aliased `o` (its own source, campaign and owner).
+    /// A deal aliased `o`: its own source and campaign, else its lead's first touch (as
+    /// the deal reports group them), and its owner.
     pub(crate) fn deal() -> FilterColumns {
         FilterColumns {
-            source: Some("COALESCE(o.source, '')"),
+            source: Some("COALESCE(o.source, o.lead_source, '')"),
             medium: None,
-            campaign: Some("COALESCE(o.campaign, '')"),
+            campaign: Some("COALESCE(o.campaign, o.lead_campaign, '')"),
             owner: Some("o.owner_id"),
             team: None,
         }
@@ -128,7 +129,7 @@ mod tests {
         let sql = f.sql(&FilterColumns::deal(), 4);
         assert_eq!(
             sql,
-            " AND (COALESCE(o.campaign, '')) = $4 AND (o.owner_id) = $5"
+            " AND (COALESCE(o.campaign, o.lead_campaign, '')) = $4 AND (o.owner_id) = $5"
         );
         assert_eq!(f.values().len(), 2);
         assert!(

@@ -23,16 +23,12 @@ pub enum DealDimension {
 }
 
 impl DealDimension {
-    /// The join to the deal's lead (`l`) the group reads, only where it needs it (a
-    /// deal's own source and campaign come first).
+    /// The join to the deal's lead (`l`), only for its team: what else the groups read of
+    /// the lead (its first touch) is kept on the deal (migration 0036).
     fn lead_join(self) -> &'static str {
         match self {
-            DealDimension::All | DealDimension::Owner => "",
-            DealDimension::Source => "LEFT JOIN leads l ON l.id = o.lead_id AND o.source IS NULL",
-            DealDimension::Campaign => {
-                "LEFT JOIN leads l ON l.id = o.lead_id AND o.campaign IS NULL"
-            }
-            DealDimension::Channel | DealDimension::Team => "LEFT JOIN leads l ON l.id = o.lead_id",
+            DealDimension::Team => "LEFT JOIN leads l ON l.id = o.lead_id",
+            _ => "",
         }
     }
 
@@ -41,14 +37,14 @@ impl DealDimension {
             DealDimension::All => "'' AS k_text, '' AS k_extra, NULL AS k_id",
             DealDimension::Owner => "'' AS k_text, '' AS k_extra, o.owner_id AS k_id",
             DealDimension::Source => {
-                "COALESCE(o.source, l.first_source, '') AS k_text, '' AS k_extra, NULL AS k_id"
+                "COALESCE(o.source, o.lead_source, '') AS k_text, '' AS k_extra, NULL AS k_id"
             }
             DealDimension::Campaign => {
-                "COALESCE(o.campaign, l.first_campaign, '') AS k_text, '' AS k_extra, NULL AS k_id"
+                "COALESCE(o.campaign, o.lead_campaign, '') AS k_text, '' AS k_extra, NULL AS k_id"
             }
             DealDimension::Channel => {
-                "COALESCE(o.source, l.first_source, '') AS k_text, \
-                 COALESCE(l.first_medium, '') AS k_extra, NULL AS k_id"
+                "COALESCE(o.source, o.lead_source, '') AS k_text, \
+                 COALESCE(o.lead_medium, '') AS k_extra, NULL AS k_id"
             }
             DealDimension::Team => "'' AS k_text, '' AS k_extra, l.team_id AS k_id",
         }
@@ -99,8 +95,9 @@ pub struct DealCounts {
 }
 
 /// Deal figures by group and currency: open pipeline at `as_of`, won and lost in
-/// `[from, to)`. The lead (for the cycle) is looked up only for the deals won in the
-/// period: a lookup per deal was most of the report's time.
+/// `[from, to)`. The lead's creation (the cycle) and first touch (the groups) are read off
+/// the deal (0036): looking the lead up was most of the report's time. Only the team
+/// needs the lead itself.
 pub async fn deal_counts(
     conn: Conn<'_>,
     by: DealDimension,
@@ -120,13 +117,10 @@ pub async fn deal_counts(
            CAST(COALESCE(SUM(CASE WHEN d.stage = 'won' AND {closed_in} AND lead_created IS NOT NULL \
              THEN (d.closed_at - lead_created) / 1000000 END), 0) AS BIGINT) AS cycle_seconds \
          FROM (SELECT {key}, COALESCE(o.currency, '') AS currency, COALESCE(o.amount, 0) AS amount, \
-                 o.stage, o.closed_at, lc.created_at AS lead_created, {st} AS st, \
+                 o.stage, o.closed_at, o.lead_created_at AS lead_created, {st} AS st, \
                  CASE WHEN o.created_at <= $3 AND (o.closed_at IS NULL OR o.closed_at > $3) \
                    THEN 1 ELSE 0 END AS is_open \
                FROM opportunities o {key_join} \
-               LEFT JOIN leads lc ON lc.id = o.lead_id \
-                 AND o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 \
-                 AND o.closed_at <= $3 \
                WHERE o.created_at <= $3{filter}) d \
          GROUP BY k_text, k_extra, k_id, currency",
         key = by.select(),
@@ -230,10 +224,11 @@ pub struct WonDeal {
 pub async fn won_deals(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<WonDeal>> {
     let sql = format!(
         "SELECT o.lead_id, COALESCE(o.amount, 0) AS amount, COALESCE(o.currency, '') AS currency, \
-           o.closed_at, l.created_at AS lead_created, l.first_source, l.first_medium, \
-           l.first_campaign \
-         FROM opportunities o JOIN leads l ON l.id = o.lead_id \
-         WHERE o.stage = 'won' AND o.closed_at >= $1 AND o.closed_at < $2 \
+           o.closed_at, o.lead_created_at AS lead_created, o.lead_source AS first_source, \
+           o.lead_medium AS first_medium, o.lead_campaign AS first_campaign \
+         FROM opportunities o \
+         WHERE o.stage = 'won' AND o.lead_created_at IS NOT NULL \
+           AND o.closed_at >= $1 AND o.closed_at < $2 \
            AND o.closed_at <= $3{filter} \
          ORDER BY o.closed_at, o.id",
         filter = s.filter.sql(&super::FilterColumns::deal(), 4),
