@@ -1,14 +1,16 @@
-//! A deal keeps a copy of its lead's creation time and first touch (migration 0036) so the
-//! money reports need not look every lead up. The copy must always equal what a join to
-//! the lead says, on both engines: after deals are inserted, the lead's first touch edited,
-//! an unrelated edit, a deal linked to another lead and unlinked; and the reports must read
-//! it (grouped and filtered by the deal's source, else its lead's).
+//! Copies of a lead's facts kept on other rows so reports need not look every lead up: a
+//! deal's copy of its lead's creation time and first touch (migration 0036), and the
+//! owner-history rows' and clocks' copy of the creation time (0037). A copy must always
+//! equal what a join to the lead says, on both engines: after inserts, the lead's first
+//! touch edited, an unrelated edit, rows moved to another lead and unlinked; and the deal
+//! reports must read it (grouped and filtered by the deal's source, else its lead's).
 
+use leadline_domain::history::OwnerChange;
 use leadline_domain::pipeline::Opportunity;
 use leadline_domain::time::{from_micros, now, to_micros};
 use leadline_domain::{Lead, LeadFields, Stage, Touch};
 use leadline_store::analytics::{DealDimension, ReportFilter, Scope, deal_counts, won_deals};
-use leadline_store::{Conn, Db, leads, pipeline, testing};
+use leadline_store::{Conn, Db, history, leads, pipeline, sla, testing};
 use uuid::Uuid;
 
 fn lead(email: &str, touch: [&str; 3], hours_ago: i64) -> Lead {
@@ -273,5 +275,109 @@ async fn a_deal_keeps_what_its_lead_says_and_the_reports_read_it() {
                 .any(|f| f.0 == d1.id && f.1.is_some() && f.2.is_none()),
             "{name}: {kept:?}"
         );
+    }
+}
+
+/// Each owner-history row's and clock's copy of its lead's creation time, and the same read
+/// through a join to the lead.
+async fn created_copies(db: &Db) -> (Vec<(String, Option<i64>)>, Vec<(String, Option<i64>)>) {
+    let kept = "SELECT 'owner ' || CAST(h.at AS TEXT), h.lead_created_at FROM owner_history h \
+                UNION ALL SELECT 'clock ' || CAST(c.started_at AS TEXT), c.lead_created_at \
+                FROM sla_clocks c UNION ALL SELECT 'deal ' || o.name, o.lead_created_at \
+                FROM opportunities o ORDER BY 1";
+    let joined = "SELECT 'owner ' || CAST(h.at AS TEXT), l.created_at FROM owner_history h \
+                  LEFT JOIN leads l ON l.id = h.lead_id \
+                  UNION ALL SELECT 'clock ' || CAST(c.started_at AS TEXT), l.created_at \
+                  FROM sla_clocks c LEFT JOIN leads l ON l.id = c.lead_id \
+                  UNION ALL SELECT 'deal ' || o.name, l.created_at \
+                  FROM opportunities o LEFT JOIN leads l ON l.id = o.lead_id ORDER BY 1";
+    let mut c = db.acquire().await.unwrap();
+    let mut out = Vec::new();
+    for sql in [kept, joined] {
+        out.push(match c.conn() {
+            Conn::Sqlite(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
+            Conn::Postgres(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
+        });
+    }
+    let joined = out.pop().unwrap();
+    (out.pop().unwrap(), joined)
+}
+
+#[tokio::test]
+async fn owner_history_and_clocks_keep_their_leads_creation() {
+    for t in testing::backends().await {
+        let (db, name) = (&t.db, t.name);
+        let a = lead("a@created.example", ["google", "", ""], 72);
+        let b = lead("b@created.example", ["", "", ""], 5);
+        let mut c = db.acquire().await.unwrap();
+        leads::insert(c.conn(), &a).await.unwrap();
+        leads::insert(c.conn(), &b).await.unwrap();
+        let owner_row = |lead: Uuid, hours_ago: i64| OwnerChange {
+            id: Uuid::now_v7(),
+            lead_id: lead,
+            from_owner: None,
+            to_owner: None,
+            reason: None,
+            actor: "test".into(),
+            at: from_micros(to_micros(now()) - hours_ago * 3_600_000_000),
+            team_id: None,
+            rule_id: None,
+            method: None,
+            routing_version: None,
+        };
+        for (l, h) in [(a.id, 70), (a.id, 1), (b.id, 4)] {
+            history::record_owner(c.conn(), &owner_row(l, h))
+                .await
+                .unwrap();
+        }
+        let clock = |lead: &Lead, started: i64| sla::ClockRow {
+            lead_id: lead.id,
+            stage: "new".into(),
+            target: "first_touch".into(),
+            minutes: 60,
+            started_at: started,
+            warn_at: started,
+            due_at: started,
+            touched_at: None,
+            warned_at: None,
+            breached_at: None,
+            reassigned: 0,
+        };
+        let started = to_micros(a.created_at);
+        sla::put_clocks(c.conn(), &[clock(&a, started), clock(&b, started + 1)])
+            .await
+            .unwrap();
+        // Restarted (the upsert path).
+        sla::put_clocks(c.conn(), &[clock(&a, started + 2)])
+            .await
+            .unwrap();
+        pipeline::insert_opportunity(c.conn(), &deal(Some(b.id), None, "won", 1))
+            .await
+            .unwrap();
+        drop(c);
+        let (kept, joined) = created_copies(db).await;
+        assert_eq!(kept.len(), 6, "{name}: {kept:?}");
+        assert!(kept.iter().all(|k| k.1.is_some()), "{name}: {kept:?}");
+        assert_eq!(kept, joined, "{name}: after inserts");
+        // A merge moves history rows to the survivor.
+        exec(
+            db,
+            "UPDATE owner_history SET lead_id = $1 WHERE lead_id = $2",
+            Some(a.id),
+            b.id,
+        )
+        .await;
+        let (kept, joined) = created_copies(db).await;
+        assert_eq!(kept, joined, "{name}: after a merge moved rows");
+        // Never done by Leadline, but its copies would follow.
+        exec(
+            db,
+            "UPDATE leads SET created_at = created_at - 1000000 WHERE id = $2 OR id = $1",
+            Some(b.id),
+            b.id,
+        )
+        .await;
+        let (kept, joined) = created_copies(db).await;
+        assert_eq!(kept, joined, "{name}: after the creation time changed");
     }
 }

@@ -102,12 +102,11 @@ fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
         ));
     }
     // Rows after the moment are mostly those of leads created since, which no report as
-    // of then counts: they are dropped here, from the ids alone, so the report does not
+    // of then counts: they are dropped here, inside the index, so the report does not
     // look each of them up.
-    let born = born_by_then(backend);
     if since.owners {
         parts.push(format!(
-            "SELECT lead_id FROM owner_history WHERE at > $3{born}"
+            "SELECT lead_id FROM owner_history WHERE at > $3{BORN_BY_THEN}"
         ));
     }
     // A lead's latest stage change is on it (0035), beside its creation in the index.
@@ -137,7 +136,7 @@ fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
     }
     if since.clocks {
         parts.push(format!(
-            "SELECT lead_id FROM sla_clocks WHERE started_at > $3{born}"
+            "SELECT lead_id FROM sla_clocks WHERE started_at > $3{BORN_BY_THEN}"
         ));
         // Started by then (the part above has the others): checked inside the index.
         parts.push(
@@ -155,21 +154,11 @@ fn moved_on_parts(backend: Backend, since: Since) -> Vec<String> {
     parts
 }
 
-/// SQL (` AND …`) keeping rows whose `lead_id` is not of a lead created after `$3`.
-fn born_by_then(backend: Backend) -> &'static str {
-    match backend {
-        // One list of the ids created since, read from `leads_created` alone.
-        Backend::Sqlite => {
-            " AND lead_id NOT IN (SELECT id FROM leads WHERE deleted_at IS NULL \
-             AND created_at > $3)"
-        }
-        // An anti-join (a NOT IN over a list larger than work_mem would be quadratic).
-        Backend::Postgres => {
-            " AND NOT EXISTS (SELECT 1 FROM leads b WHERE b.id = lead_id \
-             AND b.deleted_at IS NULL AND b.created_at > $3)"
-        }
-    }
-}
+/// SQL (` AND …`) keeping owner-history and clock rows of leads created by `$3`: each row
+/// carries its lead's creation time (0037), beside the moment in the index the part reads.
+/// (Telling the rows of leads created since apart through a list of those leads took two
+/// thirds of "response as of 30 days ago" at a million leads.)
+const BORN_BY_THEN: &str = " AND lead_created_at <= $3";
 
 /// SQL (` AND …`) keeping leads of `l` whose id one of the `parts` (queries of lead ids)
 /// gives: one set, so each lead is visited once however many parts find it. (`UNION ALL`:
