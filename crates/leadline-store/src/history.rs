@@ -90,13 +90,15 @@ pub async fn record_stages(mut conn: Conn<'_>, items: &[StageChange]) -> StoreRe
     Ok(())
 }
 
-/// Records an owner change.
+/// Records an owner change, with its lead's creation time (0037; written here, so SQLite's
+/// trigger need not rewrite the row).
 pub async fn record_owner(conn: Conn<'_>, ch: &OwnerChange) -> StoreResult<()> {
     dispatch!(conn, |c| {
         sqlx::query(
             "INSERT INTO owner_history (id, lead_id, from_owner, to_owner, reason, actor, at, \
-         team_id, rule_id, method, routing_version) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+         team_id, rule_id, method, routing_version, lead_created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, \
+           (SELECT l.created_at FROM leads l WHERE l.id = $2))",
         )
         .bind(ch.id)
         .bind(ch.lead_id)

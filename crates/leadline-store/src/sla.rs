@@ -1,6 +1,6 @@
 //! SLA clocks (one per lead), the alerts the sweeper raises, and follow-up tasks.
 
-use crate::db::Conn;
+use crate::db::{Backend, Conn};
 use crate::error::StoreResult;
 use leadline_domain::time::Micros;
 use uuid::Uuid;
@@ -63,14 +63,27 @@ pub async fn stages_of(conn: Conn<'_>, ids: &[Uuid]) -> StoreResult<Vec<(Uuid, S
 /// Writes clocks, replacing a lead's previous one.
 pub async fn put_clocks(mut conn: Conn<'_>, rows: &[ClockRow]) -> StoreResult<()> {
     for chunk in rows.chunks(crate::sql::bulk_rows(conn.backend(), 11)) {
+        let values = crate::sql::values_rows(conn.backend(), chunk.len(), 11);
+        // A new clock carries its lead's creation time (0037). On SQLite it is written with
+        // the row (the trigger would write each row twice, moving its index entry); on
+        // PostgreSQL the BEFORE trigger sets it in the row being written.
+        let insert = match conn.backend() {
+            Backend::Sqlite => format!(
+                "INSERT INTO sla_clocks ({CLOCK_COLUMNS}, lead_created_at) \
+                 SELECT v.*, (SELECT l.created_at FROM leads l WHERE l.id = v.column1) \
+                 FROM (VALUES {values}) v WHERE true"
+            ),
+            Backend::Postgres => {
+                format!("INSERT INTO sla_clocks ({CLOCK_COLUMNS}) VALUES {values}")
+            }
+        };
         let sql = format!(
-            "INSERT INTO sla_clocks ({CLOCK_COLUMNS}) VALUES {} ON CONFLICT (lead_id) DO UPDATE \
+            "{insert} ON CONFLICT (lead_id) DO UPDATE \
              SET stage = excluded.stage, target = excluded.target, minutes = excluded.minutes, \
              started_at = excluded.started_at, warn_at = excluded.warn_at, \
              due_at = excluded.due_at, touched_at = excluded.touched_at, \
              warned_at = excluded.warned_at, breached_at = excluded.breached_at, \
-             reassigned = excluded.reassigned",
-            crate::sql::values_rows(conn.backend(), chunk.len(), 11)
+             reassigned = excluded.reassigned"
         );
         dispatch!(conn.reborrow(), |c| {
             let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));

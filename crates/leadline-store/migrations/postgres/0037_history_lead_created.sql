@@ -16,10 +16,16 @@ BEGIN
     SELECT l.created_at INTO NEW.lead_created_at FROM leads l WHERE l.id = NEW.lead_id;
     RETURN NEW;
 END $$;
-CREATE TRIGGER sla_clocks_lead_created BEFORE INSERT OR UPDATE OF lead_id ON sla_clocks
-    FOR EACH ROW EXECUTE FUNCTION row_lead_created();
-CREATE TRIGGER owner_history_lead_created BEFORE INSERT OR UPDATE OF lead_id ON owner_history
-    FOR EACH ROW EXECUTE FUNCTION row_lead_created();
+-- Set in the row being written, unless the store wrote it already.
+CREATE TRIGGER sla_clocks_lead_created BEFORE INSERT ON sla_clocks FOR EACH ROW
+    WHEN (NEW.lead_created_at IS NULL) EXECUTE FUNCTION row_lead_created();
+CREATE TRIGGER sla_clocks_lead_moved BEFORE UPDATE OF lead_id ON sla_clocks FOR EACH ROW
+    WHEN (OLD.lead_id IS DISTINCT FROM NEW.lead_id) EXECUTE FUNCTION row_lead_created();
+CREATE TRIGGER owner_history_lead_created BEFORE INSERT ON owner_history FOR EACH ROW
+    WHEN (NEW.lead_created_at IS NULL) EXECUTE FUNCTION row_lead_created();
+CREATE TRIGGER owner_history_lead_moved BEFORE UPDATE OF lead_id ON owner_history
+    FOR EACH ROW WHEN (OLD.lead_id IS DISTINCT FROM NEW.lead_id)
+    EXECUTE FUNCTION row_lead_created();
 
 CREATE FUNCTION lead_created_copies() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

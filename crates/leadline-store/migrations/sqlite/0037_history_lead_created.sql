@@ -14,7 +14,10 @@ ALTER TABLE owner_history ADD COLUMN lead_created_at BIGINT;
 UPDATE owner_history SET lead_created_at =
     (SELECT l.created_at FROM leads l WHERE l.id = owner_history.lead_id);
 
-CREATE TRIGGER sla_clocks_lead_created_ai AFTER INSERT ON sla_clocks BEGIN
+-- The store writes the copy with each new row (a second write would move its index
+-- entry); the insert triggers fill it for rows written otherwise (0030's trigger).
+CREATE TRIGGER sla_clocks_lead_created_ai AFTER INSERT ON sla_clocks
+WHEN NEW.lead_created_at IS NULL BEGIN
     UPDATE sla_clocks SET lead_created_at =
         (SELECT l.created_at FROM leads l WHERE l.id = NEW.lead_id)
     WHERE lead_id = NEW.lead_id;
@@ -25,7 +28,8 @@ WHEN OLD.lead_id IS NOT NEW.lead_id BEGIN
         (SELECT l.created_at FROM leads l WHERE l.id = NEW.lead_id)
     WHERE lead_id = NEW.lead_id;
 END;
-CREATE TRIGGER owner_history_lead_created_ai AFTER INSERT ON owner_history BEGIN
+CREATE TRIGGER owner_history_lead_created_ai AFTER INSERT ON owner_history
+WHEN NEW.lead_created_at IS NULL BEGIN
     UPDATE owner_history SET lead_created_at =
         (SELECT l.created_at FROM leads l WHERE l.id = NEW.lead_id)
     WHERE id = NEW.id;
