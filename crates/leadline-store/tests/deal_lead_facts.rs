@@ -70,12 +70,14 @@ type Facts = Vec<(
     Option<String>,
 )>;
 
-/// Every deal's kept copy, and the same read through a join to its lead.
-async fn facts(db: &Db) -> (Facts, Facts) {
-    let kept = "SELECT o.id, o.lead_created_at, o.lead_source, o.lead_medium, o.lead_campaign \
-                FROM opportunities o ORDER BY o.id";
-    let joined = "SELECT o.id, l.created_at, l.first_source, l.first_medium, l.first_campaign \
-                  FROM opportunities o LEFT JOIN leads l ON l.id = o.lead_id ORDER BY o.id";
+/// Rows of `kept` (the copies) and of `joined` (the same read through a join to the lead).
+async fn kept_and_joined<T>(db: &Db, kept: &'static str, joined: &'static str) -> (Vec<T>, Vec<T>)
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>
+        + for<'r> sqlx::FromRow<'r, sqlx::postgres::PgRow>
+        + Send
+        + Unpin,
+{
     let mut c = db.acquire().await.unwrap();
     let mut out = Vec::new();
     for sql in [kept, joined] {
@@ -86,6 +88,18 @@ async fn facts(db: &Db) -> (Facts, Facts) {
     }
     let joined = out.pop().unwrap();
     (out.pop().unwrap(), joined)
+}
+
+/// Every deal's kept copy, and the same read through a join to its lead.
+async fn facts(db: &Db) -> (Facts, Facts) {
+    kept_and_joined(
+        db,
+        "SELECT o.id, o.lead_created_at, o.lead_source, o.lead_medium, o.lead_campaign \
+         FROM opportunities o ORDER BY o.id",
+        "SELECT o.id, l.created_at, l.first_source, l.first_medium, l.first_campaign \
+         FROM opportunities o LEFT JOIN leads l ON l.id = o.lead_id ORDER BY o.id",
+    )
+    .await
 }
 
 async fn exec(db: &Db, sql: &'static str, a: Option<Uuid>, b: Uuid) {
@@ -281,26 +295,20 @@ async fn a_deal_keeps_what_its_lead_says_and_the_reports_read_it() {
 /// Each owner-history row's and clock's copy of its lead's creation time, and the same read
 /// through a join to the lead.
 async fn created_copies(db: &Db) -> (Vec<(String, Option<i64>)>, Vec<(String, Option<i64>)>) {
-    let kept = "SELECT 'owner ' || CAST(h.at AS TEXT), h.lead_created_at FROM owner_history h \
-                UNION ALL SELECT 'clock ' || CAST(c.started_at AS TEXT), c.lead_created_at \
-                FROM sla_clocks c UNION ALL SELECT 'deal ' || o.name, o.lead_created_at \
-                FROM opportunities o ORDER BY 1";
-    let joined = "SELECT 'owner ' || CAST(h.at AS TEXT), l.created_at FROM owner_history h \
-                  LEFT JOIN leads l ON l.id = h.lead_id \
-                  UNION ALL SELECT 'clock ' || CAST(c.started_at AS TEXT), l.created_at \
-                  FROM sla_clocks c LEFT JOIN leads l ON l.id = c.lead_id \
-                  UNION ALL SELECT 'deal ' || o.name, l.created_at \
-                  FROM opportunities o LEFT JOIN leads l ON l.id = o.lead_id ORDER BY 1";
-    let mut c = db.acquire().await.unwrap();
-    let mut out = Vec::new();
-    for sql in [kept, joined] {
-        out.push(match c.conn() {
-            Conn::Sqlite(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
-            Conn::Postgres(c) => sqlx::query_as(sql).fetch_all(c).await.unwrap(),
-        });
-    }
-    let joined = out.pop().unwrap();
-    (out.pop().unwrap(), joined)
+    kept_and_joined(
+        db,
+        "SELECT 'owner ' || CAST(h.at AS TEXT), h.lead_created_at FROM owner_history h \
+         UNION ALL SELECT 'clock ' || CAST(c.started_at AS TEXT), c.lead_created_at \
+         FROM sla_clocks c UNION ALL SELECT 'deal ' || o.name, o.lead_created_at \
+         FROM opportunities o ORDER BY 1",
+        "SELECT 'owner ' || CAST(h.at AS TEXT), l.created_at FROM owner_history h \
+         LEFT JOIN leads l ON l.id = h.lead_id \
+         UNION ALL SELECT 'clock ' || CAST(c.started_at AS TEXT), l.created_at \
+         FROM sla_clocks c LEFT JOIN leads l ON l.id = c.lead_id \
+         UNION ALL SELECT 'deal ' || o.name, l.created_at \
+         FROM opportunities o LEFT JOIN leads l ON l.id = o.lead_id ORDER BY 1",
+    )
+    .await
 }
 
 #[tokio::test]
