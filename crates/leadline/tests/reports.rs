@@ -219,6 +219,20 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
             .map(|x| x["won"].as_i64().unwrap_or(0))
             .sum();
         assert_eq!((won, lost), (0, 1), "{name}: {r}");
+        // By medium (a deal's is its lead's first medium): the spring lead's won deal only.
+        let r = ok(t
+            .get("/api/v1/reports/sales?medium=cpc")
+            .send()
+            .await
+            .unwrap())
+        .await;
+        let (won, lost): (i64, i64) = r["rows"].as_array().unwrap().iter().fold((0, 0), |a, x| {
+            (
+                a.0 + x["won"].as_i64().unwrap_or(0),
+                a.1 + x["lost"].as_i64().unwrap_or(0),
+            )
+        });
+        assert_eq!((won, lost), (1, 0), "{name}: {r}");
 
         // Leads by month and cohorts: everything is this month's.
         let month = today.format("%Y-%m").to_string();

@@ -162,8 +162,9 @@ pub struct ReportInfo {
 }
 
 const LEAD_FILTERS: &[&str] = &["source", "medium", "campaign", "owner", "team"];
-/// Deals carry their own source, campaign and owner.
-const DEAL_FILTERS: &[&str] = &["source", "campaign", "owner"];
+/// Deals carry their own source, campaign and owner, else their lead's first touch (its
+/// medium too); not a team.
+const DEAL_FILTERS: &[&str] = &["source", "medium", "campaign", "owner"];
 
 const LEAD_DIMS: &[&str] = &["source", "medium", "campaign", "channel", "owner", "team"];
 const DEAL_DIMS: &[&str] = &["owner", "source", "campaign", "channel", "team"];

@@ -48,11 +48,11 @@ impl FilterColumns {
     }
 
     /// A deal aliased `o`: its own source and campaign, else its lead's first touch (as
-    /// the deal reports group them), and its owner.
+    /// the deal reports group them; the medium is always the lead's), and its owner.
     pub(crate) fn deal() -> FilterColumns {
         FilterColumns {
             source: Some("COALESCE(o.source, o.lead_source, '')"),
-            medium: None,
+            medium: Some("COALESCE(o.lead_medium, '')"),
             campaign: Some("COALESCE(o.campaign, o.lead_campaign, '')"),
             owner: Some("o.owner_id"),
             team: None,
