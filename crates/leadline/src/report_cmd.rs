@@ -43,7 +43,7 @@ pub struct ReportArgs {
     /// Only leads (deals) whose first source is this (as the report allows).
     #[arg(long)]
     pub source: Option<String>,
-    /// Only leads whose first medium is this.
+    /// Only leads whose first medium is this (deals: their lead's).
     #[arg(long)]
     pub medium: Option<String>,
     /// Only leads (deals) whose first campaign is this.

@@ -44,7 +44,7 @@ pub struct ReportQuery {
     pub tz: Option<String>,
     /// Only leads (deals) whose first source is this (empty: leads without one).
     pub source: Option<String>,
-    /// Only leads whose first medium is this.
+    /// Only leads whose first medium is this (deals: their lead's).
     pub medium: Option<String>,
     /// Only leads (deals) whose first campaign is this.
     pub campaign: Option<String>,
