@@ -1,6 +1,10 @@
 //! Lead aging: how long a lead has been around, since anyone did anything with it, and in
 //! its stage; when an open lead counts as stale; the age buckets of the aging report.
 
+mod past;
+
+pub use past::{LeadTimeline, PastAging, PastCount};
+
 use crate::stage::Stage;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
