@@ -42,17 +42,20 @@ fn aging_policy(policy: &StaleAfter) -> (Vec<i64>, Vec<(&'static str, i64)>) {
     (bounds, stale)
 }
 
-/// How many past UTC day ends the server keeps the aging report for: "as of" one of the
-/// last 90 days (UTC, the dashboard's default zone) is read, not computed.
-pub const KEPT_AGING_DAYS: i64 = 90;
+/// How many past UTC day ends the server keeps the aging report for (about three years):
+/// "as of" one of them (UTC, the dashboard's default zone) is read, not computed.
+pub const KEPT_AGING_DAYS: i64 = 3 * 366;
+
+/// Missing midnights of this many recent days are computed one by one (few leads changed
+/// since them: quick); any older one missing makes one walk over every lead for all of them.
+const RECENT_AGING_DAYS: i64 = 7;
 
 impl App {
     /// Makes sure the aging report as of each of the last [`KEPT_AGING_DAYS`] UTC midnights
-    /// is kept, computing the missing ones newest first (the newest are the cheapest: few
-    /// leads changed since). The server runs it every ten minutes, so the day that just
-    /// ended is kept within minutes and a backdated write's drops are made good again.
-    /// Returns how many it computed.
-    pub async fn keep_recent_aging(&self) -> AppResult<usize> {
+    /// is kept. The server runs it every ten minutes, so the day that just ended is kept
+    /// within minutes and a backdated write's drops are made good again. Returns how many
+    /// it kept.
+    pub async fn keep_past_aging(&self) -> AppResult<usize> {
         let policy = self.qualification_settings().await?.stale_after;
         let (bounds, stale) = aging_policy(&policy);
         let midnight = to_micros(now()).div_euclid(DAY_MICROS) * DAY_MICROS;
@@ -61,15 +64,18 @@ impl App {
             let mut c = self.db.acquire().await?;
             store::kept_moments(c.conn(), oldest, &bounds, &stale).await?
         };
-        let mut computed = 0;
-        for day in 0..KEPT_AGING_DAYS {
-            let at = midnight - day * DAY_MICROS;
-            if !kept.contains(&at) {
-                store::report_past(&self.db, at, &bounds, &stale).await?;
-                computed += 1;
+        let missing: Vec<i64> = (0..KEPT_AGING_DAYS)
+            .map(|day| midnight - day * DAY_MICROS)
+            .filter(|at| !kept.contains(at))
+            .collect();
+        let recent = midnight - (RECENT_AGING_DAYS - 1) * DAY_MICROS;
+        if missing.iter().all(|at| *at >= recent) {
+            for at in &missing {
+                store::report_past(&self.db, *at, &bounds, &stale).await?;
             }
+            return Ok(missing.len());
         }
-        Ok(computed)
+        Ok(store::keep_all(&self.db, &missing, &bounds, &stale).await?)
     }
 
     /// A lead's ages (since creation, last activity and stage change) and whether it is

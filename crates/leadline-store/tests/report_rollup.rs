@@ -384,6 +384,41 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
         scanned.sort_by_key(key);
         assert_eq!(rolled, scanned, "{what}: aging as of {t} (past: {past})");
     }
+    // Aging as of many moments kept at once (one walk over every lead's timeline): what is
+    // kept is what the leads say moment by moment.
+    {
+        let bounds = [1, 2, 3, 7];
+        let stale = [("new", 4), ("mql", 5), ("disqualified", 6)];
+        let moments: Vec<i64> = (0..30)
+            .map(|k| day_start - k * DAY)
+            .chain([day_start - 29 * HOUR - 17 * 60_000_000, day_start + HOUR])
+            .collect();
+        aging::forget_kept(db).await.unwrap();
+        let kept = aging::keep_all(db, &moments, &bounds, &stale).await.unwrap();
+        assert_eq!(kept, moments.len(), "{what}: every moment kept");
+        for t in &moments {
+            let mut c = db.acquire().await.unwrap();
+            assert!(
+                aging::is_kept(c.conn(), *t, &bounds, &stale).await.unwrap(),
+                "{what}: kept as of {t}"
+            );
+            let key = |a: &aging::AgingCount| (a.stage.clone(), a.owner_id, a.bucket, a.stale);
+            let mut scanned = aging::report_from_leads(c.conn(), *t, &bounds, &stale, true)
+                .await
+                .unwrap();
+            scanned.retain(|r| r.leads != 0);
+            scanned.sort_by_key(key);
+            drop(c);
+            let mut read = aging::report_past(db, *t, &bounds, &stale).await.unwrap();
+            read.sort_by_key(key);
+            assert_eq!(read, scanned, "{what}: aging kept as of {t}");
+        }
+        assert_eq!(
+            aging::keep_all(db, &moments, &bounds, &stale).await.unwrap(),
+            0,
+            "{what}: nothing left to keep"
+        );
+    }
     let dims = [
         Dimension::All,
         Dimension::Source,

@@ -738,9 +738,9 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
-    // Aging as of each of the last 90 UTC midnights, kept (the newest while still cheap to
-    // compute: few leads changed since); "as of" an earlier day is computed on first
-    // request and kept.
+    // Aging as of each UTC midnight of the last three years, kept (all at once in one walk
+    // over the leads, or the newest days one by one); "as of" an earlier day or another
+    // zone's midnight is computed on first request and kept.
     {
         let app = app.clone();
         tokio::spawn(async move {
@@ -748,7 +748,7 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
-                match app.keep_recent_aging().await {
+                match app.keep_past_aging().await {
                     Ok(0) => {}
                     Ok(days) => tracing::info!(days, "aging report kept as of past midnights"),
                     Err(e) => {

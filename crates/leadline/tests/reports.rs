@@ -482,12 +482,13 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
-        // The server keeps aging as of each of the last 90 UTC midnights: the one requested
-        // above is kept, the other 89 are computed once; a backdated activity drops those
-        // from its date on (ten), and the next run computes them again.
+        // The server keeps aging as of each UTC midnight of the last three years: the one
+        // requested above is kept, the others are computed once (in one walk over the
+        // leads); a backdated activity drops those from its date on (ten), and the next run
+        // computes them again.
         let days = leadline_app::aging::KEPT_AGING_DAYS as usize;
-        assert_eq!(t.app.keep_recent_aging().await.unwrap(), days - 1, "{name}");
-        assert_eq!(t.app.keep_recent_aging().await.unwrap(), 0, "{name}");
+        assert_eq!(t.app.keep_past_aging().await.unwrap(), days - 1, "{name}");
+        assert_eq!(t.app.keep_past_aging().await.unwrap(), 0, "{name}");
         let id = lead(&t, "backdated@example.com", "referral", &[]).await;
         let when = chrono::Utc::now() - chrono::Duration::days(10);
         ok(t.post(&format!("/api/v1/leads/{id}/activities"))
@@ -496,7 +497,7 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
             .await
             .unwrap())
         .await;
-        assert_eq!(t.app.keep_recent_aging().await.unwrap(), 10, "{name}");
+        assert_eq!(t.app.keep_past_aging().await.unwrap(), 10, "{name}");
     }
 }
 

@@ -12,6 +12,7 @@
 use super::{AgingCount, report};
 use crate::db::{Conn, Db, DbTx};
 use crate::error::StoreResult;
+use leadline_domain::aging::PastAging;
 use leadline_domain::time::Micros;
 use std::time::Duration;
 use uuid::Uuid;
@@ -213,6 +214,16 @@ async fn keep(
     version: i64,
     rows: &[AgingCount],
 ) -> StoreResult<bool> {
+    keep_moments(db, policy, version, &[(at, rows.to_vec())]).await
+}
+
+/// [`keep`] for several moments in one transaction.
+async fn keep_moments(
+    db: &Db,
+    policy: &str,
+    version: i64,
+    moments: &[(Micros, Vec<AgingCount>)],
+) -> StoreResult<bool> {
     let Some(mut tx) = begin_briefly(db).await? else {
         return Ok(false);
     };
@@ -239,46 +250,145 @@ async fn keep(
     if now_version != version {
         return Ok(false);
     }
-    for sql in [
-        "DELETE FROM aging_kept WHERE policy <> $2 OR at = $1",
-        "DELETE FROM aging_kept_moments WHERE policy <> $2 OR at = $1",
-    ] {
-        dispatch!(tx.conn(), |c| sqlx::query(sql)
-            .bind(at)
-            .bind(policy)
-            .execute(c)
-            .await
-            .map(|_| ()))?;
-    }
-    for r in rows {
-        dispatch!(tx.conn(), |c| sqlx::query(
-            "INSERT INTO aging_kept (at, policy, stage, owner_id, bucket, stale, leads) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)"
-        )
-        .bind(at)
+    dispatch!(tx.conn(), |c| sqlx::query(
+        "DELETE FROM aging_kept_moments WHERE policy <> $1"
+    )
+    .bind(policy)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
+    dispatch!(tx.conn(), |c| sqlx::query("DELETE FROM aging_kept WHERE policy <> $1")
         .bind(policy)
-        .bind(&r.stage)
-        .bind(r.owner_id.unwrap_or_else(Uuid::nil))
-        .bind(r.bucket)
-        .bind(r.stale)
-        .bind(r.leads)
+        .execute(c)
+        .await
+        .map(|_| ()))?;
+    let kept_at = leadline_domain::time::to_micros(leadline_domain::time::now());
+    for (at, _) in moments {
+        for sql in [
+            "DELETE FROM aging_kept WHERE at = $1",
+            "DELETE FROM aging_kept_moments WHERE at = $1",
+        ] {
+            dispatch!(tx.conn(), |c| sqlx::query(sql)
+                .bind(*at)
+                .execute(c)
+                .await
+                .map(|_| ()))?;
+        }
+        dispatch!(tx.conn(), |c| sqlx::query(
+            "INSERT INTO aging_kept_moments (at, policy, kept_at) VALUES ($1, $2, $3)"
+        )
+        .bind(*at)
+        .bind(policy)
+        .bind(kept_at)
         .execute(c)
         .await
         .map(|_| ()))?;
     }
-    dispatch!(tx.conn(), |c| sqlx::query(
-        "INSERT INTO aging_kept_moments (at, policy, kept_at) VALUES ($1, $2, $3)"
-    )
-    .bind(at)
-    .bind(policy)
-    .bind(leadline_domain::time::to_micros(
-        leadline_domain::time::now()
-    ))
-    .execute(c)
-    .await
-    .map(|_| ()))?;
+    let rows: Vec<(Micros, &AgingCount)> = moments
+        .iter()
+        .flat_map(|(at, rows)| rows.iter().map(move |r| (*at, r)))
+        .collect();
+    let backend = tx.conn().backend();
+    for chunk in rows.chunks(crate::sql::bulk_rows(backend, 7)) {
+        let sql = format!(
+            "INSERT INTO aging_kept (at, policy, stage, owner_id, bucket, stale, leads) VALUES {}",
+            crate::sql::values_rows(backend, chunk.len(), 7)
+        );
+        dispatch!(tx.conn(), |c| {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.as_str()));
+            for (at, r) in chunk {
+                q = q
+                    .bind(*at)
+                    .bind(policy)
+                    .bind(&r.stage)
+                    .bind(r.owner_id.unwrap_or_else(Uuid::nil))
+                    .bind(r.bucket)
+                    .bind(r.stale)
+                    .bind(r.leads);
+            }
+            q.execute(c).await.map(|_| ())
+        })?;
+    }
     tx.commit().await?;
     Ok(true)
+}
+
+/// Leads read per chunk when keeping many moments at once.
+const CHUNK: i64 = 5_000;
+
+/// Moments kept per transaction: SQLite's writer is not held for long.
+const MOMENTS_PER_WRITE: usize = 30;
+
+/// Keeps the report as of each of `moments` not kept yet under these bounds and limits,
+/// computed in one walk over the leads and their timelines (where [`report_past`] probes
+/// every lead active since, per moment); returns how many it kept. None are kept when a
+/// write dated by the latest of them landed meanwhile: the next call computes them again.
+pub async fn keep_all(
+    db: &Db,
+    moments: &[Micros],
+    bounds: &[i64],
+    stale_days: &[(&str, i64)],
+) -> StoreResult<usize> {
+    let policy = policy_key(bounds, stale_days);
+    let Some(oldest) = moments.iter().min().copied() else {
+        return Ok(0);
+    };
+    let kept: std::collections::HashSet<Micros> = {
+        let mut c = db.acquire().await?;
+        kept_moments(c.conn(), oldest, bounds, stale_days)
+            .await?
+            .into_iter()
+            .collect()
+    };
+    let missing: Vec<Micros> = moments
+        .iter()
+        .copied()
+        .filter(|m| !kept.contains(m))
+        .collect();
+    let Some(latest) = missing.iter().max().copied() else {
+        return Ok(0);
+    };
+    let Some(version) = raise_horizon(db, latest).await? else {
+        return Ok(0);
+    };
+    let mut past = PastAging::new(&missing, bounds, stale_days);
+    let mut after = None;
+    loop {
+        let chunk = {
+            let mut c = db.acquire().await?;
+            super::timelines::timelines(c.conn(), after, CHUNK).await?
+        };
+        for (_, t) in &chunk {
+            past.add(t);
+        }
+        match chunk.last() {
+            Some((id, _)) if chunk.len() as i64 == CHUNK => after = Some(*id),
+            _ => break,
+        }
+    }
+    let moments: Vec<Micros> = past.moments().to_vec();
+    let mut by_moment: std::collections::BTreeMap<Micros, Vec<AgingCount>> =
+        moments.iter().map(|m| (*m, Vec::new())).collect();
+    for c in past.counts() {
+        if let Some(rows) = by_moment.get_mut(&c.at) {
+            rows.push(AgingCount {
+                stage: c.stage,
+                owner_id: c.owner,
+                bucket: c.bucket,
+                stale: i32::from(c.stale),
+                leads: c.leads,
+            });
+        }
+    }
+    let by_moment: Vec<(Micros, Vec<AgingCount>)> = by_moment.into_iter().collect();
+    let mut done = 0;
+    for part in by_moment.chunks(MOMENTS_PER_WRITE) {
+        if !keep_moments(db, &policy, version, part).await? {
+            break;
+        }
+        done += part.len();
+    }
+    Ok(done)
 }
 
 /// A write transaction, unless SQLite's writer stays busy for [`WAIT`].

@@ -2,8 +2,10 @@
 //! report's counts by stage, owner and age bucket.
 
 mod kept;
+mod timelines;
 
-pub use kept::{forget as forget_kept, is_kept, kept_moments, report_past};
+pub use kept::{forget as forget_kept, is_kept, keep_all, kept_moments, report_past};
+pub use timelines::timelines;
 
 use crate::db::Conn;
 use crate::error::StoreResult;
