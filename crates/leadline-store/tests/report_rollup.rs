@@ -394,7 +394,9 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
             .chain([day_start - 29 * HOUR - 17 * 60_000_000, day_start + HOUR])
             .collect();
         aging::forget_kept(db).await.unwrap();
-        let kept = aging::keep_all(db, &moments, &bounds, &stale).await.unwrap();
+        let kept = aging::keep_all(db, &moments, &bounds, &stale)
+            .await
+            .unwrap();
         assert_eq!(kept, moments.len(), "{what}: every moment kept");
         for t in &moments {
             let mut c = db.acquire().await.unwrap();
@@ -414,7 +416,9 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
             assert_eq!(read, scanned, "{what}: aging kept as of {t}");
         }
         assert_eq!(
-            aging::keep_all(db, &moments, &bounds, &stale).await.unwrap(),
+            aging::keep_all(db, &moments, &bounds, &stale)
+                .await
+                .unwrap(),
             0,
             "{what}: nothing left to keep"
         );

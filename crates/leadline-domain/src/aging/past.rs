@@ -242,8 +242,7 @@ mod tests {
 
     /// The report's definition moment by moment, lead by lead.
     fn reference(leads: &[LeadTimeline], moments: &[Micros]) -> Vec<PastCount> {
-        let mut counts: BTreeMap<(Micros, String, Option<Uuid>, i32, bool), i64> =
-            BTreeMap::new();
+        let mut counts: BTreeMap<(Micros, String, Option<Uuid>, i32, bool), i64> = BTreeMap::new();
         for &t in moments {
             for l in leads.iter().filter(|l| l.created_at <= t) {
                 let last = l
@@ -314,10 +313,16 @@ mod tests {
         assert_eq!(c, reference(std::slice::from_ref(&l), &moments));
         // Day 3: new, untouched since creation, over the two-day limit.
         let at3 = c.iter().find(|x| x.at == 3 * d).unwrap();
-        assert_eq!((at3.stage.as_str(), at3.bucket, at3.stale), ("new", 1, true));
+        assert_eq!(
+            (at3.stage.as_str(), at3.bucket, at3.stale),
+            ("new", 1, true)
+        );
         // Day 10: an MQL active that very moment (age 0: the MQL limit of 0 is not passed).
         let at10 = c.iter().find(|x| x.at == 10 * d).unwrap();
-        assert_eq!((at10.stage.as_str(), at10.bucket, at10.stale), ("mql", 0, false));
+        assert_eq!(
+            (at10.stage.as_str(), at10.bucket, at10.stale),
+            ("mql", 0, false)
+        );
         // Day 45: 35 days since the activity, the open bucket.
         assert_eq!(c.iter().find(|x| x.at == 45 * d).unwrap().bucket, 3);
         // One lead, counted once at every moment.

@@ -257,11 +257,13 @@ async fn keep_moments(
     .execute(c)
     .await
     .map(|_| ()))?;
-    dispatch!(tx.conn(), |c| sqlx::query("DELETE FROM aging_kept WHERE policy <> $1")
-        .bind(policy)
-        .execute(c)
-        .await
-        .map(|_| ()))?;
+    dispatch!(tx.conn(), |c| sqlx::query(
+        "DELETE FROM aging_kept WHERE policy <> $1"
+    )
+    .bind(policy)
+    .execute(c)
+    .await
+    .map(|_| ()))?;
     let kept_at = leadline_domain::time::to_micros(leadline_domain::time::now());
     for (at, _) in moments {
         for sql in [
@@ -329,6 +331,17 @@ pub async fn keep_all(
     bounds: &[i64],
     stale_days: &[(&str, i64)],
 ) -> StoreResult<usize> {
+    keep_all_by(db, moments, bounds, stale_days, CHUNK).await
+}
+
+/// [`keep_all`] reading `chunk` leads at a time.
+async fn keep_all_by(
+    db: &Db,
+    moments: &[Micros],
+    bounds: &[i64],
+    stale_days: &[(&str, i64)],
+    chunk: i64,
+) -> StoreResult<usize> {
     let policy = policy_key(bounds, stale_days);
     let Some(oldest) = moments.iter().min().copied() else {
         return Ok(0);
@@ -354,15 +367,15 @@ pub async fn keep_all(
     let mut past = PastAging::new(&missing, bounds, stale_days);
     let mut after = None;
     loop {
-        let chunk = {
+        let leads = {
             let mut c = db.acquire().await?;
-            super::timelines::timelines(c.conn(), after, CHUNK).await?
+            super::timelines::timelines(c.conn(), after, chunk).await?
         };
-        for (_, t) in &chunk {
+        for (_, t) in &leads {
             past.add(t);
         }
-        match chunk.last() {
-            Some((id, _)) if chunk.len() as i64 == CHUNK => after = Some(*id),
+        match leads.last() {
+            Some((id, _)) if leads.len() as i64 == chunk => after = Some(*id),
             _ => break,
         }
     }
@@ -419,6 +432,73 @@ fn is_lock_timeout(e: &sqlx::Error) -> bool {
 mod tests {
     use super::*;
     use leadline_domain::time::{DAY_MICROS, now, to_micros};
+
+    /// Kept a few leads at a time (every chunk boundary crossed, a deleted lead between),
+    /// the moments are what the report computes one by one.
+    #[tokio::test]
+    async fn keeping_many_moments_reads_the_leads_chunk_by_chunk() {
+        for t in crate::testing::backends().await {
+            let db = &t.db;
+            let day = to_micros(now()).div_euclid(DAY_MICROS) * DAY_MICROS;
+            let bounds = [1, 3];
+            let stale = [("new", 2)];
+            let mut c = db.acquire().await.unwrap();
+            for i in 0..7 {
+                let created = leadline_domain::time::from_micros(day - (9 - i) * DAY_MICROS);
+                let lead = leadline_domain::Lead {
+                    id: Uuid::now_v7(),
+                    fields: Default::default(),
+                    stage: leadline_domain::Stage::New,
+                    disqualify_reason: None,
+                    score: 0,
+                    grade: None,
+                    created_at: created,
+                    updated_at: created,
+                    version: 1,
+                };
+                crate::leads::insert(c.conn(), &lead).await.unwrap();
+                let note = leadline_domain::Activity {
+                    id: Uuid::now_v7(),
+                    lead_id: lead.id,
+                    kind: "note".into(),
+                    occurred_at: created + chrono::Duration::hours(30 * i),
+                    properties: Default::default(),
+                    recorded_by: None,
+                    created_at: now(),
+                };
+                crate::activities::insert(c.conn(), &note).await.unwrap();
+                if i == 3 {
+                    crate::leads::soft_delete(c.conn(), lead.id, to_micros(now()))
+                        .await
+                        .unwrap();
+                }
+            }
+            let moments: Vec<Micros> = (0..10).map(|k| day - k * DAY_MICROS).collect();
+            let mut expected = Vec::new();
+            for at in &moments {
+                let mut rows =
+                    super::super::report_from_leads(c.conn(), *at, &bounds, &stale, true)
+                        .await
+                        .unwrap();
+                rows.retain(|r| r.leads != 0);
+                rows.sort_by_key(|r| (r.stage.clone(), r.owner_id, r.bucket, r.stale));
+                expected.push(rows);
+            }
+            drop(c);
+            assert_eq!(
+                keep_all_by(db, &moments, &bounds, &stale, 2).await.unwrap(),
+                moments.len(),
+                "{}",
+                t.name
+            );
+            for (at, rows) in moments.iter().zip(expected) {
+                let mut c = db.acquire().await.unwrap();
+                let policy = policy_key(&bounds, &stale);
+                let kept = kept(c.conn(), *at, &policy).await.unwrap();
+                assert_eq!(kept, Some(rows), "{}: as of {at}", t.name);
+            }
+        }
+    }
 
     /// A write dated before the moment that lands between computing a report and keeping it
     /// leaves nothing kept; without one, the report is kept.

@@ -25,16 +25,14 @@ pub async fn timelines(
          WHERE deleted_at IS NULL{} ORDER BY id LIMIT {limit}",
         if after.is_some() { " AND id > $1" } else { "" }
     );
-    let leads: Vec<(Uuid, Micros, String, Option<Uuid>)> =
-        dispatch!(conn.reborrow(), |c| {
-            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
-            if let Some(a) = after {
-                q = q.bind(a);
-            }
-            q.fetch_all(c).await
-        })?;
-    let (Some(first), Some(last)) = (leads.first().map(|l| l.0), leads.last().map(|l| l.0))
-    else {
+    let leads: Vec<(Uuid, Micros, String, Option<Uuid>)> = dispatch!(conn.reborrow(), |c| {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.as_str()));
+        if let Some(a) = after {
+            q = q.bind(a);
+        }
+        q.fetch_all(c).await
+    })?;
+    let (Some(first), Some(last)) = (leads.first().map(|l| l.0), leads.last().map(|l| l.0)) else {
         return Ok(Vec::new());
     };
     let at: HashMap<Uuid, usize> = leads.iter().enumerate().map(|(i, l)| (l.0, i)).collect();
