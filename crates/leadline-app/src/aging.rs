@@ -2,7 +2,9 @@
 
 use crate::App;
 use crate::error::AppResult;
+use chrono_tz::Tz;
 use leadline_domain::aging::{Ages, BUCKETS, StaleAfter, ages};
+use leadline_domain::analytics::period::day_start;
 use leadline_domain::time::{DAY_MICROS, from_micros, now, to_micros};
 use leadline_domain::{Principal, Stage};
 use leadline_store::aging as store;
@@ -42,40 +44,99 @@ fn aging_policy(policy: &StaleAfter) -> (Vec<i64>, Vec<(&'static str, i64)>) {
     (bounds, stale)
 }
 
-/// How many past UTC day ends the server keeps the aging report for (about three years):
-/// "as of" one of them (UTC, the dashboard's default zone) is read, not computed.
+/// How many past day ends the server keeps the aging report for (about three years), in
+/// UTC (the dashboard's default zone) and in each zone of [`KEPT_AGING_ZONES`]: "as of" one
+/// of those days is read, not computed.
 pub const KEPT_AGING_DAYS: i64 = 3 * 366;
 
-/// Missing midnights of this many recent days are computed one by one (few leads changed
+/// Zones besides UTC whose day ends are kept too: the latest this many that the report was
+/// asked for as of a past day in.
+pub const KEPT_AGING_ZONES: usize = 4;
+
+/// Settings key of those zones, latest first.
+const AGING_ZONES_KEY: &str = "aging_kept_zones";
+
+/// Missing day ends of this many recent days are computed one by one (few leads changed
 /// since them: quick); any older one missing makes one walk over every lead for all of them.
 const RECENT_AGING_DAYS: i64 = 7;
 
 impl App {
-    /// Makes sure the aging report as of each of the last [`KEPT_AGING_DAYS`] UTC midnights
-    /// is kept. The server runs it every ten minutes, so the day that just ended is kept
-    /// within minutes and a backdated write's drops are made good again. Returns how many
-    /// it kept.
+    /// Makes sure the aging report as of each of the last [`KEPT_AGING_DAYS`] day ends is
+    /// kept, in UTC and in the zones it was asked for lately. The server runs it every ten
+    /// minutes, so the day that just ended is kept within minutes and a backdated write's
+    /// drops are made good again. Returns how many it kept.
     pub async fn keep_past_aging(&self) -> AppResult<usize> {
         let policy = self.qualification_settings().await?.stale_after;
         let (bounds, stale) = aging_policy(&policy);
-        let midnight = to_micros(now()).div_euclid(DAY_MICROS) * DAY_MICROS;
-        let oldest = midnight - (KEPT_AGING_DAYS - 1) * DAY_MICROS;
+        let t = now();
+        let mut moments: Vec<i64> = Vec::new();
+        for tz in std::iter::once(Tz::UTC).chain(self.aging_zones().await?) {
+            let today = t.with_timezone(&tz).date_naive();
+            moments.extend(
+                today
+                    .iter_days()
+                    .rev()
+                    .take(KEPT_AGING_DAYS as usize)
+                    .map(|d| to_micros(day_start(d, tz)))
+                    .filter(|m| *m <= to_micros(t)),
+            );
+        }
+        moments.sort_unstable();
+        moments.dedup();
+        let Some(oldest) = moments.first().copied() else {
+            return Ok(0);
+        };
         let kept = {
             let mut c = self.db.acquire().await?;
             store::kept_moments(c.conn(), oldest, &bounds, &stale).await?
         };
-        let missing: Vec<i64> = (0..KEPT_AGING_DAYS)
-            .map(|day| midnight - day * DAY_MICROS)
-            .filter(|at| !kept.contains(at))
-            .collect();
-        let recent = midnight - (RECENT_AGING_DAYS - 1) * DAY_MICROS;
-        if missing.iter().all(|at| *at >= recent) {
-            for at in &missing {
+        moments.retain(|at| !kept.contains(at));
+        let recent = to_micros(t) - RECENT_AGING_DAYS * DAY_MICROS;
+        if moments.iter().all(|at| *at >= recent) {
+            for at in &moments {
                 store::report_past(&self.db, *at, &bounds, &stale).await?;
             }
-            return Ok(missing.len());
+            return Ok(moments.len());
         }
-        Ok(store::keep_all(&self.db, &missing, &bounds, &stale).await?)
+        Ok(store::keep_all(&self.db, &moments, &bounds, &stale).await?)
+    }
+
+    /// The zones besides UTC whose day ends are kept, latest asked for first.
+    async fn aging_zones(&self) -> AppResult<Vec<Tz>> {
+        let mut c = self.db.acquire().await?;
+        let zones = leadline_store::settings::get(c.conn(), AGING_ZONES_KEY).await?;
+        Ok(zones
+            .and_then(|v| serde_json::from_value::<Vec<String>>(v).ok())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|z| z.parse().ok())
+            .take(KEPT_AGING_ZONES)
+            .collect())
+    }
+
+    /// Notes that the report was asked for as of a past day in `tz`, so the server keeps
+    /// that zone's day ends from now on (UTC's always are).
+    pub(crate) async fn remember_aging_zone(&self, tz: Tz) -> AppResult<()> {
+        if tz == Tz::UTC {
+            return Ok(());
+        }
+        let mut zones = self.aging_zones().await?;
+        if zones.first() == Some(&tz) {
+            return Ok(());
+        }
+        zones.retain(|z| *z != tz);
+        zones.insert(0, tz);
+        zones.truncate(KEPT_AGING_ZONES);
+        let names: Vec<&str> = zones.iter().map(|z| z.name()).collect();
+        let mut c = self.db.acquire().await?;
+        leadline_store::settings::put(
+            c.conn(),
+            AGING_ZONES_KEY,
+            &serde_json::json!(names),
+            to_micros(now()),
+        )
+        .await?;
+        Ok(())
     }
 
     /// A lead's ages (since creation, last activity and stage change) and whether it is

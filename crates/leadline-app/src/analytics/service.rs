@@ -121,6 +121,9 @@ impl App {
     /// The aging report (open and closed leads by stage and owner, by days since their
     /// last activity) as a report table.
     pub(super) async fn aging_table(&self, by: &Principal, r: &Resolved) -> AppResult<Report> {
+        if r.scope.past {
+            self.remember_aging_zone(r.tz).await?;
+        }
         let a = self
             .aging_report_at(by, r.scope.past.then_some(r.as_of))
             .await?;

@@ -91,6 +91,20 @@ pub async fn forget(db: &Db) -> StoreResult<()> {
     Ok(())
 }
 
+/// Forgets the newest kept moment (the benchmark times keeping the day that just ended).
+pub async fn forget_newest(mut conn: Conn<'_>) -> StoreResult<()> {
+    for sql in [
+        "DELETE FROM aging_kept WHERE at = (SELECT MAX(at) FROM aging_kept_moments)",
+        "DELETE FROM aging_kept_moments WHERE at = (SELECT MAX(at) FROM aging_kept_moments)",
+    ] {
+        dispatch!(conn.reborrow(), |c| sqlx::query(sql)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+    }
+    Ok(())
+}
+
 /// The bounds and limits a report is computed under, as the key it is kept by.
 fn policy_key(bounds: &[i64], stale_days: &[(&str, i64)]) -> String {
     let bounds = bounds

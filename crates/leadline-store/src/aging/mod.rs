@@ -4,7 +4,10 @@
 mod kept;
 mod timelines;
 
-pub use kept::{forget as forget_kept, is_kept, keep_all, kept_moments, report_past};
+pub use kept::{
+    forget as forget_kept, forget_newest as forget_newest_kept, is_kept, keep_all, kept_moments,
+    report_past,
+};
 pub use timelines::timelines;
 
 use crate::db::Conn;
