@@ -44,14 +44,16 @@ fn aging_policy(policy: &StaleAfter) -> (Vec<i64>, Vec<(&'static str, i64)>) {
     (bounds, stale)
 }
 
-/// How many past day ends the server keeps the aging report for (about three years), in
-/// UTC (the dashboard's default zone) and in each zone of [`KEPT_AGING_ZONES`]: "as of" one
-/// of those days is read, not computed.
+/// How many past UTC day ends (the dashboard's default zone) the server keeps the aging
+/// report for, about three years: "as of" one of those days is read, not computed.
 pub const KEPT_AGING_DAYS: i64 = 3 * 366;
 
 /// Zones besides UTC whose day ends are kept too: the latest this many that the report was
-/// asked for as of a past day in.
+/// asked for as of a past day in, each for [`KEPT_ZONE_DAYS`] (a quarter back).
 pub const KEPT_AGING_ZONES: usize = 4;
+
+/// How many past day ends are kept in each of the other zones.
+pub const KEPT_ZONE_DAYS: i64 = 92;
 
 /// Settings key of those zones, latest first.
 const AGING_ZONES_KEY: &str = "aging_kept_zones";
@@ -61,8 +63,8 @@ const AGING_ZONES_KEY: &str = "aging_kept_zones";
 const RECENT_AGING_DAYS: i64 = 7;
 
 impl App {
-    /// Makes sure the aging report as of each of the last [`KEPT_AGING_DAYS`] day ends is
-    /// kept, in UTC and in the zones it was asked for lately. The server runs it every ten
+    /// Makes sure the aging report as of each of the last [`KEPT_AGING_DAYS`] UTC day ends
+    /// is kept, and of the last [`KEPT_ZONE_DAYS`] in the zones it was asked for lately. The server runs it every ten
     /// minutes, so the day that just ended is kept within minutes and a backdated write's
     /// drops are made good again. Returns how many it kept.
     pub async fn keep_past_aging(&self) -> AppResult<usize> {
@@ -70,13 +72,16 @@ impl App {
         let (bounds, stale) = aging_policy(&policy);
         let t = now();
         let mut moments: Vec<i64> = Vec::new();
-        for tz in std::iter::once(Tz::UTC).chain(self.aging_zones().await?) {
+        let zones = self.aging_zones().await?;
+        let days = std::iter::once((Tz::UTC, KEPT_AGING_DAYS))
+            .chain(zones.into_iter().map(|z| (z, KEPT_ZONE_DAYS)));
+        for (tz, days) in days {
             let today = t.with_timezone(&tz).date_naive();
             moments.extend(
                 today
                     .iter_days()
                     .rev()
-                    .take(KEPT_AGING_DAYS as usize)
+                    .take(days as usize)
                     .map(|d| to_micros(day_start(d, tz)))
                     .filter(|m| *m <= to_micros(t)),
             );

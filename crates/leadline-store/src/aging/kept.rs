@@ -447,6 +447,22 @@ mod tests {
     use super::*;
     use leadline_domain::time::{DAY_MICROS, now, to_micros};
 
+    /// A new lead created at `at`.
+    fn new_lead(at: Micros) -> leadline_domain::Lead {
+        let created = leadline_domain::time::from_micros(at);
+        leadline_domain::Lead {
+            id: Uuid::now_v7(),
+            fields: Default::default(),
+            stage: leadline_domain::Stage::New,
+            disqualify_reason: None,
+            score: 0,
+            grade: None,
+            created_at: created,
+            updated_at: created,
+            version: 1,
+        }
+    }
+
     /// Kept a few leads at a time (every chunk boundary crossed, a deleted lead between),
     /// the moments are what the report computes one by one.
     #[tokio::test]
@@ -458,18 +474,8 @@ mod tests {
             let stale = [("new", 2)];
             let mut c = db.acquire().await.unwrap();
             for i in 0..7 {
-                let created = leadline_domain::time::from_micros(day - (9 - i) * DAY_MICROS);
-                let lead = leadline_domain::Lead {
-                    id: Uuid::now_v7(),
-                    fields: Default::default(),
-                    stage: leadline_domain::Stage::New,
-                    disqualify_reason: None,
-                    score: 0,
-                    grade: None,
-                    created_at: created,
-                    updated_at: created,
-                    version: 1,
-                };
+                let lead = new_lead(day - (9 - i) * DAY_MICROS);
+                let created = lead.created_at;
                 crate::leads::insert(c.conn(), &lead).await.unwrap();
                 let note = leadline_domain::Activity {
                     id: Uuid::now_v7(),
@@ -530,18 +536,7 @@ mod tests {
                     report(c.conn(), at, &bounds, &[], true).await.unwrap()
                 };
                 if overlapped {
-                    let created = leadline_domain::time::from_micros(at - 1);
-                    let lead = leadline_domain::Lead {
-                        id: Uuid::now_v7(),
-                        fields: Default::default(),
-                        stage: leadline_domain::Stage::New,
-                        disqualify_reason: None,
-                        score: 0,
-                        grade: None,
-                        created_at: created,
-                        updated_at: created,
-                        version: 1,
-                    };
+                    let lead = new_lead(at - 1);
                     let mut c = db.acquire().await.unwrap();
                     crate::leads::insert(c.conn(), &lead).await.unwrap();
                 }
