@@ -506,7 +506,11 @@ async fn the_funnel_by_source_matches_hand_counts_and_travels_in_time() {
         let csv = || async { t.get(&path).send().await.unwrap().text().await.unwrap() };
         let asked = csv().await;
         let zone_days = leadline_app::aging::KEPT_ZONE_DAYS as usize;
-        assert_eq!(t.app.keep_past_aging().await.unwrap(), zone_days - 1, "{name}");
+        assert_eq!(
+            t.app.keep_past_aging().await.unwrap(),
+            zone_days - 1,
+            "{name}"
+        );
         assert_eq!(t.app.keep_past_aging().await.unwrap(), 0, "{name}");
         assert_eq!(csv().await, asked, "{name}: read back as computed");
     }

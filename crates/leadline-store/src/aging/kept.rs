@@ -8,6 +8,9 @@
 //! count their drops in `aging_kept_state.version`, read before computing and checked when
 //! keeping. Triggers skip their work for writes dated after the `horizon`, the latest moment
 //! kept or being computed — nearly every write, as writes are dated now.
+//!
+//! Many moments at once (the server's daily snapshots) are computed by one walk over every
+//! lead's timeline instead ([`keep_all`], `leadline_domain::aging::PastAging`).
 
 use super::{AgingCount, report};
 use crate::db::{Conn, Db, DbTx};
@@ -337,8 +340,9 @@ const MOMENTS_PER_WRITE: usize = 30;
 
 /// Keeps the report as of each of `moments` not kept yet under these bounds and limits,
 /// computed in one walk over the leads and their timelines (where [`report_past`] probes
-/// every lead active since, per moment); returns how many it kept. None are kept when a
-/// write dated by the latest of them landed meanwhile: the next call computes them again.
+/// every lead active since, per moment); returns how many it kept. They are stored
+/// [`MOMENTS_PER_WRITE`] at a time; once a write dated by the latest of them has landed
+/// since the walk began, the rest are not (the next call computes them again).
 pub async fn keep_all(
     db: &Db,
     moments: &[Micros],
