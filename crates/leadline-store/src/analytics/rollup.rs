@@ -168,12 +168,19 @@ pub(crate) fn lead_set(backend: Backend, parts: &[String]) -> String {
     if parts.is_empty() {
         return " AND 1 = 0".into();
     }
-    let set = parts.join(" UNION ALL ");
+    format!(
+        " AND {}",
+        id_in(backend, "l.id", &parts.join(" UNION ALL "))
+    )
+}
+
+/// SQL for `column` being one of the ids the query `set` gives.
+pub(crate) fn id_in(backend: Backend, column: &str, set: &str) -> String {
     match backend {
-        Backend::Sqlite => format!(" AND l.id IN ({set})"),
+        Backend::Sqlite => format!("{column} IN ({set})"),
         // As an array, so the planner looks the few leads up by key: over a union it
         // expects several times the rows and hash-joins every lead created by then.
-        Backend::Postgres => format!(" AND l.id = ANY(ARRAY({set}))"),
+        Backend::Postgres => format!("{column} = ANY(ARRAY({set}))"),
     }
 }
 

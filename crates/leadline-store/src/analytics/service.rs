@@ -219,18 +219,25 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
     if s.past {
         // The roll-up holds every stay there is now, an open one counted up to the moment.
         // A lead without a stage change after the moment had exactly those stays then; the
-        // others (found through `stage_history_at`) leave as they are now and come back
-        // as they were, in one read: a stay had ended by then if the next one had started.
-        let moved = format!(
-            "{}{}",
-            super::created_not_in_days(&cuts),
-            super::moved_on_since(
-                conn.backend(),
-                super::Since {
-                    stages: true,
-                    ..Default::default()
-                }
-            )
+        // others leave as they are now and come back as they were, in one read: a stay had
+        // ended by then if the next one had started. They come from the index of the
+        // lead's latest change, which holds its creation too, so the period and the cut
+        // days are checked there and the lead is not read (no filter reaches here); their
+        // history from its index alone, in window order (0038).
+        let backend = conn.backend();
+        let moved = super::id_in(
+            backend,
+            "sh.lead_id",
+            &format!(
+                "SELECT l.id FROM leads l{} WHERE l.deleted_at IS NULL \
+                 AND l.stage_changed_at > $3 AND l.created_at <= $3 \
+                 AND l.created_at >= $1 AND l.created_at < $2{}",
+                match backend {
+                    crate::Backend::Sqlite => " INDEXED BY leads_stage_changed",
+                    crate::Backend::Postgres => "",
+                },
+                super::created_not_in_days(&cuts),
+            ),
         );
         let secs = "CAST(COALESCE(SUM(CASE WHEN";
         let sql = format!(
@@ -250,10 +257,8 @@ pub async fn stage_times(conn: Conn<'_>, s: &Scope) -> StoreResult<Vec<StageTime
                  THEN $3 / 1000000 - at / 1000000 END), 0) AS BIGINT) AS current_seconds_then \
              FROM (SELECT sh.to_stage, sh.at, \
                      LEAD(sh.at) OVER (PARTITION BY sh.lead_id ORDER BY sh.at, sh.id) AS next_at \
-                   FROM leads l JOIN stage_history sh ON sh.lead_id = l.id \
-                   WHERE {in_period}{moved}) x \
-             GROUP BY to_stage",
-            in_period = super::leads_in_period(s),
+                   FROM stage_history sh WHERE {moved}) x \
+             GROUP BY to_stage"
         );
         for m in super::fetch_scoped::<MovedStays>(conn, &sql, s).await? {
             rows.push(StageTime {
