@@ -341,14 +341,17 @@ async fn assert_same(db: &Db, owners: &[Uuid], what: &str) {
     // off UTC): today's roll-up, corrected by the leads whose stages changed since, against
     // the history read up to then.
     let day_start = (to_micros(now()).div_euclid(DAY) - 2) * DAY;
-    for (t, cuts) in [
-        (day_start, Vec::new()),
+    for (t, cuts, from) in [
+        (day_start, Vec::new(), i64::MIN),
         (
             day_start - HOUR,
             OffsetPeriods::new(to_micros(now())).cuts(),
+            i64::MIN,
         ),
+        // Only the leads created in the day before the moment.
+        (day_start, Vec::new(), day_start - DAY),
     ] {
-        let mut rolled = scope_at(false, ReportFilter::default(), i64::MIN, t);
+        let mut rolled = scope_at(false, ReportFilter::default(), from, t);
         rolled.past = true;
         rolled.period_starts = Some(cuts.clone());
         let scan = Scope {
