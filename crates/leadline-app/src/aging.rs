@@ -64,9 +64,9 @@ const RECENT_AGING_DAYS: i64 = 7;
 
 impl App {
     /// Makes sure the aging report as of each of the last [`KEPT_AGING_DAYS`] UTC day ends
-    /// is kept, and of the last [`KEPT_ZONE_DAYS`] in the zones it was asked for lately. The server runs it every ten
-    /// minutes, so the day that just ended is kept within minutes and a backdated write's
-    /// drops are made good again. Returns how many it kept.
+    /// is kept, and of the last [`KEPT_ZONE_DAYS`] in the zones it was asked for lately.
+    /// The server runs it every ten minutes, so the day that just ended is kept within
+    /// minutes and a backdated write's drops are made good again. Returns how many it kept.
     pub async fn keep_past_aging(&self) -> AppResult<usize> {
         let policy = self.qualification_settings().await?.stale_after;
         let (bounds, stale) = aging_policy(&policy);

@@ -738,9 +738,10 @@ async fn serve(db: &DbArgs, file: &FileConfig, args: ServeArgs) -> anyhow::Resul
             }
         });
     }
-    // Aging as of each UTC midnight of the last three years, kept (all at once in one walk
-    // over the leads, or the newest days one by one); "as of" an earlier day or another
-    // zone's midnight is computed on first request and kept.
+    // Aging as of each UTC midnight of the last three years, and of the last quarter's day
+    // ends in the zones it was lately asked in, kept (all at once in one walk over the
+    // leads, or the newest days one by one); any other moment is computed on first request
+    // and kept.
     {
         let app = app.clone();
         tokio::spawn(async move {
