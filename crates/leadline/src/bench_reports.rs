@@ -181,12 +181,11 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
                     .await
                     .map_err(|e| anyhow::anyhow!("{}: {e}", r.name))?;
                 let first = t.elapsed();
-                rows.push([
+                rows.push(row(
                     format!("report aging ({label}, first request: computed)"),
-                    format!("{:.0} ms", ms(first)),
-                    format!("COUNT(*) of leads {:.0} ms", ms(baseline)),
-                    format!("{:.1}", ms(first) / ms(baseline).max(1e-3)),
-                ]);
+                    first,
+                    baseline,
+                ));
                 label.push_str(", kept");
             }
             let d = median(3, || async {
@@ -197,12 +196,7 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
             })
             .await?;
             worst = worst.max(d);
-            rows.push([
-                format!("report {} ({label})", r.name),
-                format!("{:.0} ms", ms(d)),
-                format!("COUNT(*) of leads {:.0} ms", ms(baseline)),
-                format!("{:.1}", ms(d) / ms(baseline).max(1e-3)),
-            ]);
+            rows.push(row(format!("report {} ({label})", r.name), d, baseline));
         }
     }
     // What `serve` does in the background: aging as of every UTC midnight of the last three
@@ -214,12 +208,11 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("keeping aging: {e}"))?;
     let all = t.elapsed();
-    rows.push([
+    rows.push(row(
         format!("keeping aging as of {kept} past midnights (in the background, from none)"),
-        format!("{:.0} ms", ms(all)),
-        format!("COUNT(*) of leads {:.0} ms", ms(baseline)),
-        format!("{:.1}", ms(all) / ms(baseline).max(1e-3)),
-    ]);
+        all,
+        baseline,
+    ));
     {
         let mut tx = app.db.begin().await?;
         leadline_store::aging::forget_newest_kept(tx.conn()).await?;
@@ -231,12 +224,11 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("keeping aging: {e}"))?;
     let newest = t.elapsed();
-    rows.push([
+    rows.push(row(
         format!("keeping aging as of {kept} past midnight (the day just ended)"),
-        format!("{:.0} ms", ms(newest)),
-        format!("COUNT(*) of leads {:.0} ms", ms(baseline)),
-        format!("{:.1}", ms(newest) / ms(baseline).max(1e-3)),
-    ]);
+        newest,
+        baseline,
+    ));
     println!("| scenario | median of 3 | baseline (same run) | ratio |");
     println!("|---|---|---|---|");
     for r in &rows {
@@ -247,6 +239,16 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
         ms(worst)
     );
     Ok(())
+}
+
+/// A line of the table: a scenario, its time, the baseline and their ratio.
+fn row(scenario: String, d: Duration, baseline: Duration) -> [String; 4] {
+    [
+        scenario,
+        format!("{:.0} ms", ms(d)),
+        format!("COUNT(*) of leads {:.0} ms", ms(baseline)),
+        format!("{:.1}", ms(d) / ms(baseline).max(1e-3)),
+    ]
 }
 
 /// A first-touch clock for a bench lead: four hours from its creation; three in five

@@ -267,20 +267,17 @@ async fn keep_moments(
     if now_version != version {
         return Ok(false);
     }
-    dispatch!(tx.conn(), |c| sqlx::query(
-        "DELETE FROM aging_kept_moments WHERE policy <> $1"
-    )
-    .bind(policy)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
-    dispatch!(tx.conn(), |c| sqlx::query(
-        "DELETE FROM aging_kept WHERE policy <> $1"
-    )
-    .bind(policy)
-    .execute(c)
-    .await
-    .map(|_| ()))?;
+    // What was kept under other bounds and limits is out of date.
+    for sql in [
+        "DELETE FROM aging_kept_moments WHERE policy <> $1",
+        "DELETE FROM aging_kept WHERE policy <> $1",
+    ] {
+        dispatch!(tx.conn(), |c| sqlx::query(sql)
+            .bind(policy)
+            .execute(c)
+            .await
+            .map(|_| ()))?;
+    }
     let kept_at = leadline_domain::time::to_micros(leadline_domain::time::now());
     for (at, _) in moments {
         for sql in [
