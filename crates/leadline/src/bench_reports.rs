@@ -201,13 +201,16 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
     }
     // What `serve` does in the background: aging as of every UTC midnight of the last three
     // years, from nothing kept (one walk over every lead), then only the day just ended.
+    let keep = || async {
+        let t = Instant::now();
+        let kept = app
+            .keep_past_aging()
+            .await
+            .map_err(|e| anyhow::anyhow!("keeping aging: {e}"))?;
+        anyhow::Ok((kept, t.elapsed()))
+    };
     leadline_store::aging::forget_kept(&app.db).await?;
-    let t = Instant::now();
-    let kept = app
-        .keep_past_aging()
-        .await
-        .map_err(|e| anyhow::anyhow!("keeping aging: {e}"))?;
-    let all = t.elapsed();
+    let (kept, all) = keep().await?;
     rows.push(row(
         format!("keeping aging as of {kept} past midnights (in the background, from none)"),
         all,
@@ -218,12 +221,7 @@ pub async fn run(app: &App, args: &BenchArgs) -> anyhow::Result<()> {
         leadline_store::aging::forget_newest_kept(tx.conn()).await?;
         tx.commit().await?;
     }
-    let t = Instant::now();
-    let kept = app
-        .keep_past_aging()
-        .await
-        .map_err(|e| anyhow::anyhow!("keeping aging: {e}"))?;
-    let newest = t.elapsed();
+    let (kept, newest) = keep().await?;
     rows.push(row(
         format!("keeping aging as of {kept} past midnight (the day just ended)"),
         newest,
